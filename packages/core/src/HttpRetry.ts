@@ -1,0 +1,175 @@
+/**
+ * Retrying requests: a combinator that turns any `HttpClient` into one that
+ * fails with a typed `HttpStatusError` on a final non-2xx answer and retries
+ * transient failures under a `RetryPolicy`.
+ *
+ * @since 0.1.0
+ */
+import type * as Headers from "@effect/platform/Headers"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as Cause from "effect/Cause"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type { HttpStatusError } from "./HttpStatusError.js"
+import * as internal from "./internal/httpRetry.js"
+import type * as RetryPolicy from "./RetryPolicy.js"
+
+/**
+ * The error channel of a retrying client over a client failing with `E`: the
+ * typed status error, the per-attempt timeout, and the client's own errors.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RetryError<E> = E | HttpStatusError | Cause.TimeoutException
+
+/**
+ * What failed on the attempt that is about to be retried.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RetryFailure<E> =
+  | { readonly _tag: "Status"; readonly response: HttpClientResponse.HttpClientResponse }
+  | { readonly _tag: "Error"; readonly error: E | Cause.TimeoutException }
+
+/**
+ * Passed to `onRetry` before each wait, like backoff's `on_backoff` details.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RetryInfo<E> {
+  /** The attempt that just failed, from 1. */
+  readonly attempt: number
+  readonly maxAttempts: number
+  /** The wait before the next attempt. */
+  readonly delay: Duration.Duration
+  /** Where the wait came from. */
+  readonly source: "backoff" | "Retry-After"
+  readonly request: HttpClientRequest.HttpClientRequest
+  readonly failure: RetryFailure<E>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RetryOptions<E, R> {
+  /** Runs before each wait; it cannot fail the request. */
+  readonly onRetry?: ((info: RetryInfo<E>) => Effect.Effect<void, never, R>) | undefined
+}
+
+/**
+ * Makes a client retry under `policy` (default `RetryPolicy.defaults`) and
+ * fail with `HttpStatusError` on a final non-2xx answer.
+ *
+ * Response retries and error retries share one attempt counter and one
+ * deadline. A failed attempt's body is drained so its connection is reused.
+ * Wrapping a client that already retries replaces its policy instead of
+ * nesting a second retry loop.
+ *
+ * @example
+ * ```ts
+ * import { HttpClient } from "@effect/platform"
+ * import { HttpRetry, RetryPolicy } from "@http-retry/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const client = (yield* HttpClient.HttpClient).pipe(
+ *     HttpRetry.withRetry(RetryPolicy.make({ maxAttempts: 5 }))
+ *   )
+ *   return yield* client.get("https://example.test/items")
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withRetry: {
+  (
+    policy?: RetryPolicy.RetryPolicy,
+    options?: RetryOptions<unknown, unknown>
+  ): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<RetryError<E>, R>
+  <E, R, R2 = never>(
+    self: HttpClient.HttpClient.With<E, R>,
+    policy?: RetryPolicy.RetryPolicy,
+    options?: RetryOptions<E, R2>
+  ): HttpClient.HttpClient.With<RetryError<E>, R | R2>
+} = internal.withRetry
+
+/**
+ * A Layer that decorates whatever `HttpClient` is in context with
+ * `withRetry(policy)`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: (
+  policy?: RetryPolicy.RetryPolicy,
+  options?: RetryOptions<HttpClientError.HttpClientError, never>
+) => Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> = internal.layer
+
+/**
+ * The seed's `request_with_retry` as one Effect: executes `request` with the
+ * client in context. If that client already retries (from `layer`), its
+ * policy applies, with `policy` options merged over it; a full `RetryPolicy`
+ * replaces it. A plain client gets `withRetry` under the defaults.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const request: (
+  request: HttpClientRequest.HttpClientRequest,
+  policy?: RetryPolicy.RetryPolicy | RetryPolicy.Options
+) => Effect.Effect<
+  HttpClientResponse.HttpClientResponse,
+  RetryError<HttpClientError.HttpClientError>,
+  HttpClient.HttpClient
+> = internal.request
+
+/**
+ * Overrides fields of the policy for every retrying request inside `self`,
+ * merged field by field over the client's policy (and over any outer
+ * `withPolicy`). The overrides are validated here: a bad value throws a
+ * `RetryPolicyError` naming the field, as `RetryPolicy.make` does.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withPolicy: {
+  (overrides: RetryPolicy.Options): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, overrides: RetryPolicy.Options): Effect.Effect<A, E, R>
+} = internal.withPolicy
+
+/**
+ * The overrides in force, innermost last: a `Context.Reference`, so it needs
+ * no layer and adds nothing to `R`.
+ *
+ * @since 0.1.0
+ * @category references
+ */
+export const CurrentOverrides: typeof internal.CurrentOverrides = internal.CurrentOverrides
+
+/**
+ * Headers as this policy would log them, secrets redacted.
+ *
+ * @since 0.1.0
+ * @category redaction
+ */
+export const redactedHeaders: (headers: Headers.Headers, policy?: RetryPolicy.RetryPolicy) => Record<string, string> =
+  internal.redactedHeaders
+
+/**
+ * A request's URL as this policy would log it: no userinfo, secret query
+ * parameter values replaced.
+ *
+ * @since 0.1.0
+ * @category redaction
+ */
+export const redactedUrl: (request: HttpClientRequest.HttpClientRequest, policy?: RetryPolicy.RetryPolicy) => string =
+  internal.redactedUrl

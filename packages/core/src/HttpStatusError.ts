@@ -1,0 +1,194 @@
+/**
+ * The typed failure for a final non-2xx answer: the equivalent of
+ * `requests`' `raise_for_status`, carrying how many attempts were made and
+ * why the retry gave up.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import { NodeInspectSymbol } from "effect/Inspectable"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Redact from "./internal/redact.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("@http-retry/core/HttpStatusError")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * Why no further attempt was made.
+ *
+ * - `NotRetryable`: the policy does not retry this status;
+ * - `MethodNotRetried`: the method is not in the policy's `methods` and the
+ *   request has no `Idempotency-Key`;
+ * - `BodyNotReplayable`: the request body is a one-shot stream;
+ * - `AttemptsExhausted`: `maxAttempts` were made;
+ * - `DeadlineExceeded`: the next wait would end past `maxElapsed`;
+ * - `RetryAfterTooLong`: the server asked for a wait longer than `maxRetryAfter`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type GiveUpReason =
+  | "NotRetryable"
+  | "MethodNotRetried"
+  | "BodyNotReplayable"
+  | "AttemptsExhausted"
+  | "DeadlineExceeded"
+  | "RetryAfterTooLong"
+
+const reasonText: Record<GiveUpReason, string> = {
+  NotRetryable: "status not retried",
+  MethodNotRetried: "method not retried",
+  BodyNotReplayable: "body not replayable",
+  AttemptsExhausted: "attempts exhausted",
+  DeadlineExceeded: "deadline exceeded",
+  RetryAfterTooLong: "Retry-After too long"
+}
+
+/**
+ * A final non-2xx answer. After retries run out the caller gets this same
+ * error, never a wrapper, so `Effect.catchTag("HttpStatusError", ...)` works
+ * whether or not a retry happened.
+ *
+ * `url` is already redacted (no userinfo, secret query values hidden), and
+ * `message`, `JSON.stringify` and `util.inspect` show no header or query
+ * secret; the raw `request` and `response` stay available as fields.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
+  readonly request: HttpClientRequest.HttpClientRequest
+  readonly response: HttpClientResponse.HttpClientResponse
+  /** The final status. */
+  readonly status: number
+  /** The request method. */
+  readonly method: string
+  /** The request URL, redacted. */
+  readonly url: string
+  /** How many attempts were made, the final one included. */
+  readonly attempts: number
+  /** The final response's parsed `Retry-After`, when it had a valid one. */
+  readonly retryAfter: Option.Option<Duration.Duration>
+  readonly reason: GiveUpReason
+}> {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const hint = Option.match(this.retryAfter, {
+      onNone: () => "",
+      onSome: (d) => `, Retry-After ${Duration.format(d)}`
+    })
+    const tries = this.attempts === 1 ? "1 attempt" : `${this.attempts} attempts`
+    return `HTTP ${this.status} for ${this.method} ${this.url} after ${tries} (${reasonText[this.reason]}${hint})`
+  }
+
+  /**
+   * @since 0.1.0
+   */
+  override toJSON(): unknown {
+    const redaction = redactionOf(this)
+    return {
+      _tag: this._tag,
+      message: this.message,
+      status: this.status,
+      method: this.method,
+      url: this.url,
+      attempts: this.attempts,
+      reason: this.reason,
+      retryAfter: Option.getOrUndefined(Option.map(this.retryAfter, Duration.format)),
+      requestHeaders: Redact.headers(this.request.headers, redaction),
+      responseHeaders: Redact.headers(this.response.headers, redaction)
+    }
+  }
+
+  /**
+   * @since 0.1.0
+   */
+  override [NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
+
+  /**
+   * @since 0.1.0
+   */
+  override toString(): string {
+    return `HttpStatusError: ${this.message}`
+  }
+}
+
+const redactions = new WeakMap<HttpStatusError, Redact.Redaction>()
+const redactionOf = (error: HttpStatusError): Redact.Redaction => redactions.get(error) ?? Redact.defaults
+
+/**
+ * Builds the error for a response, redacting its URL with the default secret
+ * names plus any given.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: {
+  readonly response: HttpClientResponse.HttpClientResponse
+  readonly attempts?: number | undefined
+  readonly retryAfter?: Option.Option<Duration.Duration> | undefined
+  readonly reason?: GiveUpReason | undefined
+  readonly redact?: { readonly headers?: ReadonlyArray<string>; readonly query?: ReadonlyArray<string> } | undefined
+}): HttpStatusError => {
+  const redaction = options.redact === undefined ?
+    Redact.defaults :
+    Redact.make(options.redact.headers ?? [], options.redact.query ?? [])
+  return makeWith(
+    options.response,
+    options.attempts ?? 1,
+    options.retryAfter ?? Option.none(),
+    options.reason ?? "NotRetryable",
+    redaction
+  )
+}
+
+/** @internal */
+export const makeWith = (
+  response: HttpClientResponse.HttpClientResponse,
+  attempts: number,
+  retryAfter: Option.Option<Duration.Duration>,
+  reason: GiveUpReason,
+  redaction: Redact.Redaction
+): HttpStatusError => {
+  const request = response.request
+  const error = new HttpStatusError({
+    request,
+    response,
+    status: response.status,
+    method: request.method,
+    url: Redact.requestUrl(request, redaction, true),
+    attempts,
+    retryAfter,
+    reason
+  })
+  if (redaction !== Redact.defaults) redactions.set(error, redaction)
+  return error
+}
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isHttpStatusError = (u: unknown): u is HttpStatusError => Predicate.hasProperty(u, TypeId)

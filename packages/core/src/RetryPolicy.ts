@@ -1,0 +1,277 @@
+/**
+ * A retry policy as plain, inspectable data: what to retry, how long to wait,
+ * and when to stop. `make` validates every field; `toSchedule` compiles the
+ * backoff into an Effect `Schedule`.
+ *
+ * @since 0.1.0
+ */
+import type * as Config from "effect/Config"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
+import type * as LogLevel from "effect/LogLevel"
+import type * as Schedule from "effect/Schedule"
+import * as internal from "./internal/retryPolicy.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = internal.TypeId
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * `"full"` waits a uniformly random time in `[0, delay]` (backoff's and the
+ * AWS SDKs' full jitter); `"none"` waits exactly `delay`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Jitter = "full" | "none"
+
+/**
+ * A status code, or a whole class of them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StatusPattern = number | "4xx" | "5xx"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RetryOn {
+  /** Statuses that are retried; every other non-2xx status gives up at once. */
+  readonly statuses: ReadonlyArray<StatusPattern>
+  /** Whether transport failures that can heal (refused, reset, timeouts) are retried. */
+  readonly transport: boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Logging {
+  readonly level: LogLevel.Literal
+  /** Include query parameters (secret-named ones redacted) in the URL. */
+  readonly query: boolean
+  /** Include the request body, when it is text or bytes. */
+  readonly body: boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Redaction {
+  /** Header names redacted on top of Authorization, Cookie, Set-Cookie, Proxy-Authorization, X-Api-Key. */
+  readonly headers: ReadonlyArray<string>
+  /** Query parameter names redacted on top of token, access_token, api_key, apikey, key, password, secret, signature, sig and friends. */
+  readonly query: ReadonlyArray<string>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RetryPolicy {
+  readonly [TypeId]: TypeId
+  /** Attempts including the first (backoff's `max_tries`). */
+  readonly maxAttempts: number
+  /** Deadline over all attempts and waits. */
+  readonly maxElapsed: Duration.Duration
+  /** The first backoff delay. */
+  readonly baseDelay: Duration.Duration
+  /** Each backoff delay is the previous one times `factor`. */
+  readonly factor: number
+  /** Cap on a single backoff delay, applied before jitter. */
+  readonly maxDelay: Duration.Duration
+  readonly jitter: Jitter
+  /** Timeout of each attempt, up to the response headers; shrinks to the time left before the deadline. */
+  readonly attemptTimeout: Duration.Duration
+  readonly retryOn: RetryOn
+  /** Methods that are retried. Others are retried only with an `Idempotency-Key` header. */
+  readonly methods: ReadonlyArray<string>
+  /** Honour `Retry-After` on 429 and 503 instead of the backoff delay. */
+  readonly retryAfter: boolean
+  /** A `Retry-After` longer than this is not slept: the request gives up at once. */
+  readonly maxRetryAfter: Duration.Duration
+  /** `false`, or how to log each attempt. */
+  readonly log: Logging | false
+  readonly redact: Redaction
+}
+
+/**
+ * What `make` accepts: every field optional, durations as any
+ * `Duration.DurationInput` or a string such as `"250ms"`, `"2s"`, `"1.5 minutes"`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly maxAttempts?: number | undefined
+  readonly maxElapsed?: DurationInput | undefined
+  readonly baseDelay?: DurationInput | undefined
+  readonly factor?: number | undefined
+  readonly maxDelay?: DurationInput | undefined
+  readonly jitter?: Jitter | undefined
+  readonly attemptTimeout?: DurationInput | undefined
+  readonly retryOn?: Partial<RetryOn> | undefined
+  readonly methods?: ReadonlyArray<string> | undefined
+  readonly retryAfter?: boolean | undefined
+  readonly maxRetryAfter?: DurationInput | undefined
+  /** `true` logs at `Info`; a level logs at that level. */
+  readonly log?: boolean | LogLevel.Literal | Partial<Logging> | undefined
+  readonly redact?: Partial<Redaction> | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type DurationInput = Duration.DurationInput
+
+/**
+ * A bad policy value: names the field and the value.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RetryPolicyError extends internal.RetryPolicyErrorBase {}
+
+/**
+ * The defaults, the seed's `request_with_retry` made safe:
+ *
+ * | field | default |
+ * | --- | --- |
+ * | maxAttempts | 4 |
+ * | maxElapsed | 50 seconds |
+ * | baseDelay | 1 second |
+ * | factor | 2 |
+ * | maxDelay | 20 seconds |
+ * | jitter | "full" |
+ * | attemptTimeout | 10 seconds |
+ * | retryOn | 408, 429, 500, 502, 503, 504 and transport failures |
+ * | methods | GET, HEAD, OPTIONS, PUT, DELETE, TRACE |
+ * | retryAfter | true (429 and 503) |
+ * | maxRetryAfter | 60 seconds |
+ * | log | false |
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaults: RetryPolicy = internal.defaults
+
+/**
+ * The seed's status rule in one line: retry every 5xx, give up on every 4xx
+ * (including 408 and 429). Use as `RetryPolicy.make({ retryOn: RetryPolicy.seedRetryOn })`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const seedRetryOn: RetryOn = { statuses: ["5xx"], transport: true }
+
+/**
+ * Makes a policy from the defaults and `options`, merged field by field.
+ * Throws a `RetryPolicyError` naming the field and the value when a value is
+ * out of range; use `validate` for an `Either`.
+ *
+ * @example
+ * ```ts
+ * import { RetryPolicy } from "@http-retry/core"
+ *
+ * const policy = RetryPolicy.make({ maxAttempts: 5, baseDelay: "250ms", jitter: "none" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (options?: Options) => RetryPolicy = internal.make
+
+/**
+ * `make`, returning the error instead of throwing it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const validate: (options?: Options) => Either.Either<RetryPolicy, RetryPolicyError> = internal.validate
+
+/**
+ * Merges `options` into an existing policy, field by field (`retryOn`,
+ * `log` and `redact` merge their own fields too). Throws like `make`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const merge: {
+  (options: Options): (self: RetryPolicy) => RetryPolicy
+  (self: RetryPolicy, options: Options): RetryPolicy
+} = internal.merge
+
+/**
+ * Reads a policy from `Config`, by default from environment variables such as
+ * `HTTP_RETRY_MAX_ATTEMPTS`, `HTTP_RETRY_MAX_ELAPSED`, `HTTP_RETRY_BASE_DELAY`,
+ * `HTTP_RETRY_FACTOR`, `HTTP_RETRY_MAX_DELAY`, `HTTP_RETRY_JITTER`,
+ * `HTTP_RETRY_ATTEMPT_TIMEOUT`, `HTTP_RETRY_STATUSES` (comma-separated, `5xx`
+ * allowed), `HTTP_RETRY_METHODS`, `HTTP_RETRY_RETRY_AFTER`,
+ * `HTTP_RETRY_MAX_RETRY_AFTER`. Unset variables keep the defaults; a bad value
+ * fails with a `ConfigError` naming the variable.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const config: (prefix?: string) => Config.Config<RetryPolicy> = internal.config
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isRetryPolicy: (u: unknown) => u is RetryPolicy = internal.isRetryPolicy
+
+/**
+ * Parses a duration as the CLI and the environment spell it: `"250ms"`,
+ * `"2s"`, `"1.5 minutes"`, `"3 hours"`, or a plain number of milliseconds.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseDuration: (text: string) => Either.Either<Duration.Duration, string> = internal.parseDuration
+
+/**
+ * The backoff as an Effect `Schedule`: `Schedule.exponential(baseDelay, factor)`
+ * capped at `maxDelay`, jittered, limited to `maxAttempts - 1` recurrences
+ * and to `maxElapsed`. Its output is the delay before the next attempt.
+ * `HttpRetry.withRetry` drives this schedule, and on top of it honours
+ * `Retry-After` and never starts a wait that would end past the deadline.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const toSchedule: (self: RetryPolicy) => Schedule.Schedule<Duration.Duration, unknown> = internal.toSchedule
+
+/**
+ * The delays the policy's schedule produces for `n` consecutive failures,
+ * computed without sleeping. With `jitter: "full"` they depend on Effect's
+ * `Random`: provide a seeded one for repeatable output.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const delays: (self: RetryPolicy, n: number) => Effect.Effect<Array<Duration.Duration>> = internal.delays
+
+/**
+ * Whether a status is retried by this policy.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const retriesStatus: {
+  (status: number): (self: RetryPolicy) => boolean
+  (self: RetryPolicy, status: number): boolean
+} = internal.retriesStatus

@@ -1,0 +1,214 @@
+/**
+ * A scripted `HttpClient` for tests without a network: it answers each
+ * request from a script (statuses, headers, bodies, transport failures,
+ * hangs, delays on Effect's `Clock`) and records what it received, so retry
+ * behaviour can be asserted exactly under `TestClock`.
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+
+/**
+ * One scripted answer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Step =
+  | {
+    readonly _tag: "Respond"
+    readonly status: number
+    readonly headers: Readonly<Record<string, string>>
+    readonly body: string | Uint8Array | undefined
+  }
+  | { readonly _tag: "Fail"; readonly code: string; readonly message: string }
+  | { readonly _tag: "Hang" }
+  | { readonly _tag: "Delay"; readonly delay: Duration.Duration; readonly step: Step }
+
+/**
+ * A list of steps, one per request in order, or a function of the request
+ * and its 1-based index. A request past the end of a list is a defect that
+ * names the script's length, so an unexpected extra attempt fails the test.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Script =
+  | ReadonlyArray<Step>
+  | ((request: HttpClientRequest.HttpClientRequest, index: number) => Step)
+
+/**
+ * A request as the client received it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Recorded {
+  readonly request: HttpClientRequest.HttpClientRequest
+  /** 1-based position among all requests this client received. */
+  readonly index: number
+  /** `Clock.currentTimeMillis` when it arrived: exact under `TestClock`. */
+  readonly at: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestHttpClientService {
+  readonly client: HttpClient.HttpClient
+  /** Everything received so far, in order. */
+  readonly requests: Effect.Effect<ReadonlyArray<Recorded>>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class TestHttpClient extends Context.Tag("@http-retry/core/TestHttpClient")<
+  TestHttpClient,
+  TestHttpClientService
+>() {}
+
+/**
+ * Answer with a status.
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const respond = (
+  status: number,
+  options?: {
+    readonly headers?: Readonly<Record<string, string>> | undefined
+    readonly body?: string | Uint8Array | undefined
+  }
+): Step => ({ _tag: "Respond", status, headers: options?.headers ?? {}, body: options?.body })
+
+/**
+ * Answer 200 with a body.
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const ok = (body?: string | Uint8Array): Step => respond(200, { body })
+
+/**
+ * Fail as a transport error whose cause carries a Node error `code`, e.g.
+ * `"ECONNRESET"`, `"ECONNREFUSED"`, `"ENOTFOUND"`, `"DEPTH_ZERO_SELF_SIGNED_CERT"`.
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const fail = (code: string, message?: string): Step => ({
+  _tag: "Fail",
+  code,
+  message: message ?? `simulated ${code}`
+})
+
+/**
+ * Never answer (until interrupted, e.g. by the attempt timeout).
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const hang: Step = { _tag: "Hang" }
+
+/**
+ * Wait on the `Clock` before taking `step`.
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const delayed = (delay: Duration.DurationInput, step: Step): Step => ({
+  _tag: "Delay",
+  delay: Duration.decode(delay),
+  step
+})
+
+const answer = (
+  request: HttpClientRequest.HttpClientRequest,
+  step: Step
+): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> => {
+  switch (step._tag) {
+    case "Respond": {
+      if (!Number.isInteger(step.status) || step.status < 200 || step.status > 599) {
+        return Effect.dieMessage(`TestHttpClient: status must be 200 to 599, got ${step.status}`)
+      }
+      const noBody = step.status === 204 || step.status === 205 || step.status === 304
+      const body = noBody ? null : step.body ?? ""
+      const web = new Response(body as BodyInit | null, { status: step.status, headers: step.headers })
+      return Effect.succeed(HttpClientResponse.fromWeb(request, web))
+    }
+    case "Fail":
+      return Effect.fail(
+        new HttpClientError.RequestError({
+          request,
+          reason: "Transport",
+          cause: Object.assign(new Error(step.message), { code: step.code })
+        })
+      )
+    case "Hang":
+      return Effect.never
+    case "Delay":
+      return Effect.zipRight(Effect.sleep(step.delay), answer(request, step.step))
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (script: Script): Effect.Effect<TestHttpClientService> =>
+  Effect.map(Ref.make<ReadonlyArray<Recorded>>([]), (received) => {
+    const client = HttpClient.make((request) =>
+      Effect.flatMap(Clock.currentTimeMillis, (at) =>
+        Ref.modify(received, (list) => {
+          const index = list.length + 1
+          return [index, [...list, { request, index, at }]] as const
+        }).pipe(
+          Effect.flatMap((index) => {
+            if (typeof script === "function") return answer(request, script(request, index))
+            const step = script[index - 1]
+            return step === undefined ?
+              Effect.dieMessage(
+                `TestHttpClient: request ${index} (${request.method} ${request.url}) but the script has ${script.length} steps`
+              ) :
+              answer(request, step)
+          })
+        ))
+    )
+    return { client, requests: Ref.get(received) }
+  })
+
+/**
+ * Provides both the scripted `HttpClient` and the `TestHttpClient` service to
+ * read what it received.
+ *
+ * @example
+ * ```ts
+ * import { HttpClient } from "@effect/platform"
+ * import { HttpRetry, TestHttpClient } from "@http-retry/core"
+ * import { Effect, Layer } from "effect"
+ *
+ * const TestLive = HttpRetry.layer().pipe(
+ *   Layer.provideMerge(TestHttpClient.layer([TestHttpClient.respond(503), TestHttpClient.ok("done")]))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (script: Script): Layer.Layer<HttpClient.HttpClient | TestHttpClient> =>
+  Layer.effectContext(
+    Effect.map(make(script), (service) =>
+      Context.make(TestHttpClient, service).pipe(Context.add(HttpClient.HttpClient, service.client)))
+  )

@@ -1,0 +1,126 @@
+/**
+ * What went wrong below HTTP, read from the error codes that Node, undici and
+ * TLS put on the causes of a platform `RequestError`. The retry decision is
+ * made on this classification: a refused connection, a reset or a timeout can
+ * heal; a name that does not resolve or a certificate that does not verify
+ * will fail the same way on every attempt.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as Predicate from "effect/Predicate"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Kind =
+  | "ConnectionRefused"
+  | "ConnectionReset"
+  | "Timeout"
+  | "DnsNotFound"
+  | "DnsUnavailable"
+  | "TlsVerification"
+  | "Unknown"
+
+/**
+ * The classification of one failure, with the code it was read from.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TransportFailure {
+  readonly kind: Kind
+  readonly code: string | undefined
+}
+
+const byCode: Record<string, Kind> = {
+  ECONNREFUSED: "ConnectionRefused",
+  ECONNRESET: "ConnectionReset",
+  EPIPE: "ConnectionReset",
+  ECONNABORTED: "ConnectionReset",
+  UND_ERR_SOCKET: "ConnectionReset",
+  UND_ERR_CLOSED: "ConnectionReset",
+  ERR_HTTP2_STREAM_ERROR: "ConnectionReset",
+  ETIMEDOUT: "Timeout",
+  UND_ERR_CONNECT_TIMEOUT: "Timeout",
+  UND_ERR_HEADERS_TIMEOUT: "Timeout",
+  UND_ERR_BODY_TIMEOUT: "Timeout",
+  ENOTFOUND: "DnsNotFound",
+  EAI_NONAME: "DnsNotFound",
+  EAI_NODATA: "DnsNotFound",
+  EAI_AGAIN: "DnsUnavailable",
+  ENETUNREACH: "ConnectionRefused",
+  EHOSTUNREACH: "ConnectionRefused",
+  ENETDOWN: "ConnectionRefused",
+  EHOSTDOWN: "ConnectionRefused"
+}
+
+const TLS_CODES = new Set([
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_REVOKED",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "CERT_SIGNATURE_FAILURE",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_DECRYPT_CERT_SIGNATURE",
+  "INVALID_CA",
+  "HOSTNAME_MISMATCH",
+  "ERR_TLS_CERT_ALTNAME_INVALID"
+])
+
+const kindOfCode = (code: string): Kind | undefined =>
+  byCode[code] ?? (TLS_CODES.has(code) || code.startsWith("ERR_TLS_CERT") ? "TlsVerification" : undefined)
+
+const codeOf = (u: unknown): string | undefined =>
+  Predicate.hasProperty(u, "code") && typeof u.code === "string" ? u.code : undefined
+
+/**
+ * Classifies any error value by walking its `cause` chain (and the `errors`
+ * of an `AggregateError`, as a failed happy-eyeballs connect gives), at most
+ * a few levels deep.
+ *
+ * @since 0.1.0
+ * @category classification
+ */
+export const classifyCause = (cause: unknown): TransportFailure => {
+  const queue: Array<unknown> = [cause]
+  let firstCode: string | undefined
+  for (let i = 0; i < queue.length && i < 16; i++) {
+    const u = queue[i]
+    const code = codeOf(u)
+    if (code !== undefined) {
+      const kind = kindOfCode(code)
+      if (kind !== undefined) return { kind, code }
+      firstCode ??= code
+    }
+    if (Predicate.hasProperty(u, "cause")) queue.push(u.cause)
+    if (Predicate.hasProperty(u, "errors") && Array.isArray(u.errors)) queue.push(...u.errors)
+  }
+  return { kind: "Unknown", code: firstCode }
+}
+
+/**
+ * Classifies a platform `RequestError`. Only `reason: "Transport"` errors are
+ * transport failures; `Encode` and `InvalidUrl` are not, and give `undefined`.
+ *
+ * @since 0.1.0
+ * @category classification
+ */
+export const classify = (error: HttpClientError.RequestError): TransportFailure | undefined =>
+  error.reason === "Transport" ? classifyCause(error.cause) : undefined
+
+/**
+ * Whether a failure of this kind may heal on another attempt. DNS "not found"
+ * and TLS verification failures are deterministic; everything else, including
+ * failures we cannot classify, is worth another try.
+ *
+ * @since 0.1.0
+ * @category classification
+ */
+export const isTransient = (kind: Kind): boolean => kind !== "DnsNotFound" && kind !== "TlsVerification"

@@ -1,0 +1,455 @@
+import type * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import { NodeInspectSymbol } from "effect/Inspectable"
+import * as Layer from "effect/Layer"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import type * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as Stream from "effect/Stream"
+import type * as HttpRetry from "../HttpRetry.js"
+import * as HttpStatusError from "../HttpStatusError.js"
+import * as RetryAfter from "../RetryAfter.js"
+import type * as RetryPolicy from "../RetryPolicy.js"
+import * as TransportFailure from "../TransportFailure.js"
+import * as Redact from "./redact.js"
+import * as policyInternal from "./retryPolicy.js"
+
+// --- Overrides ----------------------------------------------------------------
+
+/** @internal */
+export class CurrentOverrides extends Context.Reference<CurrentOverrides>()(
+  "@http-retry/core/HttpRetry/CurrentOverrides",
+  { defaultValue: (): ReadonlyArray<RetryPolicy.Options> => [] }
+) {}
+
+/** @internal */
+export const withPolicy = dual<
+  (overrides: RetryPolicy.Options) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+  <A, E, R>(self: Effect.Effect<A, E, R>, overrides: RetryPolicy.Options) => Effect.Effect<A, E, R>
+>(2, (self, overrides) => {
+  // Validate now, against the defaults, so a bad field fails where it is written.
+  policyInternal.merge(policyInternal.defaults, overrides)
+  return Effect.flatMap(
+    CurrentOverrides,
+    (current) => Effect.provideService(self, CurrentOverrides, [...current, overrides])
+  )
+})
+
+// --- Compiled policy ----------------------------------------------------------
+
+/**
+ * Everything the retry loop needs, computed once per policy.
+ */
+interface Plan {
+  readonly policy: RetryPolicy.RetryPolicy
+  readonly schedule: Schedule.Schedule<Duration.Duration, unknown>
+  readonly methods: ReadonlySet<string>
+  readonly statuses: (status: number) => boolean
+  readonly maxElapsedMillis: number
+  readonly attemptTimeoutMillis: number
+  readonly maxRetryAfterMillis: number
+  readonly redaction: Redact.Redaction
+  readonly logLevel: LogLevel.LogLevel | undefined
+  readonly merged: WeakMap<ReadonlyArray<RetryPolicy.Options>, Plan>
+}
+
+const plans = new WeakMap<RetryPolicy.RetryPolicy, Plan>()
+
+const planOf = (policy: RetryPolicy.RetryPolicy): Plan => {
+  let plan = plans.get(policy)
+  if (plan === undefined) {
+    plan = {
+      policy,
+      schedule: policyInternal.toSchedule(policy),
+      methods: new Set(policy.methods),
+      statuses: (status) => policyInternal.retriesStatus(policy, status),
+      maxElapsedMillis: Duration.toMillis(policy.maxElapsed),
+      attemptTimeoutMillis: Duration.toMillis(policy.attemptTimeout),
+      maxRetryAfterMillis: Duration.toMillis(policy.maxRetryAfter),
+      redaction: Redact.make(policy.redact.headers, policy.redact.query),
+      logLevel: policy.log === false ? undefined : LogLevel.fromLiteral(policy.log.level),
+      merged: new WeakMap()
+    }
+    plans.set(policy, plan)
+  }
+  return plan
+}
+
+const planWith = (base: Plan, overrides: ReadonlyArray<RetryPolicy.Options>): Plan => {
+  if (overrides.length === 0) return base
+  let plan = base.merged.get(overrides)
+  if (plan === undefined) {
+    plan = planOf(overrides.reduce(policyInternal.merge, base.policy))
+    base.merged.set(overrides, plan)
+  }
+  return plan
+}
+
+// --- Failures -----------------------------------------------------------------
+
+/** A non-2xx answer, on its way to the retry decision. */
+class StatusFailure {
+  readonly _tag = "StatusFailure"
+  constructor(readonly response: HttpClientResponse.HttpClientResponse) {}
+}
+
+/**
+ * The platform's `RequestError`, unchanged in type and fields, whose message,
+ * JSON and inspection show the URL without userinfo or secret query values.
+ *
+ * @internal
+ */
+export class RedactedRequestError extends HttpClientError.RequestError {
+  declare readonly redactedUrl: string
+  override get methodAndUrl(): string {
+    return `${this.request.method} ${this.redactedUrl}`
+  }
+  override toJSON(): unknown {
+    return {
+      _id: "@effect/platform/HttpClientError",
+      _tag: this._tag,
+      reason: this.reason,
+      message: this.message,
+      method: this.request.method,
+      url: this.redactedUrl
+    }
+  }
+  override [NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
+  override toString(): string {
+    return `RequestError: ${this.message}`
+  }
+}
+
+const redactRequestError = (error: HttpClientError.RequestError, redaction: Redact.Redaction): RedactedRequestError => {
+  if (error instanceof RedactedRequestError) return error
+  const redacted = new RedactedRequestError({
+    request: error.request,
+    reason: error.reason,
+    cause: error.cause,
+    ...(error.description === undefined ? {} : { description: error.description })
+  })
+  Object.defineProperty(redacted, "redactedUrl", {
+    value: Redact.requestUrl(error.request, redaction, true),
+    enumerable: false
+  })
+  return redacted
+}
+
+/** @internal */
+export const isTimeout = (u: unknown): u is Cause.TimeoutException => Cause.isTimeoutException(u)
+
+const isRequestError = (u: unknown): u is HttpClientError.RequestError =>
+  HttpClientError.isHttpClientError(u) && u._tag === "RequestError"
+
+// --- The loop -----------------------------------------------------------------
+
+const isReplayable = (request: HttpClientRequest.HttpClientRequest): boolean => {
+  const body = request.body
+  if (body._tag === "Stream") return false
+  if (body._tag === "Raw") {
+    return typeof body.body === "string" || body.body instanceof Uint8Array || body.body instanceof ArrayBuffer
+  }
+  return true
+}
+
+const methodRetried = (plan: Plan, request: HttpClientRequest.HttpClientRequest): boolean =>
+  plan.methods.has(request.method) || request.headers["idempotency-key"] !== undefined
+
+const DRAIN_LIMIT = 64 * 1024
+
+/**
+ * Reads and discards a failed attempt's body so its connection goes back to
+ * the pool. A body larger than `DRAIN_LIMIT`, or one that stalls, is cut off
+ * instead: ending the stream early destroys the socket, which is cheaper than
+ * reading megabytes of an error page.
+ */
+const drain = (response: HttpClientResponse.HttpClientResponse, timeoutMillis: number): Effect.Effect<void> =>
+  response.stream.pipe(
+    Stream.runFoldWhile(0, (n) => n <= DRAIN_LIMIT, (n, chunk) => n + chunk.length),
+    Effect.timeout(Duration.millis(timeoutMillis)),
+    Effect.ignore
+  )
+
+const describe = (failure: unknown): string => {
+  if (failure instanceof StatusFailure) return `HTTP ${failure.response.status}`
+  if (isTimeout(failure)) return "timed out"
+  if (isRequestError(failure)) {
+    const classified = TransportFailure.classify(failure)
+    return classified === undefined ?
+      `${failure.reason} error` :
+      `${classified.kind}${classified.code === undefined ? "" : ` (${classified.code})`}`
+  }
+  return Predicate.hasProperty(failure, "_tag") ? String(failure._tag) : "error"
+}
+
+const bodyText = (request: HttpClientRequest.HttpClientRequest): string | undefined => {
+  const body = request.body
+  if (body._tag === "Uint8Array") return new TextDecoder().decode(body.body)
+  if (body._tag === "Raw" && typeof body.body === "string") return body.body
+  return undefined
+}
+
+type Source = "backoff" | "Retry-After"
+
+interface Attempt<E> {
+  readonly plan: Plan
+  readonly request: HttpClientRequest.HttpClientRequest
+  readonly effect: Effect.Effect<HttpClientResponse.HttpClientResponse, E, unknown>
+  readonly startMillis: number
+  readonly onRetry: ((info: HttpRetry.RetryInfo<E>) => Effect.Effect<void, never, unknown>) | undefined
+  readonly label: string
+  scheduleState: unknown
+}
+
+const log = <E>(self: Attempt<E>, message: string): Effect.Effect<void> => {
+  const plan = self.plan
+  if (plan.logLevel === undefined) return Effect.void
+  const logging = plan.policy.log as RetryPolicy.Logging
+  const body = logging.body ? bodyText(self.request) : undefined
+  return Effect.logWithLevel(plan.logLevel, body === undefined ? message : `${message} body=${JSON.stringify(body)}`)
+}
+
+const run = <E>(self: Attempt<E>, n: number): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
+  Effect.suspend(() => {
+    const plan = self.plan
+    return Effect.clockWith((clock) => {
+      const now = clock.unsafeCurrentTimeMillis()
+      const left = plan.maxElapsedMillis - (now - self.startMillis)
+      const timeoutMillis = Math.max(0, Math.min(plan.attemptTimeoutMillis, left))
+      const max = plan.policy.maxAttempts
+      let attempt = Effect.timeoutFail(self.effect, {
+        duration: Duration.millis(timeoutMillis),
+        onTimeout: () =>
+          new Cause.TimeoutException(
+            `${self.label}: attempt ${n} of ${max} timed out after ${Duration.format(Duration.millis(timeoutMillis))}`
+          )
+      })
+      if (n > 1) {
+        attempt = Effect.annotateSpans(attempt, { "http.request.resend_count": n - 1, "http_retry.attempt": n })
+      }
+      return attempt.pipe(
+        Effect.flatMap((response) =>
+          response.status >= 200 && response.status < 300 ?
+            plan.logLevel === undefined ?
+              Effect.succeed(response) :
+              Effect.as(log(self, `${self.label}: attempt ${n}/${max} -> ${response.status}`), response) :
+            Effect.fail(new StatusFailure(response))
+        ),
+        Effect.catchAll((failure) => decide(self, n, failure))
+      )
+    })
+  })
+
+const decide = <E>(
+  self: Attempt<E>,
+  n: number,
+  failure: unknown
+): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
+  Effect.clockWith((clock) => {
+    const plan = self.plan
+    const policy = plan.policy
+    const max = policy.maxAttempts
+    const now = clock.unsafeCurrentTimeMillis()
+    const status = failure instanceof StatusFailure ? failure.response.status : undefined
+
+    let hint = Option.none<Duration.Duration>()
+    let retryAfterMillis: number | undefined
+    if (status !== undefined) {
+      const header = failure instanceof StatusFailure ? failure.response.headers["retry-after"] : undefined
+      if (header !== undefined) {
+        const parsed = RetryAfter.parse(header, now)
+        if (parsed._tag === "Delay") {
+          hint = Option.some(parsed.delay)
+          retryAfterMillis = Duration.toMillis(parsed.delay)
+        }
+      }
+    }
+
+    const giveUp = (reason: HttpStatusError.GiveUpReason): Effect.Effect<never, unknown> => {
+      const error = failure instanceof StatusFailure ?
+        HttpStatusError.makeWith(failure.response, n, hint, reason, plan.redaction) :
+        isRequestError(failure) ?
+        redactRequestError(failure, plan.redaction) :
+        failure
+      const line = `${self.label}: attempt ${n}/${max} -> ${describe(failure)}; giving up: ${reason}`
+      return plan.logLevel === undefined ? Effect.fail(error) : Effect.zipRight(log(self, line), Effect.fail(error))
+    }
+
+    let retryable: boolean
+    if (status !== undefined) retryable = plan.statuses(status)
+    else if (isTimeout(failure)) retryable = policy.retryOn.transport
+    else if (isRequestError(failure)) {
+      const classified = TransportFailure.classify(failure)
+      retryable = policy.retryOn.transport && classified !== undefined && TransportFailure.isTransient(classified.kind)
+    } else retryable = false
+
+    if (!retryable) return giveUp("NotRetryable")
+    if (!methodRetried(plan, self.request)) return giveUp("MethodNotRetried")
+    if (!isReplayable(self.request)) return giveUp("BodyNotReplayable")
+    if (n >= max) return giveUp("AttemptsExhausted")
+
+    return Effect.flatMap(
+      plan.schedule.step(now, failure, self.scheduleState),
+      ([state, backoff, decision]) => {
+        self.scheduleState = state
+        if (ScheduleDecision.isDone(decision)) return giveUp("DeadlineExceeded")
+        let delayMillis = Duration.toMillis(backoff)
+        let source: Source = "backoff"
+        if (
+          retryAfterMillis !== undefined && policy.retryAfter && (status === 429 || status === 503)
+        ) {
+          if (retryAfterMillis > plan.maxRetryAfterMillis) return giveUp("RetryAfterTooLong")
+          if (retryAfterMillis > 0) {
+            delayMillis = retryAfterMillis
+            source = "Retry-After"
+          }
+        }
+        const elapsedAfterWait = now - self.startMillis + delayMillis
+        if (elapsedAfterWait >= plan.maxElapsedMillis) {
+          return giveUp(source === "Retry-After" ? "RetryAfterTooLong" : "DeadlineExceeded")
+        }
+        const delay = Duration.millis(delayMillis)
+        const line = `${self.label}: attempt ${n}/${max} -> ${describe(failure)}; retrying in ${
+          Duration.format(delay)
+        } (${source})`
+        const steps: Array<Effect.Effect<void, never, unknown>> = []
+        if (plan.logLevel !== undefined) steps.push(log(self, line))
+        if (failure instanceof StatusFailure) {
+          steps.push(drain(failure.response, Math.min(plan.attemptTimeoutMillis, 1000)))
+        }
+        if (self.onRetry !== undefined) {
+          steps.push(self.onRetry({
+            attempt: n,
+            maxAttempts: max,
+            delay,
+            source,
+            request: self.request,
+            failure: failure instanceof StatusFailure ?
+              { _tag: "Status", response: failure.response } :
+              { _tag: "Error", error: failure as E | Cause.TimeoutException }
+          }))
+        }
+        steps.push(Effect.sleep(delay))
+        return Effect.zipRight(Effect.all(steps, { discard: true }), run(self, n + 1))
+      }
+    )
+  })
+
+// --- Combinators --------------------------------------------------------------
+
+/** @internal */
+export const RetryingTypeId: unique symbol = Symbol.for("@http-retry/core/HttpRetry/Retrying")
+
+interface Retrying {
+  readonly [RetryingTypeId]: {
+    readonly inner: HttpClient.HttpClient.With<unknown, unknown>
+    readonly policy: RetryPolicy.RetryPolicy
+  }
+}
+
+const isRetrying = (u: unknown): u is Retrying => Predicate.hasProperty(u, RetryingTypeId)
+
+const execute = <E>(
+  base: Plan,
+  onRetry: Attempt<E>["onRetry"],
+  effect: Effect.Effect<HttpClientResponse.HttpClientResponse, E, unknown>,
+  request: HttpClientRequest.HttpClientRequest
+): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
+  Effect.flatMap(CurrentOverrides, (overrides) =>
+    Effect.clockWith((clock) => {
+      const plan = planWith(base, overrides)
+      const state: Attempt<E> = {
+        plan,
+        request,
+        effect,
+        startMillis: clock.unsafeCurrentTimeMillis(),
+        onRetry,
+        label: `${request.method} ${
+          Redact.requestUrl(request, plan.redaction, plan.policy.log !== false && plan.policy.log.query)
+        }`,
+        scheduleState: plan.schedule.initial
+      }
+      return run(state, 1)
+    }))
+
+/** @internal */
+export const withRetry: {
+  (
+    policy?: RetryPolicy.RetryPolicy,
+    options?: HttpRetry.RetryOptions<unknown, unknown>
+  ): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R>
+  <E, R, R2 = never>(
+    self: HttpClient.HttpClient.With<E, R>,
+    policy?: RetryPolicy.RetryPolicy,
+    options?: HttpRetry.RetryOptions<E, R2>
+  ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
+} = dual(
+  (args) => Predicate.hasProperty(args[0], HttpClient.TypeId),
+  <E, R, R2>(
+    self: HttpClient.HttpClient.With<E, R>,
+    policy: RetryPolicy.RetryPolicy = policyInternal.defaults,
+    options?: HttpRetry.RetryOptions<E, R2>
+  ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2> => {
+    // Retry at one layer only: re-wrapping a retrying client replaces its policy.
+    const inner = (isRetrying(self) ? self[RetryingTypeId].inner : self) as HttpClient.HttpClient.With<E, R>
+    const base = planOf(policy)
+    const onRetry = options?.onRetry
+    const client = HttpClient.transform(
+      inner,
+      (effect, request) => execute(base, onRetry, effect, request)
+    ) as HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
+    Object.defineProperty(client, RetryingTypeId, { value: { inner, policy }, enumerable: false })
+    return client
+  }
+)
+
+/** @internal */
+export const layer = (
+  policy: RetryPolicy.RetryPolicy = policyInternal.defaults,
+  options?: HttpRetry.RetryOptions<HttpClientError.HttpClientError, never>
+): Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> =>
+  Layer.effect(
+    HttpClient.HttpClient,
+    Effect.map(HttpClient.HttpClient, (client) => withRetry(client, policy, options) as HttpClient.HttpClient)
+  )
+
+/** @internal */
+export const request = (
+  request: HttpClientRequest.HttpClientRequest,
+  policy?: RetryPolicy.RetryPolicy | RetryPolicy.Options
+): Effect.Effect<
+  HttpClientResponse.HttpClientResponse,
+  HttpRetry.RetryError<HttpClientError.HttpClientError>,
+  HttpClient.HttpClient
+> =>
+  Effect.flatMap(HttpClient.HttpClient, (client) => {
+    if (policyInternal.isRetryPolicy(policy)) return withRetry(client, policy).execute(request)
+    const retrying = isRetrying(client) ? client : withRetry(client)
+    const execute = (retrying as HttpClient.HttpClient.With<HttpRetry.RetryError<HttpClientError.HttpClientError>>)
+      .execute(request)
+    return policy === undefined ? execute : withPolicy(execute, policy)
+  })
+
+/** @internal */
+export const redactedHeaders = (
+  headers: Headers.Headers,
+  policy: RetryPolicy.RetryPolicy = policyInternal.defaults
+): Record<string, string> => Redact.headers(headers, planOf(policy).redaction)
+
+/** @internal */
+export const redactedUrl = (
+  request: HttpClientRequest.HttpClientRequest,
+  policy: RetryPolicy.RetryPolicy = policyInternal.defaults
+): string => Redact.requestUrl(request, planOf(policy).redaction, true)

@@ -1,0 +1,104 @@
+import type * as Headers from "@effect/platform/Headers"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+
+/** @internal */
+export const REDACTED = "<redacted>"
+
+/** @internal */
+export const defaultSecretHeaders: ReadonlyArray<string> = [
+  "authorization",
+  "cookie",
+  "set-cookie",
+  "proxy-authorization",
+  "x-api-key"
+]
+
+/** @internal */
+export const defaultSecretQuery: ReadonlyArray<string> = [
+  "token",
+  "access_token",
+  "refresh_token",
+  "id_token",
+  "api_key",
+  "apikey",
+  "key",
+  "password",
+  "secret",
+  "client_secret",
+  "signature",
+  "sig",
+  "x-amz-signature",
+  "x-amz-credential",
+  "x-amz-security-token"
+]
+
+/**
+ * The names to hide, lower-cased once so the check per name is a set lookup.
+ *
+ * @internal
+ */
+export interface Redaction {
+  readonly headers: ReadonlySet<string>
+  readonly query: ReadonlySet<string>
+}
+
+/** @internal */
+export const make = (headers: ReadonlyArray<string>, query: ReadonlyArray<string>): Redaction => ({
+  headers: new Set([...defaultSecretHeaders, ...headers].map((name) => name.toLowerCase())),
+  query: new Set([...defaultSecretQuery, ...query].map((name) => name.toLowerCase()))
+})
+
+/** @internal */
+export const defaults: Redaction = make([], [])
+
+/** @internal */
+export const headers = (
+  input: Headers.Headers,
+  redaction: Redaction
+): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const name in input) {
+    out[name] = redaction.headers.has(name.toLowerCase()) ? REDACTED : input[name]
+  }
+  return out
+}
+
+/**
+ * A URL fit for a log line or an error message: userinfo is replaced, secret
+ * query parameters keep their name but lose their value, and the whole query
+ * is dropped unless `query` is true.
+ *
+ * @internal
+ */
+export const url = (
+  raw: string,
+  params: ReadonlyArray<readonly [string, string]>,
+  redaction: Redaction,
+  query: boolean
+): string => {
+  let parsed: URL
+  try {
+    parsed = new URL(raw)
+  } catch {
+    // Not a URL we can parse: keep only what precedes any userinfo or query.
+    return raw.replace(/\/\/[^/@?#]*@/, `//${REDACTED}@`).replace(/[?#].*$/, query ? "?<unparsed>" : "")
+  }
+  const userinfo = parsed.username !== "" || parsed.password !== "" ? `${REDACTED}@` : ""
+  const base = `${parsed.protocol}//${userinfo}${parsed.host}${parsed.pathname}`
+  if (!query) return base
+  const search = new URLSearchParams(parsed.search)
+  for (const [name, value] of params) search.append(name, value)
+  const parts: Array<string> = []
+  for (const [name, value] of search) {
+    const shown = redaction.query.has(name.toLowerCase()) ? REDACTED : encodeURIComponent(value)
+    parts.push(`${encodeURIComponent(name)}=${shown}`)
+  }
+  return parts.length === 0 ? base : `${base}?${parts.join("&")}`
+}
+
+/** @internal */
+export const requestUrl = (
+  request: HttpClientRequest.HttpClientRequest,
+  redaction: Redaction,
+  query: boolean
+): string => url(request.url, request.urlParams, redaction, query)

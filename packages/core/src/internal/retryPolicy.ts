@@ -1,0 +1,458 @@
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { dual } from "effect/Function"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
+import type * as RetryPolicy from "../RetryPolicy.js"
+
+/** @internal */
+export const TypeId: typeof RetryPolicy.TypeId = Symbol.for("@http-retry/core/RetryPolicy") as typeof RetryPolicy.TypeId
+
+const show = (value: unknown): string => {
+  if (typeof value === "string") return JSON.stringify(value)
+  if (Duration.isDuration(value)) return Duration.format(value)
+  if (Array.isArray(value)) return `[${value.map(show).join(", ")}]`
+  if (typeof value === "object" && value !== null) {
+    try {
+      return JSON.stringify(value)
+    } catch {
+      return String(value)
+    }
+  }
+  return String(value)
+}
+
+/** @internal */
+export class RetryPolicyErrorBase extends Data.TaggedError("RetryPolicyError")<{
+  readonly field: string
+  readonly value: unknown
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `Invalid retry policy: ${this.field} = ${show(this.value)} (${this.reason})`
+  }
+}
+
+const fail = (field: string, value: unknown, reason: string): never => {
+  throw new RetryPolicyErrorBase({ field, value, reason })
+}
+
+const LOG_LEVELS = ["All", "Fatal", "Error", "Warning", "Info", "Debug", "Trace", "None"] as const
+
+/** @internal */
+export const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  "GET",
+  "HEAD",
+  "OPTIONS",
+  "PUT",
+  "DELETE",
+  "TRACE",
+  "POST",
+  "PATCH",
+  "QUERY",
+  "CONNECT"
+])
+
+const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+const DURATION_TEXT =
+  /^\s*(\d+(?:\.\d+)?)\s*(ms|msec|millis?|milliseconds?|s|sec|secs|seconds?|m|min|mins|minutes?|h|hr|hrs|hours?|d|days?)?\s*$/i
+
+/** @internal */
+export const parseDuration = (text: string): Either.Either<Duration.Duration, string> => {
+  const match = DURATION_TEXT.exec(text)
+  if (match === null) {
+    return Either.left(
+      `expected a duration such as 250ms, 2s, 1.5 minutes or a number of milliseconds, got ${show(text)}`
+    )
+  }
+  const value = Number(match[1])
+  const unit = (match[2] ?? "ms").toLowerCase()
+  const millis = unit.startsWith("ms") || unit.startsWith("milli") ?
+    value :
+    unit.startsWith("s") ?
+    value * 1000 :
+    unit.startsWith("m") ?
+    value * 60_000 :
+    unit.startsWith("h") ?
+    value * 3_600_000 :
+    value * 86_400_000
+  return Number.isFinite(millis) ?
+    Either.right(Duration.millis(millis)) :
+    Either.left(`duration out of range: ${show(text)}`)
+}
+
+const decodeDuration = (field: string, input: unknown, allowZero: boolean): Duration.Duration => {
+  let duration: Duration.Duration | undefined
+  if (typeof input === "number") {
+    if (Number.isNaN(input)) return fail(field, input, "not a number")
+    if (input < 0) return fail(field, input, "must not be negative")
+    if (!Number.isFinite(input)) return fail(field, input, "must be finite")
+    duration = Duration.millis(input)
+  } else if (typeof input === "string") {
+    if (/^\s*-/.test(input)) return fail(field, input, "must not be negative")
+    const lenient = parseDuration(input)
+    duration = Either.isRight(lenient) ? lenient.right : Option.getOrUndefined(Duration.decodeUnknown(input))
+    if (duration === undefined) {
+      return fail(field, input, "not a duration: use 250ms, 2s, \"1.5 minutes\" or milliseconds")
+    }
+  } else if (Duration.isDuration(input) || typeof input === "bigint" || Array.isArray(input)) {
+    if (typeof input === "bigint" && input < 0n) return fail(field, input, "must not be negative")
+    if (Array.isArray(input) && input.some((n) => typeof n !== "number" || !Number.isFinite(n) || n < 0)) {
+      return fail(field, input, "must be finite and not negative")
+    }
+    duration = Duration.decode(input as Duration.DurationInput)
+  } else {
+    return fail(field, input, "not a duration")
+  }
+  if (!Duration.isFinite(duration)) return fail(field, input, "must be finite")
+  if (!allowZero && Duration.toMillis(duration) <= 0) return fail(field, input, "must be greater than zero")
+  return duration
+}
+
+const decodeStatus = (field: string, input: unknown): RetryPolicy.StatusPattern => {
+  if (input === "4xx" || input === "5xx") return input
+  if (typeof input === "number" && Number.isInteger(input) && input >= 100 && input <= 599) {
+    if (input >= 200 && input <= 299) return fail(field, input, "2xx is success and is never retried")
+    return input
+  }
+  return fail(field, input, "expected a status code from 100 to 599, \"4xx\" or \"5xx\"")
+}
+
+const decodeBoolean = (field: string, input: unknown): boolean =>
+  typeof input === "boolean" ? input : fail(field, input, "expected true or false")
+
+const decodeArray = <A>(field: string, input: unknown, each: (field: string, item: unknown) => A): ReadonlyArray<A> =>
+  Array.isArray(input) ? input.map((item, i) => each(`${field}[${i}]`, item)) : fail(field, input, "expected a list")
+
+const decodeMethod = (field: string, input: unknown): string => {
+  if (typeof input !== "string") return fail(field, input, "expected an HTTP method")
+  const upper = input.toUpperCase()
+  return KNOWN_METHODS.has(upper)
+    ? upper
+    : fail(field, input, `unknown method; known: ${[...KNOWN_METHODS].join(", ")}`)
+}
+
+const decodeName = (pattern: RegExp) => (field: string, input: unknown): string =>
+  typeof input === "string" && pattern.test(input) ? input.toLowerCase() : fail(field, input, "expected a name")
+
+const decodeLog = (
+  input: unknown,
+  current: RetryPolicy.Logging | false
+): RetryPolicy.Logging | false => {
+  const base: RetryPolicy.Logging = current === false ? { level: "Info", query: false, body: false } : current
+  if (input === false || input === "None") return false
+  if (input === true) return base
+  if (typeof input === "string") {
+    return (LOG_LEVELS as ReadonlyArray<string>).includes(input) ?
+      { ...base, level: input as RetryPolicy.Logging["level"] } :
+      fail("log", input, `expected a log level: ${LOG_LEVELS.join(", ")}`)
+  }
+  if (Predicate.isRecord(input)) {
+    checkKeys("log", input, ["level", "query", "body"])
+    const level = input.level === undefined ? base.level : input.level
+    if (!(LOG_LEVELS as ReadonlyArray<unknown>).includes(level) || level === "None") {
+      return fail("log.level", level, `expected a log level: ${LOG_LEVELS.slice(0, -1).join(", ")}`)
+    }
+    return {
+      level: level as RetryPolicy.Logging["level"],
+      query: input.query === undefined ? base.query : decodeBoolean("log.query", input.query),
+      body: input.body === undefined ? base.body : decodeBoolean("log.body", input.body)
+    }
+  }
+  return fail("log", input, "expected a boolean, a log level or { level, query, body }")
+}
+
+const checkKeys = (field: string, input: object, known: ReadonlyArray<string>): void => {
+  for (const key of Object.keys(input)) {
+    if (!known.includes(key)) {
+      fail(field === "" ? key : `${field}.${key}`, (input as Record<string, unknown>)[key], "unknown option")
+    }
+  }
+}
+
+const OPTION_KEYS: ReadonlyArray<keyof RetryPolicy.Options> = [
+  "maxAttempts",
+  "maxElapsed",
+  "baseDelay",
+  "factor",
+  "maxDelay",
+  "jitter",
+  "attemptTimeout",
+  "retryOn",
+  "methods",
+  "retryAfter",
+  "maxRetryAfter",
+  "log",
+  "redact"
+]
+
+const Proto = {
+  [TypeId]: TypeId,
+  toJSON(this: RetryPolicy.RetryPolicy) {
+    return {
+      _id: "@http-retry/core/RetryPolicy",
+      maxAttempts: this.maxAttempts,
+      maxElapsed: Duration.format(this.maxElapsed),
+      baseDelay: Duration.format(this.baseDelay),
+      factor: this.factor,
+      maxDelay: Duration.format(this.maxDelay),
+      jitter: this.jitter,
+      attemptTimeout: Duration.format(this.attemptTimeout),
+      retryOn: this.retryOn,
+      methods: this.methods,
+      retryAfter: this.retryAfter,
+      maxRetryAfter: Duration.format(this.maxRetryAfter),
+      log: this.log,
+      redact: this.redact
+    }
+  }
+}
+
+const build = (fields: Omit<RetryPolicy.RetryPolicy, RetryPolicy.TypeId>): RetryPolicy.RetryPolicy =>
+  Object.assign(Object.create(Proto), fields)
+
+/** @internal */
+export const isRetryPolicy = (u: unknown): u is RetryPolicy.RetryPolicy => Predicate.hasProperty(u, TypeId)
+
+/** @internal */
+export const defaults: RetryPolicy.RetryPolicy = build({
+  maxAttempts: 4,
+  maxElapsed: Duration.seconds(50),
+  baseDelay: Duration.seconds(1),
+  factor: 2,
+  maxDelay: Duration.seconds(20),
+  jitter: "full",
+  attemptTimeout: Duration.seconds(10),
+  retryOn: { statuses: [408, 429, 500, 502, 503, 504], transport: true },
+  methods: ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"],
+  retryAfter: true,
+  maxRetryAfter: Duration.seconds(60),
+  log: false,
+  redact: { headers: [], query: [] }
+})
+
+const mergeUnsafe = (self: RetryPolicy.RetryPolicy, options: RetryPolicy.Options): RetryPolicy.RetryPolicy => {
+  if (!Predicate.isRecord(options)) return fail("options", options, "expected an object")
+  checkKeys("", options, OPTION_KEYS)
+  const o = options as Record<keyof RetryPolicy.Options, unknown>
+  const maxAttempts = o.maxAttempts === undefined ? self.maxAttempts : o.maxAttempts
+  if (typeof maxAttempts !== "number" || !Number.isInteger(maxAttempts) || maxAttempts < 1) {
+    fail("maxAttempts", maxAttempts, "expected a whole number of at least 1")
+  }
+  const factor = o.factor === undefined ? self.factor : o.factor
+  if (typeof factor !== "number" || !Number.isFinite(factor) || factor < 1) {
+    fail("factor", factor, "expected a finite number of at least 1")
+  }
+  const jitter = o.jitter === undefined ? self.jitter : o.jitter
+  if (jitter !== "full" && jitter !== "none") fail("jitter", jitter, "expected \"full\" or \"none\"")
+  let retryOn = self.retryOn
+  if (o.retryOn !== undefined) {
+    if (!Predicate.isRecord(o.retryOn)) fail("retryOn", o.retryOn, "expected { statuses, transport }")
+    const r = o.retryOn as Record<string, unknown>
+    checkKeys("retryOn", r, ["statuses", "transport"])
+    retryOn = {
+      statuses: r.statuses === undefined
+        ? self.retryOn.statuses
+        : decodeArray("retryOn.statuses", r.statuses, decodeStatus),
+      transport: r.transport === undefined ? self.retryOn.transport : decodeBoolean("retryOn.transport", r.transport)
+    }
+  }
+  let redact = self.redact
+  if (o.redact !== undefined) {
+    if (!Predicate.isRecord(o.redact)) fail("redact", o.redact, "expected { headers, query }")
+    const r = o.redact as Record<string, unknown>
+    checkKeys("redact", r, ["headers", "query"])
+    redact = {
+      headers: r.headers === undefined
+        ? self.redact.headers
+        : decodeArray("redact.headers", r.headers, decodeName(HEADER_TOKEN)),
+      query: r.query === undefined ? self.redact.query : decodeArray("redact.query", r.query, decodeName(/^.+$/))
+    }
+  }
+  return build({
+    maxAttempts: maxAttempts as number,
+    maxElapsed: o.maxElapsed === undefined ? self.maxElapsed : decodeDuration("maxElapsed", o.maxElapsed, false),
+    baseDelay: o.baseDelay === undefined ? self.baseDelay : decodeDuration("baseDelay", o.baseDelay, true),
+    factor: factor as number,
+    maxDelay: o.maxDelay === undefined ? self.maxDelay : decodeDuration("maxDelay", o.maxDelay, true),
+    jitter: jitter as RetryPolicy.Jitter,
+    attemptTimeout: o.attemptTimeout === undefined ?
+      self.attemptTimeout :
+      decodeDuration("attemptTimeout", o.attemptTimeout, false),
+    retryOn,
+    methods: o.methods === undefined ? self.methods : decodeArray("methods", o.methods, decodeMethod),
+    retryAfter: o.retryAfter === undefined ? self.retryAfter : decodeBoolean("retryAfter", o.retryAfter),
+    maxRetryAfter: o.maxRetryAfter === undefined ?
+      self.maxRetryAfter :
+      decodeDuration("maxRetryAfter", o.maxRetryAfter, true),
+    log: o.log === undefined ? self.log : decodeLog(o.log, self.log),
+    redact
+  })
+}
+
+const catchPolicyError = <A>(f: () => A): Either.Either<A, RetryPolicyErrorBase> => {
+  try {
+    return Either.right(f())
+  } catch (error) {
+    if (error instanceof RetryPolicyErrorBase) return Either.left(error)
+    throw error
+  }
+}
+
+/** @internal */
+export const merge = dual<
+  (options: RetryPolicy.Options) => (self: RetryPolicy.RetryPolicy) => RetryPolicy.RetryPolicy,
+  (self: RetryPolicy.RetryPolicy, options: RetryPolicy.Options) => RetryPolicy.RetryPolicy
+>(2, mergeUnsafe)
+
+/** @internal */
+export const make = (options: RetryPolicy.Options = {}): RetryPolicy.RetryPolicy => mergeUnsafe(defaults, options)
+
+/** @internal */
+export const validate = (
+  options: RetryPolicy.Options = {}
+): Either.Either<RetryPolicy.RetryPolicy, RetryPolicyErrorBase> =>
+  catchPolicyError(() => mergeUnsafe(defaults, options))
+
+/** @internal */
+export const mergeEither = (
+  self: RetryPolicy.RetryPolicy,
+  options: RetryPolicy.Options
+): Either.Either<RetryPolicy.RetryPolicy, RetryPolicyErrorBase> => catchPolicyError(() => mergeUnsafe(self, options))
+
+const statusMatches = (pattern: RetryPolicy.StatusPattern, status: number): boolean =>
+  pattern === "5xx" ?
+    status >= 500 && status <= 599 :
+    pattern === "4xx" ?
+    status >= 400 && status <= 499 :
+    pattern === status
+
+/** @internal */
+export const retriesStatus = dual<
+  (status: number) => (self: RetryPolicy.RetryPolicy) => boolean,
+  (self: RetryPolicy.RetryPolicy, status: number) => boolean
+>(2, (self, status) => self.retryOn.statuses.some((pattern) => statusMatches(pattern, status)))
+
+const fullJitter = (delay: Duration.Duration): Effect.Effect<Duration.Duration> =>
+  Effect.map(Random.next, (r) => Duration.millis(r * Duration.toMillis(delay)))
+
+/** @internal */
+export const toSchedule = (self: RetryPolicy.RetryPolicy): Schedule.Schedule<Duration.Duration, unknown> => {
+  const capped = Schedule.exponential(self.baseDelay, self.factor).pipe(
+    Schedule.union(Schedule.spaced(self.maxDelay))
+  )
+  const jittered = self.jitter === "full" ? Schedule.modifyDelayEffect(capped, (_, delay) => fullJitter(delay)) : capped
+  return jittered.pipe(
+    Schedule.intersect(Schedule.recurs(self.maxAttempts - 1)),
+    Schedule.upTo(self.maxElapsed),
+    Schedule.delays
+  )
+}
+
+/** @internal */
+export const delays = (self: RetryPolicy.RetryPolicy, n: number): Effect.Effect<Array<Duration.Duration>> =>
+  Effect.map(
+    Schedule.run(toSchedule(self), 0, Array.from({ length: n }, (_, i) => i)),
+    (chunk) => Array.from(chunk).slice(0, n)
+  )
+
+// --- Config -----------------------------------------------------------------
+
+const field = <A>(
+  name: string,
+  decode: (text: string) => Either.Either<A, string>
+): Config.Config<Option.Option<A>> =>
+  Config.option(Config.string(name)).pipe(
+    Config.mapOrFail((option) => {
+      if (Option.isNone(option)) return Either.right(Option.none())
+      const decoded = decode(option.value.trim())
+      return Either.isRight(decoded) ?
+        Either.right(Option.some(decoded.right)) :
+        Either.left(ConfigError.InvalidData([name], decoded.left))
+    })
+  )
+
+const list = (text: string): Array<string> => text.split(",").map((s) => s.trim()).filter((s) => s !== "")
+
+const integerText = (text: string): Either.Either<number, string> =>
+  /^\d+$/.test(text) ? Either.right(Number(text)) : Either.left(`expected a whole number, got ${show(text)}`)
+
+const numberText = (text: string): Either.Either<number, string> => {
+  const n = Number(text)
+  return text !== "" && Number.isFinite(n) ? Either.right(n) : Either.left(`expected a number, got ${show(text)}`)
+}
+
+const booleanText = (text: string): Either.Either<boolean, string> => {
+  const lower = text.toLowerCase()
+  if (["true", "1", "yes", "on"].includes(lower)) return Either.right(true)
+  if (["false", "0", "no", "off"].includes(lower)) return Either.right(false)
+  return Either.left(`expected true or false, got ${show(text)}`)
+}
+
+const statusText = (text: string): Either.Either<Array<RetryPolicy.StatusPattern>, string> => {
+  const out: Array<RetryPolicy.StatusPattern> = []
+  for (const item of list(text)) {
+    const lower = item.toLowerCase()
+    if (lower === "4xx" || lower === "5xx") out.push(lower)
+    else if (/^\d{3}$/.test(item)) out.push(Number(item))
+    else return Either.left(`expected status codes such as 429,503 or 5xx, got ${show(item)}`)
+  }
+  return Either.right(out)
+}
+
+const rawText = (text: string): Either.Either<string, string> => Either.right(text)
+
+/** @internal */
+export const config = (prefix = "HTTP_RETRY"): Config.Config<RetryPolicy.RetryPolicy> => {
+  const fields = {
+    maxAttempts: field("MAX_ATTEMPTS", integerText),
+    maxElapsed: field("MAX_ELAPSED", parseDuration),
+    baseDelay: field("BASE_DELAY", parseDuration),
+    factor: field("FACTOR", numberText),
+    maxDelay: field("MAX_DELAY", parseDuration),
+    jitter: field("JITTER", rawText),
+    attemptTimeout: field("ATTEMPT_TIMEOUT", parseDuration),
+    statuses: field("STATUSES", statusText),
+    methods: field("METHODS", (text) => Either.right(list(text))),
+    retryAfter: field("RETRY_AFTER", booleanText),
+    maxRetryAfter: field("MAX_RETRY_AFTER", parseDuration)
+  }
+  const envName: Record<string, string> = {
+    maxAttempts: "MAX_ATTEMPTS",
+    maxElapsed: "MAX_ELAPSED",
+    baseDelay: "BASE_DELAY",
+    factor: "FACTOR",
+    maxDelay: "MAX_DELAY",
+    jitter: "JITTER",
+    attemptTimeout: "ATTEMPT_TIMEOUT",
+    "retryOn.statuses": "STATUSES",
+    "retryOn.transport": "STATUSES",
+    methods: "METHODS",
+    retryAfter: "RETRY_AFTER",
+    maxRetryAfter: "MAX_RETRY_AFTER"
+  }
+  const all = Config.all(fields).pipe(
+    Config.mapOrFail((values) => {
+      const options: Record<string, unknown> = {}
+      for (const [key, value] of Object.entries(values) as Array<[string, Option.Option<unknown>]>) {
+        if (Option.isSome(value)) {
+          if (key === "statuses") options.retryOn = { statuses: value.value }
+          else options[key] = value.value
+        }
+      }
+      const result = validate(options as RetryPolicy.Options)
+      if (Either.isRight(result)) return Either.right(result.right)
+      const error = result.left
+      const name = envName[error.field.replace(/\[\d+\]$/, "")] ?? error.field
+      return Either.left(ConfigError.InvalidData([name], error.message))
+    })
+  )
+  return prefix === "" ? all : Config.nested(all, prefix)
+}
