@@ -1,0 +1,124 @@
+/**
+ * The Node platform layer: `@effect/platform-node`'s undici client under the
+ * core's retry, with TLS, proxy and connection options per layer (never
+ * process-wide).
+ *
+ * @since 0.1.0
+ */
+import type * as Undici from "@effect/platform-node/Undici"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type { RetryPolicy } from "@http-retry/core"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as internal from "./internal/nodeHttpRetry.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface TlsOptions {
+  /** Verify the server's certificate (default `true`). `false` logs one warning when the layer is built. */
+  readonly rejectUnauthorized?: boolean | undefined
+  /** Trusted CA certificates (PEM), replacing Node's bundled list for this client. */
+  readonly ca?: string | Buffer | Array<string | Buffer> | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Default `RetryPolicy.defaults`. */
+  readonly policy?: RetryPolicy.RetryPolicy | undefined
+  readonly tls?: TlsOptions | undefined
+  /**
+   * `"none"` (default): connect directly and ignore HTTP_PROXY and friends;
+   * `"env"`: HTTP_PROXY / HTTPS_PROXY / NO_PROXY, through undici's
+   * `EnvHttpProxyAgent`; or a proxy URL (`http://user:pass@proxy:3128`),
+   * through undici's `ProxyAgent`. Through a proxy, `tls` applies to the
+   * upstream server.
+   */
+  readonly proxy?: "none" | "env" | (string & {}) | undefined
+  /** Connections per origin (default: unlimited, as undici). */
+  readonly connections?: number | undefined
+  /** How long an idle keep-alive socket is kept (default 4 seconds). */
+  readonly keepAliveTimeout?: Duration.DurationInput | undefined
+  /** Timeout to establish a connection, TLS included (default 10 seconds). */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * A bad option: names the option and the value (a proxy's password is never
+ * shown).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NodeHttpRetryOptionsError extends internal.OptionsErrorBase {}
+
+/**
+ * `HttpClient.HttpClient` with retry: the core's `HttpRetry.withRetry` over
+ * an undici dispatcher built from `options`. The dispatcher is closed when
+ * the layer's scope closes, so no socket outlives the program.
+ *
+ * Throws a `NodeHttpRetryOptionsError` for a bad option.
+ *
+ * @example
+ * ```ts
+ * import { HttpClient } from "@effect/platform"
+ * import { RetryPolicy } from "@http-retry/core"
+ * import { NodeHttpRetry } from "@http-retry/node"
+ * import { Effect } from "effect"
+ *
+ * const program = HttpClient.get("https://internal.test/health").pipe(
+ *   Effect.provide(NodeHttpRetry.layer({ policy: RetryPolicy.make({ maxAttempts: 3 }) }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: (options?: Options) => Layer.Layer<HttpClient.HttpClient> = internal.layer
+
+/**
+ * The same dispatcher without retry, for callers who compose
+ * `HttpRetry.withRetry` themselves.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerClient: (options?: Options) => Layer.Layer<HttpClient.HttpClient> = internal.layerClient
+
+/**
+ * `layer` from environment variables (prefix `HTTP_RETRY_`): the policy's
+ * variables (see `RetryPolicy.config`) plus `HTTP_RETRY_PROXY`,
+ * `HTTP_RETRY_TLS_REJECT_UNAUTHORIZED`, `HTTP_RETRY_CA_FILE`,
+ * `HTTP_RETRY_CONNECTIONS`, `HTTP_RETRY_KEEP_ALIVE_TIMEOUT`,
+ * `HTTP_RETRY_CONNECT_TIMEOUT`. A bad value fails with a `ConfigError` naming
+ * the variable.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<HttpClient.HttpClient, ConfigError.ConfigError> = internal.layerConfig()
+
+/**
+ * `Options` read from `Config` under `prefix` (default `HTTP_RETRY`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const config: (prefix?: string) => Config.Config<Options> = internal.config
+
+/**
+ * The undici dispatcher `layer` uses, as a scoped resource.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeDispatcher: (options?: Options) => Effect.Effect<Undici.Dispatcher, never, Scope.Scope> =
+  internal.makeDispatcher

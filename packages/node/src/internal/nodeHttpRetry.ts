@@ -1,0 +1,249 @@
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Undici from "@effect/platform-node/Undici"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import { HttpRetry, RetryPolicy } from "@http-retry/core"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import type * as Scope from "effect/Scope"
+import * as Fs from "node:fs"
+import type * as NodeHttpRetry from "../NodeHttpRetry.js"
+
+/** @internal */
+export class OptionsErrorBase extends Data.TaggedError("NodeHttpRetryOptionsError")<{
+  readonly field: string
+  readonly value: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `Invalid NodeHttpRetry option: ${this.field} = ${this.value} (${this.reason})`
+  }
+}
+
+/** A proxy URL for messages: its password never shows. */
+const showProxy = (raw: string): string => {
+  try {
+    const url = new URL(raw)
+    const user = url.username !== "" || url.password !== "" ? "<redacted>@" : ""
+    return JSON.stringify(`${url.protocol}//${user}${url.host}${url.pathname === "/" ? "" : url.pathname}`)
+  } catch {
+    return JSON.stringify(raw.replace(/\/\/[^/@]*@/, "//<redacted>@"))
+  }
+}
+
+const fail = (field: string, value: string, reason: string): never => {
+  throw new OptionsErrorBase({ field, value, reason })
+}
+
+/** @internal */
+export interface Resolved {
+  readonly policy: RetryPolicy.RetryPolicy
+  readonly rejectUnauthorized: boolean
+  readonly ca: string | Buffer | Array<string | Buffer> | undefined
+  readonly proxy: "none" | "env" | URL
+  readonly connections: number | undefined
+  readonly keepAliveTimeoutMillis: number
+  readonly connectTimeoutMillis: number
+}
+
+const durationMillis = (field: string, input: Duration.DurationInput | undefined, fallback: number): number => {
+  if (input === undefined) return fallback
+  if (typeof input === "string") {
+    const parsed = RetryPolicy.parseDuration(input)
+    if (Either.isLeft(parsed)) return fail(field, JSON.stringify(input), parsed.left)
+    return Duration.toMillis(parsed.right)
+  }
+  if (typeof input === "number" && !(Number.isFinite(input) && input > 0)) {
+    return fail(field, String(input), "expected a positive, finite duration")
+  }
+  const decoded = Duration.decodeUnknown(input)
+  if (Option.isNone(decoded) || !Duration.isFinite(decoded.value) || Duration.toMillis(decoded.value) <= 0) {
+    return fail(field, String(input), "expected a positive, finite duration")
+  }
+  return Duration.toMillis(decoded.value)
+}
+
+const KNOWN_KEYS = ["policy", "tls", "proxy", "connections", "keepAliveTimeout", "connectTimeout"]
+
+/** @internal */
+export const resolve = (options: NodeHttpRetry.Options = {}): Resolved => {
+  if (typeof options !== "object" || options === null) return fail("options", String(options), "expected an object")
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_KEYS.includes(key)) fail(key, "…", "unknown option")
+  }
+  const policy = options.policy ?? RetryPolicy.defaults
+  if (!RetryPolicy.isRetryPolicy(policy)) fail("policy", String(policy), "expected a RetryPolicy from RetryPolicy.make")
+  const tls = options.tls ?? {}
+  if (tls.rejectUnauthorized !== undefined && typeof tls.rejectUnauthorized !== "boolean") {
+    fail("tls.rejectUnauthorized", String(tls.rejectUnauthorized), "expected true or false")
+  }
+  let proxy: Resolved["proxy"] = "none"
+  const rawProxy = options.proxy ?? "none"
+  if (rawProxy !== "none" && rawProxy !== "env") {
+    let url: URL | undefined
+    try {
+      url = new URL(rawProxy)
+    } catch {
+      fail("proxy", showProxy(rawProxy), "expected \"none\", \"env\" or an http(s) proxy URL")
+    }
+    if (url!.protocol !== "http:" && url!.protocol !== "https:") {
+      fail("proxy", showProxy(rawProxy), "only http: and https: proxies are supported")
+    }
+    proxy = url!
+  } else {
+    proxy = rawProxy === "env" ? "env" : "none"
+  }
+  const connections = options.connections
+  if (connections !== undefined && !(Number.isInteger(connections) && connections >= 1)) {
+    fail("connections", String(connections), "expected a whole number of at least 1")
+  }
+  return {
+    policy,
+    rejectUnauthorized: tls.rejectUnauthorized ?? true,
+    ca: tls.ca,
+    proxy,
+    connections,
+    keepAliveTimeoutMillis: durationMillis("keepAliveTimeout", options.keepAliveTimeout, 4_000),
+    connectTimeoutMillis: durationMillis("connectTimeout", options.connectTimeout, 10_000)
+  }
+}
+
+const tlsOptions = (resolved: Resolved): Undici.buildConnector.BuildOptions => ({
+  rejectUnauthorized: resolved.rejectUnauthorized,
+  timeout: resolved.connectTimeoutMillis,
+  ...(resolved.ca === undefined ? {} : { ca: resolved.ca })
+})
+
+/** @internal */
+export const makeDispatcherUnsafe = (resolved: Resolved): Undici.Dispatcher => {
+  const connect = tlsOptions(resolved)
+  const agentOptions: Undici.Agent.Options = {
+    keepAliveTimeout: resolved.keepAliveTimeoutMillis,
+    connect,
+    ...(resolved.connections === undefined ? {} : { connections: resolved.connections })
+  }
+  if (resolved.proxy === "none") return new Undici.Agent(agentOptions)
+  // Through a proxy the TLS options belong to the upstream: undici calls them requestTls.
+  if (resolved.proxy === "env") return new Undici.EnvHttpProxyAgent({ ...agentOptions, requestTls: connect })
+  return new Undici.ProxyAgent({ ...agentOptions, uri: resolved.proxy.href, requestTls: connect })
+}
+
+/** @internal */
+export const makeDispatcher = (
+  options?: NodeHttpRetry.Options
+): Effect.Effect<Undici.Dispatcher, never, Scope.Scope> =>
+  Effect.suspend(() => {
+    const resolved = resolve(options)
+    return acquire(resolved)
+  })
+
+const acquire = (resolved: Resolved): Effect.Effect<Undici.Dispatcher, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => makeDispatcherUnsafe(resolved)).pipe(
+      Effect.tap(() =>
+        resolved.rejectUnauthorized ?
+          Effect.void :
+          Effect.logWarning(
+            "http-retry: TLS certificate verification is off for this client (tls.rejectUnauthorized: false); " +
+              "only use this for hosts you trust on a network you control"
+          )
+      )
+    ),
+    (dispatcher) => Effect.promise(() => dispatcher.destroy())
+  )
+
+const clientLayer = (resolved: Resolved): Layer.Layer<HttpClient.HttpClient> =>
+  NodeHttpClient.layerUndiciWithoutDispatcher.pipe(
+    Layer.provide(Layer.scoped(NodeHttpClient.Dispatcher, acquire(resolved)))
+  )
+
+/** @internal */
+export const layerClient = (options?: NodeHttpRetry.Options): Layer.Layer<HttpClient.HttpClient> =>
+  clientLayer(resolve(options))
+
+/** @internal */
+export const layer = (options?: NodeHttpRetry.Options): Layer.Layer<HttpClient.HttpClient> => {
+  const resolved = resolve(options)
+  return HttpRetry.layer(resolved.policy).pipe(Layer.provide(clientLayer(resolved)))
+}
+
+// --- Config -------------------------------------------------------------------
+
+const optional = <A>(
+  name: string,
+  decode: (text: string) => Either.Either<A, string>
+): Config.Config<A | undefined> =>
+  Config.option(Config.string(name)).pipe(
+    Config.mapOrFail((option) => {
+      if (Option.isNone(option)) return Either.right(undefined)
+      const decoded = decode(option.value.trim())
+      return Either.isRight(decoded) ?
+        Either.right(decoded.right) :
+        Either.left(ConfigError.InvalidData([name], `${name}: ${decoded.left}`))
+    })
+  )
+
+const booleanText = (text: string): Either.Either<boolean, string> => {
+  const lower = text.toLowerCase()
+  if (["true", "1", "yes", "on"].includes(lower)) return Either.right(true)
+  if (["false", "0", "no", "off"].includes(lower)) return Either.right(false)
+  return Either.left(`expected true or false, got ${JSON.stringify(text)}`)
+}
+
+const durationText = (text: string): Either.Either<Duration.Duration, string> => RetryPolicy.parseDuration(text)
+
+/** @internal */
+export const config = (prefix = "HTTP_RETRY"): Config.Config<NodeHttpRetry.Options> => {
+  const fields = Config.all({
+    policy: RetryPolicy.config(""),
+    proxy: optional("PROXY", (text) => {
+      try {
+        resolve({ proxy: text })
+        return Either.right(text)
+      } catch (error) {
+        return Either.left(error instanceof OptionsErrorBase ? error.reason + ` (${showProxy(text)})` : String(error))
+      }
+    }),
+    rejectUnauthorized: optional("TLS_REJECT_UNAUTHORIZED", booleanText),
+    caFile: optional("CA_FILE", (path) => {
+      try {
+        return Either.right(Fs.readFileSync(path, "utf8"))
+      } catch (error) {
+        return Either.left(
+          `cannot read ${JSON.stringify(path)}: ${Predicate.hasProperty(error, "code") ? error.code : error}`
+        )
+      }
+    }),
+    connections: optional("CONNECTIONS", (text) =>
+      /^\d+$/.test(text) && Number(text) >= 1 ?
+        Either.right(Number(text)) :
+        Either.left(`expected a whole number of at least 1, got ${JSON.stringify(text)}`)),
+    keepAliveTimeout: optional("KEEP_ALIVE_TIMEOUT", durationText),
+    connectTimeout: optional("CONNECT_TIMEOUT", durationText)
+  })
+  const options = Config.map(fields, (f): NodeHttpRetry.Options => ({
+    policy: f.policy,
+    ...(f.proxy === undefined ? {} : { proxy: f.proxy }),
+    ...(f.rejectUnauthorized === undefined && f.caFile === undefined ? {} : {
+      tls: {
+        ...(f.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: f.rejectUnauthorized }),
+        ...(f.caFile === undefined ? {} : { ca: f.caFile })
+      }
+    }),
+    ...(f.connections === undefined ? {} : { connections: f.connections }),
+    ...(f.keepAliveTimeout === undefined ? {} : { keepAliveTimeout: f.keepAliveTimeout }),
+    ...(f.connectTimeout === undefined ? {} : { connectTimeout: f.connectTimeout })
+  }))
+  return prefix === "" ? options : Config.nested(options, prefix)
+}
+
+/** @internal */
+export const layerConfig = (
+  prefix?: string
+): Layer.Layer<HttpClient.HttpClient, ConfigError.ConfigError> => Layer.unwrapEffect(Effect.map(config(prefix), layer))
