@@ -370,15 +370,19 @@ const execute = <E>(
   Effect.flatMap(CurrentOverrides, (overrides) =>
     Effect.clockWith((clock) => {
       const plan = planWith(base, overrides)
+      let label: string | undefined
       const state: Attempt<E> = {
         plan,
         request,
         effect,
         startMillis: clock.unsafeCurrentTimeMillis(),
         onRetry,
-        label: `${request.method} ${
-          Redact.requestUrl(request, plan.redaction, plan.policy.log !== false && plan.policy.log.query)
-        }`,
+        // Only a log line or an error needs the redacted URL: keep URL parsing off the happy path.
+        get label() {
+          return label ??= `${request.method} ${
+            Redact.requestUrl(request, plan.redaction, plan.policy.log !== false && plan.policy.log.query)
+          }`
+        },
         scheduleState: plan.schedule.initial
       }
       return run(state, 1)
