@@ -81,7 +81,7 @@ export const parseHttpDate = (value: string, nowMillis: number): number | undefi
   }
   match = ASCTIME.exec(text)
   if (match !== null) {
-    return toMillis(+match[7], match[1], +match[2].trim(), +match[3], +match[4], +match[5])
+    return toMillis(+match[6], match[1], +match[2].trim(), +match[3], +match[4], +match[5])
   }
   return undefined
 }

@@ -9,6 +9,8 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as RetryPolicy from "../RetryPolicy.js"
 
 /** @internal */
@@ -358,14 +360,25 @@ export const toSchedule = (self: RetryPolicy.RetryPolicy): Schedule.Schedule<Dur
 
 /** @internal */
 export const delays = (self: RetryPolicy.RetryPolicy, n: number): Effect.Effect<Array<Duration.Duration>> =>
-  Effect.map(
-    Schedule.run(toSchedule(self), 0, Array.from({ length: n }, (_, i) => i)),
-    (chunk) => Array.from(chunk).slice(0, n)
-  )
+  Effect.suspend(() => {
+    // Not `Schedule.run`: it also collects the output of the step that ends the
+    // schedule (a zero delay for `Schedule.delays`), which is not a wait.
+    const schedule = toSchedule(self)
+    const out: Array<Duration.Duration> = []
+    const loop = (now: number, state: unknown): Effect.Effect<Array<Duration.Duration>> =>
+      out.length >= n ?
+        Effect.succeed(out) :
+        Effect.flatMap(schedule.step(now, out.length, state), ([next, delay, decision]) => {
+          if (ScheduleDecision.isDone(decision)) return Effect.succeed(out)
+          out.push(delay)
+          return loop(ScheduleIntervals.start(decision.intervals), next)
+        })
+    return loop(0, schedule.initial)
+  })
 
 // --- Config -----------------------------------------------------------------
 
-const field = <A>(
+const variable = <A>(
   name: string,
   decode: (text: string) => Either.Either<A, string>
 ): Config.Config<Option.Option<A>> =>
@@ -411,6 +424,10 @@ const rawText = (text: string): Either.Either<string, string> => Either.right(te
 
 /** @internal */
 export const config = (prefix = "HTTP_RETRY"): Config.Config<RetryPolicy.RetryPolicy> => {
+  // Flat names rather than `Config.nested`: the variable is found and named in
+  // errors as HTTP_RETRY_MAX_ATTEMPTS whatever path delimiter the provider uses.
+  const field = <A>(name: string, decode: (text: string) => Either.Either<A, string>) =>
+    variable(prefix === "" ? name : `${prefix}_${name}`, decode)
   const fields = {
     maxAttempts: field("MAX_ATTEMPTS", integerText),
     maxElapsed: field("MAX_ELAPSED", parseDuration),
@@ -438,7 +455,7 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<RetryPolicy.RetryPo
     retryAfter: "RETRY_AFTER",
     maxRetryAfter: "MAX_RETRY_AFTER"
   }
-  const all = Config.all(fields).pipe(
+  return Config.all(fields).pipe(
     Config.mapOrFail((values) => {
       const options: Record<string, unknown> = {}
       for (const [key, value] of Object.entries(values) as Array<[string, Option.Option<unknown>]>) {
@@ -450,9 +467,9 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<RetryPolicy.RetryPo
       const result = validate(options as RetryPolicy.Options)
       if (Either.isRight(result)) return Either.right(result.right)
       const error = result.left
-      const name = envName[error.field.replace(/\[\d+\]$/, "")] ?? error.field
-      return Either.left(ConfigError.InvalidData([name], error.message))
+      const name = envName[error.field.replace(/\[\d+\]$/, "")]
+      const path = name === undefined ? error.field : prefix === "" ? name : `${prefix}_${name}`
+      return Either.left(ConfigError.InvalidData([path], error.message))
     })
   )
-  return prefix === "" ? all : Config.nested(all, prefix)
 }

@@ -1,0 +1,146 @@
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import { assert, describe, it } from "@effect/vitest"
+import { HttpStatusError } from "@http-retry/core"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as util from "node:util"
+import { url } from "./utils.js"
+
+const responseOf = (
+  status: number,
+  request: HttpClientRequest.HttpClientRequest = HttpClientRequest.get(url),
+  headers: Record<string, string> = {}
+) => HttpClientResponse.fromWeb(request, new Response("body", { status, headers }))
+
+describe.concurrent("HttpStatusError", () => {
+  it("make fills the fields from the response, with one attempt and NotRetryable by default", () => {
+    const error = HttpStatusError.make({ response: responseOf(404) })
+    assert.strictEqual(error._tag, "HttpStatusError")
+    assert.strictEqual(error.status, 404)
+    assert.strictEqual(error.method, "GET")
+    assert.strictEqual(error.url, url)
+    assert.strictEqual(error.attempts, 1)
+    assert.strictEqual(error.reason, "NotRetryable")
+    assert.isTrue(Option.isNone(error.retryAfter))
+    assert.strictEqual(error.response.status, 404)
+    assert.strictEqual(error.request.url, url)
+  })
+
+  it("message names status, method, URL, attempts and why", () => {
+    assert.strictEqual(
+      HttpStatusError.make({ response: responseOf(404) }).message,
+      `HTTP 404 for GET ${url} after 1 attempt (status not retried)`
+    )
+    assert.strictEqual(
+      HttpStatusError.make({
+        response: responseOf(503, HttpClientRequest.put(url)),
+        attempts: 3,
+        reason: "AttemptsExhausted",
+        retryAfter: Option.some(Duration.seconds(3))
+      }).message,
+      `HTTP 503 for PUT ${url} after 3 attempts (attempts exhausted, Retry-After 3s)`
+    )
+  })
+
+  const reasons: ReadonlyArray<readonly [HttpStatusError.GiveUpReason, string]> = [
+    ["NotRetryable", "status not retried"],
+    ["MethodNotRetried", "method not retried"],
+    ["BodyNotReplayable", "body not replayable"],
+    ["AttemptsExhausted", "attempts exhausted"],
+    ["DeadlineExceeded", "deadline exceeded"],
+    ["RetryAfterTooLong", "Retry-After too long"]
+  ]
+  for (const [reason, text] of reasons) {
+    it(`reason ${reason} reads "${text}"`, () => {
+      const error = HttpStatusError.make({ response: responseOf(500), reason, attempts: 2 })
+      assert.strictEqual(error.reason, reason)
+      assert.strictEqual(error.message, `HTTP 500 for GET ${url} after 2 attempts (${text})`)
+    })
+  }
+
+  it("toString, JSON and inspection show the same redacted summary", () => {
+    const error = HttpStatusError.make({
+      response: responseOf(429, HttpClientRequest.get(url), { "retry-after": "5" })
+    })
+    assert.strictEqual(String(error), `HttpStatusError: ${error.message}`)
+    const json = JSON.parse(JSON.stringify(error))
+    assert.deepStrictEqual(json, {
+      _tag: "HttpStatusError",
+      message: error.message,
+      status: 429,
+      method: "GET",
+      url,
+      attempts: 1,
+      reason: "NotRetryable",
+      requestHeaders: {},
+      responseHeaders: { "content-type": "text/plain;charset=UTF-8", "retry-after": "5" }
+    })
+    assert.include(util.inspect(error), "HttpStatusError")
+    assert.include(util.inspect(error), "status: 429")
+  })
+
+  it("redacts userinfo, secret query values and secret headers, with the caller's names too", () => {
+    const request = HttpClientRequest.get(
+      "https://bob:pw-9f2@api.test/v1/items?token=tok-1&api_key=k-2&tenant=t-3&page=2"
+    )
+      .pipe(
+        HttpClientRequest.setHeaders({ authorization: "Bearer b-4", "x-tenant": "h-5", accept: "text/plain" })
+      )
+    const response = HttpClientResponse.fromWeb(
+      request,
+      new Response("", { status: 400, headers: { "set-cookie": "sid=c-6" } })
+    )
+    const error = HttpStatusError.make({ response, redact: { headers: ["X-Tenant"], query: ["tenant"] } })
+    assert.strictEqual(
+      error.url,
+      "https://<redacted>@api.test/v1/items?token=<redacted>&api_key=<redacted>&tenant=<redacted>&page=2"
+    )
+    const texts = [error.message, JSON.stringify(error), util.inspect(error, { depth: 10 }), String(error)]
+    for (const text of texts) {
+      for (const secret of ["bob", "pw-9f2", "tok-1", "k-2", "t-3", "b-4", "h-5", "c-6"]) {
+        assert.notInclude(text, secret)
+      }
+      assert.include(text, "page=2")
+    }
+    const json = JSON.parse(JSON.stringify(error))
+    assert.deepStrictEqual(json.requestHeaders, {
+      authorization: "<redacted>",
+      "x-tenant": "<redacted>",
+      accept: "text/plain"
+    })
+    assert.strictEqual(json.responseHeaders["set-cookie"], "<redacted>")
+  })
+
+  it("without the caller's names only the built-in secrets are hidden", () => {
+    const request = HttpClientRequest.get(`${url}?tenant=t-3&sig=s-7`)
+    const error = HttpStatusError.make({ response: responseOf(400, request) })
+    assert.strictEqual(error.url, `${url}?tenant=t-3&sig=<redacted>`)
+  })
+
+  it("isHttpStatusError recognises only this error", () => {
+    const error = HttpStatusError.make({ response: responseOf(500) })
+    assert.isTrue(HttpStatusError.isHttpStatusError(error))
+    assert.isFalse(HttpStatusError.isHttpStatusError({ _tag: "HttpStatusError", status: 500 }))
+    assert.isFalse(
+      HttpStatusError.isHttpStatusError(
+        new HttpClientError.RequestError({ request: HttpClientRequest.get(url), reason: "Transport" })
+      )
+    )
+    assert.isFalse(HttpStatusError.isHttpStatusError(null))
+    assert.instanceOf(error, Error)
+    assert.instanceOf(error, HttpStatusError.HttpStatusError)
+  })
+
+  it.effect("is a yieldable error that Effect.catchTag selects", () =>
+    Effect.gen(function*() {
+      const error = HttpStatusError.make({ response: responseOf(502), attempts: 4, reason: "AttemptsExhausted" })
+      const caught = yield* Effect.gen(function*() {
+        return yield* error
+      }).pipe(Effect.catchTag("HttpStatusError", (e) => Effect.succeed(e)))
+      assert.strictEqual(caught, error)
+      assert.strictEqual(caught.attempts, 4)
+    }))
+})
