@@ -35,7 +35,8 @@ export type TypeId = typeof TypeId
  * - `BodyNotReplayable`: the request body is a one-shot stream;
  * - `AttemptsExhausted`: `maxAttempts` were made;
  * - `DeadlineExceeded`: the next wait would end past `maxElapsed`;
- * - `RetryAfterTooLong`: the server asked for a wait longer than `maxRetryAfter`.
+ * - `RetryAfterTooLong`: the server asked for a wait longer than `maxRetryAfter`,
+ *   or one that would end past the deadline.
  *
  * @since 0.1.0
  * @category models

@@ -135,7 +135,7 @@ export interface Options {
  * @since 0.1.0
  * @category models
  */
-export type DurationInput = Duration.DurationInput
+export type DurationInput = Duration.DurationInput | `${number}${"ms" | "s" | "m" | "h"}`
 
 /**
  * A bad policy value: names the field and the value.
@@ -143,7 +143,13 @@ export type DurationInput = Duration.DurationInput
  * @since 0.1.0
  * @category errors
  */
-export class RetryPolicyError extends internal.RetryPolicyErrorBase {}
+export const RetryPolicyError: typeof internal.RetryPolicyError = internal.RetryPolicyError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type RetryPolicyError = internal.RetryPolicyError
 
 /**
  * The defaults, the seed's `request_with_retry` made safe:

@@ -31,7 +31,7 @@ const show = (value: unknown): string => {
 }
 
 /** @internal */
-export class RetryPolicyErrorBase extends Data.TaggedError("RetryPolicyError")<{
+export class RetryPolicyError extends Data.TaggedError("RetryPolicyError")<{
   readonly field: string
   readonly value: unknown
   readonly reason: string
@@ -42,7 +42,7 @@ export class RetryPolicyErrorBase extends Data.TaggedError("RetryPolicyError")<{
 }
 
 const fail = (field: string, value: unknown, reason: string): never => {
-  throw new RetryPolicyErrorBase({ field, value, reason })
+  throw new RetryPolicyError({ field, value, reason })
 }
 
 const LOG_LEVELS = ["All", "Fatal", "Error", "Warning", "Info", "Debug", "Trace", "None"] as const
@@ -299,11 +299,11 @@ const mergeUnsafe = (self: RetryPolicy.RetryPolicy, options: RetryPolicy.Options
   })
 }
 
-const catchPolicyError = <A>(f: () => A): Either.Either<A, RetryPolicyErrorBase> => {
+const catchPolicyError = <A>(f: () => A): Either.Either<A, RetryPolicyError> => {
   try {
     return Either.right(f())
   } catch (error) {
-    if (error instanceof RetryPolicyErrorBase) return Either.left(error)
+    if (error instanceof RetryPolicyError) return Either.left(error)
     throw error
   }
 }
@@ -320,14 +320,13 @@ export const make = (options: RetryPolicy.Options = {}): RetryPolicy.RetryPolicy
 /** @internal */
 export const validate = (
   options: RetryPolicy.Options = {}
-): Either.Either<RetryPolicy.RetryPolicy, RetryPolicyErrorBase> =>
-  catchPolicyError(() => mergeUnsafe(defaults, options))
+): Either.Either<RetryPolicy.RetryPolicy, RetryPolicyError> => catchPolicyError(() => mergeUnsafe(defaults, options))
 
 /** @internal */
 export const mergeEither = (
   self: RetryPolicy.RetryPolicy,
   options: RetryPolicy.Options
-): Either.Either<RetryPolicy.RetryPolicy, RetryPolicyErrorBase> => catchPolicyError(() => mergeUnsafe(self, options))
+): Either.Either<RetryPolicy.RetryPolicy, RetryPolicyError> => catchPolicyError(() => mergeUnsafe(self, options))
 
 const statusMatches = (pattern: RetryPolicy.StatusPattern, status: number): boolean =>
   pattern === "5xx" ?
