@@ -65,6 +65,37 @@ export interface RetryOptions<E, R> {
 }
 
 /**
+ * How a client enforces one attempt's timeout: run `effect`, and fail with
+ * `onTimeout()` if no response arrives within `timeout`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EnforceTimeout = <E, R>(
+  effect: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+  timeout: Duration.Duration,
+  onTimeout: () => Cause.TimeoutException
+) => Effect.Effect<HttpClientResponse.HttpClientResponse, E | Cause.TimeoutException, R>
+
+/**
+ * Tells `withRetry` that this client enforces the attempt timeout itself.
+ *
+ * By default each attempt races a timer fiber on Effect's `Clock` (exact
+ * under `TestClock`, with any client). Forking that fiber costs more CPU than
+ * the rest of the retry together, so a platform layer whose transport has
+ * its own timers hands the timeout to it instead: the Node layer passes it to
+ * undici as the request's headers timeout. `enforce` must fail with
+ * `onTimeout()` when the attempt times out.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withAttemptTimeout: {
+  (enforce: EnforceTimeout): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R>
+  <E, R>(self: HttpClient.HttpClient.With<E, R>, enforce: EnforceTimeout): HttpClient.HttpClient.With<E, R>
+} = internal.withAttemptTimeout
+
+/**
  * Makes a client retry under `policy` (default `RetryPolicy.defaults`) and
  * fail with `HttpStatusError` on a final non-2xx answer.
  *

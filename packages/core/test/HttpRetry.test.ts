@@ -6,6 +6,7 @@ import type * as HttpMethod from "@effect/platform/HttpMethod"
 import { assert, describe, it } from "@effect/vitest"
 import { HttpRetry, HttpStatusError, RetryPolicy, TestHttpClient } from "@http-retry/core"
 import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -471,6 +472,48 @@ describe.concurrent("HttpRetry.withRetry", () => {
         )
         assert.deepStrictEqual(out.at, [0, 3000])
         assert.strictEqual(yield* success(out.result).text, "second")
+      }))
+  })
+
+  describe("withAttemptTimeout", () => {
+    it.effect("a client that enforces its own timeout gets each attempt's budget and no timer fiber", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.make([ok("second")])
+        const budgets: Array<number> = []
+        // Stands in for a transport timer that fired: attempt 1 fails with the timeout, never reaching the client.
+        const enforce: HttpRetry.EnforceTimeout = (effect, timeout, onTimeout) => {
+          budgets.push(Duration.toMillis(timeout))
+          return budgets.length === 1 ? Effect.fail(onTimeout()) : effect
+        }
+        const client = test.client.pipe(
+          HttpRetry.withAttemptTimeout(enforce),
+          HttpRetry.withRetry(noJitter({ attemptTimeout: "2 seconds", maxElapsed: "3 seconds" }))
+        )
+        const fiber = yield* Effect.fork(client.get(url))
+        yield* TestClock.adjust("10 seconds")
+        const response = yield* Fiber.join(fiber)
+        assert.strictEqual(yield* response.text, "second")
+        // Attempt 1 had the full 2 s; attempt 2 starts after a 1 s wait, with 2 s left before the deadline.
+        assert.deepStrictEqual(budgets, [2000, 2000])
+        assert.strictEqual((yield* test.requests).length, 1)
+      }))
+
+    it.effect("the budget shrinks to the time left before the deadline", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.make([respond(503), ok("second")])
+        const budgets: Array<number> = []
+        const enforce: HttpRetry.EnforceTimeout = (effect, timeout) => {
+          budgets.push(Duration.toMillis(timeout))
+          return effect
+        }
+        const client = test.client.pipe(
+          HttpRetry.withAttemptTimeout(enforce),
+          HttpRetry.withRetry(noJitter({ attemptTimeout: "10 seconds", maxElapsed: "2500 millis" }))
+        )
+        const fiber = yield* Effect.fork(client.get(url))
+        yield* TestClock.adjust("10 seconds")
+        yield* Fiber.join(fiber)
+        assert.deepStrictEqual(budgets, [2500, 1500])
       }))
   })
 
