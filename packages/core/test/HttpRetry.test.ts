@@ -15,6 +15,7 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import * as Tracer from "effect/Tracer"
 import * as util from "node:util"
 import {
   captureLogs,
@@ -514,6 +515,91 @@ describe.concurrent("HttpRetry.withRetry", () => {
         yield* TestClock.adjust("10 seconds")
         yield* Fiber.join(fiber)
         assert.deepStrictEqual(budgets, [2500, 1500])
+      }))
+  })
+
+  describe("tracing", () => {
+    interface Recorded {
+      readonly name: string
+      readonly kind: Tracer.SpanKind
+      readonly attributes: Map<string, unknown>
+      ended: boolean
+    }
+    const recordingTracer = (spans: Array<Recorded>): Tracer.Tracer =>
+      Tracer.make({
+        span(name, parent, context, links, startTime, kind) {
+          const recorded: Recorded = { name, kind, attributes: new Map(), ended: false }
+          spans.push(recorded)
+          const span: Tracer.Span = {
+            _tag: "Span",
+            name,
+            spanId: `span${spans.length}`.padStart(16, "0"),
+            traceId: "0".repeat(31) + "1",
+            parent,
+            context,
+            status: { _tag: "Started", startTime },
+            attributes: recorded.attributes,
+            links: Array.from(links),
+            sampled: true,
+            kind,
+            end() {
+              recorded.ended = true
+            },
+            attribute(key, value) {
+              recorded.attributes.set(key, value)
+            },
+            event() {},
+            addLinks() {}
+          }
+          return span
+        },
+        context: (f) => f()
+      })
+
+    it.effect("one client span per attempt, resends counted, URL redacted, trace context sent", () =>
+      Effect.gen(function*() {
+        const spans: Array<Recorded> = []
+        const test = yield* TestHttpClient.make([respond(503), ok("done")])
+        const client = HttpRetry.withRetry(test.client, noJitter())
+        const fiber = yield* Effect.fork(
+          client.get("http://user:hunter2@api.test/items?token=s3cret&page=2").pipe(
+            Effect.withTracer(recordingTracer(spans))
+          )
+        )
+        yield* TestClock.adjust("1 minute")
+        yield* Fiber.join(fiber)
+        assert.deepStrictEqual(spans.map((s) => [s.name, s.kind, s.ended]), [
+          ["http.client GET", "client", true],
+          ["http.client GET", "client", true]
+        ])
+        const [first, second] = spans
+        assert.strictEqual(first.attributes.get("http.response.status_code"), 503)
+        assert.strictEqual(second.attributes.get("http.response.status_code"), 200)
+        assert.isFalse(first.attributes.has("http.request.resend_count"))
+        assert.strictEqual(second.attributes.get("http.request.resend_count"), 1)
+        assert.strictEqual(first.attributes.get("server.address"), "api.test")
+        assert.strictEqual(first.attributes.get("url.path"), "/items")
+        const full = String(first.attributes.get("url.full"))
+        assert.include(full, "page=2")
+        for (const span of spans) {
+          for (const value of span.attributes.values()) {
+            assert.notInclude(String(value), "hunter2")
+            assert.notInclude(String(value), "s3cret")
+          }
+        }
+        const sent = yield* test.requests
+        assert.strictEqual(sent.length, 2)
+        for (const r of sent) assert.match(r.request.headers["traceparent"] ?? "", /^00-0{31}1-/)
+      }))
+
+    it.effect("no span when the tracer is disabled for the request", () =>
+      Effect.gen(function*() {
+        const spans: Array<Recorded> = []
+        const test = yield* TestHttpClient.make([ok("done")])
+        const client = HttpRetry.withRetry(test.client, noJitter()).pipe(HttpClient.withTracerDisabledWhen(() => true))
+        yield* client.get(url).pipe(Effect.withTracer(recordingTracer(spans)))
+        assert.strictEqual(spans.length, 0)
+        assert.isUndefined((yield* test.requests)[0].request.headers["traceparent"])
       }))
   })
 

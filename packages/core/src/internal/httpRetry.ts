@@ -1,12 +1,14 @@
 import type * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import { dual } from "effect/Function"
 import { NodeInspectSymbol } from "effect/Inspectable"
 import * as Layer from "effect/Layer"
@@ -232,7 +234,10 @@ type Source = "backoff" | "Retry-After"
 interface Attempt<E> {
   readonly plan: Plan
   readonly request: HttpClientRequest.HttpClientRequest
-  readonly effect: Effect.Effect<HttpClientResponse.HttpClientResponse, E, unknown>
+  /** Sends one attempt through the wrapped client. */
+  readonly send: (
+    request: HttpClientRequest.HttpClientRequest
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, E, unknown>
   readonly startMillis: number
   readonly onRetry: ((info: HttpRetry.RetryInfo<E>) => Effect.Effect<void, never, unknown>) | undefined
   readonly enforce: HttpRetry.EnforceTimeout
@@ -248,6 +253,45 @@ const log = <E>(self: Attempt<E>, message: string): Effect.Effect<void> => {
   return Effect.logWithLevel(plan.logLevel, body === undefined ? message : `${message} body=${JSON.stringify(body)}`)
 }
 
+const constTrue = () => true
+
+/**
+ * One client span per attempt, as OpenTelemetry asks of resends, carrying
+ * `http.request.resend_count` from the second attempt on. The wrapped
+ * client's own span is turned off for the attempt: it would record the URL
+ * with its userinfo and query secrets, and this one records it redacted.
+ */
+const traced = <E>(
+  self: Attempt<E>,
+  n: number,
+  send: (
+    request: HttpClientRequest.HttpClientRequest
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown>
+): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
+  Effect.withFiberRuntime((fiber) => {
+    const request = self.request
+    if (
+      !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
+      fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)(request)
+    ) {
+      return send(request)
+    }
+    const attributes = Redact.spanAttributes(request, self.plan.redaction)
+    attributes["http.request.method"] = request.method
+    if (n > 1) attributes["http.request.resend_count"] = n - 1
+    const name = Context.get(fiber.currentContext, HttpClient.SpanNameGenerator)(request)
+    return Effect.useSpan(name, { kind: "client", captureStackTrace: false, attributes }, (span) => {
+      const sent = fiber.getFiberRef(HttpClient.currentTracerPropagation) ?
+        HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span)) :
+        request
+      return send(sent).pipe(
+        Effect.tap((response) => span.attribute("http.response.status_code", response.status)),
+        Effect.withParentSpan(span),
+        Effect.locally(HttpClient.currentTracerDisabledWhen, constTrue)
+      )
+    })
+  })
+
 const run = <E>(self: Attempt<E>, n: number): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
   Effect.suspend(() => {
     const plan = self.plan
@@ -256,17 +300,15 @@ const run = <E>(self: Attempt<E>, n: number): Effect.Effect<HttpClientResponse.H
       const left = plan.maxElapsedMillis - (now - self.startMillis)
       const timeoutMillis = Math.max(0, Math.min(plan.attemptTimeoutMillis, left))
       const max = plan.policy.maxAttempts
-      let attempt = self.enforce(
-        self.effect,
-        Duration.millis(timeoutMillis),
-        () =>
-          new Cause.TimeoutException(
-            `${self.label}: attempt ${n} of ${max} timed out after ${Duration.format(Duration.millis(timeoutMillis))}`
-          )
-      )
-      if (n > 1) {
-        attempt = Effect.annotateSpans(attempt, { "http.request.resend_count": n - 1, "http_retry.attempt": n })
-      }
+      const attempt = traced(self, n, (request) =>
+        self.enforce(
+          self.send(request),
+          Duration.millis(timeoutMillis),
+          () =>
+            new Cause.TimeoutException(
+              `${self.label}: attempt ${n} of ${max} timed out after ${Duration.format(Duration.millis(timeoutMillis))}`
+            )
+        ))
       return attempt.pipe(
         Effect.flatMap((response) =>
           response.status >= 200 && response.status < 300 ?
@@ -393,7 +435,7 @@ const execute = <E>(
   base: Plan,
   enforce: HttpRetry.EnforceTimeout,
   onRetry: Attempt<E>["onRetry"],
-  effect: Effect.Effect<HttpClientResponse.HttpClientResponse, E, unknown>,
+  send: Attempt<E>["send"],
   request: HttpClientRequest.HttpClientRequest
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
   Effect.flatMap(CurrentOverrides, (overrides) =>
@@ -403,7 +445,7 @@ const execute = <E>(
       const state: Attempt<E> = {
         plan,
         request,
-        effect,
+        send,
         startMillis: clock.unsafeCurrentTimeMillis(),
         onRetry,
         enforce,
@@ -417,6 +459,32 @@ const execute = <E>(
       }
       return run(state, 1)
     }))
+
+interface Split<E, R> {
+  readonly preprocess: HttpClient.HttpClient.Preprocess<E, R>
+  readonly send: (
+    request: HttpClientRequest.HttpClientRequest
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
+}
+
+/**
+ * Every client the platform makes keeps its request preprocessing (mapRequest
+ * and friends) apart from sending, as `HttpClient.transform` relies on: the
+ * retry runs between the two, so it sees (and logs, and traces) the final
+ * request, and an attempt re-sends it without preprocessing it again. A
+ * client made some other way is retried around its whole `execute`.
+ */
+const split = <E, R>(client: HttpClient.HttpClient.With<E, R>): Split<E, R> => {
+  const parts = client as unknown as Partial<{
+    preprocess: HttpClient.HttpClient.Preprocess<E, R>
+    postprocess: HttpClient.HttpClient.Postprocess<E, R>
+  }>
+  if (typeof parts.preprocess === "function" && typeof parts.postprocess === "function") {
+    const postprocess = parts.postprocess
+    return { preprocess: parts.preprocess, send: (request) => postprocess(Effect.succeed(request)) }
+  }
+  return { preprocess: Effect.succeed, send: (request) => client.execute(request) }
+}
 
 /** @internal */
 export const withRetry: {
@@ -441,9 +509,10 @@ export const withRetry: {
     const base = planOf(policy)
     const onRetry = options?.onRetry
     const enforce = enforceOf(inner)
-    const client = HttpClient.transform(
-      inner,
-      (effect, request) => execute(base, enforce, onRetry, effect, request)
+    const { preprocess, send } = split(inner)
+    const client = HttpClient.makeWith(
+      (request) => Effect.flatMap(request, (request) => execute(base, enforce, onRetry, send, request)),
+      preprocess
     ) as HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
     Object.defineProperty(client, RetryingTypeId, { value: { inner, policy }, enumerable: false })
     return client

@@ -102,3 +102,31 @@ export const requestUrl = (
   redaction: Redaction,
   query: boolean
 ): string => url(request.url, request.urlParams, redaction, query)
+
+/**
+ * The URL attributes of an HTTP client span (OpenTelemetry semantic
+ * conventions), with `url.full` and `url.query` redacted.
+ *
+ * @internal
+ */
+export const spanAttributes = (
+  request: HttpClientRequest.HttpClientRequest,
+  redaction: Redaction
+): Record<string, string | number> => {
+  const full = requestUrl(request, redaction, true)
+  let parsed: URL
+  try {
+    parsed = new URL(request.url)
+  } catch {
+    return { "url.full": full }
+  }
+  const query = full.indexOf("?")
+  return {
+    "url.full": full,
+    "url.scheme": parsed.protocol.slice(0, -1),
+    "url.path": parsed.pathname,
+    "server.address": parsed.hostname,
+    ...(parsed.port === "" ? {} : { "server.port": Number(parsed.port) }),
+    ...(query === -1 ? {} : { "url.query": full.slice(query + 1) })
+  }
+}
