@@ -53,12 +53,19 @@ export interface Options {
 
 /**
  * A bad option: names the option and the value (a proxy's password is never
- * shown).
+ * shown). It is the class the layer constructors throw, so `instanceof`
+ * works.
  *
  * @since 0.1.0
  * @category errors
  */
-export class NodeHttpRetryOptionsError extends internal.OptionsErrorBase {}
+export const NodeHttpRetryOptionsError: typeof internal.NodeHttpRetryOptionsError = internal.NodeHttpRetryOptionsError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type NodeHttpRetryOptionsError = internal.NodeHttpRetryOptionsError
 
 /**
  * `HttpClient.HttpClient` with retry: the core's `HttpRetry.withRetry` over

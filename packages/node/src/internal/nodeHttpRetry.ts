@@ -16,7 +16,7 @@ import * as Fs from "node:fs"
 import type * as NodeHttpRetry from "../NodeHttpRetry.js"
 
 /** @internal */
-export class OptionsErrorBase extends Data.TaggedError("NodeHttpRetryOptionsError")<{
+export class NodeHttpRetryOptionsError extends Data.TaggedError("NodeHttpRetryOptionsError")<{
   readonly field: string
   readonly value: string
   readonly reason: string
@@ -26,19 +26,21 @@ export class OptionsErrorBase extends Data.TaggedError("NodeHttpRetryOptionsErro
   }
 }
 
-/** A proxy URL for messages: its password never shows. */
+/**
+ * A proxy URL for messages. Everything between the scheme and the last "@"
+ * is hidden, whether or not the text parses as a URL: a password with an
+ * unencoded "/", or a URL without a scheme ("user:pass@proxy:3128", which
+ * `new URL` reads as scheme "user:"), must not show either.
+ */
 const showProxy = (raw: string): string => {
-  try {
-    const url = new URL(raw)
-    const user = url.username !== "" || url.password !== "" ? "<redacted>@" : ""
-    return JSON.stringify(`${url.protocol}//${user}${url.host}${url.pathname === "/" ? "" : url.pathname}`)
-  } catch {
-    return JSON.stringify(raw.replace(/\/\/[^/@]*@/, "//<redacted>@"))
-  }
+  const at = raw.lastIndexOf("@")
+  if (at === -1) return JSON.stringify(raw)
+  const scheme = /^[a-z][a-z\d+.-]*:\/\//i.exec(raw)?.[0] ?? ""
+  return JSON.stringify(`${scheme}<redacted>@${raw.slice(at + 1)}`)
 }
 
 const fail = (field: string, value: string, reason: string): never => {
-  throw new OptionsErrorBase({ field, value, reason })
+  throw new NodeHttpRetryOptionsError({ field, value, reason })
 }
 
 /** @internal */
@@ -85,7 +87,9 @@ export const resolve = (options: NodeHttpRetry.Options = {}): Resolved => {
   }
   let proxy: Resolved["proxy"] = "none"
   const rawProxy = options.proxy ?? "none"
-  if (rawProxy !== "none" && rawProxy !== "env") {
+  if (typeof rawProxy !== "string") {
+    fail("proxy", String(rawProxy), "expected \"none\", \"env\" or an http(s) proxy URL")
+  } else if (rawProxy !== "none" && rawProxy !== "env") {
     let url: URL | undefined
     try {
       url = new URL(rawProxy)
@@ -125,6 +129,9 @@ export const makeDispatcherUnsafe = (resolved: Resolved): Undici.Dispatcher => {
   const connect = tlsOptions(resolved)
   const agentOptions: Undici.Agent.Options = {
     keepAliveTimeout: resolved.keepAliveTimeoutMillis,
+    // undici prefers a server's `Keep-Alive: timeout=N` hint, capped only by this: without it the option would not
+    // apply to any server that sends the hint (Node's http server always does).
+    keepAliveMaxTimeout: resolved.keepAliveTimeoutMillis,
     connect,
     ...(resolved.connections === undefined ? {} : { connections: resolved.connections })
   }
@@ -207,7 +214,9 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<NodeHttpRetry.Optio
         resolve({ proxy: text })
         return Either.right(text)
       } catch (error) {
-        return Either.left(error instanceof OptionsErrorBase ? error.reason + ` (${showProxy(text)})` : String(error))
+        return Either.left(
+          error instanceof NodeHttpRetryOptionsError ? error.reason + ` (${showProxy(text)})` : String(error)
+        )
       }
     }),
     rejectUnauthorized: optional("TLS_REJECT_UNAUTHORIZED", booleanText),

@@ -1,0 +1,141 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { assert, describe, it } from "@effect/vitest"
+import { TransportFailure } from "@http-retry/core"
+import { NodeHttpRetry } from "@http-retry/node"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import { eventually, fast, send, serve, silentListener, timed } from "./harness.js"
+import * as TestServer from "./utils/TestServer.js"
+
+const connectionIds = (server: TestServer.TestServer) => server.requests.map((request) => request.connectionId)
+
+describe("keep-alive", () => {
+  it.scopedLive("a failed attempt's body is drained: 503, 503, 200 travel on one connection", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(TestServer.sequence([
+        TestServer.respond(503, { body: "busy, try again" }),
+        TestServer.respond(503, { body: "still busy" }),
+        TestServer.respond(200, { body: "ok" })
+      ]))
+      const answer = yield* send(NodeHttpRetry.layer({ policy: fast() }), HttpClientRequest.get(server.url))
+      assert.deepStrictEqual(answer, { status: 200, body: "ok" })
+      assert.deepStrictEqual(connectionIds(server), [1, 1, 1])
+      assert.strictEqual(server.connections, 1)
+    }))
+
+  it.scopedLive("a failed attempt's body over 64 KiB is cut off instead: the retry needs a new connection", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(TestServer.sequence([
+        TestServer.respond(503, { body: "x".repeat(1024 * 1024) }),
+        TestServer.respond(200, { body: "ok" })
+      ]))
+      const answer = yield* send(NodeHttpRetry.layer({ policy: fast() }), HttpClientRequest.get(server.url))
+      assert.deepStrictEqual(answer, { status: 200, body: "ok" })
+      // Cutting the body off aborts the request and destroys its socket; undici reconnects at once after an abort and
+      // drops that idle socket again, hence three connections for two requests.
+      assert.deepStrictEqual(connectionIds(server), [1, 3])
+      assert.strictEqual(server.connections, 3)
+    }))
+})
+
+describe("connection options", () => {
+  const fiveAtOnce = (server: TestServer.TestServer) =>
+    HttpClient.HttpClient.pipe(
+      Effect.flatMap((client) =>
+        Effect.forEach(
+          [1, 2, 3, 4, 5],
+          (i) => Effect.flatMap(client.get(`${server.url}/${i}`), (response) => response.text),
+          { concurrency: "unbounded" }
+        )
+      )
+    )
+
+  it.scopedLive("connections: 1 queues 5 concurrent requests on a single connection", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((request) => TestServer.respond(200, { body: request.url, delay: 30 }))
+      const bodies = yield* Effect.provide(fiveAtOnce(server), NodeHttpRetry.layer({ policy: fast(), connections: 1 }))
+      assert.deepStrictEqual(bodies, ["/1", "/2", "/3", "/4", "/5"])
+      assert.strictEqual(server.requests.length, 5)
+      assert.strictEqual(server.connections, 1)
+    }))
+
+  it.scopedLive("without it, 5 concurrent requests open 5 connections", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((request) => TestServer.respond(200, { body: request.url, delay: 30 }))
+      const bodies = yield* Effect.provide(fiveAtOnce(server), NodeHttpRetry.layer({ policy: fast() }))
+      assert.deepStrictEqual(bodies, ["/1", "/2", "/3", "/4", "/5"])
+      assert.strictEqual(server.connections, 5)
+    }))
+
+  it.scopedLive("connectTimeout bounds the TLS handshake; the timeout is retried, then a RequestError", () =>
+    Effect.gen(function*() {
+      const listener = yield* silentListener
+      const [error, elapsed] = yield* timed(Effect.flip(send(
+        NodeHttpRetry.layer({ policy: fast({ maxAttempts: 2 }), connectTimeout: "100 millis" }),
+        HttpClientRequest.get(`https://127.0.0.1:${listener.port}/`)
+      )))
+      assert.isTrue(HttpClientError.isHttpClientError(error) && error._tag === "RequestError")
+      const requestError = error as HttpClientError.RequestError
+      assert.deepStrictEqual(TransportFailure.classify(requestError), {
+        kind: "Timeout",
+        code: "UND_ERR_CONNECT_TIMEOUT"
+      })
+      assert.strictEqual(listener.connections, 2)
+      // Two handshakes of at least 100 ms and a 20 ms backoff, far below the 10 s attemptTimeout. undici checks
+      // connect timeouts on a coarse timer (a tick every ~500 ms), so each may run up to ~1 s.
+      assert.isAtLeast(elapsed, 215)
+      assert.isBelow(elapsed, 3_000)
+      yield* eventually(() => listener.openSockets() === 0)
+    }))
+
+  it.scopedLive("keepAliveTimeout closes an idle connection while the layer is still open", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => TestServer.respond(200, { body: "ok" }))
+      const [, closedAfter] = yield* Effect.gen(function*() {
+        const client = yield* HttpClient.HttpClient
+        yield* Effect.flatMap(client.get(server.url), (response) => response.text)
+        assert.strictEqual(server.openSockets(), 1)
+        return yield* timed(eventually(() => server.openSockets() === 0))
+      }).pipe(Effect.provide(NodeHttpRetry.layer({ policy: fast(), keepAliveTimeout: "200 millis" })))
+      assert.isAtLeast(closedAfter, 150)
+      assert.isBelow(closedAfter, 1_000)
+    }))
+})
+
+describe("the layer's scope", () => {
+  it.scopedLive("closing it closes the dispatcher: no socket is left open", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => TestServer.respond(200, { body: "ok" }))
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(NodeHttpRetry.layer({ policy: fast() }), scope)
+      const client = yield* Effect.provide(HttpClient.HttpClient, context)
+      for (let i = 0; i < 3; i++) {
+        yield* Effect.flatMap(client.get(server.url), (response) => response.text)
+        // undici reuses a connection only once a macrotask has passed since its previous response.
+        yield* Effect.sleep("10 millis")
+      }
+      // The idle keep-alive connection stays open while the layer lives...
+      yield* Effect.sleep("50 millis")
+      assert.deepStrictEqual([server.connections, server.openSockets()], [1, 1])
+      yield* Scope.close(scope, Exit.void)
+      // ...and is gone once its scope closes.
+      yield* eventually(() => server.openSockets() === 0, 500)
+    }))
+
+  it.scopedLive("Effect.provide closes it when the program ends, even after a failure", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(TestServer.sequence([200, 404]))
+      const layer = NodeHttpRetry.layer({ policy: fast() })
+      const answer = yield* send(layer, HttpClientRequest.get(server.url))
+      assert.strictEqual(answer.status, 200)
+      yield* eventually(() => server.openSockets() === 0, 500)
+      const error = yield* Effect.flip(send(layer, HttpClientRequest.get(server.url)))
+      assert.strictEqual(error._tag, "HttpStatusError")
+      yield* eventually(() => server.openSockets() === 0, 500)
+      assert.strictEqual(server.connections, 2)
+    }))
+})

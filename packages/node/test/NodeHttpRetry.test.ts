@@ -1,0 +1,174 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { assert, describe, it } from "@effect/vitest"
+import { HttpStatusError } from "@http-retry/core"
+import { NodeHttpRetry } from "@http-retry/node"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { eventually, fast, send, serve, timed } from "./harness.js"
+import * as TestServer from "./utils/TestServer.js"
+
+const gaps = (server: TestServer.TestServer) =>
+  server.requests.slice(1).map((request, i) => request.receivedAt - server.requests[i].receivedAt)
+
+describe("NodeHttpRetry.layer: status sequences", () => {
+  it.scopedLive("503, 503, 200 succeeds on the third attempt, 20 then 40 ms apart", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(TestServer.sequence([
+        503,
+        503,
+        TestServer.respond(200, { body: "ok" })
+      ]))
+      const answer = yield* send(NodeHttpRetry.layer({ policy: fast() }), HttpClientRequest.get(server.url))
+      assert.deepStrictEqual(answer, { status: 200, body: "ok" })
+      assert.strictEqual(server.requests.length, 3)
+      const [first, second] = gaps(server)
+      assert.isAtLeast(first, 19)
+      assert.isAtLeast(second, 39)
+      assert.isBelow(first + second, 1_000)
+    }))
+
+  it.scopedLive("404 gives up at once: HttpStatusError, attempts 1, NotRetryable", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(TestServer.sequence([404, 200]))
+      const error = yield* Effect.flip(
+        send(NodeHttpRetry.layer({ policy: fast() }), HttpClientRequest.get(`${server.url}/missing`))
+      )
+      assert.isTrue(HttpStatusError.isHttpStatusError(error))
+      assert.deepStrictEqual(
+        error._tag === "HttpStatusError" ? [error.status, error.attempts, error.reason, error.method] : error,
+        [404, 1, "NotRetryable", "GET"]
+      )
+      assert.strictEqual(server.requests.length, 1)
+    }))
+
+  it.scopedLive("503 four times gives up with HttpStatusError, attempts 4, AttemptsExhausted", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(TestServer.sequence([503]))
+      const [error, elapsed] = yield* timed(
+        Effect.flip(send(NodeHttpRetry.layer({ policy: fast() }), HttpClientRequest.get(server.url)))
+      )
+      assert.deepStrictEqual(
+        error._tag === "HttpStatusError" ? [error.status, error.attempts, error.reason] : error,
+        [503, 4, "AttemptsExhausted"]
+      )
+      assert.strictEqual(server.requests.length, 4)
+      // 20 + 40 + 80 ms of backoff
+      assert.isAtLeast(elapsed, 139)
+      assert.isBelow(elapsed, 2_000)
+    }))
+
+  it.scopedLive("Retry-After: 1 on a 503 is honoured: the second attempt arrives about a second later", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(TestServer.sequence([
+        TestServer.respond(503, { headers: { "retry-after": "1" } }),
+        TestServer.respond(200, { body: "later" })
+      ]))
+      const answer = yield* send(NodeHttpRetry.layer({ policy: fast() }), HttpClientRequest.get(server.url))
+      assert.deepStrictEqual(answer, { status: 200, body: "later" })
+      assert.strictEqual(server.requests.length, 2)
+      const [gap] = gaps(server)
+      assert.isAtLeast(gap, 990)
+      assert.isBelow(gap, 1_500)
+    }))
+
+  it.scopedLive("the final HttpStatusError carries the last Retry-After", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => TestServer.respond(429, { headers: { "retry-after": "0" } }))
+      const error = yield* Effect.flip(
+        send(NodeHttpRetry.layer({ policy: fast({ maxAttempts: 2 }) }), HttpClientRequest.get(server.url))
+      )
+      assert.deepStrictEqual(
+        error._tag === "HttpStatusError" ?
+          [error.status, error.attempts, error.reason, Option.isSome(error.retryAfter)] :
+          error,
+        [429, 2, "AttemptsExhausted", true]
+      )
+      assert.strictEqual(server.requests.length, 2)
+    }))
+})
+
+describe("NodeHttpRetry.layer: slow and broken answers", () => {
+  it.scopedLive("headers later than attemptTimeout: TimeoutException, then a retry that succeeds", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(TestServer.sequence([
+        TestServer.respond(200, { body: "too late", delay: 1_000 }),
+        TestServer.respond(200, { body: "in time" })
+      ]))
+      const [answer, elapsed] = yield* timed(send(
+        NodeHttpRetry.layer({ policy: fast({ attemptTimeout: "150 millis" }) }),
+        HttpClientRequest.get(server.url)
+      ))
+      assert.deepStrictEqual(answer, { status: 200, body: "in time" })
+      assert.strictEqual(server.requests.length, 2)
+      // The timed-out attempt's socket is destroyed, so the retry comes on a new connection. undici reconnects at once
+      // after an abort and drops that idle socket again, hence three connections for two requests.
+      assert.deepStrictEqual(server.requests.map((request) => request.connectionId), [1, 3])
+      assert.strictEqual(server.connections, 3)
+      assert.isAtLeast(elapsed, 169)
+      assert.isBelow(elapsed, 900)
+    }))
+
+  it.scopedLive("headers always later than attemptTimeout: TimeoutException after every attempt", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => TestServer.hang())
+      const [error, elapsed] = yield* timed(Effect.flip(send(
+        NodeHttpRetry.layer({ policy: fast({ maxAttempts: 2, attemptTimeout: "100 millis" }) }),
+        HttpClientRequest.get(server.url)
+      )))
+      assert.isTrue(Cause.isTimeoutException(error))
+      assert.include(error.message, "attempt 2 of 2 timed out")
+      assert.strictEqual(server.requests.length, 2)
+      assert.isAtLeast(elapsed, 219)
+      assert.isBelow(elapsed, 1_000)
+    }))
+
+  it.scopedLive("a 200 whose body stalls: the response is returned, reading it hangs until a timeout ends it", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => TestServer.stallBody(200, { body: "0123456789", sent: 4 }))
+      const layer = NodeHttpRetry.layer({ policy: fast({ attemptTimeout: "100 millis" }) })
+      const [outcome, elapsed] = yield* timed(
+        HttpClient.get(server.url).pipe(
+          Effect.flatMap((response) =>
+            response.text.pipe(
+              Effect.timeout("300 millis"),
+              Effect.flip,
+              Effect.map((error) => ({ status: response.status, error }))
+            )
+          ),
+          // Interrupting the read aborts the request: its socket closes while the layer is still open.
+          Effect.tap(() => eventually(() => server.openSockets() === 0)),
+          Effect.provide(layer)
+        )
+      )
+      // attemptTimeout covers the wait for headers only: the body read outlives it and is ended by the caller's timeout.
+      assert.strictEqual(outcome.status, 200)
+      assert.isTrue(Cause.isTimeoutException(outcome.error))
+      assert.isAtLeast(elapsed, 299)
+      assert.isBelow(elapsed, 1_000)
+      assert.strictEqual(server.requests.length, 1)
+    }))
+
+  it.scopedLive("a 503 whose socket is destroyed mid-body is still retried", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(TestServer.sequence([
+        TestServer.destroyMidBody(503, { body: "0123456789", sent: 4 }),
+        TestServer.respond(200, { body: "ok" })
+      ]))
+      const answer = yield* send(NodeHttpRetry.layer({ policy: fast() }), HttpClientRequest.get(server.url))
+      assert.deepStrictEqual(answer, { status: 200, body: "ok" })
+      assert.strictEqual(server.requests.length, 2)
+      assert.strictEqual(server.connections, 2)
+    }))
+})
+
+describe("NodeHttpRetry.layerClient", () => {
+  it.scopedLive("does not retry: a 503 is a successful response, after one attempt", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(TestServer.sequence([TestServer.respond(503, { body: "busy" }), 200]))
+      const answer = yield* send(NodeHttpRetry.layerClient(), HttpClientRequest.get(server.url))
+      assert.deepStrictEqual(answer, { status: 503, body: "busy" })
+      assert.strictEqual(server.requests.length, 1)
+    }))
+})

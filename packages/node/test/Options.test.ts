@@ -1,0 +1,98 @@
+import { assert, describe, it } from "@effect/vitest"
+import { RetryPolicy } from "@http-retry/core"
+import { NodeHttpRetry } from "@http-retry/node"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as util from "node:util"
+
+// Calls `f`, which must throw a NodeHttpRetryOptionsError, and returns it.
+const rejected = (f: () => unknown): NodeHttpRetry.NodeHttpRetryOptionsError => {
+  try {
+    f()
+  } catch (error) {
+    assert.instanceOf(error, NodeHttpRetry.NodeHttpRetryOptionsError)
+    return error as NodeHttpRetry.NodeHttpRetryOptionsError
+  }
+  return assert.fail("expected a NodeHttpRetryOptionsError")
+}
+
+// Options as an untyped caller (JavaScript, JSON, a config file) might pass them.
+const loose = (options: Record<string, unknown>) => options as NodeHttpRetry.Options
+
+describe("NodeHttpRetry options are validated when the layer is made", () => {
+  const cases: ReadonlyArray<readonly [string, NodeHttpRetry.Options, string]> = [
+    ["proxy", { proxy: "ftp://proxy.internal:21" }, "only http: and https: proxies are supported"],
+    ["proxy", { proxy: "not a url" }, "expected \"none\", \"env\" or an http(s) proxy URL"],
+    ["proxy", loose({ proxy: 3128 }), "expected \"none\", \"env\" or an http(s) proxy URL"],
+    ["connections", { connections: 0 }, "expected a whole number of at least 1"],
+    ["connections", { connections: 1.5 }, "expected a whole number of at least 1"],
+    ["keepAliveTimeout", { keepAliveTimeout: -1 }, "expected a positive, finite duration"],
+    ["keepAliveTimeout", loose({ keepAliveTimeout: "later" }), "expected a duration"],
+    ["connectTimeout", { connectTimeout: Duration.infinity }, "expected a positive, finite duration"],
+    ["connectTimeout", { connectTimeout: 0 }, "expected a positive, finite duration"],
+    ["tls.rejectUnauthorized", loose({ tls: { rejectUnauthorized: "no" } }), "expected true or false"],
+    ["policy", loose({ policy: { maxAttempts: 2 } }), "expected a RetryPolicy from RetryPolicy.make"],
+    ["proxyUrl", loose({ proxyUrl: "http://proxy.internal:3128" }), "unknown option"]
+  ]
+  for (const [field, options, reason] of cases) {
+    it(`${field}: ${util.inspect(options, { breakLength: Infinity })}`, () => {
+      for (const make of [NodeHttpRetry.layer, NodeHttpRetry.layerClient]) {
+        const error = rejected(() => make(options))
+        assert.strictEqual(error._tag, "NodeHttpRetryOptionsError")
+        assert.strictEqual(error.field, field)
+        assert.include(error.message, `Invalid NodeHttpRetry option: ${field} = `)
+        assert.include(error.message, reason)
+      }
+    })
+  }
+
+  it.effect("makeDispatcher rejects them as a defect of the effect, not when called", () =>
+    Effect.gen(function*() {
+      const effect = NodeHttpRetry.makeDispatcher({ connections: 0 })
+      const defect = yield* Effect.scoped(effect).pipe(Effect.catchAllDefect(Effect.succeed))
+      assert.instanceOf(defect, NodeHttpRetry.NodeHttpRetryOptionsError)
+    }))
+
+  it("good options are accepted", () => {
+    NodeHttpRetry.layer()
+    NodeHttpRetry.layer({
+      policy: RetryPolicy.make({ maxAttempts: 2 }),
+      tls: { rejectUnauthorized: true, ca: ["a", Buffer.from("b")] },
+      proxy: "https://user:pw@proxy.internal:3128",
+      connections: 4,
+      keepAliveTimeout: "2 seconds",
+      connectTimeout: 250
+    })
+    NodeHttpRetry.layer({ proxy: "env" })
+    NodeHttpRetry.layer({ proxy: "none", tls: {} })
+  })
+})
+
+describe("a proxy password never appears in the error", () => {
+  const secrets: ReadonlyArray<string> = [
+    "ftp://svc:s3cret-pw@proxy.internal:21",
+    "socks5://svc:s3cret-pw@proxy.internal:1080",
+    "http://svc:s3cret-pw@proxy.internal:notaport",
+    "http://svc:s3cret-pw@",
+    "svc:s3cret-pw@proxy.internal:3128",
+    "http://svc:s3cret/pw@proxy.internal:3128",
+    "http://svc:s3cret pw@proxy internal"
+  ]
+  for (const proxy of secrets) {
+    it(`proxy: ${JSON.stringify(proxy)}`, () => {
+      const error = rejected(() => NodeHttpRetry.layer({ proxy }))
+      assert.strictEqual(error.field, "proxy")
+      for (const shown of [error.message, String(error), JSON.stringify(error), util.inspect(error), error.value]) {
+        assert.notInclude(shown, "s3cret")
+      }
+    })
+  }
+
+  it("the rest of the URL still shows, to find the mistake", () => {
+    const error = rejected(() => NodeHttpRetry.layer({ proxy: "ftp://svc:s3cret-pw@proxy.internal:21" }))
+    assert.strictEqual(
+      error.message,
+      "Invalid NodeHttpRetry option: proxy = \"ftp://<redacted>@proxy.internal:21\" (only http: and https: proxies are supported)"
+    )
+  })
+})

@@ -1,0 +1,180 @@
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { assert, describe, it } from "@effect/vitest"
+import { TransportFailure } from "@http-retry/core"
+import { NodeHttpRetry } from "@http-retry/node"
+import * as Effect from "effect/Effect"
+import { eventually, fast, noProxyEnv, send, serve, serveHttps, serveProxy, withEnv } from "./harness.js"
+import type * as TestProxy from "./utils/TestProxy.js"
+import * as TestServer from "./utils/TestServer.js"
+import * as TlsFixtures from "./utils/TlsFixtures.js"
+
+const ok = TestServer.respond(200, { body: "upstream" })
+
+const seen = (proxy: TestProxy.TestProxy) => proxy.requests.map((request) => `${request.method} ${request.target}`)
+
+const authority = (server: TestServer.TestServer) => `127.0.0.1:${server.port}`
+
+describe("proxy: a URL", () => {
+  it.scopedLive("goes through the proxy: it tunnels the request (CONNECT) to the server", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => ok)
+      const proxy = yield* serveProxy()
+      yield* withEnv(noProxyEnv)
+      const answer = yield* send(
+        NodeHttpRetry.layer({ policy: fast(), proxy: proxy.url }),
+        HttpClientRequest.get(`${server.url}/via`)
+      )
+      assert.deepStrictEqual(answer, { status: 200, body: "upstream" })
+      assert.deepStrictEqual(seen(proxy), [`CONNECT ${authority(server)}`])
+      assert.deepStrictEqual(server.requests.map((request) => request.url), ["/via"])
+      yield* eventually(() => proxy.openSockets() === 0 && server.openSockets() === 0)
+    }))
+
+  it.scopedLive("retries go through it too: 503, 503, 200 over one tunnel", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(TestServer.sequence([503, 503, ok]))
+      const proxy = yield* serveProxy()
+      const answer = yield* send(
+        NodeHttpRetry.layer({ policy: fast(), proxy: proxy.url }),
+        HttpClientRequest.get(server.url)
+      )
+      assert.deepStrictEqual(answer, { status: 200, body: "upstream" })
+      assert.strictEqual(server.requests.length, 3)
+      assert.deepStrictEqual([proxy.connections, server.connections], [1, 1])
+      assert.deepStrictEqual(seen(proxy), [`CONNECT ${authority(server)}`])
+    }))
+
+  it.scopedLive("sends the credentials in the URL as Proxy-Authorization", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => ok)
+      const proxy = yield* serveProxy({ credentials: { username: "svc", password: "p@ss word" } })
+      const url = new URL(proxy.url)
+      url.username = "svc"
+      url.password = "p@ss word"
+      const answer = yield* send(
+        NodeHttpRetry.layer({ policy: fast(), proxy: url.href }),
+        HttpClientRequest.get(server.url)
+      )
+      assert.deepStrictEqual(answer, { status: 200, body: "upstream" })
+      assert.deepStrictEqual(seen(proxy), [`CONNECT ${authority(server)}`])
+      assert.strictEqual(
+        proxy.requests[0].headers["proxy-authorization"],
+        `Basic ${Buffer.from("svc:p@ss word").toString("base64")}`
+      )
+      // The proxy's credentials never reach the server.
+      assert.isUndefined(server.requests[0].headers["proxy-authorization"])
+    }))
+
+  it.scopedLive("wrong credentials: the proxy refuses (407), the request fails with a RequestError", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => ok)
+      const proxy = yield* serveProxy({ credentials: { username: "svc", password: "right" } })
+      const url = new URL(proxy.url)
+      url.username = "svc"
+      url.password = "wrong"
+      const error = yield* Effect.flip(send(
+        NodeHttpRetry.layer({ policy: fast({ maxAttempts: 2 }), proxy: url.href }),
+        HttpClientRequest.get(server.url)
+      ))
+      assert.isTrue(HttpClientError.isHttpClientError(error) && error._tag === "RequestError", String(error))
+      assert.notInclude(String(error), "wrong")
+      assert.strictEqual(server.requests.length, 0)
+      // undici reports a refused tunnel without a code the core can classify, so it counts as transient.
+      assert.strictEqual(TransportFailure.classify(error as HttpClientError.RequestError)?.kind, "Unknown")
+      assert.deepStrictEqual(seen(proxy), [`CONNECT ${authority(server)}`, `CONNECT ${authority(server)}`])
+    }))
+
+  it.scopedLive("tls applies to the upstream: an https server behind the proxy is verified with tls.ca", () =>
+    Effect.gen(function*() {
+      const trusted = yield* serveHttps(() => ok)
+      const untrusted = yield* serveHttps(() => ok, TlsFixtures.selfSigned)
+      const proxy = yield* serveProxy()
+      const layer = NodeHttpRetry.layer({ policy: fast(), proxy: proxy.url, tls: { ca: TlsFixtures.ca } })
+      const answer = yield* send(layer, HttpClientRequest.get(trusted.url))
+      assert.deepStrictEqual(answer, { status: 200, body: "upstream" })
+      const error = yield* Effect.flip(send(layer, HttpClientRequest.get(untrusted.url)))
+      assert.isTrue(HttpClientError.isHttpClientError(error) && error._tag === "RequestError", String(error))
+      assert.deepStrictEqual(TransportFailure.classify(error as HttpClientError.RequestError), {
+        kind: "TlsVerification",
+        code: "DEPTH_ZERO_SELF_SIGNED_CERT"
+      })
+      // Not retried: one tunnel to the untrusted server, no request on it.
+      assert.deepStrictEqual(seen(proxy), [`CONNECT ${authority(trusted)}`, `CONNECT ${authority(untrusted)}`])
+      assert.deepStrictEqual([untrusted.connections, untrusted.requests.length], [1, 0])
+    }))
+})
+
+describe("proxy: \"none\"", () => {
+  it.scopedLive("ignores HTTP_PROXY in the environment", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => ok)
+      const proxy = yield* serveProxy()
+      yield* withEnv({ ...noProxyEnv, HTTP_PROXY: proxy.url, http_proxy: proxy.url })
+      const explicit = yield* send(
+        NodeHttpRetry.layer({ policy: fast(), proxy: "none" }),
+        HttpClientRequest.get(server.url)
+      )
+      const byDefault = yield* send(NodeHttpRetry.layer({ policy: fast() }), HttpClientRequest.get(server.url))
+      assert.deepStrictEqual([explicit.status, byDefault.status], [200, 200])
+      assert.strictEqual(server.requests.length, 2)
+      assert.deepStrictEqual([proxy.connections, proxy.requests.length], [0, 0])
+    }))
+})
+
+describe("proxy: \"env\"", () => {
+  it.scopedLive("honours HTTP_PROXY", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => ok)
+      const proxy = yield* serveProxy()
+      // Set before the layer is built: undici reads HTTP_PROXY when the dispatcher is made.
+      yield* withEnv({ ...noProxyEnv, HTTP_PROXY: proxy.url })
+      const answer = yield* send(
+        NodeHttpRetry.layer({ policy: fast(), proxy: "env" }),
+        HttpClientRequest.get(server.url)
+      )
+      assert.deepStrictEqual(answer, { status: 200, body: "upstream" })
+      assert.deepStrictEqual(seen(proxy), [`CONNECT ${authority(server)}`])
+      assert.strictEqual(server.requests.length, 1)
+    }))
+
+  it.scopedLive("honours NO_PROXY: with NO_PROXY=127.0.0.1 the proxy sees nothing", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => ok)
+      const proxy = yield* serveProxy()
+      yield* withEnv({ ...noProxyEnv, HTTP_PROXY: proxy.url, NO_PROXY: "127.0.0.1" })
+      const answer = yield* send(
+        NodeHttpRetry.layer({ policy: fast(), proxy: "env" }),
+        HttpClientRequest.get(server.url)
+      )
+      assert.deepStrictEqual(answer, { status: 200, body: "upstream" })
+      assert.strictEqual(server.requests.length, 1)
+      assert.deepStrictEqual([proxy.connections, proxy.requests.length], [0, 0])
+    }))
+
+  it.scopedLive("honours HTTPS_PROXY for an https server, verified with tls.ca", () =>
+    Effect.gen(function*() {
+      const server = yield* serveHttps(() => ok)
+      const proxy = yield* serveProxy()
+      yield* withEnv({ ...noProxyEnv, HTTPS_PROXY: proxy.url })
+      const answer = yield* send(
+        NodeHttpRetry.layer({ policy: fast(), proxy: "env", tls: { ca: TlsFixtures.ca } }),
+        HttpClientRequest.get(server.url)
+      )
+      assert.deepStrictEqual(answer, { status: 200, body: "upstream" })
+      assert.deepStrictEqual(seen(proxy), [`CONNECT ${authority(server)}`])
+    }))
+
+  it.scopedLive("with no proxy variable set, connects directly", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => ok)
+      const proxy = yield* serveProxy()
+      yield* withEnv(noProxyEnv)
+      const answer = yield* send(
+        NodeHttpRetry.layer({ policy: fast(), proxy: "env" }),
+        HttpClientRequest.get(server.url)
+      )
+      assert.strictEqual(answer.status, 200)
+      assert.deepStrictEqual([proxy.connections, server.connections], [0, 1])
+    }))
+})
