@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+/**
+ * `http-retry [options] <url>`: a request with retries, curl-style. See
+ * `http-retry --help`, and the README's "The http-retry command".
+ *
+ * @since 0.1.0
+ */
+import { run } from "../internal/cli.js"
+
+run(process.argv)

@@ -1,0 +1,46 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { demoBin, run } from "./utils.js"
+
+describe("demo", () => {
+  it.scopedLive(
+    "every scenario prints its outcome, and the demo exits 0 within 15 seconds",
+    () =>
+      Effect.gen(function*() {
+        const result = yield* run([], { script: demoBin })
+        const out = result.stdout.toString()
+        assert.strictEqual(result.code, 0, out + result.stderr)
+        assert.strictEqual(result.stderr, "")
+        assert.isBelow(result.elapsed, 15_000)
+        // Each scenario: its header, then what happened, then one outcome line.
+        const scenarios = out.split(/\n(?=\[\d\/\d\] )/).slice(1)
+        const titles = scenarios.map((s) => s.split("\n")[0])
+        assert.deepStrictEqual(titles.map((t) => t.replace(/^\[\d\/\d\] /, "")), [
+          "GET answered 503, 503, then 200",
+          "429 Too Many Requests with Retry-After: 1",
+          "GET answered 404",
+          "POST answered 503, without an Idempotency-Key",
+          "POST answered 503, 503, then 201, with an Idempotency-Key",
+          "GET whose first connection is reset",
+          "GET answered 503 for ever, with a 1 s deadline (maxElapsed) and a 200 ms base delay"
+        ])
+        const outcomes = scenarios.map((s) => s.split("\n").find((line) => /^ {6}[✓✗] /.test(line)))
+        assert.match(outcomes[0]!, /✓ succeeded on attempt 3 /)
+        assert.match(outcomes[1]!, /✓ succeeded on attempt 2 .* honoured Retry-After and waited \d+ ms/)
+        assert.match(
+          outcomes[2]!,
+          /✓ gave up at once with HttpStatusError \(status 404, reason NotRetryable, 1 attempt\)/
+        )
+        assert.match(outcomes[3]!, /✓ not retried: HttpStatusError \(status 503, reason MethodNotRetried\)/)
+        assert.match(
+          outcomes[4]!,
+          /✓ succeeded on attempt 3 .* same key \(demo-[0-9a-f]{8}\) and body on all 3 attempts/
+        )
+        assert.match(outcomes[5]!, /✓ succeeded on attempt 2 /)
+        assert.match(outcomes[6]!, /✓ gave up with HttpStatusError \(reason DeadlineExceeded\) after \d attempts/)
+        assert.notInclude(out, "✗")
+        assert.match(out, /All 7 scenarios behaved as expected/)
+      }),
+    30_000
+  )
+})

@@ -1,0 +1,145 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as path from "node:path"
+import * as TestServer from "../utils/TestServer.js"
+import * as TlsFixtures from "../utils/TlsFixtures.js"
+import { binaryBody, run, tempDir } from "./utils.js"
+
+// Retries a few milliseconds apart, so a test of three attempts takes no time.
+const fast = ["--base-delay", "10ms", "--no-jitter"]
+
+const closedPort = Effect.promise(() =>
+  new Promise<number>((resolve) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })
+)
+
+const lines = (text: string) => text.split("\n").filter((line) => line !== "")
+
+describe("http-retry exit codes", () => {
+  it.scopedLive("0: a 2xx body goes to stdout byte for byte, stderr stays empty", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make(() =>
+        TestServer.respond(200, { body: binaryBody, headers: { "content-type": "application/octet-stream" } })
+      )
+      const result = yield* run([`${server.url}/blob`])
+      assert.strictEqual(result.code, 0)
+      assert.deepStrictEqual(result.stdout, binaryBody)
+      assert.strictEqual(result.stderr, "")
+      assert.strictEqual(server.requests.length, 1)
+    }))
+
+  it.scopedLive("0: 503, 503, 200 succeeds on the third attempt", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make(TestServer.sequence([503, 503, TestServer.respond(200, { body: "ok" })]))
+      const result = yield* run([...fast, server.url])
+      assert.strictEqual(result.code, 0)
+      assert.strictEqual(result.stdout.toString(), "ok")
+      assert.strictEqual(server.requests.length, 3)
+    }))
+
+  it.scopedLive("22: a final 404 gives up at once; its body still goes to stdout, one line to stderr", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make(() => TestServer.respond(404, { body: "no such thing" }))
+      const result = yield* run([...fast, `${server.url}/missing`])
+      assert.strictEqual(result.code, 22)
+      assert.strictEqual(result.stdout.toString(), "no such thing")
+      assert.deepStrictEqual(lines(result.stderr), [
+        `http-retry: HTTP 404 for GET ${server.url}/missing after 1 attempt (status not retried)`
+      ])
+      assert.strictEqual(server.requests.length, 1)
+    }))
+
+  it.scopedLive("22: a 503 that never heals, after --max-attempts", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make(() => TestServer.respond(503, { body: "busy" }))
+      const result = yield* run([...fast, "--max-attempts", "3", server.url])
+      assert.strictEqual(result.code, 22)
+      assert.strictEqual(result.stdout.toString(), "busy")
+      assert.match(result.stderr, /HTTP 503 .* after 3 attempts \(attempts exhausted\)/)
+      assert.strictEqual(server.requests.length, 3)
+    }))
+
+  it.scopedLive("7: a port nobody listens on, after every attempt", () =>
+    Effect.gen(function*() {
+      const port = yield* closedPort
+      const result = yield* run([...fast, "--max-attempts", "2", `http://127.0.0.1:${port}/`])
+      assert.strictEqual(result.code, 7)
+      assert.strictEqual(result.stdout.length, 0)
+      assert.deepStrictEqual(lines(result.stderr), [
+        `http-retry: could not connect (ECONNREFUSED) to GET http://127.0.0.1:${port}/ after 2 attempts`
+      ])
+    }))
+
+  it.scopedLive("28: --attempt-timeout runs out on the last attempt", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make(() => TestServer.hang())
+      const result = yield* run([...fast, "--max-attempts", "2", "--attempt-timeout", "200ms", server.url])
+      assert.strictEqual(result.code, 28)
+      assert.match(result.stderr, /attempt 2 of 2 timed out after 200ms/)
+      assert.strictEqual(server.requests.length, 2)
+    }))
+
+  it.scopedLive("28: --max-time caps the whole run, however many attempts are left", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make(() => TestServer.hang())
+      const result = yield* run(["--max-time", "400ms", server.url])
+      assert.strictEqual(result.code, 28)
+      assert.strictEqual(server.requests.length, 1)
+      assert.isBelow(result.elapsed, 5_000)
+    }))
+
+  it.scopedLive("28: --max-time also caps a body that stalls after the headers", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make(() => TestServer.stallBody(200, { body: "0123456789" }))
+      const result = yield* run(["--max-time", "500ms", server.url])
+      assert.strictEqual(result.code, 28)
+      assert.strictEqual(result.stdout.toString(), "01234")
+      assert.match(result.stderr, /--max-time 500ms ran out/)
+    }))
+
+  it.scopedLive("56: a connection reset on the last attempt", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make(() => TestServer.destroyBeforeHeaders())
+      const result = yield* run([...fast, "--max-attempts", "2", server.url])
+      assert.strictEqual(result.code, 56)
+      assert.match(result.stderr, /connection reset .* after 2 attempts/)
+      assert.strictEqual(server.requests.length, 2)
+    }))
+
+  it.scopedLive("60: a certificate that does not verify is not retried; --cacert and -k get through", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.makeHttps(() => TestServer.respond(200, { body: "secure" }))
+      const untrusted = yield* run([...fast, server.url])
+      assert.strictEqual(untrusted.code, 60)
+      assert.match(untrusted.stderr, /^http-retry: TLS certificate did not verify \(\w+\): GET .* after 1 attempt\n$/)
+      assert.strictEqual(server.requests.length, 0)
+
+      const dir = yield* tempDir
+      const ca = path.join(dir, "ca.pem")
+      fs.writeFileSync(ca, TlsFixtures.ca)
+      const trusted = yield* run(["--cacert", ca, server.url])
+      assert.strictEqual(trusted.code, 0, trusted.stderr)
+      assert.strictEqual(trusted.stdout.toString(), "secure")
+      assert.strictEqual(trusted.stderr, "")
+
+      const insecure = yield* run(["-k", server.url])
+      assert.strictEqual(insecure.code, 0)
+      assert.strictEqual(insecure.stdout.toString(), "secure")
+      assert.match(insecure.stderr, /^http-retry: warning: TLS certificate verification is off/)
+    }))
+
+  it.scopedLive("--silent: no message on stderr, the exit code still tells", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make(() => TestServer.respond(404, { body: "gone" }))
+      const result = yield* run(["-s", server.url])
+      assert.strictEqual(result.code, 22)
+      assert.strictEqual(result.stdout.toString(), "gone")
+      assert.strictEqual(result.stderr, "")
+    }))
+})

@@ -1,0 +1,128 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as TestServer from "../utils/TestServer.js"
+import { run } from "./utils.js"
+
+// Each bad command line: the option it must name and the value it must show.
+const bad: ReadonlyArray<{ readonly args: ReadonlyArray<string>; readonly says: ReadonlyArray<string> }> = [
+  { args: ["--max-attempts", "0"], says: ["--max-attempts", "\"0\""] },
+  { args: ["--max-attempts", "three"], says: ["--max-attempts", "\"three\""] },
+  { args: ["--max-time", "0"], says: ["--max-time", "\"0\""] },
+  { args: ["--max-time", "soon"], says: ["--max-time", "\"soon\""] },
+  { args: ["--base-delay", "-1s"], says: ["--base-delay", "\"-1s\""] },
+  { args: ["--max-delay", "1 fortnight"], says: ["--max-delay", "\"1 fortnight\""] },
+  { args: ["--attempt-timeout", "0ms"], says: ["--attempt-timeout", "\"0ms\""] },
+  { args: ["--retry-status", "200"], says: ["--retry-status", "\"200\""] },
+  { args: ["--retry-status", "5xx,teapot"], says: ["--retry-status", "\"teapot\""] },
+  { args: ["--retry-method", "GET,FETCH"], says: ["--retry-method", "\"FETCH\""] },
+  { args: ["-X", "YEET"], says: ["--method", "\"YEET\""] },
+  { args: ["-H", "no colon here"], says: ["--header", "\"no colon here\""] },
+  { args: ["--proxy", "socks5://proxy:1080"], says: ["--proxy", "\"socks5://proxy:1080\""] },
+  { args: ["--data", "@/nonexistent/body.bin"], says: ["--data", "\"/nonexistent/body.bin\""] },
+  { args: ["--cacert", "/nonexistent/ca.pem"], says: ["--cacert", "\"/nonexistent/ca.pem\""] },
+  { args: ["--data", "a", "--json", "{}"], says: ["--json", "--data"] },
+  { args: ["--max-attempts", "2", "--max-attempts", "3"], says: ["--max-attempts", "more than once"] },
+  { args: ["--frobnicate"], says: ["--frobnicate", "unknown option"] },
+  { args: ["-Z"], says: ["-Z", "unknown option"] },
+  { args: ["--max-time"], says: ["--max-time", "missing value"] }
+]
+
+describe("http-retry usage", () => {
+  it.scopedLive(
+    "2: a bad option value is one line naming the option and the value; no request is made",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.make(() => TestServer.respond(200))
+        // The URL first: `--max-time` with no value must not swallow it.
+        const results = yield* Effect.forEach(bad, ({ args }) => run([server.url, ...args]), { concurrency: 2 })
+        for (const [i, { args, says }] of bad.entries()) {
+          const result = results[i]
+          const label = args.join(" ")
+          assert.strictEqual(result.code, 2, label)
+          assert.strictEqual(result.stdout.length, 0, label)
+          const stderr = result.stderr.split("\n").filter((line) => line !== "")
+          assert.strictEqual(stderr.length, 1, `${label}: ${result.stderr}`)
+          assert.match(stderr[0], /^http-retry: /, label)
+          for (const text of says) assert.include(stderr[0], text, label)
+          assert.notMatch(result.stderr, /\n\s+at /, label)
+        }
+        assert.strictEqual(server.requests.length, 0)
+      }),
+    60_000
+  )
+
+  it.scopedLive("2: no URL, two URLs, or a URL that is not http(s)", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
+        [[], /^http-retry: missing the URL/],
+        [
+          ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"],
+          /^http-retry: unexpected argument "http:\/\/127.0.0.1:9\/b"/
+        ],
+        [["ftp://127.0.0.1/file"], /^http-retry: <url>: only http and https/]
+      ]
+      for (const [args, expected] of cases) {
+        const result = yield* run(args)
+        assert.strictEqual(result.code, 2, args.join(" "))
+        assert.match(result.stderr, expected)
+        assert.strictEqual(result.stderr.trimEnd().split("\n").length, 1)
+      }
+    }))
+
+  it.scopedLive("a secret in a malformed header is not echoed", () =>
+    Effect.gen(function*() {
+      const result = yield* run(["-H", "Authorization Bearer sk-live-123", "http://127.0.0.1:9/"])
+      assert.strictEqual(result.code, 2)
+      assert.notInclude(result.stderr, "sk-live-123")
+      assert.include(result.stderr, "--header")
+    }))
+
+  it.scopedLive("--help lists every option with its default, examples and the exit codes", () =>
+    Effect.gen(function*() {
+      const result = yield* run(["--help"])
+      assert.strictEqual(result.code, 0)
+      assert.strictEqual(result.stderr, "")
+      const help = result.stdout.toString()
+      const options = [
+        "-X, --method",
+        "-H, --header",
+        "-d, --data",
+        "--json",
+        "--max-attempts",
+        "--max-time",
+        "--base-delay",
+        "--max-delay",
+        "--attempt-timeout",
+        "--no-jitter",
+        "--retry-status",
+        "--retry-method",
+        "-k, --insecure",
+        "--cacert",
+        "--proxy",
+        "-i, --include",
+        "-o, --output",
+        "-v, --verbose",
+        "-s, --silent"
+      ]
+      // One entry per option: from its name to the next option's line.
+      const entries = help.split(/\n(?= {2}-| {6}--)/)
+      for (const option of options) {
+        const entry = entries.find((e) => e.trimStart().startsWith(option))
+        assert.isDefined(entry, option)
+        assert.match(entry!, /\(default: [^)]+\)/, option)
+      }
+      // The core's defaults, as the help shows them.
+      for (const text of ["(default: 4)", "(default: 50s)", "(default: 1s)", "(default: 20s)", "(default: 10s)"]) {
+        assert.include(help, text)
+      }
+      assert.match(help, /Examples:\n {2}http-retry /)
+      for (const code of ["0 ", "22 ", "7 ", "28 ", "2 ", "130 "]) assert.match(help, new RegExp(`\\n {2}${code}`))
+    }))
+
+  it.scopedLive("--help wins over a bad option, and so does it as -h", () =>
+    Effect.gen(function*() {
+      const result = yield* run(["--max-attempts", "0", "-h"])
+      assert.strictEqual(result.code, 0)
+      assert.include(result.stdout.toString(), "Usage: http-retry [options] <url>")
+    }))
+})
