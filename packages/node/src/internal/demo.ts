@@ -151,7 +151,8 @@ const scenarios: ReadonlyArray<Scenario> = [
       }
       return Either.right(
         `succeeded on attempt 3 after ${ms(elapsed)}: 503 is transient and GET is idempotent, so the library ` +
-          `retried, backing off ${ms(first)} then ${ms(second)} (150 ms doubling, no jitter)`
+          `retried after 150 ms, then 300 ms (doubling, no jitter); the retries reached the server ` +
+          `${ms(first)} and ${ms(second)} after the attempt before`
       )
     }
   },
@@ -167,8 +168,8 @@ const scenarios: ReadonlyArray<Scenario> = [
         return Either.left(`expected a retry about 1 s after the 429, the server saw ${seen.length} requests`)
       }
       return Either.right(
-        `succeeded on attempt 2 after ${ms(elapsed)}: the library honoured Retry-After and waited ${ms(wait)} ` +
-          `instead of its 150 ms backoff`
+        `succeeded on attempt 2 after ${ms(elapsed)}: the library honoured Retry-After instead of its 150 ms ` +
+          `backoff; the retry reached the server ${ms(wait)} after the 429`
       )
     }
   },
