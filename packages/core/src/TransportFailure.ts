@@ -21,6 +21,7 @@ export type Kind =
   | "DnsNotFound"
   | "DnsUnavailable"
   | "TlsVerification"
+  | "ProxyAuthentication"
   | "Unknown"
 
 /**
@@ -77,6 +78,12 @@ const TLS_CODES = new Set([
 const kindOfCode = (code: string): Kind | undefined =>
   byCode[code] ?? (TLS_CODES.has(code) || code.startsWith("ERR_TLS_CERT") ? "TlsVerification" : undefined)
 
+// undici reports a proxy's refusal only in the message: "Proxy response (407) !== 200 when HTTP Tunneling".
+const PROXY_AUTH = /\bproxy\b.*\(407\)|\(407\).*\bproxy\b/i
+
+const messageOf = (u: unknown): string =>
+  Predicate.hasProperty(u, "message") && typeof u.message === "string" ? u.message : ""
+
 const codeOf = (u: unknown): string | undefined =>
   Predicate.hasProperty(u, "code") && typeof u.code === "string" ? u.code : undefined
 
@@ -94,6 +101,7 @@ export const classifyCause = (cause: unknown): TransportFailure => {
   for (let i = 0; i < queue.length && i < 16; i++) {
     const u = queue[i]
     const code = codeOf(u)
+    if (PROXY_AUTH.test(messageOf(u))) return { kind: "ProxyAuthentication", code }
     if (code !== undefined) {
       const kind = kindOfCode(code)
       if (kind !== undefined) return { kind, code }
@@ -116,11 +124,13 @@ export const classify = (error: HttpClientError.RequestError): TransportFailure 
   error.reason === "Transport" ? classifyCause(error.cause) : undefined
 
 /**
- * Whether a failure of this kind may heal on another attempt. DNS "not found"
- * and TLS verification failures are deterministic; everything else, including
- * failures we cannot classify, is worth another try.
+ * Whether a failure of this kind may heal on another attempt. DNS "not found",
+ * TLS verification failures and a proxy refusing our credentials (407) are
+ * deterministic; everything else, including failures we cannot classify, is
+ * worth another try.
  *
  * @since 0.1.0
  * @category classification
  */
-export const isTransient = (kind: Kind): boolean => kind !== "DnsNotFound" && kind !== "TlsVerification"
+export const isTransient = (kind: Kind): boolean =>
+  kind !== "DnsNotFound" && kind !== "TlsVerification" && kind !== "ProxyAuthentication"

@@ -185,6 +185,9 @@ const transportOutcome = (error: HttpClientError.RequestError, target: string, a
       return { code: ExitCode.TlsVerification, message: `TLS certificate did not verify${code}: ${after}` }
     case "ConnectionReset":
       return { code: ExitCode.ReceiveFailed, message: `connection reset${code}: ${after}` }
+    case "ProxyAuthentication":
+      // curl, too, exits 56 when a proxy answers CONNECT with 407.
+      return { code: ExitCode.ReceiveFailed, message: `the proxy refused the credentials (407): ${after}` }
     case "Unknown":
       return /SSL|TLS/i.test(failure.code ?? "") ?
         { code: ExitCode.TlsHandshake, message: `TLS handshake failed${code}: ${after}` } :

@@ -1,9 +1,11 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Undici from "@effect/platform-node/Undici"
+import * as Client from "@effect/platform/HttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { HttpRetry, RetryPolicy } from "@http-retry/core"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -135,11 +137,84 @@ export const makeDispatcherUnsafe = (resolved: Resolved): Undici.Dispatcher => {
     connect,
     ...(resolved.connections === undefined ? {} : { connections: resolved.connections })
   }
-  if (resolved.proxy === "none") return new Undici.Agent(agentOptions)
   // Through a proxy the TLS options belong to the upstream: undici calls them requestTls.
-  if (resolved.proxy === "env") return new Undici.EnvHttpProxyAgent({ ...agentOptions, requestTls: connect })
-  return new Undici.ProxyAgent({ ...agentOptions, uri: resolved.proxy.href, requestTls: connect })
+  const base = resolved.proxy === "none" ?
+    new Undici.Agent(agentOptions) :
+    resolved.proxy === "env" ?
+    new Undici.EnvHttpProxyAgent({ ...agentOptions, requestTls: connect }) :
+    new Undici.ProxyAgent({ ...agentOptions, uri: resolved.proxy.href, requestTls: connect })
+  return withAttemptTimeouts(base)
 }
+
+// --- Attempt timeouts -----------------------------------------------------------
+
+/**
+ * The per-attempt timeout travels to the dispatcher as an extra request
+ * option (the platform's undici client spreads `UndiciRequestOptions` into
+ * `dispatcher.request`). It is enforced there with one native timer that
+ * aborts the request, and is cleared as soon as the headers arrive, so a
+ * slow body is never cut by it. undici's own headers timeout is no use here:
+ * the platform pins it to an hour, and its coarse timers fire up to a second
+ * late.
+ */
+const ATTEMPT_TIMEOUT = "httpRetryAttemptTimeout"
+
+/** @internal */
+export class AttemptTimedOut extends Error {
+  constructor(readonly timeoutMillis: number) {
+    super(`no response headers within ${timeoutMillis} ms`)
+    this.name = "AttemptTimedOut"
+  }
+}
+
+const withAttemptTimeouts = (dispatcher: Undici.Dispatcher): Undici.Dispatcher => {
+  const request = dispatcher.request
+  const timed = function(this: Undici.Dispatcher, options: Undici.Dispatcher.RequestOptions, callback?: unknown) {
+    const timeout = (options as unknown as Record<string, unknown>)[ATTEMPT_TIMEOUT]
+    if (typeof timeout !== "number" || callback !== undefined) {
+      return Reflect.apply(request, this, arguments)
+    }
+    const controller = new AbortController()
+    const outer = options.signal as AbortSignal | undefined
+    const forward = () => controller.abort(outer!.reason)
+    outer?.addEventListener("abort", forward, { once: true })
+    const timer = setTimeout(() => controller.abort(new AttemptTimedOut(timeout)), timeout)
+    return request.call(this, { ...options, signal: controller.signal }).then(
+      (response) => {
+        // The caller's abort must still reach the body: only the timer ends here.
+        clearTimeout(timer)
+        return response
+      },
+      (error) => {
+        clearTimeout(timer)
+        outer?.removeEventListener("abort", forward)
+        throw error
+      }
+    )
+  }
+  Object.defineProperty(dispatcher, "request", { value: timed, configurable: true, writable: true })
+  return dispatcher
+}
+
+const isAttemptTimeout = (error: unknown): boolean =>
+  Predicate.hasProperty(error, "_tag") && error._tag === "RequestError" &&
+  (error as { readonly cause?: unknown }).cause instanceof AttemptTimedOut
+
+/**
+ * Hands the attempt timeout to the dispatcher (one native timer costs next to
+ * nothing beside a forked timer fiber per request), and reports its firing as
+ * the core's TimeoutException, so the error is the same whichever enforced it.
+ */
+const enforceWithUndici: HttpRetry.EnforceTimeout = (effect, timeout, onTimeout) =>
+  Effect.contextWithEffect((context: Context.Context<never>) => {
+    const current = Context.getOption(context, NodeHttpClient.UndiciRequestOptions)
+    const options = {
+      ...(Option.isSome(current) ? current.value : {}),
+      // An attempt that starts at the deadline still gets 1 ms rather than none.
+      [ATTEMPT_TIMEOUT]: Math.max(1, Math.ceil(Duration.toMillis(timeout)))
+    } as Undici.Dispatcher.RequestOptions
+    return Effect.provide(effect, Context.add(context, NodeHttpClient.UndiciRequestOptions, options))
+  }).pipe(Effect.catchIf(isAttemptTimeout, () => Effect.fail(onTimeout())))
 
 /** @internal */
 export const makeDispatcher = (
@@ -166,8 +241,10 @@ const acquire = (resolved: Resolved): Effect.Effect<Undici.Dispatcher, never, Sc
   )
 
 const clientLayer = (resolved: Resolved): Layer.Layer<HttpClient.HttpClient> =>
-  NodeHttpClient.layerUndiciWithoutDispatcher.pipe(
-    Layer.provide(Layer.scoped(NodeHttpClient.Dispatcher, acquire(resolved)))
+  Layer.scoped(
+    Client.HttpClient,
+    Effect.map(acquire(resolved), (dispatcher) =>
+      HttpRetry.withAttemptTimeout(NodeHttpClient.makeUndici(dispatcher), enforceWithUndici))
   )
 
 /** @internal */
@@ -182,7 +259,7 @@ export const layer = (options?: NodeHttpRetry.Options): Layer.Layer<HttpClient.H
 
 // --- Config -------------------------------------------------------------------
 
-const optional = <A>(
+const variable = <A>(
   name: string,
   decode: (text: string) => Either.Either<A, string>
 ): Config.Config<A | undefined> =>
@@ -192,7 +269,7 @@ const optional = <A>(
       const decoded = decode(option.value.trim())
       return Either.isRight(decoded) ?
         Either.right(decoded.right) :
-        Either.left(ConfigError.InvalidData([name], `${name}: ${decoded.left}`))
+        Either.left(ConfigError.InvalidData([name], decoded.left))
     })
   )
 
@@ -207,8 +284,11 @@ const durationText = (text: string): Either.Either<Duration.Duration, string> =>
 
 /** @internal */
 export const config = (prefix = "HTTP_RETRY"): Config.Config<NodeHttpRetry.Options> => {
+  // Flat names, as the policy's: found and named as HTTP_RETRY_PROXY whatever the provider's path delimiter.
+  const optional = <A>(name: string, decode: (text: string) => Either.Either<A, string>) =>
+    variable(prefix === "" ? name : `${prefix}_${name}`, decode)
   const fields = Config.all({
-    policy: RetryPolicy.config(""),
+    policy: RetryPolicy.config(prefix),
     proxy: optional("PROXY", (text) => {
       try {
         resolve({ proxy: text })
@@ -249,7 +329,7 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<NodeHttpRetry.Optio
     ...(f.keepAliveTimeout === undefined ? {} : { keepAliveTimeout: f.keepAliveTimeout }),
     ...(f.connectTimeout === undefined ? {} : { connectTimeout: f.connectTimeout })
   }))
-  return prefix === "" ? options : Config.nested(options, prefix)
+  return options
 }
 
 /** @internal */
