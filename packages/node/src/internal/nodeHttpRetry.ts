@@ -169,10 +169,11 @@ export class AttemptTimedOut extends Error {
 
 const withAttemptTimeouts = (dispatcher: Undici.Dispatcher): Undici.Dispatcher => {
   const request = dispatcher.request
-  const timed = function(this: Undici.Dispatcher, options: Undici.Dispatcher.RequestOptions, callback?: unknown) {
+  const timed = function(this: Undici.Dispatcher, ...args: [Undici.Dispatcher.RequestOptions, unknown?]) {
+    const [options, callback] = args
     const timeout = (options as unknown as Record<string, unknown>)[ATTEMPT_TIMEOUT]
     if (typeof timeout !== "number" || callback !== undefined) {
-      return Reflect.apply(request, this, arguments)
+      return Reflect.apply(request, this, args)
     }
     const controller = new AbortController()
     const outer = options.signal as AbortSignal | undefined
