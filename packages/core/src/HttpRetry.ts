@@ -146,6 +146,35 @@ export const layer: (
 ) => Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> = internal.layer
 
 /**
+ * The `HttpClient` in context, typed with the errors a retrying client
+ * really has. `HttpClient.HttpClient`'s own type only lists
+ * `HttpClientError`, so after `HttpRetry.layer` or `NodeHttpRetry.layer` use
+ * this (or `request`) to get `HttpStatusError` and `TimeoutException` into the
+ * type and make `Effect.catchTag("HttpStatusError", ...)` compile. A client
+ * that does not retry yet is wrapped with `withRetry` under the defaults.
+ *
+ * @example
+ * ```ts
+ * import { HttpRetry } from "@http-retry/core"
+ * import { Effect } from "effect"
+ *
+ * const items = Effect.gen(function*() {
+ *   const client = yield* HttpRetry.client
+ *   const response = yield* client.get("https://api.internal.test/items")
+ *   return yield* response.json
+ * }).pipe(Effect.catchTag("HttpStatusError", (e) => Effect.succeed({ gaveUp: e.reason })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const client: Effect.Effect<
+  HttpClient.HttpClient.With<RetryError<HttpClientError.HttpClientError>>,
+  never,
+  HttpClient.HttpClient
+> = internal.client
+
+/**
  * The seed's `request_with_retry` as one Effect: executes `request` with the
  * client in context. If that client already retries (from `layer`), its
  * policy applies, with `policy` options merged over it; a full `RetryPolicy`

@@ -966,6 +966,32 @@ describe.concurrent("HttpRetry.withRetry", () => {
     const layered = (policy: RetryPolicy.RetryPolicy, script: TestHttpClient.Script) =>
       HttpRetry.layer(policy).pipe(Layer.provideMerge(TestHttpClient.layer(script)))
 
+    it.effect("HttpRetry.client: the layer's client, typed so catchTag(\"HttpStatusError\") compiles", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.TestHttpClient
+        const client = yield* HttpRetry.client
+        const fiber = yield* Effect.fork(
+          client.get(url).pipe(
+            Effect.as("answered"),
+            Effect.catchTag("HttpStatusError", (e) => Effect.succeed(`${e.status} after ${e.attempts}: ${e.reason}`))
+          )
+        )
+        yield* TestClock.adjust("1 minute")
+        assert.strictEqual(yield* Fiber.join(fiber), "503 after 2: AttemptsExhausted")
+        // The layer's own policy: no second retry loop around it.
+        assert.strictEqual((yield* test.requests).length, 2)
+      }).pipe(Effect.provide(layered(noJitter({ maxAttempts: 2 }), times(10, respond(503))))))
+
+    it.effect("HttpRetry.client over a plain client retries under the defaults", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.TestHttpClient
+        const client = yield* HttpRetry.client
+        const fiber = yield* Effect.fork(Effect.either(client.get(url)))
+        yield* TestClock.adjust("1 minute")
+        yield* Fiber.join(fiber)
+        assert.strictEqual((yield* test.requests).length, 4)
+      }).pipe(Effect.provide(TestHttpClient.layer(times(10, respond(503))))))
+
     it.effect("HttpRetry.layer decorates the client in context", () =>
       Effect.gen(function*() {
         const test = yield* TestHttpClient.TestHttpClient

@@ -530,6 +530,19 @@ export const layer = (
   )
 
 /** @internal */
+export const client: Effect.Effect<
+  HttpClient.HttpClient.With<HttpRetry.RetryError<HttpClientError.HttpClientError>>,
+  never,
+  HttpClient.HttpClient
+> = Effect.map(
+  HttpClient.HttpClient,
+  (client) =>
+    (isRetrying(client) ? client : withRetry(client)) as HttpClient.HttpClient.With<
+      HttpRetry.RetryError<HttpClientError.HttpClientError>
+    >
+)
+
+/** @internal */
 export const request = (
   request: HttpClientRequest.HttpClientRequest,
   policy?: RetryPolicy.RetryPolicy | RetryPolicy.Options
