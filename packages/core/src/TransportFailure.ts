@@ -22,6 +22,7 @@ export type Kind =
   | "DnsUnavailable"
   | "TlsVerification"
   | "ProxyAuthentication"
+  | "InvalidRequest"
   | "Unknown"
 
 /**
@@ -54,7 +55,14 @@ const byCode: Record<string, Kind> = {
   ENETUNREACH: "ConnectionRefused",
   EHOSTUNREACH: "ConnectionRefused",
   ENETDOWN: "ConnectionRefused",
-  EHOSTDOWN: "ConnectionRefused"
+  EHOSTDOWN: "ConnectionRefused",
+  // The request itself cannot be sent (a header with a newline, an unsupported scheme): no attempt will fare better.
+  UND_ERR_INVALID_ARG: "InvalidRequest",
+  UND_ERR_NOT_SUPPORTED: "InvalidRequest",
+  ERR_INVALID_URL: "InvalidRequest",
+  ERR_INVALID_HTTP_TOKEN: "InvalidRequest",
+  ERR_INVALID_CHAR: "InvalidRequest",
+  ERR_UNESCAPED_CHARACTERS: "InvalidRequest"
 }
 
 const TLS_CODES = new Set([
@@ -125,12 +133,12 @@ export const classify = (error: HttpClientError.RequestError): TransportFailure 
 
 /**
  * Whether a failure of this kind may heal on another attempt. DNS "not found",
- * TLS verification failures and a proxy refusing our credentials (407) are
- * deterministic; everything else, including failures we cannot classify, is
+ * TLS verification failures, a proxy refusing our credentials (407) and a
+ * request the transport refuses to send are deterministic; everything else, including failures we cannot classify, is
  * worth another try.
  *
  * @since 0.1.0
  * @category classification
  */
 export const isTransient = (kind: Kind): boolean =>
-  kind !== "DnsNotFound" && kind !== "TlsVerification" && kind !== "ProxyAuthentication"
+  kind !== "DnsNotFound" && kind !== "TlsVerification" && kind !== "ProxyAuthentication" && kind !== "InvalidRequest"

@@ -23,13 +23,28 @@ describe.concurrent("TransportFailure", () => {
       ["CERT_HAS_EXPIRED", "TlsVerification"],
       ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "TlsVerification"],
       ["ERR_TLS_CERT_ALTNAME_INVALID", "TlsVerification"],
-      ["ERR_TLS_CERT_SOMETHING_NEW", "TlsVerification"]
+      ["ERR_TLS_CERT_SOMETHING_NEW", "TlsVerification"],
+      ["UND_ERR_INVALID_ARG", "InvalidRequest"],
+      ["ERR_INVALID_HTTP_TOKEN", "InvalidRequest"],
+      ["ERR_INVALID_CHAR", "InvalidRequest"]
     ]
     for (const [code, kind] of cases) {
       it(`${code} is ${kind}`, () => {
         assert.deepStrictEqual(TransportFailure.classifyCause(coded(code)), { kind, code })
       })
     }
+
+    it("a proxy's 407 is ProxyAuthentication, whatever code undici gives it", () => {
+      const tunnel = coded("UND_ERR_ABORTED", "Proxy response (407) !== 200 when HTTP Tunneling")
+      assert.deepStrictEqual(TransportFailure.classifyCause(tunnel), {
+        kind: "ProxyAuthentication",
+        code: "UND_ERR_ABORTED"
+      })
+      const plain = coded("UND_ERR_INVALID_ARG", "Proxy Authentication Required (407)")
+      assert.strictEqual(TransportFailure.classifyCause(plain).kind, "ProxyAuthentication")
+      assert.isFalse(TransportFailure.isTransient("ProxyAuthentication"))
+      assert.isFalse(TransportFailure.isTransient("InvalidRequest"))
+    })
 
     it("follows a nested cause chain", () => {
       const cause = new Error("fetch failed", {

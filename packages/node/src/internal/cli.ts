@@ -188,6 +188,8 @@ const transportOutcome = (error: HttpClientError.RequestError, target: string, a
     case "ProxyAuthentication":
       // curl, too, exits 56 when a proxy answers CONNECT with 407.
       return { code: ExitCode.ReceiveFailed, message: `the proxy refused the credentials (407): ${after}` }
+    case "InvalidRequest":
+      return { code: ExitCode.Usage, message: `the request cannot be sent${code}: ${target}` }
     case "Unknown":
       return /SSL|TLS/i.test(failure.code ?? "") ?
         { code: ExitCode.TlsHandshake, message: `TLS handshake failed${code}: ${after}` } :
