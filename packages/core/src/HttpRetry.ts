@@ -34,8 +34,18 @@ export type RetryError<E> = E | HttpStatusError | Cause.TimeoutException
  * @category models
  */
 export type RetryFailure<E> =
-  | { readonly _tag: "Status"; readonly response: HttpClientResponse.HttpClientResponse }
-  | { readonly _tag: "Error"; readonly error: E | Cause.TimeoutException }
+  | {
+    /** A non-2xx answer the policy retries. */
+    readonly _tag: "Status"
+    /** The answer; its body is already drained when `onRetry` runs. */
+    readonly response: HttpClientResponse.HttpClientResponse
+  }
+  | {
+    /** A transport failure or the attempt timeout. */
+    readonly _tag: "Error"
+    /** The client's error, or the `TimeoutException` of the attempt timeout. */
+    readonly error: E | Cause.TimeoutException
+  }
 
 /**
  * Passed to `onRetry` before each wait, like backoff's `on_backoff` details.
@@ -46,12 +56,15 @@ export type RetryFailure<E> =
 export interface RetryInfo<E> {
   /** The attempt that just failed, from 1. */
   readonly attempt: number
+  /** The policy's `maxAttempts`. */
   readonly maxAttempts: number
   /** The wait before the next attempt. */
   readonly delay: Duration.Duration
   /** Where the wait came from. */
   readonly source: "backoff" | "Retry-After"
+  /** The request being retried, as sent (secrets included: redact before logging it). */
   readonly request: HttpClientRequest.HttpClientRequest
+  /** What went wrong on `attempt`. */
   readonly failure: RetryFailure<E>
 }
 

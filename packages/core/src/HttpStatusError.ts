@@ -71,7 +71,9 @@ const reasonText: Record<GiveUpReason, string> = {
  * @category errors
  */
 export class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
+  /** The request as sent, unredacted: do not log it as it is. */
   readonly request: HttpClientRequest.HttpClientRequest
+  /** The final response, body unread. */
   readonly response: HttpClientResponse.HttpClientResponse
   /** The final status. */
   readonly status: number
@@ -83,6 +85,7 @@ export class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
   readonly attempts: number
   /** The final response's parsed `Retry-After`, when it had a valid one. */
   readonly retryAfter: Option.Option<Duration.Duration>
+  /** Why no further attempt was made. */
   readonly reason: GiveUpReason
 }> {
   /**

@@ -17,15 +17,54 @@ import * as Duration from "effect/Duration"
  * @category models
  */
 export type RetryAfter = Data.TaggedEnum<{
-  Delay: { readonly delay: Duration.Duration; readonly raw: string }
-  Invalid: { readonly raw: string }
+  /** A usable header. */
+  Delay: {
+    /** How long to wait. */
+    readonly delay: Duration.Duration
+    /** The header value as received. */
+    readonly raw: string
+  }
+  /** A header that is neither delta-seconds nor an HTTP-date. */
+  Invalid: {
+    /** The header value as received. */
+    readonly raw: string
+  }
 }>
 
 /**
  * @since 0.1.0
  * @category constructors
  */
-export const { Delay, Invalid, $is: is, $match: match } = Data.taggedEnum<RetryAfter>()
+export const {
+  /**
+   * Builds the `Delay` case.
+   *
+   * @since 0.1.0
+   * @category constructors
+   */
+  Delay,
+  /**
+   * Builds the `Invalid` case.
+   *
+   * @since 0.1.0
+   * @category constructors
+   */
+  Invalid,
+  /**
+   * A guard for one case: `RetryAfter.is("Delay")(value)`.
+   *
+   * @since 0.1.0
+   * @category guards
+   */
+  $is: is,
+  /**
+   * Exhaustive matching on the two cases.
+   *
+   * @since 0.1.0
+   * @category pattern matching
+   */
+  $match: match
+} = Data.taggedEnum<RetryAfter>()
 
 const DELTA_SECONDS = /^\s*(\d+)\s*$/
 const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]

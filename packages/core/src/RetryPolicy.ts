@@ -58,6 +58,7 @@ export interface RetryOn {
  * @category models
  */
 export interface Logging {
+  /** The level of every line: one per attempt and one on give-up. */
   readonly level: LogLevel.Literal
   /** Include query parameters (secret-named ones redacted) in the URL. */
   readonly query: boolean
@@ -81,6 +82,7 @@ export interface Redaction {
  * @category models
  */
 export interface RetryPolicy {
+  /** Marks a policy made by `make`; see `isRetryPolicy`. */
   readonly [TypeId]: TypeId
   /** Attempts including the first (backoff's `max_tries`). */
   readonly maxAttempts: number
@@ -92,9 +94,11 @@ export interface RetryPolicy {
   readonly factor: number
   /** Cap on a single backoff delay, applied before jitter. */
   readonly maxDelay: Duration.Duration
+  /** Randomization of each backoff delay; never applied to a `Retry-After` wait. */
   readonly jitter: Jitter
   /** Timeout of each attempt, up to the response headers; shrinks to the time left before the deadline. */
   readonly attemptTimeout: Duration.Duration
+  /** Which failures are retried. */
   readonly retryOn: RetryOn
   /** Methods that are retried. Others are retried only with an `Idempotency-Key` header. */
   readonly methods: ReadonlyArray<string>
@@ -104,6 +108,7 @@ export interface RetryPolicy {
   readonly maxRetryAfter: Duration.Duration
   /** `false`, or how to log each attempt. */
   readonly log: Logging | false
+  /** Secret names hidden from log lines, error messages and span attributes. */
   readonly redact: Redaction
 }
 
@@ -115,19 +120,31 @@ export interface RetryPolicy {
  * @category models
  */
 export interface Options {
+  /** Attempts including the first, at least 1 (default 4). */
   readonly maxAttempts?: number | undefined
+  /** Deadline over all attempts and waits, greater than zero (default 50 seconds). */
   readonly maxElapsed?: DurationInput | undefined
+  /** The first backoff delay (default 1 second). */
   readonly baseDelay?: DurationInput | undefined
+  /** Growth of the backoff delay, at least 1 (default 2). */
   readonly factor?: number | undefined
+  /** Cap on a single backoff delay, before jitter (default 20 seconds). */
   readonly maxDelay?: DurationInput | undefined
+  /** `"full"` (default) or `"none"`. */
   readonly jitter?: Jitter | undefined
+  /** Timeout of each attempt, greater than zero (default 10 seconds). */
   readonly attemptTimeout?: DurationInput | undefined
+  /** Merged field by field over the current `retryOn`. */
   readonly retryOn?: Partial<RetryOn> | undefined
+  /** Replaces the retried methods (default GET, HEAD, OPTIONS, PUT, DELETE, TRACE). */
   readonly methods?: ReadonlyArray<string> | undefined
+  /** Honour `Retry-After` on 429 and 503 (default `true`). */
   readonly retryAfter?: boolean | undefined
+  /** The longest `Retry-After` that is slept (default 60 seconds). */
   readonly maxRetryAfter?: DurationInput | undefined
   /** `true` logs at `Info`; a level logs at that level. */
   readonly log?: boolean | LogLevel.Literal | Partial<Logging> | undefined
+  /** Extra secret names, merged field by field over the current ones. */
   readonly redact?: Partial<Redaction> | undefined
 }
 

@@ -25,14 +25,35 @@ import * as Ref from "effect/Ref"
  */
 export type Step =
   | {
+    /** Answer with a response: see `respond` and `ok`. */
     readonly _tag: "Respond"
+    /** 200 to 599. */
     readonly status: number
+    /** Response headers. */
     readonly headers: Readonly<Record<string, string>>
+    /** Response body; empty when `undefined`. */
     readonly body: string | Uint8Array | undefined
   }
-  | { readonly _tag: "Fail"; readonly code: string; readonly message: string }
-  | { readonly _tag: "Hang" }
-  | { readonly _tag: "Delay"; readonly delay: Duration.Duration; readonly step: Step }
+  | {
+    /** Fail as a transport error: see `fail`. */
+    readonly _tag: "Fail"
+    /** The Node error code on the cause, e.g. `"ECONNRESET"`. */
+    readonly code: string
+    /** The cause's message. */
+    readonly message: string
+  }
+  | {
+    /** Never answer: see `hang`. */
+    readonly _tag: "Hang"
+  }
+  | {
+    /** Wait, then take `step`: see `delayed`. */
+    readonly _tag: "Delay"
+    /** How long to wait on the `Clock`. */
+    readonly delay: Duration.Duration
+    /** The step taken after the wait. */
+    readonly step: Step
+  }
 
 /**
  * A list of steps, one per request in order, or a function of the request
@@ -53,6 +74,7 @@ export type Script =
  * @category models
  */
 export interface Recorded {
+  /** The request as received (after the client's preprocessing). */
   readonly request: HttpClientRequest.HttpClientRequest
   /** 1-based position among all requests this client received. */
   readonly index: number
@@ -65,6 +87,7 @@ export interface Recorded {
  * @category models
  */
 export interface TestHttpClientService {
+  /** The scripted client: wrap it with `HttpRetry.withRetry`, or provide it as `HttpClient.HttpClient`. */
   readonly client: HttpClient.HttpClient
   /** Everything received so far, in order. */
   readonly requests: Effect.Effect<ReadonlyArray<Recorded>>

@@ -32,7 +32,9 @@ export type Kind =
  * @category models
  */
 export interface TransportFailure {
+  /** What went wrong. */
   readonly kind: Kind
+  /** The error code it was read from; `undefined` when none was found. */
   readonly code: string | undefined
 }
 

@@ -1,4 +1,9 @@
 /**
+ * Retrying HTTP requests as Effect programs, on any `@effect/platform` `HttpClient`:
+ * the retry combinator and layer, the policy, the typed status error, `Retry-After`
+ * parsing, transport failure classification and a scripted test client.
+ *
+ * @module @http-retry/core
  * @since 0.1.0
  */
 

@@ -34,6 +34,7 @@ export interface TlsOptions {
 export interface Options {
   /** Default `RetryPolicy.defaults`. */
   readonly policy?: RetryPolicy.RetryPolicy | undefined
+  /** Certificate verification and trusted CAs for this layer's connections only. */
   readonly tls?: TlsOptions | undefined
   /**
    * `"none"` (default): connect directly and ignore HTTP_PROXY and friends;

@@ -1,4 +1,8 @@
 /**
+ * The Node platform layer for `@http-retry/core`, on `@effect/platform-node`'s undici
+ * client.
+ *
+ * @module @http-retry/node
  * @since 0.1.0
  */
 
