@@ -52,6 +52,13 @@ export default tseslint.config(
     }
   },
   {
+    // Plain Node scripts (build, pack test): Node's globals, no TypeScript to declare them.
+    files: ["scripts/**/*.mjs"],
+    languageOptions: {
+      globals: { console: "readonly", process: "readonly", performance: "readonly", URL: "readonly" }
+    }
+  },
+  {
     files: ["**/test/**", "**/examples/**", "**/bench/**", "**/benchmark/**"],
     rules: {
       "@effect/no-import-from-barrel-package": ["error", { packageNames: ["@effect/platform-node"] }]
