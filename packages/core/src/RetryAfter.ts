@@ -6,6 +6,7 @@
  */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
+import type * as Unify from "effect/Unify"
 
 /**
  * The parsed header.
@@ -31,40 +32,51 @@ export type RetryAfter = Data.TaggedEnum<{
   }
 }>
 
+type Delay = Extract<RetryAfter, { readonly _tag: "Delay" }>
+type Invalid = Extract<RetryAfter, { readonly _tag: "Invalid" }>
+type Cases = { readonly [Tag in RetryAfter["_tag"]]: (value: Extract<RetryAfter, { readonly _tag: Tag }>) => unknown }
+type OnlyCases<C> = C & { readonly [K in Exclude<keyof C, RetryAfter["_tag"]>]: never }
+
+// Written out rather than destructured from `Data.taggedEnum`, whose inferred `$match` bounds each handler's result
+// with `any`: the declarations a user reads name the cases and hold no `any`.
+const cases = Data.taggedEnum<RetryAfter>()
+
 /**
+ * Builds the `Delay` case.
+ *
  * @since 0.1.0
  * @category constructors
  */
-export const {
-  /**
-   * Builds the `Delay` case.
-   *
-   * @since 0.1.0
-   * @category constructors
-   */
-  Delay,
-  /**
-   * Builds the `Invalid` case.
-   *
-   * @since 0.1.0
-   * @category constructors
-   */
-  Invalid,
-  /**
-   * A guard for one case: `RetryAfter.is("Delay")(value)`.
-   *
-   * @since 0.1.0
-   * @category guards
-   */
-  $is: is,
-  /**
-   * Exhaustive matching on the two cases.
-   *
-   * @since 0.1.0
-   * @category pattern matching
-   */
-  $match: match
-} = Data.taggedEnum<RetryAfter>()
+export const Delay: Data.Case.Constructor<Delay, "_tag"> = cases.Delay
+
+/**
+ * Builds the `Invalid` case.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const Invalid: Data.Case.Constructor<Invalid, "_tag"> = cases.Invalid
+
+/**
+ * A guard for one case: `RetryAfter.is("Delay")(value)`.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const is: <Tag extends RetryAfter["_tag"]>(
+  tag: Tag
+) => (u: unknown) => u is Extract<RetryAfter, { readonly _tag: Tag }> = cases.$is
+
+/**
+ * Exhaustive matching on the two cases.
+ *
+ * @since 0.1.0
+ * @category pattern matching
+ */
+export const match: {
+  <const C extends Cases>(cases: OnlyCases<C>): (self: RetryAfter) => Unify.Unify<ReturnType<C[RetryAfter["_tag"]]>>
+  <const C extends Cases>(self: RetryAfter, cases: OnlyCases<C>): Unify.Unify<ReturnType<C[RetryAfter["_tag"]]>>
+} = cases.$match
 
 const DELTA_SECONDS = /^\s*(\d+)\s*$/
 const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
