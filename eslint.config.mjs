@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint"
 
 export default tseslint.config(
   {
-    ignores: ["**/dist", "**/build", "**/coverage", "**/node_modules", "**/.tsbuildinfo", "**/*.md"]
+    ignores: ["**/dist", "**/build", "**/coverage", "**/node_modules", "**/.tsbuildinfo", "**/*.md", "docs/api"]
   },
   eslint.configs.recommended,
   tseslint.configs.strict,

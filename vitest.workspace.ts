@@ -3,5 +3,6 @@ import { defineWorkspace } from "vitest/config"
 
 export default defineWorkspace([
   path.join(__dirname, "packages/core"),
-  path.join(__dirname, "packages/node")
+  path.join(__dirname, "packages/node"),
+  path.join(__dirname, "docs")
 ])
