@@ -135,10 +135,10 @@ export const withAttemptTimeout: {
  * @category combinators
  */
 export const withRetry: {
-  (
+  <R2 = never>(
     policy?: RetryPolicy.RetryPolicy,
-    options?: RetryOptions<unknown, unknown>
-  ): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<RetryError<E>, R>
+    options?: RetryOptions<unknown, R2>
+  ): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<RetryError<E>, R | R2>
   <E, R, R2 = never>(
     self: HttpClient.HttpClient.With<E, R>,
     policy?: RetryPolicy.RetryPolicy,

@@ -488,10 +488,10 @@ const split = <E, R>(client: HttpClient.HttpClient.With<E, R>): Split<E, R> => {
 
 /** @internal */
 export const withRetry: {
-  (
+  <R2 = never>(
     policy?: RetryPolicy.RetryPolicy,
-    options?: HttpRetry.RetryOptions<unknown, unknown>
-  ): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R>
+    options?: HttpRetry.RetryOptions<unknown, R2>
+  ): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
   <E, R, R2 = never>(
     self: HttpClient.HttpClient.With<E, R>,
     policy?: RetryPolicy.RetryPolicy,
