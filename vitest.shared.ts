@@ -8,6 +8,9 @@ const config: ViteUserConfig = {
   ssr: { resolve: { conditions, externalConditions: conditions } },
   test: {
     include: ["test/**/*.test.ts"],
+    // Type-level tests (test/*.test-d.ts), by tsc through tsconfig.typecheck.json: no project references there, so
+    // the workspace packages are checked from their sources, never from a stale dist.
+    typecheck: { enabled: true, include: ["test/**/*.test-d.ts"], tsconfig: "tsconfig.typecheck.json" },
     testTimeout: 20_000
   }
 }
