@@ -65,7 +65,10 @@ export const Invalid: Data.Case.Constructor<Invalid, "_tag"> = cases.Invalid
  */
 export const is: <Tag extends RetryAfter["_tag"]>(
   tag: Tag
-) => (u: unknown) => u is Extract<RetryAfter, { readonly _tag: Tag }> = cases.$is
+) => (u: unknown) => u is Extract<RetryAfter, {
+  /** The case `tag` names. */
+  readonly _tag: Tag
+}> = cases.$is
 
 /**
  * Exhaustive matching on the two cases.

@@ -225,6 +225,13 @@ export const make = (script: Script): Effect.Effect<TestHttpClientService> =>
  * const TestLive = HttpRetry.layer().pipe(
  *   Layer.provideMerge(TestHttpClient.layer([TestHttpClient.respond(503), TestHttpClient.ok("done")]))
  * )
+ *
+ * // Run it with TestClock.adjust past the 1 s backoff: the 503 is retried once.
+ * const attempts = Effect.gen(function*() {
+ *   yield* HttpClient.get("http://api.test/items")
+ *   const test = yield* TestHttpClient.TestHttpClient
+ *   return (yield* test.requests).length // 2
+ * }).pipe(Effect.provide(TestLive))
  * ```
  *
  * @since 0.1.0
