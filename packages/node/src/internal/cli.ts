@@ -234,9 +234,10 @@ export const execute = (settings: Options.Settings): Effect.Effect<Outcome> =>
           Effect.asVoid(Effect.fork(countdown(info))) :
           Effect.void
       )
+    // Tracer settings go on the retrying client: the retry owns each attempt's span and its trace headers.
     const client = (yield* HttpClient.HttpClient).pipe(
-      HttpClient.withTracerPropagation(false),
-      HttpRetry.withRetry(settings.policy, { onRetry })
+      HttpRetry.withRetry(settings.policy, { onRetry }),
+      HttpClient.withTracerPropagation(false)
     )
 
     if (settings.verbose) {
