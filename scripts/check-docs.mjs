@@ -141,6 +141,22 @@ for (const file of sources) {
   }
 }
 
+// The API reference shows a namespace's summary from its `export * as X` line in index.ts: it must be the module's own.
+const summaryOf = (comment) =>
+  comment.split("\n").map((l) => l.replace(/^\s*\/?\*+\/?\s?/, "")).join("\n").split("@")[0].trim()
+for (const pkg of ["core", "node"]) {
+  const src = path.join(root, "packages", pkg, "src")
+  const index = fs.readFileSync(path.join(src, "index.ts"), "utf8")
+  for (const [, comment, name] of index.matchAll(/(\/\*\*(?:(?!\*\/)[\s\S])*\*\/)\s*export \* as (\w+) from/g)) {
+    const own = /^\/\*\*[\s\S]*?\*\//.exec(fs.readFileSync(path.join(src, `${name}.ts`), "utf8"))?.[0] ?? ""
+    if (summaryOf(comment) !== summaryOf(own)) {
+      errors.push(
+        `packages/${pkg}/src/index.ts: the summary above \`export * as ${name}\` differs from ${name}.ts's module comment`
+      )
+    }
+  }
+}
+
 fs.rmSync(outDir, { recursive: true, force: true })
 fs.mkdirSync(outDir, { recursive: true })
 const bySnippet = new Map()

@@ -7,6 +7,10 @@
  */
 
 /**
+ * The Node platform layer: `@effect/platform-node`'s undici client under the
+ * core's retry, with TLS, proxy and connection options per layer (never
+ * process-wide).
+ *
  * @since 0.1.0
  */
 export * as NodeHttpRetry from "./NodeHttpRetry.js"
