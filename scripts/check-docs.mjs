@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Type-checks every TypeScript code block in README.md and docs/**/*.md and every `@example` in the public
-// modules' JSDoc, so that no example can rot.
+// Type-checks every TypeScript code block in README.md, the packages' READMEs and docs/**/*.md, and every
+// `@example` in the public modules' JSDoc, so that no example can rot.
 //
 // - A ```ts block is a complete module: it compiles on its own, imports included, with the workspace's strict
 //   settings (tsconfig.base.json). Top-level declarations may go unused; imports may not.
@@ -103,7 +103,11 @@ const errors = []
 const snippets = [] // { file, source, line }
 let mirrored = 0
 
-const markdown = [path.join(root, "README.md"), ...walk(docsDir).filter((f) => f.endsWith(".md"))]
+const markdown = [
+  path.join(root, "README.md"),
+  ...["core", "node"].map((pkg) => path.join(root, "packages", pkg, "README.md")).filter((f) => fs.existsSync(f)),
+  ...walk(docsDir).filter((f) => f.endsWith(".md"))
+]
 const sources = ["core", "node"].flatMap((pkg) =>
   walk(path.join(root, "packages", pkg, "src")).filter((f) =>
     f.endsWith(".ts") && !f.includes(`${path.sep}internal${path.sep}`)
