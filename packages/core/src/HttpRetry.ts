@@ -147,6 +147,43 @@ export const withRetry: {
 } = internal.withRetry
 
 /**
+ * Follows redirects (301, 302, 303, 307, 308; at most `maxRedirects`, default
+ * 10) without sending credentials to another origin: on a hop to a different
+ * scheme, host or port, `Authorization`, `Cookie` and `Proxy-Authorization`
+ * are dropped, and stay dropped for the rest of the chain. The platform's
+ * `HttpClient.followRedirects` resends every header to wherever `Location`
+ * points.
+ *
+ * As fetch does, a 303 (and a 301 or 302 answering a POST) is followed with a
+ * GET without body; 307 and 308 resend the request as it was. A `Location`
+ * that is missing, does not parse or is not http(s), and the answer after
+ * `maxRedirects` hops, are returned as they are: through a retrying client,
+ * an `HttpStatusError`.
+ *
+ * Over a retrying client the redirects are followed inside each attempt, so
+ * the retry decides on the final answer, and a retry starts again from the
+ * first URL. Each hop's body is drained before the next.
+ *
+ * @example
+ * ```ts
+ * import { HttpRetry } from "@http-retry/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const client = (yield* HttpRetry.client).pipe(HttpRetry.followRedirects(5))
+ *   return yield* client.get("https://api.internal.test/moved")
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const followRedirects: {
+  (maxRedirects?: number): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R>
+  <E, R>(self: HttpClient.HttpClient.With<E, R>, maxRedirects?: number): HttpClient.HttpClient.With<E, R>
+} = internal.followRedirects
+
+/**
  * A Layer that decorates whatever `HttpClient` is in context with
  * `withRetry(policy)`.
  *
@@ -192,6 +229,9 @@ export const client: Effect.Effect<
  * client in context. If that client already retries (from `layer`), its
  * policy applies, with `policy` options merged over it; a full `RetryPolicy`
  * replaces it. A plain client gets `withRetry` under the defaults.
+ *
+ * Options are validated when `request` is called: a bad field throws a
+ * `RetryPolicyError` naming it, as `withPolicy` does.
  *
  * @since 0.1.0
  * @category constructors

@@ -1,8 +1,10 @@
-import type * as Headers from "@effect/platform/Headers"
+import * as Headers from "@effect/platform/Headers"
+import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
@@ -41,11 +43,17 @@ export const withPolicy = dual<
 >(2, (self, overrides) => {
   // Validate now, against the defaults, so a bad field fails where it is written.
   policyInternal.merge(policyInternal.defaults, overrides)
-  return Effect.flatMap(
+  return withValidOverrides(self, overrides)
+})
+
+const withValidOverrides = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  overrides: RetryPolicy.Options
+): Effect.Effect<A, E, R> =>
+  Effect.flatMap(
     CurrentOverrides,
     (current) => Effect.provideService(self, CurrentOverrides, [...current, overrides])
   )
-})
 
 // --- Compiled policy ----------------------------------------------------------
 
@@ -149,6 +157,129 @@ const redactRequestError = (error: HttpClientError.RequestError, redaction: Reda
   return redacted
 }
 
+/**
+ * The platform's `ResponseError` (a body that could not be read or decoded),
+ * unchanged in type and fields, whose message, JSON and inspection show the
+ * URL redacted and no header: the platform's own would print the request's
+ * URL with its userinfo and query, and both sides' headers, cookies included.
+ *
+ * @internal
+ */
+export class RedactedResponseError extends HttpClientError.ResponseError {
+  declare readonly redactedUrl: string
+  override get methodAndUrl(): string {
+    return `${this.request.method} ${this.redactedUrl}`
+  }
+  override toJSON(): unknown {
+    return {
+      _id: "@effect/platform/HttpClientError",
+      _tag: this._tag,
+      reason: this.reason,
+      message: this.message,
+      status: this.response.status,
+      method: this.request.method,
+      url: this.redactedUrl
+    }
+  }
+  override [NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
+  override toString(): string {
+    return `ResponseError: ${this.message}`
+  }
+}
+
+const redactResponseError = (
+  error: HttpClientError.ResponseError,
+  redaction: Redact.Redaction
+): RedactedResponseError => {
+  if (error instanceof RedactedResponseError) return error
+  const redacted = new RedactedResponseError({
+    request: error.request,
+    response: error.response,
+    reason: error.reason,
+    cause: error.cause,
+    ...(error.description === undefined ? {} : { description: error.description })
+  })
+  Object.defineProperty(redacted, "redactedUrl", {
+    value: Redact.requestUrl(error.request, redaction, true),
+    enumerable: false
+  })
+  return redacted
+}
+
+/**
+ * A response as the retry hands it out (to the caller, in `HttpStatusError`
+ * and to `onRetry`): the same answer, whose body errors are
+ * `RedactedResponseError`s and whose JSON and inspection redact the URL and
+ * the headers. Reading the body of a 200 that is cut short is the caller's
+ * business, but the error it gets must not carry the request's secrets.
+ *
+ * @internal
+ */
+export class RedactedResponse implements HttpClientResponse.HttpClientResponse {
+  readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
+  readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
+  constructor(
+    /** The response as the wrapped client returned it. */
+    readonly unredacted: HttpClientResponse.HttpClientResponse,
+    readonly redaction: Redact.Redaction
+  ) {}
+  get request() {
+    return this.unredacted.request
+  }
+  get status() {
+    return this.unredacted.status
+  }
+  get headers() {
+    return this.unredacted.headers
+  }
+  get cookies() {
+    return this.unredacted.cookies
+  }
+  get remoteAddress() {
+    return this.unredacted.remoteAddress
+  }
+  get json() {
+    return Effect.mapError(this.unredacted.json, (e) => redactResponseError(e, this.redaction))
+  }
+  get text() {
+    return Effect.mapError(this.unredacted.text, (e) => redactResponseError(e, this.redaction))
+  }
+  get urlParamsBody() {
+    return Effect.mapError(this.unredacted.urlParamsBody, (e) => redactResponseError(e, this.redaction))
+  }
+  get arrayBuffer() {
+    return Effect.mapError(this.unredacted.arrayBuffer, (e) => redactResponseError(e, this.redaction))
+  }
+  get formData() {
+    return Effect.mapError(this.unredacted.formData, (e) => redactResponseError(e, this.redaction))
+  }
+  get stream() {
+    return Stream.mapError(this.unredacted.stream, (e) => redactResponseError(e, this.redaction))
+  }
+  toJSON(): unknown {
+    return {
+      _id: "@effect/platform/HttpClientResponse",
+      request: { method: this.request.method, url: Redact.requestUrl(this.request, this.redaction, true) },
+      status: this.status,
+      headers: Redact.headers(this.headers, this.redaction)
+    }
+  }
+  toString(): string {
+    return JSON.stringify(this.toJSON(), null, 2)
+  }
+  [NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
+}
+
+const redactResponse = (
+  response: HttpClientResponse.HttpClientResponse,
+  redaction: Redact.Redaction
+): HttpClientResponse.HttpClientResponse =>
+  response instanceof RedactedResponse ? response : new RedactedResponse(response, redaction)
+
 /** @internal */
 export const isTimeout = (u: unknown): u is Cause.TimeoutException => Cause.isTimeoutException(u)
 
@@ -201,13 +332,15 @@ const DRAIN_LIMIT = 64 * 1024
  * Reads and discards a failed attempt's body so its connection goes back to
  * the pool. A body larger than `DRAIN_LIMIT`, or one that stalls, is cut off
  * instead: ending the stream early destroys the socket, which is cheaper than
- * reading megabytes of an error page.
+ * reading megabytes of an error page. A body that fails is expected here and
+ * ignored: the stream's own fiber must not log it as an unhandled error.
  */
 const drain = (response: HttpClientResponse.HttpClientResponse, timeoutMillis: number): Effect.Effect<void> =>
   response.stream.pipe(
     Stream.runFoldWhile(0, (n) => n <= DRAIN_LIMIT, (n, chunk) => n + chunk.length),
     Effect.timeout(Duration.millis(timeoutMillis)),
-    Effect.ignore
+    Effect.ignore,
+    Effect.withUnhandledErrorLogLevel(Option.none())
   )
 
 const describe = (failure: unknown): string => {
@@ -310,13 +443,14 @@ const run = <E>(self: Attempt<E>, n: number): Effect.Effect<HttpClientResponse.H
             )
         ))
       return attempt.pipe(
-        Effect.flatMap((response) =>
-          response.status >= 200 && response.status < 300 ?
+        Effect.flatMap((unredacted) => {
+          const response = redactResponse(unredacted, plan.redaction)
+          return response.status >= 200 && response.status < 300 ?
             plan.logLevel === undefined ?
               Effect.succeed(response) :
               Effect.as(log(self, `${self.label}: attempt ${n}/${max} -> ${response.status}`), response) :
             Effect.fail(new StatusFailure(response))
-        ),
+        }),
         Effect.catchAll((failure) => decide(self, n, failure))
       )
     })
@@ -426,6 +560,7 @@ interface Retrying {
   readonly [RetryingTypeId]: {
     readonly inner: HttpClient.HttpClient.With<unknown, unknown>
     readonly policy: RetryPolicy.RetryPolicy
+    readonly options: HttpRetry.RetryOptions<unknown, unknown> | undefined
   }
 }
 
@@ -514,10 +649,105 @@ export const withRetry: {
       (request) => Effect.flatMap(request, (request) => execute(base, enforce, onRetry, send, request)),
       preprocess
     ) as HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
-    Object.defineProperty(client, RetryingTypeId, { value: { inner, policy }, enumerable: false })
+    Object.defineProperty(client, RetryingTypeId, { value: { inner, policy, options }, enumerable: false })
     return client
   }
 )
+
+// --- Redirects ----------------------------------------------------------------
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+
+// Credentials for the origin they were written for; fetch and undici drop the same ones on a cross-origin hop.
+const CREDENTIALS = ["authorization", "cookie", "proxy-authorization"]
+
+/**
+ * The request for the next hop, or `undefined` when the answer is to be
+ * returned as it is: a `Location` that is missing, does not parse or is not
+ * http(s).
+ */
+const nextHop = (
+  request: HttpClientRequest.HttpClientRequest,
+  response: HttpClientResponse.HttpClientResponse
+): HttpClientRequest.HttpClientRequest | undefined => {
+  const location = response.headers.location
+  if (location === undefined) return undefined
+  let from: URL
+  let to: URL
+  try {
+    from = new URL(request.url)
+    to = new URL(location, request.url)
+  } catch {
+    return undefined
+  }
+  if (to.protocol !== "http:" && to.protocol !== "https:") return undefined
+  // As fetch: a 303 turns into a GET, and so does a POST answered by 301 or 302; 307 and 308 resend as they are.
+  const status = response.status
+  const toGet = (status === 303 && request.method !== "GET" && request.method !== "HEAD") ||
+    ((status === 301 || status === 302) && request.method === "POST")
+  const headers = from.origin === to.origin ? request.headers : Headers.remove(request.headers, CREDENTIALS)
+  const next = HttpClientRequest.make(toGet ? "GET" : request.method)(to, { headers })
+  return HttpClientRequest.setBody(next, toGet ? HttpBody.empty : request.body)
+}
+
+const follow = <E, R>(
+  client: HttpClient.HttpClient.With<E, R>,
+  maxRedirects: number
+): HttpClient.HttpClient.With<E, R> => {
+  const { preprocess, send } = split(client)
+  const loop = (
+    request: HttpClientRequest.HttpClientRequest,
+    hops: number
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> =>
+    Effect.flatMap(send(request), (response) => {
+      if (!REDIRECTS.has(response.status) || hops >= maxRedirects) return Effect.succeed(response)
+      const next = nextHop(request, response)
+      return next === undefined ?
+        Effect.succeed(response) :
+        Effect.zipRight(drain(response, 1000), loop(next, hops + 1))
+    })
+  const followed = HttpClient.makeWith((request) => Effect.flatMap(request, (request) => loop(request, 0)), preprocess)
+  // Keep the client's own attempt timeout, if it has one: each hop is then bounded by it.
+  if (Predicate.hasProperty(client, AttemptTimeoutTypeId)) {
+    Object.defineProperty(followed, AttemptTimeoutTypeId, { value: client[AttemptTimeoutTypeId], enumerable: false })
+  }
+  return followed
+}
+
+const checkMaxRedirects = (maxRedirects: number): number => {
+  if (!Number.isInteger(maxRedirects) || maxRedirects < 0) {
+    throw new Cause.IllegalArgumentException(
+      `HttpRetry.followRedirects: maxRedirects = ${maxRedirects} (expected a whole number of at least 0)`
+    )
+  }
+  return maxRedirects
+}
+
+const following = <E, R>(
+  self: HttpClient.HttpClient.With<E, R>,
+  maxRedirects: number
+): HttpClient.HttpClient.With<E, R> => {
+  if (!isRetrying(self)) return follow(self, maxRedirects)
+  // Follow inside each attempt, so that the retry sees (and gives up on) the final answer, not the 3xx.
+  const { inner, options, policy } = self[RetryingTypeId]
+  return withRetry(follow(inner, maxRedirects), policy, options) as HttpClient.HttpClient.With<E, R>
+}
+
+/** @internal */
+export const followRedirects: {
+  (maxRedirects?: number): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R>
+  <E, R>(self: HttpClient.HttpClient.With<E, R>, maxRedirects?: number): HttpClient.HttpClient.With<E, R>
+} = function(...args: ReadonlyArray<unknown>) {
+  // Not `dual`: a bad maxRedirects throws where it is written, data-last too.
+  if (Predicate.hasProperty(args[0], HttpClient.TypeId)) {
+    return following(
+      args[0] as HttpClient.HttpClient.With<unknown, unknown>,
+      checkMaxRedirects((args[1] as number | undefined) ?? 10)
+    )
+  }
+  const maxRedirects = checkMaxRedirects((args[0] as number | undefined) ?? 10)
+  return (self: HttpClient.HttpClient.With<unknown, unknown>) => following(self, maxRedirects)
+} as typeof followRedirects
 
 /** @internal */
 export const layer = (
@@ -550,14 +780,19 @@ export const request = (
   HttpClientResponse.HttpClientResponse,
   HttpRetry.RetryError<HttpClientError.HttpClientError>,
   HttpClient.HttpClient
-> =>
-  Effect.flatMap(HttpClient.HttpClient, (client) => {
+> => {
+  // Validate now, as withPolicy does: a bad field throws where it is written, not as a defect of the request.
+  if (policy !== undefined && !policyInternal.isRetryPolicy(policy)) {
+    policyInternal.merge(policyInternal.defaults, policy)
+  }
+  return Effect.flatMap(HttpClient.HttpClient, (client) => {
     if (policyInternal.isRetryPolicy(policy)) return withRetry(client, policy).execute(request)
     const retrying = isRetrying(client) ? client : withRetry(client)
     const execute = (retrying as HttpClient.HttpClient.With<HttpRetry.RetryError<HttpClientError.HttpClientError>>)
       .execute(request)
-    return policy === undefined ? execute : withPolicy(execute, policy)
+    return policy === undefined ? execute : withValidOverrides(execute, policy)
   })
+}
 
 /** @internal */
 export const redactedHeaders = (
