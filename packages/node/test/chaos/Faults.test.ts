@@ -1,0 +1,391 @@
+/**
+ * The fault matrix: every fault the chaos server can play, under GET (retried as the policy says) and POST (tried once
+ * unless the policy lists POST or the request carries an Idempotency-Key), over HTTP and HTTPS, through
+ * `NodeHttpRetry.layer`. Each case asserts the attempts the server saw, the error's type and classification, the
+ * reason the retry gave up (from its log line) and the real time taken. Then the attempt timeout and the deadline.
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import { HttpStatusError, RetryPolicy, TransportFailure } from "@http-retry/core"
+import { NodeHttpRetry } from "@http-retry/node"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import { performance } from "node:perf_hooks"
+import { captureLogs, closedPort, eventually, send } from "../harness.js"
+import * as TlsFixtures from "../utils/TlsFixtures.js"
+import * as Chaos from "./ChaosServer.js"
+import * as Ledger from "./Ledger.js"
+
+const ledger = Ledger.make("faults")
+afterAll(() => {
+  ledger.flush()
+  assert.strictEqual(ledger.tally.unhandledRejections, 0, "unhandled rejections")
+})
+
+const ATTEMPTS = 3
+const BASE = 25
+const TIMEOUT = 200
+/** The backoff waits before attempts 2..n. */
+const backoff = (attempts: number) =>
+  Array.from({ length: attempts - 1 }, (_, i) => BASE * 2 ** i).reduce((a, b) => a + b, 0)
+
+const policy = (options: RetryPolicy.Options = {}) =>
+  RetryPolicy.make({
+    maxAttempts: ATTEMPTS,
+    baseDelay: `${BASE} millis`,
+    jitter: "none",
+    attemptTimeout: `${TIMEOUT} millis`,
+    log: "Debug",
+    ...options
+  })
+
+/** What a case must end with. */
+interface Expected {
+  readonly attempts: number
+  /** `ok` (body), or the error's tag. */
+  readonly end: "ok" | "HttpStatusError" | "RequestError" | "ResponseError" | "TimeoutException"
+  /** The body, the HttpStatusError's status, the RequestError's kind or the ResponseError's reason. */
+  readonly detail: string | number
+  /** Why the retry gave up, from its last log line; `undefined` when the last attempt answered 2xx. */
+  readonly giveUp: HttpStatusError.GiveUpReason | undefined
+  /** Least real time the case can take, in ms. */
+  readonly least: number
+}
+
+interface Row {
+  readonly name: string
+  /** `undefined`: the server's port is closed. */
+  readonly fault: ((elsewhere: string) => Chaos.Fault) | undefined
+  /** Under a retried method. */
+  readonly retried: Expected
+  /** Under a POST without key. */
+  readonly once: Expected
+}
+
+const retriedEnd = (end: Expected["end"], detail: string | number, least = backoff(ATTEMPTS)): Expected => ({
+  attempts: ATTEMPTS,
+  end,
+  detail,
+  giveUp: "AttemptsExhausted",
+  least
+})
+const onceEnd = (end: Expected["end"], detail: string | number, giveUp: Expected["giveUp"], least = 0): Expected => ({
+  attempts: 1,
+  end,
+  detail,
+  giveUp,
+  least
+})
+const same = (expected: Expected) => ({ retried: expected, once: expected })
+
+const rows: ReadonlyArray<Row> = [
+  {
+    name: "503",
+    fault: () => Chaos.respond(503),
+    retried: retriedEnd("HttpStatusError", 503),
+    once: onceEnd("HttpStatusError", 503, "MethodNotRetried")
+  },
+  {
+    name: "500 with a 4 KiB body",
+    fault: () => Chaos.respond(500, { body: "e".repeat(4096) }),
+    retried: retriedEnd("HttpStatusError", 500),
+    once: onceEnd("HttpStatusError", 500, "MethodNotRetried")
+  },
+  { name: "404", fault: () => Chaos.respond(404), ...same(onceEnd("HttpStatusError", 404, "NotRetryable")) },
+  {
+    name: "reset (RST) before the headers",
+    fault: () => Chaos.resetBeforeHeaders(),
+    retried: retriedEnd("RequestError", "ConnectionReset"),
+    once: onceEnd("RequestError", "ConnectionReset", "MethodNotRetried")
+  },
+  {
+    name: "reset after the headers of a 503",
+    fault: () => Chaos.resetAfterHeaders(503),
+    retried: retriedEnd("HttpStatusError", 503),
+    once: onceEnd("HttpStatusError", 503, "MethodNotRetried")
+  },
+  {
+    name: "reset after the headers of a 200",
+    fault: () => Chaos.resetAfterHeaders(200),
+    ...same(onceEnd("ResponseError", "Decode", undefined))
+  },
+  {
+    name: "reset mid-body of a 503",
+    fault: () => Chaos.resetMidBody(503),
+    retried: retriedEnd("HttpStatusError", 503),
+    once: onceEnd("HttpStatusError", 503, "MethodNotRetried")
+  },
+  {
+    name: "reset mid-body of a 200",
+    fault: () => Chaos.resetMidBody(200),
+    ...same(onceEnd("ResponseError", "Decode", undefined))
+  },
+  {
+    name: "accepts and never answers",
+    fault: () => Chaos.hang(),
+    retried: retriedEnd("TimeoutException", "timed out", ATTEMPTS * TIMEOUT + backoff(ATTEMPTS)),
+    once: onceEnd("TimeoutException", "timed out", "MethodNotRetried", TIMEOUT)
+  },
+  {
+    name: "status line and headers a byte every 25 ms",
+    fault: () => Chaos.dripHeaders(200, 25),
+    retried: retriedEnd("TimeoutException", "timed out", ATTEMPTS * TIMEOUT + backoff(ATTEMPTS)),
+    once: onceEnd("TimeoutException", "timed out", "MethodNotRetried", TIMEOUT)
+  },
+  {
+    name: "body a byte every 10 ms",
+    fault: () => Chaos.dripBody(200, 10),
+    ...same(onceEnd("ok", "0123456789abcdef", undefined, 160))
+  },
+  {
+    name: "malformed status line",
+    fault: () => Chaos.malformedStatusLine(),
+    retried: retriedEnd("RequestError", "Unknown"),
+    once: onceEnd("RequestError", "Unknown", "MethodNotRetried")
+  },
+  {
+    name: "Content-Length 100 on a 200, 16 bytes sent, connection closed",
+    fault: () => Chaos.lyingLength(200, 100),
+    ...same(onceEnd("ResponseError", "Decode", undefined))
+  },
+  {
+    name: "Content-Length 100 on a 503, 16 bytes sent, connection closed",
+    fault: () => Chaos.lyingLength(503, 100),
+    retried: retriedEnd("HttpStatusError", 503),
+    once: onceEnd("HttpStatusError", 503, "MethodNotRetried")
+  },
+  {
+    name: "Content-Length 100 on a 503, 16 bytes sent, then silence",
+    fault: () => Chaos.lyingLength(503, 100, { then: "hang" }),
+    // The failed attempt's body is drained for at most the attempt timeout before the retry.
+    retried: retriedEnd("HttpStatusError", 503, backoff(ATTEMPTS) + (ATTEMPTS - 1) * TIMEOUT),
+    once: onceEnd("HttpStatusError", 503, "MethodNotRetried")
+  },
+  {
+    name: "Content-Length 4 on a 200, 16 bytes sent",
+    fault: () => Chaos.lyingLength(200, 4),
+    ...same(onceEnd("ok", "0123", undefined))
+  },
+  {
+    name: "connection refused (closed port)",
+    fault: undefined,
+    retried: retriedEnd("RequestError", "ConnectionRefused"),
+    once: onceEnd("RequestError", "ConnectionRefused", "MethodNotRetried")
+  },
+  {
+    name: "302 to another origin",
+    fault: (elsewhere) => Chaos.redirect(`${elsewhere}/landing`),
+    ...same(onceEnd("HttpStatusError", 302, "NotRetryable"))
+  }
+]
+
+interface Variant {
+  readonly name: string
+  readonly request: (url: string) => HttpClientRequest.HttpClientRequest
+  readonly policy: RetryPolicy.RetryPolicy
+  readonly retried: boolean
+}
+
+const payload = "{\"order\":42}"
+const variants: ReadonlyArray<Variant> = [
+  { name: "GET", request: (url) => HttpClientRequest.get(url), policy: policy(), retried: true },
+  {
+    name: "POST",
+    request: (url) => HttpClientRequest.post(url).pipe(HttpClientRequest.bodyText(payload, "application/json")),
+    policy: policy(),
+    retried: false
+  },
+  {
+    name: "POST with an Idempotency-Key",
+    request: (url) =>
+      HttpClientRequest.post(url).pipe(
+        HttpClientRequest.bodyText(payload, "application/json"),
+        HttpClientRequest.setHeader("Idempotency-Key", "order-42")
+      ),
+    policy: policy(),
+    retried: true
+  },
+  {
+    name: "POST, listed in methods",
+    request: (url) => HttpClientRequest.post(url).pipe(HttpClientRequest.bodyText(payload, "application/json")),
+    policy: policy({ methods: ["GET", "POST"] }),
+    retried: true
+  }
+]
+
+/** What the case ended with, in the terms of `Expected`. */
+const describeEnd = (exit: Exit.Exit<{ readonly status: number; readonly body: string }, unknown>) => {
+  if (Exit.isSuccess(exit)) return { end: "ok", detail: exit.value.body }
+  const error = Cause.squash(exit.cause)
+  if (HttpStatusError.isHttpStatusError(error)) return { end: error._tag, detail: error.status, error }
+  if (Cause.isTimeoutException(error)) return { end: "TimeoutException", detail: "timed out", error }
+  if (HttpClientError.isHttpClientError(error)) {
+    return error._tag === "RequestError" ?
+      { end: error._tag, detail: TransportFailure.classify(error)?.kind ?? error.reason, error } :
+      { end: error._tag, detail: error.reason, error }
+  }
+  return { end: "untyped", detail: String(error), error }
+}
+
+const ca = { ca: TlsFixtures.ca }
+
+const runCase = (protocol: "http" | "https", variant: Variant, row: Row) =>
+  Effect.gen(function*() {
+    ledger.fault(row.name)
+    const expected = variant.retried ? row.retried : row.once
+    const elsewhere = yield* Chaos.make(() => Chaos.respond(200, { body: "elsewhere" }))
+    const start = protocol === "http" ? Chaos.make : Chaos.makeHttps
+    const server = row.fault === undefined ? undefined : yield* start(() => row.fault!(elsewhere.url))
+    const url = server?.url ?? `${protocol}://127.0.0.1:${yield* closedPort}`
+    const logs = captureLogs()
+    const began = performance.now()
+    const exit = yield* ledger.observe(
+      send(NodeHttpRetry.layer({ policy: variant.policy, tls: ca }), variant.request(`${url}/orders`)).pipe(
+        Effect.provide(logs.layer),
+        Logger.withMinimumLogLevel(LogLevel.Debug)
+      )
+    )
+    const elapsed = performance.now() - began
+    const ended = describeEnd(exit)
+    assert.deepStrictEqual([ended.end, ended.detail], [expected.end, expected.detail], String(ended.error))
+
+    // Attempts as the server saw them; through a closed port, as the retry logged them.
+    const attempts = server?.requests.length ?? logs.lines.length
+    assert.strictEqual(attempts, expected.attempts, "attempts")
+    assert.strictEqual(logs.lines.length, expected.attempts, `one log line per attempt: ${JSON.stringify(logs.lines)}`)
+    const last = logs.lines[logs.lines.length - 1].message
+    if (expected.giveUp === undefined) assert.match(last, /-> 2\d\d$/)
+    else assert.match(last, new RegExp(`giving up: ${expected.giveUp}$`))
+    if (HttpStatusError.isHttpStatusError(ended.error)) {
+      assert.strictEqual(ended.error.attempts, expected.attempts)
+      assert.strictEqual(ended.error.reason, expected.giveUp)
+    }
+
+    // Every attempt carried the same request: method, body and key.
+    for (const request of server?.requests ?? []) {
+      assert.strictEqual(request.method, variant.name.startsWith("GET") ? "GET" : "POST")
+      if (request.method === "POST") assert.strictEqual(request.body.toString(), payload)
+    }
+    if (server !== undefined && variant.name.includes("Idempotency-Key")) {
+      assert.deepStrictEqual(new Set(server.requests.map((r) => r.headers["idempotency-key"])), new Set(["order-42"]))
+    }
+    assert.strictEqual(elsewhere.requests.length, 0, "nothing reached the other origin")
+
+    assert.isAtLeast(elapsed, expected.least - 5, "elapsed")
+    assert.isBelow(elapsed, expected.least + 1_500, "elapsed")
+
+    // The layer's scope has closed: nothing may stay open.
+    if (server !== undefined) {
+      yield* eventually(() => server.openSockets() === 0, 1_000).pipe(Effect.catchAllDefect(() => Effect.void))
+      ledger.sockets(server.openSockets())
+      assert.strictEqual(server.openSockets(), 0, "open sockets")
+    }
+  })
+
+describe.concurrent("fault matrix over HTTP", () => {
+  for (const variant of variants) {
+    for (const row of rows) {
+      it.scopedLive(`${variant.name}: ${row.name}`, () => runCase("http", variant, row))
+    }
+  }
+})
+
+describe.concurrent("fault matrix over HTTPS", () => {
+  for (const variant of variants.slice(0, 2)) {
+    for (const row of rows) {
+      it.scopedLive(`${variant.name}: ${row.name}`, () => runCase("https", variant, row))
+    }
+  }
+})
+
+describe("a Content-Length shorter than the body", () => {
+  it.scopedLive("the excess is never read as the next answer: the next request gets a new connection", () =>
+    Effect.gen(function*() {
+      ledger.fault("Content-Length 4 with a whole response smuggled after the body")
+      const smuggled = "HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nsmuggled"
+      const server = yield* Chaos.make(Chaos.sequence([
+        Chaos.lyingLength(200, 4, { body: `abcd${smuggled}` }),
+        Chaos.respond(200, { body: "genuine" })
+      ]))
+      const bodies = yield* Effect.gen(function*() {
+        const client = yield* HttpClient.HttpClient
+        const read = (path: string) =>
+          ledger.observe(Effect.flatMap(client.get(`${server.url}${path}`), (response) => response.text)).pipe(
+            Effect.flatten
+          )
+        const first = yield* read("/first")
+        // Let the excess bytes arrive before the next request is sent.
+        yield* Effect.sleep("30 millis")
+        return [first, yield* read("/second")]
+      }).pipe(Effect.provide(NodeHttpRetry.layer({ policy: policy() })))
+      assert.deepStrictEqual(bodies, ["abcd", "genuine"])
+      assert.deepStrictEqual(server.requests.map((r) => [r.path, r.connectionId]), [["/first", 1], ["/second", 2]])
+    }))
+})
+
+describe("attempt timeout and deadline", () => {
+  const timedCase = (
+    name: string,
+    fault: Chaos.Fault,
+    options: RetryPolicy.Options,
+    expected: { readonly attempts: number; readonly least: number; readonly most: number; readonly end: string }
+  ) =>
+    it.scopedLive(name, () =>
+      Effect.gen(function*() {
+        ledger.fault(name)
+        const server = yield* Chaos.make(() => fault)
+        const began = performance.now()
+        const exit = yield* ledger.observe(
+          send(NodeHttpRetry.layer({ policy: policy(options) }), HttpClientRequest.get(server.url))
+        )
+        const elapsed = performance.now() - began
+        const ended = describeEnd(exit)
+        const reason = HttpStatusError.isHttpStatusError(ended.error) ? `: ${ended.error.reason}` : ""
+        assert.strictEqual(`${ended.end}${reason}`, expected.end)
+        assert.strictEqual(server.requests.length, expected.attempts)
+        assert.isAtLeast(elapsed, expected.least - 5)
+        assert.isBelow(elapsed, expected.most)
+        yield* eventually(() => server.openSockets() === 0, 1_000)
+        ledger.sockets(server.openSockets())
+      }))
+
+  timedCase(
+    "a never-answering server: each attempt ends at attemptTimeout",
+    Chaos.hang(),
+    { maxAttempts: 2, attemptTimeout: "300 millis" },
+    { attempts: 2, least: 2 * 300 + BASE, most: 2 * 300 + BASE + 1_000, end: "TimeoutException" }
+  )
+
+  timedCase(
+    "headers dripped a byte every 50 ms: the attempt still ends at attemptTimeout, whatever trickles in",
+    Chaos.dripHeaders(200, 50),
+    { maxAttempts: 2, attemptTimeout: "300 millis" },
+    { attempts: 2, least: 2 * 300 + BASE, most: 2 * 300 + BASE + 1_000, end: "TimeoutException" }
+  )
+
+  timedCase(
+    "the deadline cuts a backoff short: 300 ms waits, then 600 ms would pass maxElapsed 500 ms",
+    Chaos.respond(503),
+    { maxAttempts: 5, baseDelay: "300 millis", maxElapsed: "500 millis" },
+    { attempts: 2, least: 300, most: 1_000, end: "HttpStatusError: DeadlineExceeded" }
+  )
+
+  timedCase(
+    "the deadline refuses a Retry-After that would pass it, at once",
+    Chaos.respond(503, { headers: { "retry-after": "2" } }),
+    { maxElapsed: "1 second" },
+    { attempts: 1, least: 0, most: 300, end: "HttpStatusError: RetryAfterTooLong" }
+  )
+
+  timedCase(
+    "the deadline shrinks the attempt timeout: a 10 s attemptTimeout ends at maxElapsed 300 ms",
+    Chaos.hang(),
+    { attemptTimeout: "10 seconds", maxElapsed: "300 millis" },
+    { attempts: 1, least: 300, most: 1_000, end: "TimeoutException" }
+  )
+})
