@@ -7,9 +7,11 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import { dual } from "effect/Function"
 import { NodeInspectSymbol } from "effect/Inspectable"
@@ -335,13 +337,18 @@ const DRAIN_LIMIT = 64 * 1024
  * reading megabytes of an error page. A body that fails is expected here and
  * ignored: the stream's own fiber must not log it as an unhandled error.
  */
-const drain = (response: HttpClientResponse.HttpClientResponse, timeoutMillis: number): Effect.Effect<void> =>
-  response.stream.pipe(
-    Stream.runFoldWhile(0, (n) => n <= DRAIN_LIMIT, (n, chunk) => n + chunk.length),
+const drain = (response: HttpClientResponse.HttpClientResponse, timeoutMillis: number): Effect.Effect<void> => {
+  const length = Number(response.headers["content-length"] ?? Number.NaN)
+  // A small body of known length (the usual error page) is read in one go, without a stream's machinery.
+  const read: Effect.Effect<unknown, unknown> = length <= DRAIN_LIMIT ?
+    response.arrayBuffer :
+    Stream.runFoldWhile(response.stream, 0, (n) => n <= DRAIN_LIMIT, (n, chunk) => n + chunk.length)
+  return read.pipe(
     Effect.timeout(Duration.millis(timeoutMillis)),
     Effect.ignore,
     Effect.withUnhandledErrorLogLevel(Option.none())
   )
+}
 
 const describe = (failure: unknown): string => {
   if (failure instanceof StatusFailure) return `HTTP ${failure.response.status}`
@@ -397,64 +404,84 @@ const constTrue = () => true
 const traced = <E>(
   self: Attempt<E>,
   n: number,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
   send: (
     request: HttpClientRequest.HttpClientRequest
   ) => Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown>
-): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
-  Effect.withFiberRuntime((fiber) => {
-    const request = self.request
-    if (
-      !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
-      fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)(request)
-    ) {
-      return send(request)
-    }
-    const attributes = Redact.spanAttributes(request, self.plan.redaction)
-    attributes["http.request.method"] = request.method
-    if (n > 1) attributes["http.request.resend_count"] = n - 1
-    const name = Context.get(fiber.currentContext, HttpClient.SpanNameGenerator)(request)
-    return Effect.useSpan(name, { kind: "client", captureStackTrace: false, attributes }, (span) => {
-      const sent = fiber.getFiberRef(HttpClient.currentTracerPropagation) ?
-        HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span)) :
-        request
-      return send(sent).pipe(
-        Effect.tap((response) => span.attribute("http.response.status_code", response.status)),
-        Effect.withParentSpan(span),
-        Effect.locally(HttpClient.currentTracerDisabledWhen, constTrue)
-      )
-    })
+): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
+  const request = self.request
+  const redaction = self.plan.redaction
+  if (
+    !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
+    fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)(request)
+  ) {
+    return send(request)
+  }
+  const attributes = Redact.spanAttributes(request, redaction)
+  attributes["http.request.method"] = request.method
+  if (n > 1) attributes["http.request.resend_count"] = n - 1
+  const name = Context.get(fiber.currentContext, HttpClient.SpanNameGenerator)(request)
+  return Effect.useSpan(name, { kind: "client", captureStackTrace: false, attributes }, (span) => {
+    const sent = fiber.getFiberRef(HttpClient.currentTracerPropagation) ?
+      HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span)) :
+      request
+    return send(sent).pipe(
+      Effect.matchEffect({
+        onSuccess: (response) => {
+          span.attribute("http.response.status_code", response.status)
+          return Effect.succeed(response)
+        },
+        // The span records the error it ends with: it must be the redacted one.
+        onFailure: (error) => Effect.fail(isRequestError(error) ? redactRequestError(error, redaction) : error)
+      }),
+      Effect.withParentSpan(span),
+      Effect.locally(HttpClient.currentTracerDisabledWhen, constTrue)
+    )
   })
+}
 
-const run = <E>(self: Attempt<E>, n: number): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
-  Effect.suspend(() => {
-    const plan = self.plan
-    return Effect.clockWith((clock) => {
-      const now = clock.unsafeCurrentTimeMillis()
-      const left = plan.maxElapsedMillis - (now - self.startMillis)
-      const timeoutMillis = Math.max(0, Math.min(plan.attemptTimeoutMillis, left))
-      const max = plan.policy.maxAttempts
-      const attempt = traced(self, n, (request) =>
-        self.enforce(
-          self.send(request),
-          Duration.millis(timeoutMillis),
-          () =>
-            new Cause.TimeoutException(
-              `${self.label}: attempt ${n} of ${max} timed out after ${Duration.format(Duration.millis(timeoutMillis))}`
-            )
-        ))
-      return attempt.pipe(
-        Effect.flatMap((unredacted) => {
+/**
+ * Attempt `n`, started at `now` on `fiber`'s clock: its timeout is the
+ * smaller of `attemptTimeout` and the time left before the deadline.
+ */
+const attempt = <E>(
+  self: Attempt<E>,
+  n: number,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  now: number
+): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
+  const plan = self.plan
+  const left = plan.maxElapsedMillis - (now - self.startMillis)
+  const timeoutMillis = Math.max(0, Math.min(plan.attemptTimeoutMillis, left))
+  const max = plan.policy.maxAttempts
+  return traced(self, n, fiber, (request) =>
+    self.enforce(
+      self.send(request),
+      Duration.millis(timeoutMillis),
+      () =>
+        new Cause.TimeoutException(
+          `${self.label}: attempt ${n} of ${max} timed out after ${Duration.format(Duration.millis(timeoutMillis))}`
+        )
+    )).pipe(
+      Effect.matchEffect({
+        onSuccess: (unredacted) => {
           const response = redactResponse(unredacted, plan.redaction)
-          return response.status >= 200 && response.status < 300 ?
-            plan.logLevel === undefined ?
-              Effect.succeed(response) :
-              Effect.as(log(self, `${self.label}: attempt ${n}/${max} -> ${response.status}`), response) :
-            Effect.fail(new StatusFailure(response))
-        }),
-        Effect.catchAll((failure) => decide(self, n, failure))
-      )
-    })
-  })
+          if (response.status < 200 || response.status >= 300) return decide(self, n, new StatusFailure(response))
+          return plan.logLevel === undefined ?
+            Effect.succeed(response) :
+            Effect.as(log(self, `${self.label}: attempt ${n}/${max} -> ${response.status}`), response)
+        },
+        onFailure: (failure) => decide(self, n, failure)
+      })
+    )
+}
+
+const clockOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Clock.Clock =>
+  Context.get(fiber.currentDefaultServices, Clock.Clock)
+
+/** A later attempt, after a wait: read the clock when it starts. */
+const run = <E>(self: Attempt<E>, n: number): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
+  Effect.withFiberRuntime((fiber) => attempt(self, n, fiber, clockOf(fiber).unsafeCurrentTimeMillis()))
 
 const decide = <E>(
   self: Attempt<E>,
@@ -545,7 +572,11 @@ const decide = <E>(
               { _tag: "Error", error: failure as E | Cause.TimeoutException }
           }))
         }
-        steps.push(Effect.sleep(delay))
+        // The wait runs from the failure, not from the end of the drain and the hook.
+        steps.push(Effect.clockWith((clock) => {
+          const spent = clock.unsafeCurrentTimeMillis() - now
+          return spent <= 0 ? Effect.sleep(delay) : Effect.sleep(Duration.millis(Math.max(0, delayMillis - spent)))
+        }))
         return Effect.zipRight(Effect.all(steps, { discard: true }), run(self, n + 1))
       }
     )
@@ -573,27 +604,27 @@ const execute = <E>(
   send: Attempt<E>["send"],
   request: HttpClientRequest.HttpClientRequest
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
-  Effect.flatMap(CurrentOverrides, (overrides) =>
-    Effect.clockWith((clock) => {
-      const plan = planWith(base, overrides)
-      let label: string | undefined
-      const state: Attempt<E> = {
-        plan,
-        request,
-        send,
-        startMillis: clock.unsafeCurrentTimeMillis(),
-        onRetry,
-        enforce,
-        // Only a log line or an error needs the redacted URL: keep URL parsing off the happy path.
-        get label() {
-          return label ??= `${request.method} ${
-            Redact.requestUrl(request, plan.redaction, plan.policy.log !== false && plan.policy.log.query)
-          }`
-        },
-        scheduleState: plan.schedule.initial
-      }
-      return run(state, 1)
-    }))
+  Effect.withFiberRuntime((fiber) => {
+    const plan = planWith(base, Context.get(fiber.currentContext, CurrentOverrides))
+    const now = clockOf(fiber).unsafeCurrentTimeMillis()
+    let label: string | undefined
+    const state: Attempt<E> = {
+      plan,
+      request,
+      send,
+      startMillis: now,
+      onRetry,
+      enforce,
+      // Only a log line or an error needs the redacted URL: keep URL parsing off the happy path.
+      get label() {
+        return label ??= `${request.method} ${
+          Redact.requestUrl(request, plan.redaction, plan.policy.log !== false && plan.policy.log.query)
+        }`
+      },
+      scheduleState: plan.schedule.initial
+    }
+    return attempt(state, 1, fiber, now)
+  })
 
 interface Split<E, R> {
   readonly preprocess: HttpClient.HttpClient.Preprocess<E, R>

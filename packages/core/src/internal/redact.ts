@@ -83,9 +83,18 @@ export const url = (
     // Not a URL we can parse: keep only what precedes any userinfo or query.
     return raw.replace(/\/\/[^/@?#]*@/, `//${REDACTED}@`).replace(/[?#].*$/, query ? "?<unparsed>" : "")
   }
+  return fromParsed(parsed, params, redaction, query)
+}
+
+const fromParsed = (
+  parsed: URL,
+  params: ReadonlyArray<readonly [string, string]>,
+  redaction: Redaction,
+  query: boolean
+): string => {
   const userinfo = parsed.username !== "" || parsed.password !== "" ? `${REDACTED}@` : ""
   const base = `${parsed.protocol}//${userinfo}${parsed.host}${parsed.pathname}`
-  if (!query) return base
+  if (!query || (parsed.search === "" && params.length === 0)) return base
   const search = new URLSearchParams(parsed.search)
   for (const [name, value] of params) search.append(name, value)
   const parts: Array<string> = []
@@ -113,20 +122,22 @@ export const spanAttributes = (
   request: HttpClientRequest.HttpClientRequest,
   redaction: Redaction
 ): Record<string, string | number> => {
-  const full = requestUrl(request, redaction, true)
   let parsed: URL
   try {
     parsed = new URL(request.url)
   } catch {
-    return { "url.full": full }
+    return { "url.full": requestUrl(request, redaction, true) }
   }
-  const query = full.indexOf("?")
-  return {
+  // One parse serves every attribute; the query is only walked when there is one.
+  const full = fromParsed(parsed, request.urlParams, redaction, true)
+  const attributes: Record<string, string | number> = {
     "url.full": full,
     "url.scheme": parsed.protocol.slice(0, -1),
     "url.path": parsed.pathname,
-    "server.address": parsed.hostname,
-    ...(parsed.port === "" ? {} : { "server.port": Number(parsed.port) }),
-    ...(query === -1 ? {} : { "url.query": full.slice(query + 1) })
+    "server.address": parsed.hostname
   }
+  if (parsed.port !== "") attributes["server.port"] = Number(parsed.port)
+  const query = full.indexOf("?")
+  if (query !== -1) attributes["url.query"] = full.slice(query + 1)
+  return attributes
 }
