@@ -39,6 +39,13 @@ export const clients: ReadonlyArray<ClientInfo> = [
       "Retry-After on 429/503 replacing the backoff, 10 s per attempt"
   },
   {
+    name: "ours-lean",
+    label: "@http-retry/node, lean",
+    retries: true,
+    packages: ["@http-retry/node", "@http-retry/core"],
+    retryConfig: "as @http-retry/node, with `tracing: false`: no span per attempt, no trace headers"
+  },
+  {
     name: "got",
     label: "got",
     retries: true,

@@ -415,6 +415,16 @@ const targets = (results: Results): Array<Target> => {
   speedTarget("happy-64", "axios", "axios + axios-retry", 1.15, 64)
   speedTarget("happy-64", "ky", "ky", 1.4, 64)
 
+  {
+    const lean = runsOf(results, "happy-64", "ours-lean")
+    const ratio = ratioWithinRounds(lean, runsOf(results, "happy-64", "undici"), rps)
+    out.push({
+      text: "stretch: the lean path (`tracing: false`) ≥ 0.35× raw undici, 64 in flight (req/s, ratio within a round)",
+      met: ratio.n === 0 ? undefined : ratio.median >= 0.35 && allCorrect(lean),
+      figure: withRange(ratio, 2, "×")
+    })
+  }
+
   const fault = ours("fault")
   const over = overRetrySchedule(results, fault)
   const exact = allCorrect(fault)

@@ -75,6 +75,12 @@ export interface RetryInfo<E> {
 export interface RetryOptions<E, R> {
   /** Runs before each wait; it cannot fail the request. */
   readonly onRetry?: ((info: RetryInfo<E>) => Effect.Effect<void, never, R>) | undefined
+  /**
+   * `false` makes no span for the attempts, sends no trace headers, and turns
+   * the wrapped client's own span off: the lean path, for hot loops that are
+   * not traced anyway. Default `true`.
+   */
+  readonly tracing?: boolean | undefined
 }
 
 /**

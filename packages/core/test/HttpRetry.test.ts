@@ -592,6 +592,20 @@ describe.concurrent("HttpRetry.withRetry", () => {
         for (const r of sent) assert.match(r.request.headers["traceparent"] ?? "", /^00-0{31}1-/)
       }))
 
+    it.effect("tracing: false makes no span, sends no trace headers, and keeps the inner client's span off", () =>
+      Effect.gen(function*() {
+        const spans: Array<Recorded> = []
+        const test = yield* TestHttpClient.make([respond(503), ok("done")])
+        const client = HttpRetry.withRetry(test.client, noJitter(), { tracing: false })
+        const fiber = yield* Effect.fork(client.get(url).pipe(Effect.withTracer(recordingTracer(spans))))
+        yield* TestClock.adjust("1 minute")
+        yield* Fiber.join(fiber)
+        const sent = yield* test.requests
+        assert.strictEqual(sent.length, 2)
+        assert.strictEqual(spans.length, 0)
+        for (const r of sent) assert.isUndefined(r.request.headers["traceparent"])
+      }))
+
     it.effect("no span when the tracer is disabled for the request", () =>
       Effect.gen(function*() {
         const spans: Array<Recorded> = []

@@ -50,6 +50,11 @@ export interface Options {
   readonly keepAliveTimeout?: Duration.DurationInput | undefined
   /** Timeout to establish a connection, TLS included (default 10 seconds). */
   readonly connectTimeout?: Duration.DurationInput | undefined
+  /**
+   * `false`: no span per attempt and no trace headers (the lean path, for
+   * untraced hot loops). Default `true`.
+   */
+  readonly tracing?: boolean | undefined
 }
 
 /**

@@ -32,6 +32,7 @@ describe("NodeHttpRetry options are validated when the layer is made", () => {
     ["connectTimeout", { connectTimeout: 0 }, "expected a positive, finite duration"],
     ["tls.rejectUnauthorized", loose({ tls: { rejectUnauthorized: "no" } }), "expected true or false"],
     ["policy", loose({ policy: { maxAttempts: 2 } }), "expected a RetryPolicy from RetryPolicy.make"],
+    ["tracing", loose({ tracing: "off" }), "expected true or false"],
     ["proxyUrl", loose({ proxyUrl: "http://proxy.internal:3128" }), "unknown option"]
   ]
   for (const [field, options, reason] of cases) {

@@ -380,6 +380,7 @@ interface Attempt<E> {
   ) => Effect.Effect<HttpClientResponse.HttpClientResponse, E, unknown>
   readonly startMillis: number
   readonly onRetry: ((info: HttpRetry.RetryInfo<E>) => Effect.Effect<void, never, unknown>) | undefined
+  readonly tracing: boolean
   readonly enforce: HttpRetry.EnforceTimeout
   readonly label: string
   scheduleState: unknown
@@ -411,6 +412,7 @@ const traced = <E>(
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
   const request = self.request
   const redaction = self.plan.redaction
+  if (!self.tracing) return Effect.locally(send(request), HttpClient.currentTracerDisabledWhen, constTrue)
   if (
     !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
     fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)(request)
@@ -601,6 +603,7 @@ const execute = <E>(
   base: Plan,
   enforce: HttpRetry.EnforceTimeout,
   onRetry: Attempt<E>["onRetry"],
+  tracing: boolean,
   send: Attempt<E>["send"],
   request: HttpClientRequest.HttpClientRequest
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
@@ -614,6 +617,7 @@ const execute = <E>(
       send,
       startMillis: now,
       onRetry,
+      tracing,
       enforce,
       // Only a log line or an error needs the redacted URL: keep URL parsing off the happy path.
       get label() {
@@ -674,10 +678,11 @@ export const withRetry: {
     const inner = (isRetrying(self) ? self[RetryingTypeId].inner : self) as HttpClient.HttpClient.With<E, R>
     const base = planOf(policy)
     const onRetry = options?.onRetry
+    const tracing = options?.tracing !== false
     const enforce = enforceOf(inner)
     const { preprocess, send } = split(inner)
     const client = HttpClient.makeWith(
-      (request) => Effect.flatMap(request, (request) => execute(base, enforce, onRetry, send, request)),
+      (request) => Effect.flatMap(request, (request) => execute(base, enforce, onRetry, tracing, send, request)),
       preprocess
     ) as HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
     Object.defineProperty(client, RetryingTypeId, { value: { inner, policy, options }, enumerable: false })

@@ -54,6 +54,7 @@ export interface Resolved {
   readonly connections: number | undefined
   readonly keepAliveTimeoutMillis: number
   readonly connectTimeoutMillis: number
+  readonly tracing: boolean
 }
 
 const durationMillis = (field: string, input: Duration.DurationInput | undefined, fallback: number): number => {
@@ -73,7 +74,7 @@ const durationMillis = (field: string, input: Duration.DurationInput | undefined
   return Duration.toMillis(decoded.value)
 }
 
-const KNOWN_KEYS = ["policy", "tls", "proxy", "connections", "keepAliveTimeout", "connectTimeout"]
+const KNOWN_KEYS = ["policy", "tls", "proxy", "connections", "keepAliveTimeout", "connectTimeout", "tracing"]
 
 /** @internal */
 export const resolve = (options: NodeHttpRetry.Options = {}): Resolved => {
@@ -116,7 +117,12 @@ export const resolve = (options: NodeHttpRetry.Options = {}): Resolved => {
     proxy,
     connections,
     keepAliveTimeoutMillis: durationMillis("keepAliveTimeout", options.keepAliveTimeout, 4_000),
-    connectTimeoutMillis: durationMillis("connectTimeout", options.connectTimeout, 10_000)
+    connectTimeoutMillis: durationMillis("connectTimeout", options.connectTimeout, 10_000),
+    tracing: options.tracing === undefined ?
+      true :
+      typeof options.tracing === "boolean" ?
+      options.tracing :
+      fail("tracing", String(options.tracing), "expected true or false")
   }
 }
 
@@ -255,7 +261,7 @@ export const layerClient = (options?: NodeHttpRetry.Options): Layer.Layer<HttpCl
 /** @internal */
 export const layer = (options?: NodeHttpRetry.Options): Layer.Layer<HttpClient.HttpClient> => {
   const resolved = resolve(options)
-  return HttpRetry.layer(resolved.policy).pipe(Layer.provide(clientLayer(resolved)))
+  return HttpRetry.layer(resolved.policy, { tracing: resolved.tracing }).pipe(Layer.provide(clientLayer(resolved)))
 }
 
 // --- Config -------------------------------------------------------------------
