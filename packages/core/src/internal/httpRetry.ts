@@ -574,11 +574,10 @@ const decide = <E>(
               { _tag: "Error", error: failure as E | Cause.TimeoutException }
           }))
         }
-        // The wait runs from the failure, not from the end of the drain and the hook.
-        steps.push(Effect.clockWith((clock) => {
-          const spent = clock.unsafeCurrentTimeMillis() - now
-          return spent <= 0 ? Effect.sleep(delay) : Effect.sleep(Duration.millis(Math.max(0, delayMillis - spent)))
-        }))
+        // The full wait follows the drain. Measuring it from the failure instead, so that a drain cut off at its
+        // timeout would be the whole pause, sent the next attempt while undici was still tearing the aborted TLS
+        // connection down, and that race left a socket open past the dispatcher's destruction.
+        steps.push(Effect.sleep(delay))
         return Effect.zipRight(Effect.all(steps, { discard: true }), run(self, n + 1))
       }
     )
