@@ -3,7 +3,9 @@
  * within a round), a verdict on every client's attempts, and the targets marked met or not met.
  */
 import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
 import * as Os from "node:os"
+import * as Path from "node:path"
 import type { ClientInfo, Mode, Scenario } from "./config.js"
 import { rootDir, undiciOfPlatformNode, versionOf } from "./prepare.js"
 import type { ClientResult, ColdStartResult, LeakResult, ServerStats } from "./protocol.js"
@@ -529,5 +531,12 @@ export const render = (results: Results): string => {
     if (scenario.kind === "cold-start") sections.push(coldSection(results))
   }
   sections.push(leakSection(results.leak))
+  sections.push(profileSection())
   return sections.filter((s) => s !== "").join("\n\n") + "\n"
+}
+
+/** What profiling found and what each change bought: written by hand in bench/PROFILE.md, carried into every report. */
+const profileSection = (): string => {
+  const file = Path.join(rootDir, "bench", "PROFILE.md")
+  return Fs.existsSync(file) ? Fs.readFileSync(file, "utf8").trim() : ""
 }
