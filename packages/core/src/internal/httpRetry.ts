@@ -146,18 +146,26 @@ export class RedactedRequestError extends HttpClientError.RequestError {
 
 const redactRequestError = (error: HttpClientError.RequestError, redaction: Redact.Redaction): RedactedRequestError => {
   if (error instanceof RedactedRequestError) return error
-  const redacted = new RedactedRequestError({
-    request: error.request,
-    reason: error.reason,
-    cause: error.cause,
-    ...(error.description === undefined ? {} : { description: error.description })
-  })
-  Object.defineProperty(redacted, "redactedUrl", {
+  return withRedactedUrl(
+    new RedactedRequestError({
+      request: error.request,
+      reason: error.reason,
+      cause: error.cause,
+      ...(error.description === undefined ? {} : { description: error.description })
+    }),
+    redaction
+  )
+}
+
+/** Keeps the redacted URL off the error's own fields, so JSON and inspection show only what `toJSON` picks. */
+const withRedactedUrl = <A extends { readonly request: HttpClientRequest.HttpClientRequest }>(
+  error: A,
+  redaction: Redact.Redaction
+): A =>
+  Object.defineProperty(error, "redactedUrl", {
     value: Redact.requestUrl(error.request, redaction, true),
     enumerable: false
   })
-  return redacted
-}
 
 /**
  * The platform's `ResponseError` (a body that could not be read or decoded),
@@ -196,18 +204,16 @@ const redactResponseError = (
   redaction: Redact.Redaction
 ): RedactedResponseError => {
   if (error instanceof RedactedResponseError) return error
-  const redacted = new RedactedResponseError({
-    request: error.request,
-    response: error.response,
-    reason: error.reason,
-    cause: error.cause,
-    ...(error.description === undefined ? {} : { description: error.description })
-  })
-  Object.defineProperty(redacted, "redactedUrl", {
-    value: Redact.requestUrl(error.request, redaction, true),
-    enumerable: false
-  })
-  return redacted
+  return withRedactedUrl(
+    new RedactedResponseError({
+      request: error.request,
+      response: error.response,
+      reason: error.reason,
+      cause: error.cause,
+      ...(error.description === undefined ? {} : { description: error.description })
+    }),
+    redaction
+  )
 }
 
 /**
