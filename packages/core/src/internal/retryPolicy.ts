@@ -427,20 +427,8 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<RetryPolicy.RetryPo
   // errors as HTTP_RETRY_MAX_ATTEMPTS whatever path delimiter the provider uses.
   const field = <A>(name: string, decode: (text: string) => Either.Either<A, string>) =>
     variable(prefix === "" ? name : `${prefix}_${name}`, decode)
-  const fields = {
-    maxAttempts: field("MAX_ATTEMPTS", integerText),
-    maxElapsed: field("MAX_ELAPSED", parseDuration),
-    baseDelay: field("BASE_DELAY", parseDuration),
-    factor: field("FACTOR", numberText),
-    maxDelay: field("MAX_DELAY", parseDuration),
-    jitter: field("JITTER", rawText),
-    attemptTimeout: field("ATTEMPT_TIMEOUT", parseDuration),
-    statuses: field("STATUSES", statusText),
-    methods: field("METHODS", (text) => Either.right(list(text))),
-    retryAfter: field("RETRY_AFTER", booleanText),
-    maxRetryAfter: field("MAX_RETRY_AFTER", parseDuration)
-  }
-  const envName: Record<string, string> = {
+  // One table: each option, its variable, and how the variable's text is read.
+  const names = {
     maxAttempts: "MAX_ATTEMPTS",
     maxElapsed: "MAX_ELAPSED",
     baseDelay: "BASE_DELAY",
@@ -448,12 +436,26 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<RetryPolicy.RetryPo
     maxDelay: "MAX_DELAY",
     jitter: "JITTER",
     attemptTimeout: "ATTEMPT_TIMEOUT",
-    "retryOn.statuses": "STATUSES",
-    "retryOn.transport": "STATUSES",
+    statuses: "STATUSES",
     methods: "METHODS",
     retryAfter: "RETRY_AFTER",
     maxRetryAfter: "MAX_RETRY_AFTER"
+  } as const
+  const fields = {
+    maxAttempts: field(names.maxAttempts, integerText),
+    maxElapsed: field(names.maxElapsed, parseDuration),
+    baseDelay: field(names.baseDelay, parseDuration),
+    factor: field(names.factor, numberText),
+    maxDelay: field(names.maxDelay, parseDuration),
+    jitter: field(names.jitter, rawText),
+    attemptTimeout: field(names.attemptTimeout, parseDuration),
+    statuses: field(names.statuses, statusText),
+    methods: field(names.methods, (text) => Either.right(list(text))),
+    retryAfter: field(names.retryAfter, booleanText),
+    maxRetryAfter: field(names.maxRetryAfter, parseDuration)
   }
+  // A validation error names a policy field; retryOn's fields come from STATUSES.
+  const envName: Record<string, string> = { ...names, "retryOn.statuses": names.statuses }
   return Config.all(fields).pipe(
     Config.mapOrFail((values) => {
       const options: Record<string, unknown> = {}
