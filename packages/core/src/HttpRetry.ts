@@ -102,9 +102,9 @@ export type EnforceTimeout = <E, R>(
  * By default each attempt races a timer fiber on Effect's `Clock` (exact
  * under `TestClock`, with any client). Forking that fiber costs more CPU than
  * the rest of the retry together, so a platform layer whose transport has
- * its own timers hands the timeout to it instead: the Node layer passes it to
- * undici as the request's headers timeout. `enforce` must fail with
- * `onTimeout()` when the attempt times out.
+ * its own timers hands the timeout to it instead: the Node layer arms one
+ * native timer per attempt where it calls undici, cleared when the headers
+ * arrive. `enforce` must fail with `onTimeout()` when the attempt times out.
  *
  * @since 0.1.0
  * @category combinators
@@ -113,6 +113,21 @@ export const withAttemptTimeout: {
   (enforce: EnforceTimeout): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R>
   <E, R>(self: HttpClient.HttpClient.With<E, R>, enforce: EnforceTimeout): HttpClient.HttpClient.With<E, R>
 } = internal.withAttemptTimeout
+
+/**
+ * Tells `withRetry` that this client records no span of its own.
+ *
+ * Around each attempt the retry turns the wrapped client's span off (the
+ * platform's span would record the URL with its secrets, and the retry
+ * records a redacted one per attempt). That is a fiber ref update before and
+ * after every attempt; a platform layer whose transport never traces marks
+ * its client with this to skip it.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withNoSpans: <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R> =
+  internal.withNoSpans
 
 /**
  * Makes a client retry under `policy` (default `RetryPolicy.defaults`) and

@@ -10,6 +10,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
@@ -604,6 +605,65 @@ describe.concurrent("HttpRetry.withRetry", () => {
         assert.strictEqual(sent.length, 2)
         assert.strictEqual(spans.length, 0)
         for (const r of sent) assert.isUndefined(r.request.headers["traceparent"])
+      }))
+
+    // A client made by the platform's `HttpClient.make` records a span of its own, with the URL as written.
+    const platformClient = (answers: Array<number>) =>
+      HttpClient.make((request) =>
+        Effect.sync(() => HttpClientResponse.fromWeb(request, new Response(null, { status: answers.shift() ?? 200 })))
+      )
+    const customDisabled = (request: HttpClientRequest.HttpClientRequest) => request.url.includes("skip-me")
+
+    it.effect("the wrapped client's own span is off during every attempt, and the fiber's setting is put back", () =>
+      Effect.gen(function*() {
+        const spans: Array<Recorded> = []
+        const client = HttpRetry.withRetry(platformClient([503, 200]), noJitter())
+        const fiber = yield* Effect.fork(
+          client.get("http://user:hunter2@api.test/items").pipe(
+            Effect.zipRight(FiberRef.get(HttpClient.currentTracerDisabledWhen)),
+            Effect.withTracer(recordingTracer(spans)),
+            Effect.locally(HttpClient.currentTracerDisabledWhen, customDisabled)
+          )
+        )
+        yield* TestClock.adjust("1 minute")
+        assert.strictEqual(yield* Fiber.join(fiber), customDisabled)
+        // The retry's two attempt spans, and not the platform's (which would show the password).
+        assert.strictEqual(spans.length, 2)
+        for (const span of spans) assert.notInclude(String(span.attributes.get("url.full")), "hunter2")
+        // A failing attempt puts it back too.
+        const failing = HttpRetry.withRetry(platformClient([404]), noJitter())
+        const after = yield* failing.get(url).pipe(
+          Effect.flip,
+          Effect.zipRight(FiberRef.get(HttpClient.currentTracerDisabledWhen)),
+          Effect.locally(HttpClient.currentTracerDisabledWhen, customDisabled)
+        )
+        assert.strictEqual(after, customDisabled)
+      }))
+
+    it.effect("withNoSpans: the tracer setting is left alone for a client that records no span, redirects kept", () =>
+      Effect.gen(function*() {
+        const seen: Array<(request: HttpClientRequest.HttpClientRequest) => boolean> = []
+        const quiet = HttpClient.makeWith(
+          (request) =>
+            Effect.flatMap(
+              request,
+              (request) =>
+                Effect.map(FiberRef.get(HttpClient.currentTracerDisabledWhen), (disabledWhen) => {
+                  seen.push(disabledWhen)
+                  return HttpClientResponse.fromWeb(request, new Response(null, { status: 200 }))
+                })
+            ),
+          Effect.succeed as HttpClient.HttpClient.Preprocess<never, never>
+        )
+        const run = (client: HttpClient.HttpClient.With<unknown>) =>
+          client.get(url).pipe(Effect.locally(HttpClient.currentTracerDisabledWhen, customDisabled))
+        yield* run(HttpRetry.withRetry(HttpRetry.withNoSpans(quiet)))
+        yield* run(HttpRetry.withRetry(HttpRetry.followRedirects(HttpRetry.withNoSpans(quiet))))
+        yield* run(HttpRetry.withRetry(quiet))
+        assert.strictEqual(seen[0], customDisabled)
+        assert.strictEqual(seen[1], customDisabled)
+        assert.notStrictEqual(seen[2], customDisabled)
+        assert.isTrue(seen[2](HttpClientRequest.get(url)))
       }))
 
     it.effect("no span when the tracer is disabled for the request", () =>

@@ -320,6 +320,24 @@ export const withAttemptTimeout = dual<
   return client
 })
 
+/** @internal */
+export const NoSpansTypeId: unique symbol = Symbol.for("@http-retry/core/HttpRetry/NoSpans")
+
+/** @internal */
+export const withNoSpans = <E, R>(self: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<E, R> => {
+  const client = Object.create(self)
+  Object.defineProperty(client, NoSpansTypeId, { value: true, enumerable: false })
+  return client
+}
+
+/** A client built on `from` keeps what `from` told the retry about itself. */
+const keepMarks = <C>(from: unknown, to: C): C => {
+  for (const id of [AttemptTimeoutTypeId, NoSpansTypeId]) {
+    if (Predicate.hasProperty(from, id)) Object.defineProperty(to, id, { value: from[id], enumerable: false })
+  }
+  return to
+}
+
 // --- The loop -----------------------------------------------------------------
 
 const isReplayable = (request: HttpClientRequest.HttpClientRequest): boolean => {
@@ -387,6 +405,8 @@ interface Attempt<E> {
   readonly startMillis: number
   readonly onRetry: ((info: HttpRetry.RetryInfo<E>) => Effect.Effect<void, never, unknown>) | undefined
   readonly tracing: boolean
+  /** Whether the wrapped client may record a span of its own, to be turned off for the attempt. */
+  readonly innerSpans: boolean
   readonly enforce: HttpRetry.EnforceTimeout
   readonly label: string
   scheduleState: unknown
@@ -404,9 +424,7 @@ const constTrue = () => true
 
 /**
  * One client span per attempt, as OpenTelemetry asks of resends, carrying
- * `http.request.resend_count` from the second attempt on. The wrapped
- * client's own span is turned off for the attempt: it would record the URL
- * with its userinfo and query secrets, and this one records it redacted.
+ * `http.request.resend_count` from the second attempt on.
  */
 const traced = <E>(
   self: Attempt<E>,
@@ -414,17 +432,14 @@ const traced = <E>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   send: (
     request: HttpClientRequest.HttpClientRequest
-  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown>
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown>,
+  disabledWhen: (request: HttpClientRequest.HttpClientRequest) => boolean
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
   const request = self.request
-  const redaction = self.plan.redaction
-  if (!self.tracing) return Effect.locally(send(request), HttpClient.currentTracerDisabledWhen, constTrue)
-  if (
-    !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
-    fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)(request)
-  ) {
+  if (!self.tracing || !fiber.getFiberRef(FiberRef.currentTracerEnabled) || disabledWhen(request)) {
     return send(request)
   }
+  const redaction = self.plan.redaction
   const attributes = Redact.spanAttributes(request, redaction)
   attributes["http.request.method"] = request.method
   if (n > 1) attributes["http.request.resend_count"] = n - 1
@@ -442,8 +457,7 @@ const traced = <E>(
         // The span records the error it ends with: it must be the redacted one.
         onFailure: (error) => Effect.fail(isRequestError(error) ? redactRequestError(error, redaction) : error)
       }),
-      Effect.withParentSpan(span),
-      Effect.locally(HttpClient.currentTracerDisabledWhen, constTrue)
+      Effect.withParentSpan(span)
     )
   })
 }
@@ -451,6 +465,13 @@ const traced = <E>(
 /**
  * Attempt `n`, started at `now` on `fiber`'s clock: its timeout is the
  * smaller of `attemptTimeout` and the time left before the deadline.
+ *
+ * The wrapped client's own span is turned off while the attempt is sent: it
+ * would record the URL with its userinfo and query secrets, and the retry
+ * records the attempt's span itself, redacted. The fiber ref is set and put
+ * back around the attempt rather than with `Effect.locally`, which costs a
+ * release step per request; an interrupted attempt leaves it set on a fiber
+ * that is ending.
  */
 const attempt = <E>(
   self: Attempt<E>,
@@ -462,7 +483,8 @@ const attempt = <E>(
   const left = plan.maxElapsedMillis - (now - self.startMillis)
   const timeoutMillis = Math.max(0, Math.min(plan.attemptTimeoutMillis, left))
   const max = plan.policy.maxAttempts
-  return traced(self, n, fiber, (request) =>
+  const disabledWhen = fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)
+  const sent = traced(self, n, fiber, (request) =>
     self.enforce(
       self.send(request),
       Duration.millis(timeoutMillis),
@@ -470,18 +492,39 @@ const attempt = <E>(
         new Cause.TimeoutException(
           `${self.label}: attempt ${n} of ${max} timed out after ${Duration.format(Duration.millis(timeoutMillis))}`
         )
-    )).pipe(
-      Effect.matchEffect({
-        onSuccess: (unredacted) => {
-          const response = redactResponse(unredacted, plan.redaction)
-          if (response.status < 200 || response.status >= 300) return decide(self, n, new StatusFailure(response))
-          return plan.logLevel === undefined ?
-            Effect.succeed(response) :
-            Effect.as(log(self, `${self.label}: attempt ${n}/${max} -> ${response.status}`), response)
-        },
-        onFailure: (failure) => decide(self, n, failure)
-      })
-    )
+    ), disabledWhen)
+  if (!self.innerSpans) return Effect.matchCauseEffect(sent, settle(self, n, undefined))
+  const restore = FiberRef.set(HttpClient.currentTracerDisabledWhen, disabledWhen)
+  return Effect.matchCauseEffect(
+    Effect.zipRight(FiberRef.set(HttpClient.currentTracerDisabledWhen, constTrue), sent),
+    settle(self, n, restore)
+  )
+}
+
+/**
+ * Routes an attempt's outcome, once `restore` (if any) has put the fiber's
+ * tracer setting back: a 2xx is the answer, anything else goes to `decide`.
+ */
+const settle = <E>(self: Attempt<E>, n: number, restore: Effect.Effect<void> | undefined) => {
+  const plan = self.plan
+  const after = <A, E2, R>(effect: Effect.Effect<A, E2, R>) =>
+    restore === undefined ? effect : Effect.zipRight(restore, effect)
+  return {
+    onSuccess: (unredacted: HttpClientResponse.HttpClientResponse) => {
+      const response = redactResponse(unredacted, plan.redaction)
+      if (response.status < 200 || response.status >= 300) return after(decide(self, n, new StatusFailure(response)))
+      return after(
+        plan.logLevel === undefined ?
+          Effect.succeed(response) :
+          Effect.as(log(self, `${self.label}: attempt ${n}/${plan.policy.maxAttempts} -> ${response.status}`), response)
+      )
+    },
+    onFailure: (cause: Cause.Cause<unknown>) => {
+      // As `matchEffect`: a defect is not a failure to retry.
+      const failure = Cause.isDie(cause) ? Option.none() : Cause.failureOption(cause)
+      return after(Option.isSome(failure) ? decide(self, n, failure.value) : Effect.failCause(cause))
+    }
+  }
 }
 
 const clockOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Clock.Clock =>
@@ -604,26 +647,33 @@ interface Retrying {
 
 const isRetrying = (u: unknown): u is Retrying => Predicate.hasProperty(u, RetryingTypeId)
 
+/** What one retrying client fixes for all its requests. */
+interface Wrapped<E> {
+  readonly base: Plan
+  readonly send: Attempt<E>["send"]
+  readonly onRetry: Attempt<E>["onRetry"]
+  readonly tracing: boolean
+  readonly innerSpans: boolean
+  readonly enforce: HttpRetry.EnforceTimeout
+}
+
 const execute = <E>(
-  base: Plan,
-  enforce: HttpRetry.EnforceTimeout,
-  onRetry: Attempt<E>["onRetry"],
-  tracing: boolean,
-  send: Attempt<E>["send"],
+  wrapped: Wrapped<E>,
   request: HttpClientRequest.HttpClientRequest
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
   Effect.withFiberRuntime((fiber) => {
-    const plan = planWith(base, Context.get(fiber.currentContext, CurrentOverrides))
+    const plan = planWith(wrapped.base, Context.get(fiber.currentContext, CurrentOverrides))
     const now = clockOf(fiber).unsafeCurrentTimeMillis()
     let label: string | undefined
     const state: Attempt<E> = {
       plan,
       request,
-      send,
+      send: wrapped.send,
       startMillis: now,
-      onRetry,
-      tracing,
-      enforce,
+      onRetry: wrapped.onRetry,
+      tracing: wrapped.tracing,
+      innerSpans: wrapped.innerSpans,
+      enforce: wrapped.enforce,
       // Only a log line or an error needs the redacted URL: keep URL parsing off the happy path.
       get label() {
         return label ??= `${request.method} ${
@@ -681,13 +731,17 @@ export const withRetry: {
   ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2> => {
     // Retry at one layer only: re-wrapping a retrying client replaces its policy.
     const inner = (isRetrying(self) ? self[RetryingTypeId].inner : self) as HttpClient.HttpClient.With<E, R>
-    const base = planOf(policy)
-    const onRetry = options?.onRetry
-    const tracing = options?.tracing !== false
-    const enforce = enforceOf(inner)
     const { preprocess, send } = split(inner)
+    const wrapped: Wrapped<E> = {
+      base: planOf(policy),
+      send,
+      onRetry: options?.onRetry,
+      tracing: options?.tracing !== false,
+      innerSpans: !Predicate.hasProperty(inner, NoSpansTypeId),
+      enforce: enforceOf(inner)
+    }
     const client = HttpClient.makeWith(
-      (request) => Effect.flatMap(request, (request) => execute(base, enforce, onRetry, tracing, send, request)),
+      (request) => Effect.flatMap(request, (request) => execute(wrapped, request)),
       preprocess
     ) as HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
     Object.defineProperty(client, RetryingTypeId, { value: { inner, policy, options }, enumerable: false })
@@ -749,10 +803,7 @@ const follow = <E, R>(
     })
   const followed = HttpClient.makeWith((request) => Effect.flatMap(request, (request) => loop(request, 0)), preprocess)
   // Keep the client's own attempt timeout, if it has one: each hop is then bounded by it.
-  if (Predicate.hasProperty(client, AttemptTimeoutTypeId)) {
-    Object.defineProperty(followed, AttemptTimeoutTypeId, { value: client[AttemptTimeoutTypeId], enumerable: false })
-  }
-  return followed
+  return keepMarks(client, followed)
 }
 
 const checkMaxRedirects = (maxRedirects: number): number => {
