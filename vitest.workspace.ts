@@ -4,5 +4,24 @@ import { defineWorkspace } from "vitest/config"
 export default defineWorkspace([
   path.join(__dirname, "packages/core"),
   path.join(__dirname, "packages/node"),
+  // The Node layer's tests again, on the platform's undici client (`transport: "platform"`) instead of the direct
+  // transport: both must pass everything. The CLI tests run the built command and are not repeated.
+  {
+    extends: path.join(__dirname, "packages/node/vitest.config.ts"),
+    root: path.join(__dirname, "packages/node"),
+    resolve: {
+      alias: [{
+        find: /^@http-retry\/node$/,
+        replacement: path.join(__dirname, "packages/node/test/platform/index.ts")
+      }]
+    },
+    test: {
+      name: "@http-retry/node (platform transport)",
+      // TransportParity already runs both transports itself.
+      exclude: ["test/cli/**", "test/TransportParity.test.ts", "**/node_modules/**"],
+      globalSetup: [],
+      typecheck: { enabled: false }
+    }
+  },
   path.join(__dirname, "docs")
 ])

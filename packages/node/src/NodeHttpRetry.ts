@@ -1,6 +1,6 @@
 /**
- * The Node platform layer: `@effect/platform-node`'s undici client under the
- * core's retry, with TLS, proxy and connection options per layer (never
+ * The Node platform layer: `@effect/platform-node`'s undici under the core's
+ * retry, with TLS, proxy and connection options per layer (never
  * process-wide).
  *
  * @since 0.1.0
@@ -55,6 +55,21 @@ export interface Options {
    * untraced hot loops). Default `true`.
    */
   readonly tracing?: boolean | undefined
+  /**
+   * What sends each request over the undici dispatcher.
+   *
+   * `"direct"` (default): this package's own `HttpClient` over the
+   * dispatcher. It makes the same undici call as the platform's client and
+   * answers with the same `HttpClientResponse` interface, with less work
+   * around each request: no span of its own (the retry records one per
+   * attempt), response headers converted once, and the body read straight
+   * from undici.
+   *
+   * `"platform"`: `@effect/platform-node`'s `NodeHttpClient.makeUndici`, for
+   * exactly the platform's behaviour (its span, when used without retry
+   * through `layerClient`, and its response object).
+   */
+  readonly transport?: "direct" | "platform" | undefined
 }
 
 /**

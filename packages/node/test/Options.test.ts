@@ -33,6 +33,7 @@ describe("NodeHttpRetry options are validated when the layer is made", () => {
     ["tls.rejectUnauthorized", loose({ tls: { rejectUnauthorized: "no" } }), "expected true or false"],
     ["policy", loose({ policy: { maxAttempts: 2 } }), "expected a RetryPolicy from RetryPolicy.make"],
     ["tracing", loose({ tracing: "off" }), "expected true or false"],
+    ["transport", loose({ transport: "fetch" }), "expected \"direct\" or \"platform\""],
     ["proxyUrl", loose({ proxyUrl: "http://proxy.internal:3128" }), "unknown option"]
   ]
   for (const [field, options, reason] of cases) {

@@ -3,19 +3,21 @@ import * as Undici from "@effect/platform-node/Undici"
 import * as Client from "@effect/platform/HttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { HttpRetry, RetryPolicy } from "@http-retry/core"
+import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
-import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
 import type * as NodeHttpRetry from "../NodeHttpRetry.js"
+import * as UndiciClient from "./undiciClient.js"
 
 /** @internal */
 export class NodeHttpRetryOptionsError extends Data.TaggedError("NodeHttpRetryOptionsError")<{
@@ -55,6 +57,7 @@ export interface Resolved {
   readonly keepAliveTimeoutMillis: number
   readonly connectTimeoutMillis: number
   readonly tracing: boolean
+  readonly transport: "direct" | "platform"
 }
 
 const durationMillis = (field: string, input: Duration.DurationInput | undefined, fallback: number): number => {
@@ -74,7 +77,16 @@ const durationMillis = (field: string, input: Duration.DurationInput | undefined
   return Duration.toMillis(decoded.value)
 }
 
-const KNOWN_KEYS = ["policy", "tls", "proxy", "connections", "keepAliveTimeout", "connectTimeout", "tracing"]
+const KNOWN_KEYS = [
+  "policy",
+  "tls",
+  "proxy",
+  "connections",
+  "keepAliveTimeout",
+  "connectTimeout",
+  "tracing",
+  "transport"
+]
 
 /** @internal */
 export const resolve = (options: NodeHttpRetry.Options = {}): Resolved => {
@@ -122,7 +134,10 @@ export const resolve = (options: NodeHttpRetry.Options = {}): Resolved => {
       true :
       typeof options.tracing === "boolean" ?
       options.tracing :
-      fail("tracing", String(options.tracing), "expected true or false")
+      fail("tracing", String(options.tracing), "expected true or false"),
+    transport: options.transport === undefined || options.transport === "direct" || options.transport === "platform" ?
+      options.transport ?? "direct" :
+      fail("transport", JSON.stringify(options.transport), "expected \"direct\" or \"platform\"")
   }
 }
 
@@ -149,44 +164,33 @@ export const makeDispatcherUnsafe = (resolved: Resolved): Undici.Dispatcher => {
     resolved.proxy === "env" ?
     new Undici.EnvHttpProxyAgent({ ...agentOptions, requestTls: connect }) :
     new Undici.ProxyAgent({ ...agentOptions, uri: resolved.proxy.href, requestTls: connect })
-  return withAttemptTimeouts(base)
+  return base
 }
 
 // --- Attempt timeouts -----------------------------------------------------------
 
 /**
- * The per-attempt timeout travels to the dispatcher as an extra request
- * option (the platform's undici client spreads `UndiciRequestOptions` into
- * `dispatcher.request`). It is enforced there with one native timer that
- * aborts the request, and is cleared as soon as the headers arrive, so a
- * slow body is never cut by it. undici's own headers timeout is no use here:
- * the platform pins it to an hour, and its coarse timers fire up to a second
- * late.
+ * Under the platform's client the attempt's budget is read where undici is
+ * called: the platform calls `dispatcher.request` synchronously on the
+ * attempt's fiber, so the budget `withBudget` set on that fiber is there to
+ * read. It is enforced with one native timer that aborts the request and is
+ * cleared as soon as the headers arrive, so a slow body is never cut by it.
+ * undici's own headers timeout is no use here: the platform pins it to an
+ * hour, and its coarse timers fire up to a second late.
  */
-const ATTEMPT_TIMEOUT = "httpRetryAttemptTimeout"
-
-/** @internal */
-export class AttemptTimedOut extends Error {
-  constructor(readonly timeoutMillis: number) {
-    super(`no response headers within ${timeoutMillis} ms`)
-    this.name = "AttemptTimedOut"
-  }
-}
-
 const withAttemptTimeouts = (dispatcher: Undici.Dispatcher): Undici.Dispatcher => {
-  const request = dispatcher.request
-  const timed = function(this: Undici.Dispatcher, ...args: [Undici.Dispatcher.RequestOptions, unknown?]) {
+  const timed: Undici.Dispatcher = Object.create(dispatcher)
+  const request = function(this: Undici.Dispatcher, ...args: [Undici.Dispatcher.RequestOptions, unknown?]) {
     const [options, callback] = args
-    const timeout = (options as unknown as Record<string, unknown>)[ATTEMPT_TIMEOUT]
-    if (typeof timeout !== "number" || callback !== undefined) {
-      return Reflect.apply(request, this, args)
-    }
+    const fiber = Fiber.getCurrentFiber()
+    const budget = Option.isSome(fiber) ? UndiciClient.budgetOf(fiber.value) : undefined
+    if (budget === undefined || callback !== undefined) return Reflect.apply(dispatcher.request, dispatcher, args)
     const controller = new AbortController()
     const outer = options.signal as AbortSignal | undefined
     const forward = () => controller.abort(outer!.reason)
     outer?.addEventListener("abort", forward, { once: true })
-    const timer = setTimeout(() => controller.abort(new AttemptTimedOut(timeout)), timeout)
-    return request.call(this, { ...options, signal: controller.signal }).then(
+    const timer = setTimeout(() => controller.abort(budget.onTimeout()), budget.millis)
+    return dispatcher.request({ ...options, signal: controller.signal }).then(
       (response) => {
         // The caller's abort must still reach the body: only the timer ends here.
         clearTimeout(timer)
@@ -199,29 +203,27 @@ const withAttemptTimeouts = (dispatcher: Undici.Dispatcher): Undici.Dispatcher =
       }
     )
   }
-  Object.defineProperty(dispatcher, "request", { value: timed, configurable: true, writable: true })
-  return dispatcher
+  Object.defineProperty(timed, "request", { value: request, configurable: true, writable: true })
+  return timed
 }
 
-const isAttemptTimeout = (error: unknown): boolean =>
-  Predicate.hasProperty(error, "_tag") && error._tag === "RequestError" &&
-  (error as { readonly cause?: unknown }).cause instanceof AttemptTimedOut
+const timeoutOf = (error: unknown): Cause.TimeoutException | undefined =>
+  Predicate.isTagged(error, "RequestError") && Predicate.hasProperty(error, "cause") &&
+    Cause.isTimeoutException(error.cause) ?
+    error.cause :
+    undefined
 
-/**
- * Hands the attempt timeout to the dispatcher (one native timer costs next to
- * nothing beside a forked timer fiber per request), and reports its firing as
- * the core's TimeoutException, so the error is the same whichever enforced it.
- */
-const enforceWithUndici: HttpRetry.EnforceTimeout = (effect, timeout, onTimeout) =>
-  Effect.contextWithEffect((context: Context.Context<never>) => {
-    const current = Context.getOption(context, NodeHttpClient.UndiciRequestOptions)
-    const options = {
-      ...(Option.isSome(current) ? current.value : {}),
-      // An attempt that starts at the deadline still gets 1 ms rather than none.
-      [ATTEMPT_TIMEOUT]: Math.max(1, Math.ceil(Duration.toMillis(timeout)))
-    } as Undici.Dispatcher.RequestOptions
-    return Effect.provide(effect, Context.add(context, NodeHttpClient.UndiciRequestOptions, options))
-  }).pipe(Effect.catchIf(isAttemptTimeout, () => Effect.fail(onTimeout())))
+/** The direct transport fails with the budget's `TimeoutException` itself. */
+const enforceDirect: HttpRetry.EnforceTimeout = (effect, timeout, onTimeout) =>
+  UndiciClient.withBudget(effect, Duration.toMillis(timeout), onTimeout)
+
+/** The platform's client wraps the abort reason in a `RequestError`: unwrap it, so the error is the same either way. */
+const enforcePlatform: HttpRetry.EnforceTimeout = (effect, timeout, onTimeout) =>
+  UndiciClient.withBudget(
+    Effect.catchIf(effect, (error) => timeoutOf(error) !== undefined, (error) => Effect.fail(timeoutOf(error)!)),
+    Duration.toMillis(timeout),
+    onTimeout
+  )
 
 /** @internal */
 export const makeDispatcher = (
@@ -251,7 +253,9 @@ const clientLayer = (resolved: Resolved): Layer.Layer<HttpClient.HttpClient> =>
   Layer.scoped(
     Client.HttpClient,
     Effect.map(acquire(resolved), (dispatcher) =>
-      HttpRetry.withAttemptTimeout(NodeHttpClient.makeUndici(dispatcher), enforceWithUndici))
+      resolved.transport === "direct" ?
+        HttpRetry.withNoSpans(HttpRetry.withAttemptTimeout(UndiciClient.make(dispatcher), enforceDirect)) :
+        HttpRetry.withAttemptTimeout(NodeHttpClient.makeUndici(withAttemptTimeouts(dispatcher)), enforcePlatform))
   )
 
 /** @internal */
