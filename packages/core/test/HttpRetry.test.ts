@@ -6,6 +6,7 @@ import type * as HttpMethod from "@effect/platform/HttpMethod"
 import { assert, describe, it } from "@effect/vitest"
 import { HttpRetry, HttpStatusError, RetryPolicy, TestHttpClient } from "@http-retry/core"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -860,6 +861,40 @@ describe.concurrent("HttpRetry.withRetry", () => {
         assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
         assert.deepStrictEqual(closedAtAttempt, [false, true], "the body was read to its end before attempt 2")
         assert.strictEqual(pulls, 4)
+      }))
+
+    // A 503 whose small body takes `drainMillis` of Clock time to arrive, then a 200; records when each attempt starts.
+    const slowBody = (drainMillis: number, at: Array<number>) =>
+      HttpClient.make((request) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          at.push(now)
+          if (at.length > 1) return HttpClientResponse.fromWeb(request, new Response("ok", { status: 200 }))
+          const response = HttpClientResponse.fromWeb(
+            request,
+            new Response("x", { status: 503, headers: { "content-length": "1" } })
+          )
+          return Object.defineProperty(Object.create(response), "arrayBuffer", {
+            get: () => Effect.as(Effect.sleep(Duration.millis(drainMillis)), new ArrayBuffer(1))
+          })
+        })
+      )
+
+    it.effect("the wait counts from the failure: a body read to the end takes its time out of the wait", () =>
+      Effect.gen(function*() {
+        const at: Array<number> = []
+        const fiber = yield* Effect.fork(HttpRetry.withRetry(slowBody(400, at), noJitter()).get(url))
+        yield* TestClock.adjust("10 minutes")
+        assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+        assert.deepStrictEqual(at, [0, 1000])
+      }))
+
+    it.effect("a body cut off at the drain timeout (1 s) is followed by the full wait", () =>
+      Effect.gen(function*() {
+        const at: Array<number> = []
+        const fiber = yield* Effect.fork(HttpRetry.withRetry(slowBody(5_000, at), noJitter()).get(url))
+        yield* TestClock.adjust("10 minutes")
+        assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+        assert.deepStrictEqual(at, [0, 2000])
       }))
 
     it.effect("a huge body is cut off, not read to the end, and the retry still happens", () =>

@@ -356,23 +356,35 @@ const DRAIN_LIMIT = 64 * 1024
 
 /**
  * Reads and discards a failed attempt's body so its connection goes back to
- * the pool. A body larger than `DRAIN_LIMIT`, or one that stalls, is cut off
- * instead: ending the stream early destroys the socket, which is cheaper than
- * reading megabytes of an error page. A body that fails is expected here and
- * ignored: the stream's own fiber must not log it as an unhandled error.
+ * the pool, and tells whether it was read to the end. A body larger than
+ * `DRAIN_LIMIT`, or one that stalls, is cut off instead: ending the read
+ * early destroys the socket, which is cheaper than reading megabytes of an
+ * error page. A body that fails is expected here and ignored.
  */
-const drain = (response: HttpClientResponse.HttpClientResponse, timeoutMillis: number): Effect.Effect<void> => {
+const drain = (response: HttpClientResponse.HttpClientResponse, timeoutMillis: number): Effect.Effect<boolean> => {
   const length = Number(response.headers["content-length"] ?? Number.NaN)
+  const timeout = Duration.millis(timeoutMillis)
   // A small body of known length (the usual error page) is read in one go, without a stream's machinery.
-  const read: Effect.Effect<unknown, unknown> = length <= DRAIN_LIMIT ?
-    response.arrayBuffer :
-    Stream.runFoldWhile(response.stream, 0, (n) => n <= DRAIN_LIMIT, (n, chunk) => n + chunk.length)
-  return read.pipe(
-    Effect.timeout(Duration.millis(timeoutMillis)),
-    Effect.ignore,
+  if (length <= DRAIN_LIMIT) {
+    return Effect.match(Effect.timeout(response.arrayBuffer, timeout), {
+      onFailure: () => false,
+      onSuccess: () => true
+    })
+  }
+  return Stream.runFoldWhile(response.stream, 0, (n) => n <= DRAIN_LIMIT, (n, chunk) => n + chunk.length).pipe(
+    Effect.timeout(timeout),
+    Effect.match({ onFailure: () => false, onSuccess: (n) => n <= DRAIN_LIMIT }),
+    // The stream's own fiber must not log the failure it ends with as an unhandled error.
     Effect.withUnhandledErrorLogLevel(Option.none())
   )
 }
+
+/** Sleeps until `deadline` on the fiber's clock (at once if it has passed). */
+const sleepUntil = (deadline: number): Effect.Effect<void> =>
+  Effect.clockWith((clock) => {
+    const left = deadline - clock.unsafeCurrentTimeMillis()
+    return left > 0 ? clock.sleep(Duration.millis(left)) : Effect.void
+  })
 
 const describe = (failure: unknown): string => {
   if (failure instanceof StatusFailure) return `HTTP ${failure.response.status}`
@@ -565,8 +577,9 @@ const decide = <E>(
         isRequestError(failure) ?
         redactRequestError(failure, plan.redaction) :
         failure
+      if (plan.logLevel === undefined) return Effect.fail(error)
       const line = `${self.label}: attempt ${n}/${max} -> ${describe(failure)}; giving up: ${reason}`
-      return plan.logLevel === undefined ? Effect.fail(error) : Effect.zipRight(log(self, line), Effect.fail(error))
+      return Effect.zipRight(log(self, line), Effect.fail(error))
     }
 
     let retryable: boolean
@@ -603,31 +616,35 @@ const decide = <E>(
           return giveUp(source === "Retry-After" ? "RetryAfterTooLong" : "DeadlineExceeded")
         }
         const delay = Duration.millis(delayMillis)
-        const line = `${self.label}: attempt ${n}/${max} -> ${describe(failure)}; retrying in ${
-          Duration.format(delay)
-        } (${source})`
-        const steps: Array<Effect.Effect<void, never, unknown>> = []
-        if (plan.logLevel !== undefined) steps.push(log(self, line))
-        if (failure instanceof StatusFailure) {
-          steps.push(drain(failure.response, Math.min(plan.attemptTimeoutMillis, 1000)))
+        let before: Effect.Effect<boolean, never, unknown> = failure instanceof StatusFailure ?
+          drain(failure.response, Math.min(plan.attemptTimeoutMillis, 1000)) :
+          Effect.succeed(true)
+        if (plan.logLevel !== undefined) {
+          const line = `${self.label}: attempt ${n}/${max} -> ${describe(failure)}; retrying in ${
+            Duration.format(delay)
+          } (${source})`
+          before = Effect.zipRight(log(self, line), before)
         }
         if (self.onRetry !== undefined) {
-          steps.push(self.onRetry({
-            attempt: n,
-            maxAttempts: max,
-            delay,
-            source,
-            request: self.request,
-            failure: failure instanceof StatusFailure ?
-              { _tag: "Status", response: failure.response } :
-              { _tag: "Error", error: failure as E | Cause.TimeoutException }
-          }))
+          before = Effect.zipLeft(
+            before,
+            self.onRetry({
+              attempt: n,
+              maxAttempts: max,
+              delay,
+              source,
+              request: self.request,
+              failure: failure instanceof StatusFailure ?
+                { _tag: "Status", response: failure.response } :
+                { _tag: "Error", error: failure as E | Cause.TimeoutException }
+            })
+          )
         }
-        // The full wait follows the drain. Measuring it from the failure instead, so that a drain cut off at its
-        // timeout would be the whole pause, sent the next attempt while undici was still tearing the aborted TLS
-        // connection down, and that race left a socket open past the dispatcher's destruction.
-        steps.push(Effect.sleep(delay))
-        return Effect.zipRight(Effect.all(steps, { discard: true }), run(self, n + 1))
+        // The wait is counted from the failure: draining, logging and onRetry are part of it, so attempts are as far
+        // apart as the schedule says. After a drain that was cut off the full wait follows instead: sent sooner, the
+        // next attempt raced undici's teardown of the aborted TLS connection, and a socket outlived the dispatcher.
+        return Effect.flatMap(before, (drained) =>
+          Effect.zipRight(drained ? sleepUntil(now + delayMillis) : Effect.sleep(delay), run(self, n + 1)))
       }
     )
   })
