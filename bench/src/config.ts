@@ -33,7 +33,8 @@ export const clients: ReadonlyArray<ClientInfo> = [
     label: "@http-retry/node",
     retries: true,
     packages: ["@http-retry/node", "@http-retry/core"],
-    retryConfig: "happy path: `NodeHttpRetry.layer()` (default policy); retry scenarios and leak run: " +
+    retryConfig: "happy path: `NodeHttpRetry.layer()` (default policy, direct transport, a span per attempt); " +
+      "retry scenarios and leak run: " +
       "`NodeHttpRetry.layer({ policy: RetryPolicy.make({ baseDelay: \"50 millis\", jitter: \"none\" }) })`, " +
       "so the policy's other defaults hold: 4 attempts, factor 2, 408/429/5xx and transport failures, " +
       "Retry-After on 429/503 replacing the backoff, 10 s per attempt"
@@ -44,6 +45,14 @@ export const clients: ReadonlyArray<ClientInfo> = [
     retries: true,
     packages: ["@http-retry/node", "@http-retry/core"],
     retryConfig: "as @http-retry/node, with `tracing: false`: no span per attempt, no trace headers"
+  },
+  {
+    name: "ours-platform",
+    label: "@http-retry/node, platform transport",
+    retries: true,
+    packages: ["@http-retry/node", "@http-retry/core"],
+    retryConfig: "as @http-retry/node, with `transport: \"platform\"`: the retry over the platform's own undici " +
+      "client, so that against the plain platform client it shows what the retry itself costs"
   },
   {
     name: "got",

@@ -4,14 +4,21 @@ import { makeEffectClient } from "./effect-driver.js"
 import type { Adapter } from "./types.js"
 
 /**
- * Our product: `NodeHttpRetry.layer` provides an `HttpClient` with retry built in. "default" is the default policy;
- * "fault" is the common settings every retrying client gets here (50 ms base, no jitter).
+ * `NodeHttpRetry.layer` with `options`: "default" is the default policy; "fault" is the common settings every
+ * retrying client gets here (50 ms base, no jitter). The retrying client fails on a non-2xx itself, so nothing is
+ * added to it (the plain platform client needs `HttpClient.filterStatusOk` for the same work).
  */
-export const adapter: Adapter = {
+export const oursAdapter = (options: NodeHttpRetry.Options): Adapter => ({
   make: ({ connections, policy }) =>
     makeEffectClient(
-      policy === "default"
-        ? NodeHttpRetry.layer({ connections })
-        : NodeHttpRetry.layer({ connections, policy: RetryPolicy.make({ baseDelay: "50 millis", jitter: "none" }) })
+      NodeHttpRetry.layer({
+        ...options,
+        connections,
+        ...(policy === "default" ? {} : { policy: RetryPolicy.make({ baseDelay: "50 millis", jitter: "none" }) })
+      }),
+      (client) => client
     )
-}
+})
+
+/** Our product: `NodeHttpRetry.layer()`, the direct transport, a span per attempt. */
+export const adapter: Adapter = oursAdapter({})
