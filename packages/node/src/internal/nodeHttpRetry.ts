@@ -1,4 +1,3 @@
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Undici from "@effect/platform-node/Undici"
 import * as Client from "@effect/platform/HttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
@@ -249,13 +248,27 @@ const acquire = (resolved: Resolved): Effect.Effect<Undici.Dispatcher, never, Sc
     (dispatcher) => Effect.promise(() => dispatcher.destroy())
   )
 
+/**
+ * The platform's client module is loaded only by a layer that uses it: it
+ * brings the node:http client and its sinks along, which the direct
+ * transport never needs, and start-up pays for every module imported.
+ */
+const platformClient = (dispatcher: Undici.Dispatcher): Effect.Effect<HttpClient.HttpClient> =>
+  Effect.map(
+    Effect.promise(() => import("@effect/platform-node/NodeHttpClient")),
+    (NodeHttpClient) =>
+      HttpRetry.withAttemptTimeout(NodeHttpClient.makeUndici(withAttemptTimeouts(dispatcher)), enforcePlatform)
+  )
+
 const clientLayer = (resolved: Resolved): Layer.Layer<HttpClient.HttpClient> =>
   Layer.scoped(
     Client.HttpClient,
-    Effect.map(acquire(resolved), (dispatcher) =>
+    Effect.flatMap(acquire(resolved), (dispatcher) =>
       resolved.transport === "direct" ?
-        HttpRetry.withNoSpans(HttpRetry.withAttemptTimeout(UndiciClient.make(dispatcher), enforceDirect)) :
-        HttpRetry.withAttemptTimeout(NodeHttpClient.makeUndici(withAttemptTimeouts(dispatcher)), enforcePlatform))
+        Effect.succeed(
+          HttpRetry.withNoSpans(HttpRetry.withAttemptTimeout(UndiciClient.make(dispatcher), enforceDirect))
+        ) :
+        platformClient(dispatcher))
   )
 
 /** @internal */
