@@ -114,7 +114,9 @@ export const layer: (options?: Options) => Layer.Layer<HttpClient.HttpClient> = 
 
 /**
  * The same dispatcher without retry, for callers who compose
- * `HttpRetry.withRetry` themselves.
+ * `HttpRetry.withRetry` themselves. On the direct transport (the default)
+ * the client records no span: `HttpRetry.withRetry` records one per attempt;
+ * use `transport: "platform"` for the platform's span without a retry.
  *
  * @since 0.1.0
  * @category layers

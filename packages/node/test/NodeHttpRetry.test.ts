@@ -1,7 +1,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
-import { HttpStatusError } from "@http-retry/core"
+import { HttpRetry, HttpStatusError } from "@http-retry/core"
 import { NodeHttpRetry } from "@http-retry/node"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -171,4 +171,22 @@ describe("NodeHttpRetry.layerClient", () => {
       assert.deepStrictEqual(answer, { status: 503, body: "busy" })
       assert.strictEqual(server.requests.length, 1)
     }))
+
+  it.scopedLive("an attempt's timeout ends with the attempt: a later request on the same fiber and client has none", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(TestServer.sequence([
+        TestServer.respond(404),
+        TestServer.hang(),
+        TestServer.respond(200, { body: "slow", delay: 300 })
+      ]))
+      const plain = yield* HttpClient.HttpClient
+      const retrying = HttpRetry.withRetry(plain, fast({ maxAttempts: 1, attemptTimeout: "100 millis" }))
+      // An attempt that ends with an answer (404) and one that fails (timed out): each set a 100 ms budget, and
+      // each must clear it.
+      assert.strictEqual((yield* Effect.flip(retrying.get(server.url)))._tag, "HttpStatusError")
+      assert.isTrue(Cause.isTimeoutException(yield* Effect.flip(retrying.get(server.url))))
+      const response = yield* plain.get(server.url)
+      assert.strictEqual(response.status, 200)
+      assert.strictEqual(yield* response.text, "slow")
+    }).pipe(Effect.provide(NodeHttpRetry.layerClient())))
 })
