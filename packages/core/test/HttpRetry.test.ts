@@ -525,12 +525,20 @@ describe.concurrent("HttpRetry.withRetry", () => {
       readonly name: string
       readonly kind: Tracer.SpanKind
       readonly attributes: Map<string, unknown>
+      /** The parent's name, when the parent is a span. */
+      readonly parent: string | undefined
       ended: boolean
     }
     const recordingTracer = (spans: Array<Recorded>): Tracer.Tracer =>
       Tracer.make({
         span(name, parent, context, links, startTime, kind) {
-          const recorded: Recorded = { name, kind, attributes: new Map(), ended: false }
+          const recorded: Recorded = {
+            name,
+            kind,
+            attributes: new Map(),
+            parent: Option.isSome(parent) && parent.value._tag === "Span" ? parent.value.name : undefined,
+            ended: false
+          }
           spans.push(recorded)
           const span: Tracer.Span = {
             _tag: "Span",
@@ -665,6 +673,29 @@ describe.concurrent("HttpRetry.withRetry", () => {
         assert.strictEqual(seen[1], customDisabled)
         assert.notStrictEqual(seen[2], customDisabled)
         assert.isTrue(seen[2](HttpClientRequest.get(url)))
+      }))
+
+    it.effect("a span made while an attempt is sent is a child of the attempt's span", () =>
+      Effect.gen(function*() {
+        const spans: Array<Recorded> = []
+        const inner = HttpClient.makeWith(
+          (request) =>
+            Effect.flatMap(request, (request) =>
+              Effect.withSpan(
+                Effect.sync(() => HttpClientResponse.fromWeb(request, new Response(null, { status: 200 }))),
+                "inner work"
+              )),
+          Effect.succeed as HttpClient.HttpClient.Preprocess<never, never>
+        )
+        yield* HttpRetry.withRetry(inner).get(url).pipe(
+          Effect.withSpan("caller"),
+          Effect.withTracer(recordingTracer(spans))
+        )
+        assert.deepStrictEqual(spans.map((s) => [s.name, s.parent]), [
+          ["caller", undefined],
+          ["http.client GET", "caller"],
+          ["inner work", "http.client GET"]
+        ])
       }))
 
     it.effect("no span when the tracer is disabled for the request", () =>

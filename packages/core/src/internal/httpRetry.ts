@@ -460,7 +460,7 @@ const traced = <E>(
     const sent = fiber.getFiberRef(HttpClient.currentTracerPropagation) ?
       HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span)) :
       request
-    return send(sent).pipe(
+    const sending = send(sent).pipe(
       Effect.matchEffect({
         onSuccess: (response) => {
           span.attribute("http.response.status_code", response.status)
@@ -468,9 +468,11 @@ const traced = <E>(
         },
         // The span records the error it ends with: it must be the redacted one.
         onFailure: (error) => Effect.fail(isRequestError(error) ? redactRequestError(error, redaction) : error)
-      }),
-      Effect.withParentSpan(span)
+      })
     )
+    // Spans made while sending are children of the attempt's; a client that records none needs no parent (setting
+    // one copies the fiber's context).
+    return self.innerSpans ? Effect.withParentSpan(sending, span) : sending
   })
 }
 
