@@ -470,9 +470,8 @@ const traced = <E>(
         onFailure: (error) => Effect.fail(isRequestError(error) ? redactRequestError(error, redaction) : error)
       })
     )
-    // Spans made while sending are children of the attempt's; a client that records none needs no parent (setting
-    // one copies the fiber's context).
-    return self.innerSpans ? Effect.withParentSpan(sending, span) : sending
+    // Spans made while sending are children of the attempt's.
+    return Effect.withParentSpan(sending, span)
   })
 }
 
