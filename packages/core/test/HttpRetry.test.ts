@@ -894,39 +894,34 @@ describe.concurrent("HttpRetry.withRetry", () => {
         assert.strictEqual(pulls, 4)
       }))
 
-    // A 503 whose small body takes `drainMillis` of Clock time to arrive, then a 200; records when each attempt starts.
-    const slowBody = (drainMillis: number, at: Array<number>) =>
-      HttpClient.make((request) =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
-          at.push(now)
-          if (at.length > 1) return HttpClientResponse.fromWeb(request, new Response("ok", { status: 200 }))
-          const response = HttpClientResponse.fromWeb(
-            request,
-            new Response("x", { status: 503, headers: { "content-length": "1" } })
-          )
-          return Object.defineProperty(Object.create(response), "arrayBuffer", {
-            get: () => Effect.as(Effect.sleep(Duration.millis(drainMillis)), new ArrayBuffer(1))
+    // When each attempt starts, for a 503 whose small body takes `drainMillis` of Clock time to arrive, then a 200.
+    const startsAfterSlowBody = (drainMillis: number) =>
+      Effect.gen(function*() {
+        const at: Array<number> = []
+        const client = HttpClient.make((request) =>
+          Effect.map(Clock.currentTimeMillis, (now) => {
+            at.push(now)
+            if (at.length > 1) return HttpClientResponse.fromWeb(request, new Response("ok", { status: 200 }))
+            const response = HttpClientResponse.fromWeb(
+              request,
+              new Response("x", { status: 503, headers: { "content-length": "1" } })
+            )
+            return Object.defineProperty(Object.create(response), "arrayBuffer", {
+              get: () => Effect.as(Effect.sleep(Duration.millis(drainMillis)), new ArrayBuffer(1))
+            })
           })
-        })
-      )
+        )
+        const fiber = yield* Effect.fork(HttpRetry.withRetry(client, noJitter()).get(url))
+        yield* TestClock.adjust("10 minutes")
+        assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+        return at
+      })
 
     it.effect("the wait counts from the failure: a body read to the end takes its time out of the wait", () =>
-      Effect.gen(function*() {
-        const at: Array<number> = []
-        const fiber = yield* Effect.fork(HttpRetry.withRetry(slowBody(400, at), noJitter()).get(url))
-        yield* TestClock.adjust("10 minutes")
-        assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
-        assert.deepStrictEqual(at, [0, 1000])
-      }))
+      Effect.map(startsAfterSlowBody(400), (at) => assert.deepStrictEqual(at, [0, 1000])))
 
     it.effect("a body cut off at the drain timeout (1 s) is followed by the full wait", () =>
-      Effect.gen(function*() {
-        const at: Array<number> = []
-        const fiber = yield* Effect.fork(HttpRetry.withRetry(slowBody(5_000, at), noJitter()).get(url))
-        yield* TestClock.adjust("10 minutes")
-        assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
-        assert.deepStrictEqual(at, [0, 2000])
-      }))
+      Effect.map(startsAfterSlowBody(5_000), (at) => assert.deepStrictEqual(at, [0, 2000])))
 
     it.effect("a huge body is cut off, not read to the end, and the retry still happens", () =>
       Effect.gen(function*() {
