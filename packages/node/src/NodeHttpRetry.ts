@@ -128,8 +128,9 @@ export const layerClient: (options?: Options) => Layer.Layer<HttpClient.HttpClie
  * variables (see `RetryPolicy.config`) plus `HTTP_RETRY_PROXY`,
  * `HTTP_RETRY_TLS_REJECT_UNAUTHORIZED`, `HTTP_RETRY_CA_FILE`,
  * `HTTP_RETRY_CONNECTIONS`, `HTTP_RETRY_KEEP_ALIVE_TIMEOUT`,
- * `HTTP_RETRY_CONNECT_TIMEOUT`. A bad value fails with a `ConfigError` naming
- * the variable.
+ * `HTTP_RETRY_CONNECT_TIMEOUT`, `HTTP_RETRY_TRACING` (true or false) and
+ * `HTTP_RETRY_TRANSPORT` (direct or platform). A bad value fails with a
+ * `ConfigError` naming the variable.
  *
  * @since 0.1.0
  * @category layers

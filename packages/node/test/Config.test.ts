@@ -71,6 +71,17 @@ describe("NodeHttpRetry.layerConfig", () => {
       assert.deepStrictEqual(answer, { status: 200, body: "secure" })
     }))
 
+  it.scopedLive("HTTP_RETRY_TRACING=false: no span per attempt, so no trace headers reach the server", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => TestServer.respond(200))
+      yield* send(layerFrom({}), HttpClientRequest.get(server.url))
+      yield* send(layerFrom({ HTTP_RETRY_TRACING: "false" }), HttpClientRequest.get(server.url))
+      assert.deepStrictEqual(server.requests.map((request) => typeof request.headers.traceparent), [
+        "string",
+        "undefined"
+      ])
+    }))
+
   it.scopedLive("a bad variable fails the layer with a ConfigError, before any request", () =>
     Effect.gen(function*() {
       const server = yield* serve(() => TestServer.respond(200))
@@ -93,7 +104,9 @@ describe("NodeHttpRetry.config", () => {
         HTTP_RETRY_CA_FILE: caFile,
         HTTP_RETRY_CONNECTIONS: "8",
         HTTP_RETRY_KEEP_ALIVE_TIMEOUT: "2s",
-        HTTP_RETRY_CONNECT_TIMEOUT: "500ms"
+        HTTP_RETRY_CONNECT_TIMEOUT: "500ms",
+        HTTP_RETRY_TRACING: "off",
+        HTTP_RETRY_TRANSPORT: "platform"
       })
       assert.strictEqual(options.policy?.maxAttempts, 3)
       assert.strictEqual(options.proxy, "http://proxy.internal:3128")
@@ -103,6 +116,8 @@ describe("NodeHttpRetry.config", () => {
         [options.keepAliveTimeout, options.connectTimeout].map((d) => Duration.toMillis(d as Duration.Duration)),
         [2_000, 500]
       )
+      assert.strictEqual(options.tracing, false)
+      assert.strictEqual(options.transport, "platform")
     }))
 
   it.effect("reads under another prefix", () =>
@@ -120,7 +135,9 @@ describe("NodeHttpRetry.config", () => {
     [{ HTTP_RETRY_CONNECTIONS: "0" }, "HTTP_RETRY_CONNECTIONS", "expected a whole number of at least 1"],
     [{ HTTP_RETRY_TLS_REJECT_UNAUTHORIZED: "maybe" }, "HTTP_RETRY_TLS_REJECT_UNAUTHORIZED", "expected true or false"],
     [{ HTTP_RETRY_KEEP_ALIVE_TIMEOUT: "soon" }, "HTTP_RETRY_KEEP_ALIVE_TIMEOUT", "expected a duration"],
-    [{ HTTP_RETRY_CA_FILE: "/no/such/ca.pem" }, "HTTP_RETRY_CA_FILE", "ENOENT"]
+    [{ HTTP_RETRY_CA_FILE: "/no/such/ca.pem" }, "HTTP_RETRY_CA_FILE", "ENOENT"],
+    [{ HTTP_RETRY_TRACING: "sometimes" }, "HTTP_RETRY_TRACING", "expected true or false, got \"sometimes\""],
+    [{ HTTP_RETRY_TRANSPORT: "fetch" }, "HTTP_RETRY_TRANSPORT", "expected direct or platform, got \"fetch\""]
   ]
   for (const [variables, path, reason] of failures) {
     const [[name, value]] = Object.entries(variables)

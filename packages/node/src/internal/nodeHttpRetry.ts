@@ -338,7 +338,15 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<NodeHttpRetry.Optio
         Either.right(Number(text)) :
         Either.left(`expected a whole number of at least 1, got ${JSON.stringify(text)}`)),
     keepAliveTimeout: optional("KEEP_ALIVE_TIMEOUT", durationText),
-    connectTimeout: optional("CONNECT_TIMEOUT", durationText)
+    connectTimeout: optional("CONNECT_TIMEOUT", durationText),
+    tracing: optional("TRACING", booleanText),
+    transport: optional(
+      "TRANSPORT",
+      (text): Either.Either<"direct" | "platform", string> =>
+        text === "direct" || text === "platform" ?
+          Either.right(text) :
+          Either.left(`expected direct or platform, got ${JSON.stringify(text)}`)
+    )
   })
   const options = Config.map(fields, (f): NodeHttpRetry.Options => ({
     policy: f.policy,
@@ -351,7 +359,9 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<NodeHttpRetry.Optio
     }),
     ...(f.connections === undefined ? {} : { connections: f.connections }),
     ...(f.keepAliveTimeout === undefined ? {} : { keepAliveTimeout: f.keepAliveTimeout }),
-    ...(f.connectTimeout === undefined ? {} : { connectTimeout: f.connectTimeout })
+    ...(f.connectTimeout === undefined ? {} : { connectTimeout: f.connectTimeout }),
+    ...(f.tracing === undefined ? {} : { tracing: f.tracing }),
+    ...(f.transport === undefined ? {} : { transport: f.transport })
   }))
   return options
 }
