@@ -179,7 +179,7 @@ export const makeDispatcherUnsafe = (resolved: Resolved): Undici.Dispatcher => {
  */
 const withAttemptTimeouts = (dispatcher: Undici.Dispatcher): Undici.Dispatcher => {
   const timed: Undici.Dispatcher = Object.create(dispatcher)
-  const request = function(this: Undici.Dispatcher, ...args: [Undici.Dispatcher.RequestOptions, unknown?]) {
+  const request = (...args: [Undici.Dispatcher.RequestOptions, unknown?]) => {
     const [options, callback] = args
     const fiber = Fiber.getCurrentFiber()
     const budget = Option.isSome(fiber) ? UndiciClient.budgetOf(fiber.value) : undefined
@@ -219,7 +219,7 @@ const enforceDirect: HttpRetry.EnforceTimeout = (effect, timeout, onTimeout) =>
 /** The platform's client wraps the abort reason in a `RequestError`: unwrap it, so the error is the same either way. */
 const enforcePlatform: HttpRetry.EnforceTimeout = (effect, timeout, onTimeout) =>
   UndiciClient.withBudget(
-    Effect.catchIf(effect, (error) => timeoutOf(error) !== undefined, (error) => Effect.fail(timeoutOf(error)!)),
+    Effect.mapError(effect, (error) => timeoutOf(error) ?? error),
     Duration.toMillis(timeout),
     onTimeout
   )
