@@ -1,5 +1,6 @@
 import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"
+import { forkUnder } from "./placement.js"
 import type { FromClient, FromServer, ServerStats, ToServer } from "./protocol.js"
 
 export interface ChildExit {
@@ -18,12 +19,18 @@ export const runChild = (
   buildDir: string,
   script: string,
   args: ReadonlyArray<string>,
-  options: { readonly timeoutMs: number; readonly execArgv?: ReadonlyArray<string> }
+  options: {
+    readonly timeoutMs: number
+    readonly execArgv?: ReadonlyArray<string>
+    /** Run the child under `taskset -c cpus`. */
+    readonly taskset?: string | undefined
+    readonly cpus?: string | undefined
+  }
 ): Promise<ChildExit> =>
   new Promise((resolve, reject) => {
     const start = performance.now()
     const child = ChildProcess.fork(Path.join(buildDir, script), [...args], {
-      execArgv: [...(options.execArgv ?? [])],
+      ...forkUnder(options.taskset, options.cpus, options.execArgv ?? []),
       stdio: ["ignore", "inherit", "inherit", "ipc"]
     })
     let message: FromClient | undefined
@@ -47,16 +54,18 @@ export const runChild = (
 
 export interface Server {
   readonly origin: string
+  /** The CPUs the server process may run on, as it reported them. */
+  readonly cpus: string | undefined
   readonly reset: () => Promise<void>
   readonly stats: () => Promise<ServerStats>
   readonly stop: () => void
 }
 
-/** Starts the loopback server child and talks to it one request at a time. */
-export const startServer = (buildDir: string): Promise<Server> =>
+/** Starts the loopback server child (under `taskset -c cpus` if given) and talks to it one request at a time. */
+export const startServer = (buildDir: string, taskset?: string, cpus?: string): Promise<Server> =>
   new Promise((resolve, reject) => {
     const child = ChildProcess.fork(Path.join(buildDir, "server.js"), [], {
-      execArgv: [],
+      ...forkUnder(taskset, cpus, []),
       stdio: ["ignore", "inherit", "inherit", "ipc"]
     })
     const waiting: Array<(m: FromServer) => void> = []
@@ -71,6 +80,7 @@ export const startServer = (buildDir: string): Promise<Server> =>
       if (m.type === "listening") {
         resolve({
           origin: `http://127.0.0.1:${m.port}`,
+          cpus: m.cpus,
           reset: () => ask({ type: "reset" }).then(() => undefined),
           stats: () => ask({ type: "stats" }).then((r) => r.stats),
           stop: () => {

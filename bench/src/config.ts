@@ -1,4 +1,4 @@
-import { BASE_DELAY_MS } from "./clients/types.js"
+import { BASE_DELAY_MS, FAST_BASE_DELAY_MS } from "./clients/types.js"
 
 export interface ClientInfo {
   /** The adapter module in ./clients. */
@@ -26,7 +26,40 @@ export const clients: ReadonlyArray<ClientInfo> = [
     label: "platform-node (no retry)",
     retries: false,
     packages: ["@effect/platform-node", "@effect/platform", "effect"],
-    retryConfig: "none (baseline): `NodeHttpClient.layerUndici` + `HttpClient.filterStatusOk`"
+    retryConfig: "none (baseline): `NodeHttpClient.layerUndici`, no `filterStatusOk` (see below)"
+  },
+  {
+    name: "effect-withretry",
+    label: "platform-node + HttpRetry.withRetry",
+    retries: true,
+    packages: ["@http-retry/core", "@effect/platform-node", "@effect/platform", "effect"],
+    retryConfig: "`HttpRetry.layer()` over `NodeHttpClient.layerUndici`: `HttpRetry.withRetry` under " +
+      "`RetryPolicy.defaults`, tracing on, the combinator with no fast path from the client; retry scenarios: " +
+      "the policy as for @http-retry/node"
+  },
+  {
+    name: "fetch",
+    label: "FetchHttpClient (no retry)",
+    retries: false,
+    packages: ["@effect/platform", "effect"],
+    retryConfig: "none (baseline): `FetchHttpClient.layer` on Node's global fetch, no `filterStatusOk`"
+  },
+  {
+    name: "fetch-withretry",
+    label: "FetchHttpClient + HttpRetry.withRetry",
+    retries: true,
+    packages: ["@http-retry/core", "@effect/platform", "effect"],
+    retryConfig: "`HttpRetry.layer()` over `FetchHttpClient.layer`: default policy, tracing on"
+  },
+  {
+    name: "platform-retry",
+    label: "platform-node + HttpClient.retry",
+    retries: true,
+    packages: ["@effect/platform-node", "@effect/platform", "effect"],
+    retryConfig: "`NodeHttpClient.layerUndici` + `HttpClient.filterStatusOk` + `HttpClient.retry({ schedule: " +
+      "Schedule.exponential(base, 2), times: 3, while: RequestError or a ResponseError whose status our policy " +
+      "retries })`: our default policy's schedule and attempts (base as the scenario's, no jitter); no " +
+      "Retry-After, no attempt timeout or deadline, the failed answer's body left unread"
   },
   {
     name: "ours",
@@ -35,7 +68,8 @@ export const clients: ReadonlyArray<ClientInfo> = [
     packages: ["@http-retry/node", "@http-retry/core"],
     retryConfig: "happy path: `NodeHttpRetry.layer()` (default policy, direct transport, a span per attempt); " +
       "retry scenarios and leak run: " +
-      "`NodeHttpRetry.layer({ policy: RetryPolicy.make({ baseDelay: \"50 millis\", jitter: \"none\" }) })`, " +
+      "`NodeHttpRetry.layer({ policy: RetryPolicy.make({ baseDelay: \"50 millis\", jitter: \"none\" }) })` " +
+      "(1 ms on the retry path), " +
       "so the policy's other defaults hold: 4 attempts, factor 2, 408/429/5xx and transport failures, " +
       "Retry-After on 429/503 replacing the backoff, 10 s per attempt"
   },
@@ -60,14 +94,16 @@ export const clients: ReadonlyArray<ClientInfo> = [
     retries: true,
     packages: ["got"],
     retryConfig: "limit 2, GET, statusCodes [503], default errorCodes (ECONNRESET…), noise 0, " +
-      "calculateDelay 50 ms × 2^(n−1) with enforceRetryRules; Retry-After replaces the backoff"
+      "calculateDelay base × 2^(n−1) (50 ms; 1 ms on the retry path) with enforceRetryRules; Retry-After " +
+      "replaces the backoff"
   },
   {
     name: "ky",
     label: "ky",
     retries: true,
     packages: ["ky"],
-    retryConfig: "limit 2, get, statusCodes/afterStatusCodes [503], delay 50 ms × 2^(n−1), no jitter, " +
+    retryConfig: "limit 2, get, statusCodes/afterStatusCodes [503], delay base × 2^(n−1) (50 ms; 1 ms on the " +
+      "retry path), no jitter, " +
       "timeout off; network errors always retried; Retry-After replaces the backoff"
   },
   {
@@ -76,7 +112,7 @@ export const clients: ReadonlyArray<ClientInfo> = [
     retries: true,
     packages: ["axios", "axios-retry"],
     retryConfig: "retries 2, retryCondition isNetworkError or status 503, " +
-      "retryDelay max(50 ms × 2^(n−1), Retry-After)"
+      "retryDelay max(base × 2^(n−1), Retry-After) (50 ms; 1 ms on the retry path)"
   },
   {
     name: "effect-retry",
@@ -92,7 +128,11 @@ export const clients: ReadonlyArray<ClientInfo> = [
 export interface Scenario {
   readonly name: string
   readonly title: string
-  readonly kind: "throughput" | "retry" | "cold-start"
+  /**
+   * "throughput": req/s of a client without faults; "retry": total time of a retry schedule against the time it
+   * should take; "retry-rate": calls/s through a retry schedule whose waits are short; "cold-start".
+   */
+  readonly kind: "throughput" | "retry" | "retry-rate" | "cold-start"
   /** The server route. */
   readonly path: string
   readonly concurrency: number
@@ -103,122 +143,236 @@ export interface Scenario {
   /** The waits the schedule calls for between attempts; the server checks the gaps it sees against them. */
   readonly waitsMs: ReadonlyArray<number>
   readonly policy: "default" | "fault"
+  /** The first backoff delay of the "fault" policy. */
+  readonly baseDelayMs: number
+  /** The clients (adapter names) this scenario runs, in this mode. */
+  readonly clients: ReadonlyArray<string>
 }
 
+export type ModeName = "full" | "quick" | "smoke"
+
 export interface Mode {
-  readonly name: "full" | "smoke"
+  readonly name: ModeName
   readonly rounds: number
   readonly scenarios: ReadonlyArray<Scenario>
-  readonly leak: { readonly count: number; readonly concurrency: number }
+  /** undefined: no leak run in this mode. */
+  readonly leak: { readonly count: number; readonly concurrency: number } | undefined
   readonly childTimeoutMs: number
   readonly leakTimeoutMs: number
 }
 
-const scenarios = (size: {
-  happy1: number
-  happy64: number
-  warmup1: number
-  warmup64: number
-  retryWaves: number
-  /** Warm the retry paths up with one wave each (the Retry-After one costs a second per client). */
-  retryWarmup: boolean
-}): ReadonlyArray<Scenario> => [
-  {
-    name: "happy-1",
-    title: "Happy path, 1 in flight",
-    kind: "throughput",
-    path: "/happy",
-    concurrency: 1,
-    count: size.happy1,
-    warmup: size.warmup1,
-    attemptsPerRequest: 1,
-    waitsMs: [],
-    policy: "default"
-  },
-  {
-    name: "happy-64",
-    title: "Happy path, 64 in flight",
-    kind: "throughput",
-    path: "/happy",
-    concurrency: 64,
-    count: size.happy64,
-    warmup: size.warmup64,
-    attemptsPerRequest: 1,
-    waitsMs: [],
-    policy: "default"
-  },
-  {
-    name: "fault",
-    title: "Fault path: 503, 503, 200 per id, 8 in flight",
-    kind: "retry",
-    path: "/fault",
-    concurrency: 8,
-    count: 8 * size.retryWaves,
-    warmup: size.retryWarmup ? 8 : 0,
-    attemptsPerRequest: 3,
-    waitsMs: [BASE_DELAY_MS, BASE_DELAY_MS * 2],
-    policy: "fault"
-  },
-  {
-    name: "reset",
-    title: "Connection reset before headers, then 200, 8 in flight",
-    kind: "retry",
-    path: "/reset",
-    concurrency: 8,
-    count: 8 * size.retryWaves,
-    warmup: size.retryWarmup ? 8 : 0,
-    attemptsPerRequest: 2,
-    waitsMs: [BASE_DELAY_MS],
-    policy: "fault"
-  },
-  {
-    name: "retry-after",
-    title: "503 with Retry-After: 1, then 200, 32 in flight",
-    kind: "retry",
-    path: "/retry-after",
-    concurrency: 32,
-    count: 32,
-    warmup: size.retryWarmup ? 32 : 0,
-    attemptsPerRequest: 2,
-    waitsMs: [1000],
-    policy: "fault"
-  },
-  {
-    name: "cold-start",
-    title: "Cold start: fresh process, import, one request",
-    kind: "cold-start",
-    path: "/happy",
-    concurrency: 1,
-    count: 1,
-    warmup: 0,
-    attemptsPerRequest: 1,
-    waitsMs: [],
-    policy: "default"
-  }
-]
+/**
+ * The happy path's rows: every client in the default set but the platform's `HttpClient.retry`, which is there
+ * for the retry path (on the happy path it is the platform client plus `filterStatusOk`).
+ */
+const everyDefault = clients.filter((c) => c.optIn !== true && c.name !== "platform-retry").map((c) => c.name)
+/** The retrying clients of the earlier reports: the fault, reset and Retry-After scenarios. */
+const retrying = ["ours", "ours-lean", "ours-platform", "got", "ky", "axios"]
 
-export const modes: Record<"full" | "smoke", Mode> = {
-  full: {
-    name: "full",
-    rounds: 5,
-    scenarios: scenarios({
-      happy1: 2_000,
-      happy64: 8_000,
-      warmup1: 500,
-      warmup64: 2_000,
-      retryWaves: 6,
-      retryWarmup: true
-    }),
-    leak: { count: 100_000, concurrency: 64 },
-    childTimeoutMs: 180_000,
-    leakTimeoutMs: 600_000
-  },
-  smoke: {
-    name: "smoke",
-    rounds: 1,
-    scenarios: scenarios({ happy1: 200, happy64: 400, warmup1: 20, warmup64: 64, retryWaves: 2, retryWarmup: false }),
-    leak: { count: 2_000, concurrency: 64 },
-    childTimeoutMs: 60_000,
-    leakTimeoutMs: 60_000
+interface Sizes {
+  readonly happy1: number
+  readonly happy64: number
+  readonly warmup1: number
+  readonly warmup64: number
+  /** Waves of 8 ids in the fault and reset scenarios. */
+  readonly retryWaves: number
+  /** Waves of 64 calls on the retry path. */
+  readonly retryRateWaves: number
+  /** Warm the retry paths up with one wave each (the Retry-After one costs a second per client). */
+  readonly retryWarmup: boolean
+}
+
+/** The clients of each scenario; a scenario not named here is not run. */
+type ClientLists = Partial<Record<string, ReadonlyArray<string>>>
+
+const fullLists: ClientLists = {
+  "happy-1": everyDefault,
+  "happy-64": everyDefault,
+  "retry-64": ["ours", "ours-platform", "got", "ky", "axios", "effect-withretry", "platform-retry"],
+  fault: retrying,
+  reset: retrying,
+  "retry-after": retrying,
+  "cold-start": everyDefault
+}
+
+/**
+ * Quick mode: only the runs the issue's targets read. ours runs at 1 in flight because the fault path's
+ * "expected" time is built from its own happy-path p50 in the same round.
+ */
+const quickLists: ClientLists = {
+  "happy-1": ["effect", "effect-withretry", "fetch", "fetch-withretry", "ours"],
+  "happy-64": ["undici", "effect", "effect-withretry", "fetch", "fetch-withretry", "ours", "ours-lean"],
+  "retry-64": ["ours", "got", "ky", "effect-withretry", "platform-retry"],
+  fault: ["ours"]
+}
+
+const scenarios = (size: Sizes, lists: ClientLists, scale: number): ReadonlyArray<Scenario> => {
+  const n = (x: number) => Math.max(1, Math.round(x * scale))
+  const waves = (x: number) => Math.max(1, Math.round(x * scale))
+  const all: ReadonlyArray<Omit<Scenario, "clients">> = [
+    {
+      name: "happy-1",
+      title: "Happy path, 1 in flight",
+      kind: "throughput",
+      path: "/happy",
+      concurrency: 1,
+      count: n(size.happy1),
+      warmup: n(size.warmup1),
+      attemptsPerRequest: 1,
+      waitsMs: [],
+      policy: "default",
+      baseDelayMs: BASE_DELAY_MS
+    },
+    {
+      name: "happy-64",
+      title: "Happy path, 64 in flight",
+      kind: "throughput",
+      path: "/happy",
+      concurrency: 64,
+      count: n(size.happy64),
+      warmup: n(size.warmup64),
+      attemptsPerRequest: 1,
+      waitsMs: [],
+      policy: "default",
+      baseDelayMs: BASE_DELAY_MS
+    },
+    {
+      name: "retry-64",
+      title: "Retry path: 503, 503, 200 per call, 1 ms base backoff, no jitter, 64 in flight",
+      kind: "retry-rate",
+      path: "/fault",
+      concurrency: 64,
+      count: 64 * waves(size.retryRateWaves),
+      warmup: size.retryWarmup ? 64 * waves(size.retryRateWaves / 4) : 0,
+      attemptsPerRequest: 3,
+      waitsMs: [FAST_BASE_DELAY_MS, FAST_BASE_DELAY_MS * 2],
+      policy: "fault",
+      baseDelayMs: FAST_BASE_DELAY_MS
+    },
+    {
+      name: "fault",
+      title: "Fault path: 503, 503, 200 per id, 8 in flight",
+      kind: "retry",
+      path: "/fault",
+      concurrency: 8,
+      count: 8 * waves(size.retryWaves),
+      warmup: size.retryWarmup ? 8 : 0,
+      attemptsPerRequest: 3,
+      waitsMs: [BASE_DELAY_MS, BASE_DELAY_MS * 2],
+      policy: "fault",
+      baseDelayMs: BASE_DELAY_MS
+    },
+    {
+      name: "reset",
+      title: "Connection reset before headers, then 200, 8 in flight",
+      kind: "retry",
+      path: "/reset",
+      concurrency: 8,
+      count: 8 * waves(size.retryWaves),
+      warmup: size.retryWarmup ? 8 : 0,
+      attemptsPerRequest: 2,
+      waitsMs: [BASE_DELAY_MS],
+      policy: "fault",
+      baseDelayMs: BASE_DELAY_MS
+    },
+    {
+      name: "retry-after",
+      title: "503 with Retry-After: 1, then 200, 32 in flight",
+      kind: "retry",
+      path: "/retry-after",
+      concurrency: 32,
+      count: 32,
+      warmup: size.retryWarmup ? 32 : 0,
+      attemptsPerRequest: 2,
+      waitsMs: [1000],
+      policy: "fault",
+      baseDelayMs: BASE_DELAY_MS
+    },
+    {
+      name: "cold-start",
+      title: "Cold start: fresh process, import, one request",
+      kind: "cold-start",
+      path: "/happy",
+      concurrency: 1,
+      count: 1,
+      warmup: 0,
+      attemptsPerRequest: 1,
+      waitsMs: [],
+      policy: "default",
+      baseDelayMs: BASE_DELAY_MS
+    }
+  ]
+  return all.flatMap((s) => {
+    const list = lists[s.name]
+    return list === undefined ? [] : [{ ...s, clients: list }]
+  })
+}
+
+/** `scale` multiplies every request count (`--scale=0.5` halves them); 1 is the mode's own. */
+export const makeMode = (name: ModeName, scale = 1): Mode => {
+  switch (name) {
+    case "full":
+      return {
+        name,
+        rounds: 5,
+        scenarios: scenarios(
+          {
+            happy1: 2_000,
+            happy64: 8_000,
+            warmup1: 500,
+            warmup64: 2_000,
+            retryWaves: 6,
+            retryRateWaves: 40,
+            retryWarmup: true
+          },
+          fullLists,
+          scale
+        ),
+        leak: { count: 100_000, concurrency: 64 },
+        childTimeoutMs: 180_000,
+        leakTimeoutMs: 600_000
+      }
+    case "quick":
+      return {
+        name,
+        rounds: 3,
+        scenarios: scenarios(
+          {
+            happy1: 1_500,
+            happy64: 6_000,
+            warmup1: 500,
+            warmup64: 2_000,
+            retryWaves: 4,
+            retryRateWaves: 30,
+            retryWarmup: true
+          },
+          quickLists,
+          scale
+        ),
+        leak: undefined,
+        childTimeoutMs: 120_000,
+        leakTimeoutMs: 600_000
+      }
+    case "smoke":
+      return {
+        name,
+        rounds: 1,
+        scenarios: scenarios(
+          {
+            happy1: 200,
+            happy64: 400,
+            warmup1: 20,
+            warmup64: 64,
+            retryWaves: 2,
+            retryRateWaves: 2,
+            retryWarmup: false
+          },
+          fullLists,
+          scale
+        ),
+        leak: { count: 2_000, concurrency: 64 },
+        childTimeoutMs: 60_000,
+        leakTimeoutMs: 60_000
+      }
   }
 }

@@ -1,15 +1,18 @@
 /**
- * The benchmark harness. `pnpm bench` (full, writes BENCHMARKS.md) or `pnpm bench:smoke` (stdout only).
+ * The benchmark harness. `pnpm bench` (full, writes BENCHMARKS.md), `pnpm bench --quick` (the issue's targets
+ * only, writes BENCHMARKS.md) or `pnpm bench:smoke` (stdout only).
  *
- * Options: --smoke, --rounds=N, --clients=a,b (adapter names in ./clients), --scenarios=a,b, --leak-client=NAME,
- * --leak-count=N, --no-leak, --no-write.
+ * Options: --smoke, --quick, --rounds=N, --scale=F, --placements=unpinned,pinned, --clients=a,b (adapter names in
+ * ./clients), --scenarios=a,b, --leak-client=NAME, --leak-count=N, --no-leak, --no-write.
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { Server } from "./children.js"
 import { runChild, startServer } from "./children.js"
 import type { ClientInfo, Scenario } from "./config.js"
-import { clients as allClients, modes } from "./config.js"
+import { clients as allClients, makeMode } from "./config.js"
+import type { Placement, PlacementName } from "./placement.js"
+import { detectPlacements } from "./placement.js"
 import { buildDir, buildPackages, rootDir, transpile } from "./prepare.js"
 import type { ClientJob } from "./protocol.js"
 import type { ColdRun, LeakRun, Results, Run } from "./report.js"
@@ -19,21 +22,61 @@ const args = process.argv.slice(2)
 const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1]
 const flag = (name: string) => args.includes(`--${name}`)
 
-const mode = modes[flag("smoke") ? "smoke" : "full"]
-const rounds = Number(option("rounds") ?? mode.rounds)
+const positive = (name: string, fallback: number): number => {
+  const text = option(name)
+  if (text === undefined) return fallback
+  const n = Number(text)
+  if (!(n > 0)) throw new Error(`--${name}=${text}: expected a number greater than 0`)
+  return n
+}
+
+const scale = positive("scale", 1)
+const mode = makeMode(flag("smoke") ? "smoke" : flag("quick") ? "quick" : "full", scale)
+const rounds = Math.round(positive("rounds", mode.rounds))
 const wanted = option("clients")?.split(",")
-const clients = allClients.filter((c) => wanted === undefined ? !c.optIn : wanted.includes(c.name))
+for (const name of wanted ?? []) {
+  if (!allClients.some((c) => c.name === name)) {
+    throw new Error(`--clients: unknown client ${name} (known: ${allClients.map((c) => c.name).join(", ")})`)
+  }
+}
 const wantedScenarios = option("scenarios")?.split(",")
-const scenarios = mode.scenarios.filter((s) => wantedScenarios === undefined || wantedScenarios.includes(s.name))
+/**
+ * Each scenario's clients: the mode's list, or the --clients given (the retry scenarios only take those that
+ * retry).
+ */
+const scenarios: ReadonlyArray<Scenario> = mode.scenarios
+  .filter((s) => wantedScenarios === undefined || wantedScenarios.includes(s.name))
+  .map((s) =>
+    wanted === undefined ? s : {
+      ...s,
+      clients: wanted.filter((name) =>
+        s.kind === "throughput" || s.kind === "cold-start" || allClients.find((c) => c.name === name)!.retries
+      )
+    }
+  )
+  .filter((s) => s.clients.length > 0)
+const clients = allClients.filter((c) => scenarios.some((s) => s.clients.includes(c.name)))
+const wantedPlacements = (option("placements")?.split(",") ?? ["unpinned", "pinned"]) as Array<PlacementName>
+for (const p of wantedPlacements) {
+  if (p !== "unpinned" && p !== "pinned") throw new Error(`--placements: unknown placement ${p}`)
+}
+const placements = detectPlacements(wantedPlacements)
 const leakClient = option("leak-client") ?? "ours"
-const leak = { ...mode.leak, count: Number(option("leak-count") ?? mode.leak.count) }
-const write = mode.name === "full" && !flag("no-write")
+const leak = mode.leak === undefined || flag("no-leak")
+  ? undefined
+  : { ...mode.leak, count: Math.round(positive("leak-count", mode.leak.count)) }
+const write = mode.name !== "smoke" && !flag("no-write")
 
 const progress = (line: string) => process.stderr.write(`${line}\n`)
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
 
+interface Placed {
+  readonly placement: Placement
+  readonly server: Server
+}
+
 const runScenario = async (
-  server: Server,
+  { placement, server }: Placed,
   scenario: Scenario,
   client: ClientInfo,
   round: number
@@ -46,38 +89,52 @@ const runScenario = async (
     count: scenario.count,
     concurrency: scenario.concurrency,
     warmup: scenario.warmup,
-    policy: scenario.policy
+    policy: scenario.policy,
+    baseDelayMs: scenario.baseDelayMs
   }
-  const exit = await runChild(buildDir, "run-client.js", [JSON.stringify(job)], { timeoutMs: mode.childTimeoutMs })
+  const exit = await runChild(buildDir, "run-client.js", [JSON.stringify(job)], {
+    timeoutMs: mode.childTimeoutMs,
+    taskset: placements.taskset,
+    cpus: placement.clientCpus
+  })
   const stats = await server.stats()
-  if (exit.message?.type === "skipped") return { round, scenario, client, skipped: exit.message.reason }
-  if (exit.message?.type !== "result") {
-    return { round, scenario, client, crashed: describeExit(exit) }
-  }
-  return { round, scenario, client, result: exit.message, server: stats }
+  const base = { round, placement: placement.name, scenario, client }
+  if (exit.message?.type === "skipped") return { ...base, skipped: exit.message.reason }
+  if (exit.message?.type !== "result") return { ...base, crashed: describeExit(exit) }
+  return { ...base, result: exit.message, server: stats }
 }
 
-const runColdStart = async (server: Server, client: ClientInfo, round: number): Promise<ColdRun> => {
+const runColdStart = async ({ placement, server }: Placed, client: ClientInfo, round: number): Promise<ColdRun> => {
   await server.reset()
   const exit = await runChild(buildDir, "cold-start.js", [client.name, server.origin], {
-    timeoutMs: mode.childTimeoutMs
+    timeoutMs: mode.childTimeoutMs,
+    taskset: placements.taskset,
+    cpus: placement.clientCpus
   })
-  if (exit.message?.type === "skipped") return { round, client, skipped: exit.message.reason }
-  if (exit.message?.type !== "cold-start") return { round, client, crashed: describeExit(exit) }
-  return { round, client, result: exit.message }
+  const base = { round, placement: placement.name, client }
+  if (exit.message?.type === "skipped") return { ...base, skipped: exit.message.reason }
+  if (exit.message?.type !== "cold-start") return { ...base, crashed: describeExit(exit) }
+  return { ...base, result: exit.message }
 }
 
-const runLeak = async (server: Server, client: ClientInfo): Promise<LeakRun> => {
+const runLeak = async (
+  { placement, server }: Placed,
+  client: ClientInfo,
+  size: { count: number; concurrency: number }
+): Promise<LeakRun> => {
   await server.reset()
-  const { concurrency, count } = leak
+  const { concurrency, count } = size
   const exit = await runChild(buildDir, "leak.js", [client.name, server.origin, String(count), String(concurrency)], {
     timeoutMs: mode.leakTimeoutMs,
-    execArgv: ["--expose-gc"]
+    execArgv: ["--expose-gc"],
+    taskset: placements.taskset,
+    cpus: placement.clientCpus
   })
   const stats = await server.stats()
-  if (exit.message?.type === "skipped") return { client, concurrency, skipped: exit.message.reason }
-  if (exit.message?.type !== "leak") return { client, concurrency, crashed: describeExit(exit) }
-  return { client, concurrency, result: exit.message, server: stats }
+  const base = { client, concurrency, placement: placement.name }
+  if (exit.message?.type === "skipped") return { ...base, skipped: exit.message.reason }
+  if (exit.message?.type !== "leak") return { ...base, crashed: describeExit(exit) }
+  return { ...base, result: exit.message, server: stats }
 }
 
 const describeExit = (exit: { code: number | null; signal: string | null; timedOut: boolean }) =>
@@ -90,7 +147,8 @@ const runSummary = (run: Run): string => {
   const r = run.result
   const attempts = run.server?.routes[run.scenario.path]?.attempts ?? 0
   const failed = r.failures > 0 ? `, ${r.failures} failed (${r.firstError})` : ""
-  return `${fmt(r.count / (r.elapsedMs / 1000))} req/s, ${r.elapsedMs.toFixed(0)} ms, ${attempts} attempts${failed}`
+  const unit = run.scenario.attemptsPerRequest > 1 ? "calls/s" : "req/s"
+  return `${fmt(r.count / (r.elapsedMs / 1000))} ${unit}, ${r.elapsedMs.toFixed(0)} ms, ${attempts} attempts${failed}`
 }
 
 const coldSummary = (run: ColdRun): string => {
@@ -101,18 +159,27 @@ const coldSummary = (run: ColdRun): string => {
 
 const main = async () => {
   const started = performance.now()
-  progress(`http-retry bench, ${mode.name} mode: ${rounds} round(s), clients ${clients.map((c) => c.name).join(", ")}`)
+  progress(
+    `http-retry bench, ${mode.name} mode: ${rounds} round(s), placements ` +
+      `${placements.placements.map((p) => p.name).join(", ")}, clients ${clients.map((c) => c.name).join(", ")}`
+  )
+  if (placements.pinnedUnavailable !== undefined) {
+    progress(`note: pinned placement not run (${placements.pinnedUnavailable}); every figure is unpinned`)
+  }
   const buildError = buildPackages()
   if (buildError !== undefined) {
     progress(`warning: tsc -b packages/node failed; going on with the dist/ there is:\n${buildError}`)
   }
   await transpile()
-  const server = await startServer(buildDir)
+  // One server per placement, started once: the pinned one under `taskset`, the unpinned one free.
+  const placed: Array<Placed> = []
   const results: Results = {
     mode,
     rounds,
     clients,
     scenarios,
+    placements,
+    serverCpus: {},
     environment: environment(),
     runs: [],
     coldRuns: [],
@@ -121,35 +188,48 @@ const main = async () => {
   // Once a client's import fails it will fail every time: skip it from then on instead of forking it again.
   const skipped = new Map<string, string>()
   try {
+    for (const placement of placements.placements) {
+      const server = await startServer(buildDir, placements.taskset, placement.serverCpus)
+      placed.push({ placement, server })
+      results.serverCpus[placement.name] = server.cpus
+    }
     for (let round = 1; round <= rounds; round++) {
-      for (const scenario of scenarios) {
-        for (const client of clients) {
-          const label = `[round ${round}/${rounds}] ${scenario.name.padEnd(11)} ${client.name.padEnd(12)}`
-          const skip = skipped.get(client.name)
-          if (skip !== undefined) {
-            if (round === 1) progress(`${label} skipped: ${skip}`)
-            continue
-          }
-          if (scenario.kind === "retry" && !client.retries) continue
-          if (scenario.kind === "cold-start") {
-            const run = await runColdStart(server, client, round)
-            results.coldRuns.push(run)
-            if (run.skipped !== undefined) skipped.set(client.name, run.skipped)
-            progress(`${label} ${coldSummary(run)}`)
-          } else {
-            const run = await runScenario(server, scenario, client, round)
-            results.runs.push(run)
-            if (run.skipped !== undefined) skipped.set(client.name, run.skipped)
-            progress(`${label} ${runSummary(run)}`)
+      // Alternate which placement goes first, and rotate the clients' order, so that no client always runs
+      // right after the same neighbour or at the same point of a round.
+      const order = round % 2 === 1 ? placed : [...placed].reverse()
+      for (const at of order) {
+        for (const scenario of scenarios) {
+          const names = scenario.clients
+          const shift = (round - 1) % names.length
+          const turn = [...names.slice(shift), ...names.slice(0, shift)]
+          for (const name of turn) {
+            const client = allClients.find((c) => c.name === name)!
+            const label = `[round ${round}/${rounds} ${at.placement.name.padEnd(8)}] ${scenario.name.padEnd(11)} ` +
+              `${client.name.padEnd(16)}`
+            const skip = skipped.get(client.name)
+            if (skip !== undefined) continue
+            if (scenario.kind === "cold-start") {
+              const run = await runColdStart(at, client, round)
+              results.coldRuns.push(run)
+              if (run.skipped !== undefined) skipped.set(client.name, run.skipped)
+              progress(`${label} ${coldSummary(run)}`)
+            } else {
+              const run = await runScenario(at, scenario, client, round)
+              results.runs.push(run)
+              if (run.skipped !== undefined) skipped.set(client.name, run.skipped)
+              progress(`${label} ${runSummary(run)}`)
+            }
           }
         }
       }
     }
-    if (!flag("no-leak")) {
+    if (leak !== undefined) {
       const client = allClients.find((c) => c.name === leakClient)
       if (client === undefined) throw new Error(`unknown --leak-client ${leakClient}`)
-      progress(`[leak] ${leak.count} requests through ${client.name}, 10% answered 503 once`)
-      results.leak = await runLeak(server, client)
+      // The leak run is about growth, not a ratio: once, on the first placement's server, the client placed alike.
+      const at = placed[0]
+      progress(`[leak] ${leak.count} requests through ${client.name}, 10% answered 503 once (${at.placement.name})`)
+      results.leak = await runLeak(at, client, leak)
       const run = results.leak
       progress(
         `[leak] ${
@@ -162,7 +242,7 @@ const main = async () => {
       )
     }
   } finally {
-    server.stop()
+    for (const { server } of placed) server.stop()
   }
 
   const markdown = render(results)

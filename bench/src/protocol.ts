@@ -20,7 +20,7 @@ export interface ServerStats {
 export type ToServer = { readonly type: "reset" } | { readonly type: "stats" }
 
 export type FromServer =
-  | { readonly type: "listening"; readonly port: number }
+  | { readonly type: "listening"; readonly port: number; readonly cpus: string | undefined }
   | { readonly type: "reset" }
   | { readonly type: "stats"; readonly stats: ServerStats }
 
@@ -33,6 +33,8 @@ export interface ClientJob {
   readonly concurrency: number
   readonly warmup: number
   readonly policy: "default" | "fault"
+  /** The base backoff of the "fault" policy. */
+  readonly baseDelayMs: number
 }
 
 export interface ClientResult {
@@ -45,6 +47,8 @@ export interface ClientResult {
   readonly p50Ms: number
   readonly p99Ms: number
   readonly maxRssBytes: number
+  /** The CPUs the client process was allowed to run on (Linux), to show the placement held. */
+  readonly cpus?: string | undefined
 }
 
 export interface ColdStartResult {

@@ -3,6 +3,7 @@
  * measures `job.count` requests on `job.path` and sends one ClientResult to the parent.
  */
 import { isSkipped, loadAdapter } from "./load-adapter.js"
+import { ownCpuList } from "./placement.js"
 import type { ClientJob, FromClient } from "./protocol.js"
 import { percentile } from "./stats.js"
 
@@ -13,7 +14,7 @@ const adapter = await loadAdapter(job.client)
 if (isSkipped(adapter)) {
   await send({ type: "skipped", reason: adapter.skipped })
 } else {
-  const client = await adapter.make({ policy: job.policy })
+  const client = await adapter.make({ policy: job.policy, baseDelayMs: job.baseDelayMs })
   const work = (path: string, count: number) => ({
     count,
     concurrency: job.concurrency,
@@ -37,7 +38,8 @@ if (isSkipped(adapter)) {
     cpuUs: user + system,
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
-    maxRssBytes: process.resourceUsage().maxRSS * 1024
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    cpus: ownCpuList()
   })
   await client.close()
 }

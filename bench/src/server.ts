@@ -11,6 +11,7 @@
  */
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
+import { ownCpuList } from "./placement.js"
 import type { FromServer, RouteStats, ServerStats, ToServer } from "./protocol.js"
 
 const okBody = (id: string) => `{"ok":true,"id":${id}}`
@@ -160,5 +161,5 @@ process.on("message", (message: ToServer) => {
 process.on("disconnect", () => process.exit(0))
 
 server.listen(0, "127.0.0.1", () => {
-  reply({ type: "listening", port: (server.address() as AddressInfo).port })
+  reply({ type: "listening", port: (server.address() as AddressInfo).port, cpus: ownCpuList() })
 })

@@ -12,14 +12,14 @@ import { BASE_DELAY_MS, RETRY_LIMIT, RETRY_STATUSES } from "./types.js"
  * accepts ECONNRESET.
  */
 export const adapter: Adapter = {
-  make: async ({ connections }) => {
+  make: async ({ baseDelayMs = BASE_DELAY_MS, connections }) => {
     const agent = new Http.Agent({ keepAlive: true, maxSockets: connections ?? Infinity })
     const client = axios.create({ httpAgent: agent, responseType: "json" })
     axiosRetry(client, {
       retries: RETRY_LIMIT,
       retryCondition: (error) =>
         isNetworkError(error) || (error.response !== undefined && RETRY_STATUSES.includes(error.response.status)),
-      retryDelay: (retryCount, error) => Math.max(BASE_DELAY_MS * 2 ** (retryCount - 1), retryAfter(error))
+      retryDelay: (retryCount, error) => Math.max(baseDelayMs * 2 ** (retryCount - 1), retryAfter(error))
     })
     return {
       run: (work) => runPromises(work, (url) => client.get(url).then((response) => response.data)),

@@ -10,12 +10,12 @@ import { undiciLayer } from "./undici-layer.js"
  * It retries 408/429/5xx and transport errors, and does not read Retry-After.
  */
 export const adapter: Adapter = {
-  make: ({ connections }) =>
+  make: ({ baseDelayMs = BASE_DELAY_MS, connections }) =>
     makeEffectClient(undiciLayer(connections), (client) =>
       client.pipe(
         HttpClient.filterStatusOk,
         HttpClient.retryTransient({
-          schedule: Schedule.exponential(`${BASE_DELAY_MS} millis`, 2),
+          schedule: Schedule.exponential(`${baseDelayMs} millis`, 2),
           times: RETRY_LIMIT
         })
       ))

@@ -10,7 +10,7 @@ import { BASE_DELAY_MS, RETRY_LIMIT, RETRY_STATUSES } from "./types.js"
  * Retry-After value replaces the backoff. Network errors: got's default `errorCodes` (ECONNRESET among them).
  */
 export const adapter: Adapter = {
-  make: async ({ connections }) => {
+  make: async ({ baseDelayMs = BASE_DELAY_MS, connections }) => {
     const agent = new Http.Agent({ keepAlive: true, maxSockets: connections ?? Infinity })
     const client = got.extend({
       agent: { http: agent },
@@ -20,7 +20,7 @@ export const adapter: Adapter = {
         statusCodes: [...RETRY_STATUSES],
         noise: 0,
         enforceRetryRules: true,
-        calculateDelay: ({ attemptCount, retryAfter }) => retryAfter ?? BASE_DELAY_MS * 2 ** (attemptCount - 1)
+        calculateDelay: ({ attemptCount, retryAfter }) => retryAfter ?? baseDelayMs * 2 ** (attemptCount - 1)
       }
     })
     return {

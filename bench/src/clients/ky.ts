@@ -10,7 +10,7 @@ import { BASE_DELAY_MS, RETRY_LIMIT, RETRY_STATUSES } from "./types.js"
  * as no other client has one. Connections per origin are those of Node's global dispatcher (unlimited).
  */
 export const adapter: Adapter = {
-  make: async () => {
+  make: async ({ baseDelayMs = BASE_DELAY_MS }) => {
     const client = ky.create({
       timeout: false,
       retry: {
@@ -18,7 +18,7 @@ export const adapter: Adapter = {
         methods: ["get"],
         statusCodes: [...RETRY_STATUSES],
         afterStatusCodes: [...RETRY_STATUSES],
-        delay: (attemptCount) => BASE_DELAY_MS * 2 ** (attemptCount - 1)
+        delay: (attemptCount) => baseDelayMs * 2 ** (attemptCount - 1)
       }
     })
     return {

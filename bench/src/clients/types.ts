@@ -5,6 +5,8 @@
 
 /** The retry settings every retrying client is configured with, as far as it allows. */
 export const BASE_DELAY_MS = 50
+/** The base backoff of the retry path (503, 503, 200 per call, 64 in flight): the retry's own cost, not the wait. */
+export const FAST_BASE_DELAY_MS = 1
 /** Retries after the first attempt: 503, 503, 200 needs exactly this many. */
 export const RETRY_LIMIT = 2
 export const RETRY_STATUSES: ReadonlyArray<number> = [503]
@@ -32,9 +34,12 @@ export interface Client {
 export interface Settings {
   /**
    * "default": the client's default retry policy where the client has one (ours), otherwise the common settings
-   * above. "fault": the common settings above (base delay 50 ms, factor 2, no jitter, 2 retries, 503 only).
+   * above. "fault": the common settings above (base delay `baseDelayMs`, factor 2, no jitter, 2 retries, 503
+   * only).
    */
   readonly policy: "default" | "fault"
+  /** The first backoff delay of the "fault" policy (default `BASE_DELAY_MS`). */
+  readonly baseDelayMs?: number | undefined
   /** Connections per origin, where the client has such a limit; unset: the client's default. */
   readonly connections?: number | undefined
 }
