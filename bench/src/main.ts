@@ -193,7 +193,15 @@ const main = async () => {
       placed.push({ placement, server })
       results.serverCpus[placement.name] = server.cpus
     }
+    const runsStarted = performance.now()
     for (let round = 1; round <= rounds; round++) {
+      if (round > 1) {
+        const perRound = (performance.now() - runsStarted) / (round - 1) / 1000
+        progress(
+          `${(perRound * (round - 1)).toFixed(0)} s for ${round - 1} round(s); about ` +
+            `${(perRound * (rounds - round + 1)).toFixed(0)} s to go${leak === undefined ? "" : ", then the leak run"}`
+        )
+      }
       // Alternate which placement goes first, and rotate the clients' order, so that no client always runs
       // right after the same neighbour or at the same point of a round.
       const order = round % 2 === 1 ? placed : [...placed].reverse()

@@ -200,10 +200,11 @@ const withRange = (s: Spread, digits = 0, suffix = "") =>
     ? `${num(s.median, digits)}${suffix}`
     : `${num(s.median, digits)}${suffix} (${num(s.min, digits)}–${num(s.max, digits)})`
 
-const pct = (s: Spread) =>
-  s.n === 0 ?
-    "–" :
-    `${s.median >= 0 ? "+" : ""}${num(s.median * 100, 1)}% (${num(s.min * 100, 1)}–${num(s.max * 100, 1)})`
+const pct = (s: Spread) => {
+  if (s.n === 0) return "–"
+  const p = (x: number) => `${x >= 0 ? "+" : ""}${num(x * 100, 1)}%`
+  return s.n === 1 || s.min === s.max ? p(s.median) : `${p(s.median)} (${num(s.min * 100, 1)}–${num(s.max * 100, 1)})`
+}
 
 const mb = (bytes: number) => bytes / 1024 / 1024
 
@@ -475,7 +476,7 @@ const retryCostSection = (results: Results): string => {
   const rows = pairs.map(([text, a, b]) => [
     text,
     ...placements.flatMap((p) => [cell("happy-1", a, b, p), cell("happy-64", a, b, p)])
-  ])
+  ]).filter((row) => row.slice(1).some((c) => c !== "–"))
   const retryPairs: ReadonlyArray<readonly [text: string, a: string, b: string]> = [
     ["`NodeHttpRetry.layer()` against got", "ours", "got"],
     ["`NodeHttpRetry.layer()` against ky", "ours", "ky"],
@@ -486,6 +487,8 @@ const retryCostSection = (results: Results): string => {
     ]
   ]
   const retryRows = retryPairs.map(([text, a, b]) => [text, ...placements.map((p) => cell("retry-64", a, b, p))])
+    .filter((row) => row.slice(1).some((c) => c !== "–"))
+  if (rows.length === 0 && retryRows.length === 0) return ""
   return [
     "## What the retry costs",
     "",
@@ -767,6 +770,9 @@ const targetsSection = (results: Results): string => {
       (results.placements.pinnedUnavailable === undefined ? "" : ` (pinned: ${results.placements.pinnedUnavailable})`) +
       `, so a target is marked met on that placement alone.`
   const met = issue.filter((t) => overall(t) === true).length
+  const unmeasured = (t: Target) => t.readings.every((r) => r.met === undefined)
+  const earlierRun = earlier.filter((t) => !unmeasured(t))
+  const earlierNot = earlier.filter(unmeasured)
   return [
     "## Targets",
     "",
@@ -778,7 +784,10 @@ const targetsSection = (results: Results): string => {
     "",
     "### Earlier targets",
     "",
-    ...earlier.map(targetLine)
+    ...earlierRun.map(targetLine),
+    ...(earlierNot.length === 0 ? [] : [
+      `- **not measured in this run**: ${earlierNot.map((t) => t.text).join("; ")}`
+    ])
   ].join("\n")
 }
 
