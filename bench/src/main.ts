@@ -2,7 +2,7 @@
  * The benchmark harness. `pnpm bench` (full, writes BENCHMARKS.md), `pnpm bench --quick` (the issue's targets
  * only, writes BENCHMARKS.md) or `pnpm bench:smoke` (stdout only).
  *
- * Options: --smoke, --quick, --rounds=N, --scale=F, --placements=unpinned,pinned, --clients=a,b (adapter names in
+ * Options: --smoke, --quick, --rounds=N, --scale=F, --placements=unpinned,pinned, --taskset=PATH, --clients=a,b (adapter names in
  * ./clients), --scenarios=a,b, --leak-client=NAME, --leak-count=N, --no-leak, --no-write.
  */
 import * as Fs from "node:fs"
@@ -60,7 +60,7 @@ const wantedPlacements = (option("placements")?.split(",") ?? ["unpinned", "pinn
 for (const p of wantedPlacements) {
   if (p !== "unpinned" && p !== "pinned") throw new Error(`--placements: unknown placement ${p}`)
 }
-const placements = detectPlacements(wantedPlacements)
+const placements = detectPlacements(wantedPlacements, option("taskset"))
 const leakClient = option("leak-client") ?? "ours"
 const leak = mode.leak === undefined || flag("no-leak")
   ? undefined

@@ -59,7 +59,9 @@ export const ownCpuList = (): string | undefined => {
   }
 }
 
-export const detectPlacements = (wanted: ReadonlyArray<PlacementName>): Placements => {
+/** `tasksetPath`: where taskset is (default: looked for in the usual places); a path that does not exist turns
+ * pinning off, as on a machine without it. */
+export const detectPlacements = (wanted: ReadonlyArray<PlacementName>, tasksetPath?: string): Placements => {
   const cpus = allowedCpus()
   const free = cpus.length > 0 ? `CPUs ${cpus.join(",")}` : "every CPU"
   const unpinned: Placement = {
@@ -68,11 +70,12 @@ export const detectPlacements = (wanted: ReadonlyArray<PlacementName>): Placemen
     clientCpus: undefined,
     description: `unpinned: the server and each client free to run on ${free}, where the scheduler puts them`
   }
-  const taskset = tasksetCandidates.find((path) => Fs.existsSync(path))
+  const candidates = tasksetPath === undefined ? tasksetCandidates : [tasksetPath]
+  const taskset = candidates.find((path) => Fs.existsSync(path))
   let pinnedUnavailable: string | undefined
   let pinned: Placement | undefined
   if (taskset === undefined) {
-    pinnedUnavailable = `taskset not found (looked in ${tasksetCandidates.join(", ")})`
+    pinnedUnavailable = `taskset not found (looked for ${candidates.join(", ")})`
   } else if (cpus.length < 2) {
     pinnedUnavailable = `fewer than 2 CPUs to pin to (${free})`
   } else {
