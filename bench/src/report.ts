@@ -193,17 +193,17 @@ const placementsOf = (results: Results) => results.placements.placements.map((p)
 const num = (n: number, digits = 0) =>
   Number.isNaN(n) ? "–" : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
 
-const withRange = (s: Spread, digits = 0, suffix = "") =>
-  s.n === 0
-    ? "–"
-    : s.n === 1 || s.min === s.max
-    ? `${num(s.median, digits)}${suffix}`
-    : `${num(s.median, digits)}${suffix} (${num(s.min, digits)}–${num(s.max, digits)})`
+const withRange = (s: Spread, digits = 0, suffix = "") => {
+  if (s.n === 0) return "–"
+  const [median, min, max] = [num(s.median, digits), num(s.min, digits), num(s.max, digits)]
+  return s.n === 1 || min === max ? `${median}${suffix}` : `${median}${suffix} (${min}–${max})`
+}
 
 const pct = (s: Spread) => {
   if (s.n === 0) return "–"
   const p = (x: number) => `${x >= 0 ? "+" : ""}${num(x * 100, 1)}%`
-  return s.n === 1 || s.min === s.max ? p(s.median) : `${p(s.median)} (${num(s.min * 100, 1)}–${num(s.max * 100, 1)})`
+  const [min, max] = [num(s.min * 100, 1), num(s.max * 100, 1)]
+  return s.n === 1 || min === max ? p(s.median) : `${p(s.median)} (${min}–${max})`
 }
 
 const mb = (bytes: number) => bytes / 1024 / 1024
@@ -450,20 +450,27 @@ const coldSection = (results: Results, scenario: Scenario): string => {
 
 /** The issue's table: each retry against the client it wraps (or the client it is compared to), per placement. */
 const retryCostSection = (results: Results): string => {
-  const pairs: ReadonlyArray<readonly [text: string, a: string, b: string]> = [
+  const pairs: ReadonlyArray<readonly [text: string, a: string, b: string, target: string]> = [
     [
       "`NodeHttpClient.layerUndici` + `HttpRetry.withRetry()` (default policy, tracing on), against `layerUndici`",
       "effect-withretry",
-      "effect"
+      "effect",
+      "≥ 0.95× at 1 and 64"
     ],
     [
       "`FetchHttpClient.layer` + `HttpRetry.withRetry()` (default policy, tracing on), against `FetchHttpClient.layer`",
       "fetch-withretry",
-      "fetch"
+      "fetch",
+      "≥ 0.95× at 1 and 64"
     ],
-    ["`NodeHttpRetry.layer({ transport: \"platform\" })`, against `layerUndici`", "ours-platform", "effect"],
-    ["`NodeHttpRetry.layer()`, against the plain platform client (`layerUndici`)", "ours", "effect"],
-    ["`NodeHttpRetry.layer({ tracing: false })` (the lean path), against raw `undici.request`", "ours-lean", "undici"]
+    ["`NodeHttpRetry.layer({ transport: \"platform\" })`, against `layerUndici`", "ours-platform", "effect", ""],
+    ["`NodeHttpRetry.layer()`, against the plain platform client (`layerUndici`)", "ours", "effect", "≥ 1.3× at 64"],
+    [
+      "`NodeHttpRetry.layer({ tracing: false })` (the lean path), against raw `undici.request`",
+      "ours-lean",
+      "undici",
+      "≥ 0.5× at 64"
+    ]
   ]
   const placements = placementsOf(results)
   const columns = placements.flatMap((p) => [`1 in flight, ${p}`, `64 in flight, ${p}`])
@@ -473,21 +480,25 @@ const retryCostSection = (results: Results): string => {
       2,
       "×"
     )
-  const rows = pairs.map(([text, a, b]) => [
+  const rows = pairs.map(([text, a, b, target]) => [
     text,
-    ...placements.flatMap((p) => [cell("happy-1", a, b, p), cell("happy-64", a, b, p)])
-  ]).filter((row) => row.slice(1).some((c) => c !== "–"))
-  const retryPairs: ReadonlyArray<readonly [text: string, a: string, b: string]> = [
-    ["`NodeHttpRetry.layer()` against got", "ours", "got"],
-    ["`NodeHttpRetry.layer()` against ky", "ours", "ky"],
+    ...placements.flatMap((p) => [cell("happy-1", a, b, p), cell("happy-64", a, b, p)]),
+    target
+  ]).filter((row) => row.slice(1, -1).some((c) => c !== "–"))
+  const retryPairs: ReadonlyArray<readonly [text: string, a: string, b: string, target: string]> = [
+    ["`NodeHttpRetry.layer()` against got", "ours", "got", "≥ 1×"],
+    ["`NodeHttpRetry.layer()` against ky", "ours", "ky", "≥ 1×"],
     [
       "`HttpRetry.withRetry` over `layerUndici` against the platform's own `HttpClient.retry` over it",
       "effect-withretry",
-      "platform-retry"
+      "platform-retry",
+      "≥ 0.9×"
     ]
   ]
-  const retryRows = retryPairs.map(([text, a, b]) => [text, ...placements.map((p) => cell("retry-64", a, b, p))])
-    .filter((row) => row.slice(1).some((c) => c !== "–"))
+  const retryRows = retryPairs.map((
+    [text, a, b, target]
+  ) => [text, ...placements.map((p) => cell("retry-64", a, b, p)), target])
+    .filter((row) => row.slice(1, -1).some((c) => c !== "–"))
   if (rows.length === 0 && retryRows.length === 0) return ""
   return [
     "## What the retry costs",
@@ -495,11 +506,11 @@ const retryCostSection = (results: Results): string => {
     "Happy path, req/s of each row's client against the client named after it, the ratio taken within a round " +
     "and a placement, then the median over rounds (min–max in brackets).",
     "",
-    table(["req/s against", ...columns], rows),
+    table(["req/s against", ...columns, "target (both placements)"], rows),
     "",
     "Retry path (503, 503, 200 per call, 1 ms base backoff, no jitter, 64 in flight), calls/s:",
     "",
-    table(["calls/s against", ...placements.map((p) => `64 in flight, ${p}`)], retryRows)
+    table(["calls/s against", ...placements.map((p) => `64 in flight, ${p}`), "target (both placements)"], retryRows)
   ].join("\n")
 }
 
