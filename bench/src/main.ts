@@ -2,8 +2,9 @@
  * The benchmark harness. `pnpm bench` (full, writes BENCHMARKS.md), `pnpm bench --quick` (the issue's targets
  * only, writes BENCHMARKS.md) or `pnpm bench:smoke` (stdout only).
  *
- * Options: --smoke, --quick, --rounds=N, --scale=F, --placements=unpinned,pinned, --taskset=PATH, --clients=a,b (adapter names in
- * ./clients), --scenarios=a,b, --leak-client=NAME, --leak-count=N, --no-leak, --no-write.
+ * Options: --smoke, --quick, --rounds=N, --scale=F, --placements=unpinned,pinned, --taskset=PATH,
+ * --clients=a,b (adapter names in ./clients), --scenarios=a,b, --leak-client=NAME, --leak-count=N, --no-leak,
+ * --no-write. See bench/README.md.
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -40,6 +41,13 @@ for (const name of wanted ?? []) {
   }
 }
 const wantedScenarios = option("scenarios")?.split(",")
+for (const name of wantedScenarios ?? []) {
+  if (!mode.scenarios.some((s) => s.name === name)) {
+    throw new Error(
+      `--scenarios: ${name} is not a scenario of ${mode.name} mode (${mode.scenarios.map((s) => s.name).join(", ")})`
+    )
+  }
+}
 /**
  * Each scenario's clients: the mode's list, or the --clients given (the retry scenarios only take those that
  * retry).
@@ -62,6 +70,7 @@ for (const p of wantedPlacements) {
 }
 const placements = detectPlacements(wantedPlacements, option("taskset"))
 const leakClient = option("leak-client") ?? "ours"
+if (!allClients.some((c) => c.name === leakClient)) throw new Error(`--leak-client: unknown client ${leakClient}`)
 const leak = mode.leak === undefined || flag("no-leak")
   ? undefined
   : { ...mode.leak, count: Math.round(positive("leak-count", mode.leak.count)) }
