@@ -4,17 +4,17 @@ import * as Descriptor from "@effect/cli/CommandDescriptor"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodePath from "@effect/platform-node/NodePath"
-import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import * as FileSystem from "@effect/platform/FileSystem"
 import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Path from "@effect/platform/Path"
+import * as Terminal from "@effect/platform/Terminal"
 import { RetryPolicy } from "@http-retry/core"
 import { NodeHttpRetry } from "@http-retry/node"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Fs from "node:fs"
 
@@ -401,6 +401,26 @@ const stray = (token: string, isLast: boolean): UsageError => {
   return known(byShort.get(token[token.length - 1])!, token.length === 2 ? token : `-${token[token.length - 1]}`)
 }
 
+/**
+ * What @effect/cli's parser asks for. Only options this command does not have (files it checks, prompts, the wizard)
+ * use them, so none is real: a real terminal would take hold of stdin, which `-d @-` reads.
+ */
+const parseServices = Layer.mergeAll(
+  FileSystem.layerNoop({}),
+  Path.layer,
+  Layer.succeed(
+    Terminal.Terminal,
+    Terminal.Terminal.of({
+      columns: Effect.succeed(80),
+      rows: Effect.succeed(24),
+      isTTY: Effect.succeed(false),
+      readInput: Effect.dieMessage("http-retry reads no terminal input"),
+      readLine: Effect.dieMessage("http-retry reads no terminal input"),
+      display: () => Effect.dieMessage("http-retry writes to no terminal")
+    })
+  )
+)
+
 const cliConfig = CliConfig.make({ isCaseSensitive: true, autoCorrectLimit: 0, showBuiltIns: false })
 
 // @effect/cli's built-ins that this command does not offer.
@@ -440,10 +460,7 @@ export const parse = (args: ReadonlyArray<string>): Effect.Effect<Parsed | "help
       if (token !== undefined) return Effect.fail(stray(token, token === args[args.length - 1]))
       return Effect.succeed({ options, url })
     }),
-    // Only the wizard and shell completions use these: they are never reached here.
-    Effect.provide(NodeFileSystem.layer),
-    Effect.provide(NodePath.layer),
-    Effect.provide(NodeTerminal.layer)
+    Effect.provide(parseServices)
   )
 
 // --- Checked settings ---------------------------------------------------------
