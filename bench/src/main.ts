@@ -8,6 +8,8 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { Server } from "./children.js"
 import { runChild, startServer } from "./children.js"
+import type { CommandRun } from "./cold-commands.js"
+import { buildCommand, commandSummary, runCommands } from "./cold-commands.js"
 import type { ClientInfo, Scenario } from "./config.js"
 import { clients as allClients, modes } from "./config.js"
 import { buildDir, buildPackages, rootDir, transpile } from "./prepare.js"
@@ -106,6 +108,8 @@ const main = async () => {
   if (buildError !== undefined) {
     progress(`warning: tsc -b packages/node failed; going on with the dist/ there is:\n${buildError}`)
   }
+  const commandError = scenarios.some((s) => s.kind === "cold-start") ? buildCommand(rootDir) : undefined
+  if (commandError !== undefined) progress(`warning: bundling packages/cli failed:\n${commandError}`)
   await transpile()
   const server = await startServer(buildDir)
   const results: Results = {
@@ -116,6 +120,7 @@ const main = async () => {
     environment: environment(),
     runs: [],
     coldRuns: [],
+    commandRuns: [],
     leak: undefined
   }
   // Once a client's import fails it will fail every time: skip it from then on instead of forking it again.
@@ -123,6 +128,18 @@ const main = async () => {
   try {
     for (let round = 1; round <= rounds; round++) {
       for (const scenario of scenarios) {
+        if (scenario.kind === "cold-start") {
+          await server.reset()
+          const runs: Array<CommandRun> = await runCommands(rootDir, server.origin, round, mode.childTimeoutMs)
+          results.commandRuns.push(...runs)
+          for (const run of runs) {
+            progress(
+              `[round ${round}/${rounds}] ${scenario.name.padEnd(11)} ${run.command.name.padEnd(12)} ${
+                commandSummary(run)
+              }`
+            )
+          }
+        }
         for (const client of clients) {
           const label = `[round ${round}/${rounds}] ${scenario.name.padEnd(11)} ${client.name.padEnd(12)}`
           const skip = skipped.get(client.name)
@@ -173,7 +190,7 @@ const main = async () => {
     progress(`wrote ${out}`)
   }
   progress(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`)
-  const crashed = [...results.runs, ...results.coldRuns].some((r) => r.crashed !== undefined) ||
+  const crashed = [...results.runs, ...results.coldRuns, ...results.commandRuns].some((r) => r.crashed !== undefined) ||
     results.leak?.crashed !== undefined
   process.exitCode = crashed ? 1 : 0
 }

@@ -6,6 +6,8 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import type { CommandRun } from "./cold-commands.js"
+import { commandSection } from "./cold-commands.js"
 import type { ClientInfo, Mode, Scenario } from "./config.js"
 import { rootDir, undiciOfPlatformNode, versionOf } from "./prepare.js"
 import type { ClientResult, ColdStartResult, LeakResult, ServerStats } from "./protocol.js"
@@ -61,6 +63,7 @@ export interface Results {
   readonly environment: Environment
   readonly runs: Array<Run>
   readonly coldRuns: Array<ColdRun>
+  readonly commandRuns: Array<CommandRun>
   leak: LeakRun | undefined
 }
 
@@ -326,7 +329,9 @@ const coldSection = (results: Results): string => {
     "A fresh `node` process per client and round: import the client's modules, build the client, parse one " +
     "response. Milliseconds since the process started (Node's own boot included), and the import alone.",
     "",
-    table(["client", "first response ms", "import ms", "× plain Effect", "verdict"], rows)
+    table(["client", "first response ms", "import ms", "× plain Effect", "verdict"], rows),
+    "",
+    commandSection(results.commandRuns)
   ].join("\n")
 }
 
