@@ -77,7 +77,8 @@ export const bundle = async (names = commands) => {
     format: "esm",
     conditions: ["@http-retry/source"],
     minify: true,
-    sourcemap: "linked",
+    // No source map: the command prints one-line errors, never a stack, and a map would be ten times the bundle.
+    sourcemap: false,
     legalComments: "none",
     plugins: [lazyUndici],
     logLevel: "warning",
