@@ -292,7 +292,8 @@ export const execute = (settings: Options.Settings): Effect.Effect<Outcome> =>
       )
     // Tracer settings go on the retrying client: the retry owns each attempt's span and its trace headers.
     const client = (yield* HttpClient.HttpClient).pipe(
-      HttpRetry.withRetry(settings.policy, { onRetry }),
+      // No span per attempt: nothing here records traces.
+      HttpRetry.withRetry(settings.policy, { onRetry, tracing: false }),
       HttpClient.withTracerPropagation(false)
     )
 
