@@ -32,4 +32,4 @@ for (const dir of packages) {
   const dts = files.filter((file) => String(file).endsWith(".d.ts")).length
   console.log(`${dir}/dist: ${js} ES modules, ${dts} declaration files`)
 }
-console.log("packages/cli/dist/bin: http-retry.js and demo.js, each one bundled ES module")
+console.log("packages/cli/dist/bin: http-retry and demo, each one bundled file and its launcher")

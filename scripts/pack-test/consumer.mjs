@@ -32,7 +32,7 @@ for (
   const blocked of [
     "@http-retry/core/internal/httpRetry",
     "@http-retry/node/internal/nodeHttpRetry",
-    "@http-retry/cli/dist/bin/http-retry.js"
+    "@http-retry/cli/dist/bin/http-retry.cjs"
   ]
 ) {
   await assert.rejects(import(blocked), { code: "ERR_PACKAGE_PATH_NOT_EXPORTED" }, `${blocked} is not exported`)

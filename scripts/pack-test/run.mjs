@@ -122,12 +122,15 @@ for (const { dir, manifest } of packages) {
   const published = JSON.parse(fs.readFileSync(path.join(unpacked, "package.json"), "utf8"))
   const problems = []
   const expect = (ok, text) => ok || problems.push(text)
-  expect(published.bin?.["http-retry"] === "./dist/bin/http-retry.js", "bin http-retry is not ./dist/bin/http-retry.js")
-  // The bin is one bundle: it needs nothing installed beside it.
+  expect(
+    published.bin?.["http-retry"] === "./dist/bin/http-retry.cjs",
+    "bin http-retry is not ./dist/bin/http-retry.cjs"
+  )
+  // The bin is a launcher and one bundle: it needs nothing installed beside it.
   expect(Object.keys(published.dependencies ?? {}).length === 0, "the bundled command has dependencies")
   expect(
     JSON.stringify(files) ===
-      JSON.stringify(["README.md", "dist/bin/http-retry.js", "package.json"]),
+      JSON.stringify(["README.md", "dist/bin/http-retry.bundle.cjs", "dist/bin/http-retry.cjs", "package.json"]),
     `packed ${files.join(", ")}`
   )
   expect(published.engines?.node === ">=20", "engines.node is not >=20")

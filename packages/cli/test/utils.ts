@@ -11,8 +11,8 @@ import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 
-export const httpRetryBin = fileURLToPath(new URL("../dist/bin/http-retry.js", import.meta.url))
-export const demoBin = fileURLToPath(new URL("../dist/bin/demo.js", import.meta.url))
+export const httpRetryBin = fileURLToPath(new URL("../dist/bin/http-retry.cjs", import.meta.url))
+export const demoBin = fileURLToPath(new URL("../dist/bin/demo.cjs", import.meta.url))
 /** The package's version, which the command reports and sends in its User-Agent. */
 export const version: string = JSON.parse(fs.readFileSync(new URL("../package.json", import.meta.url), "utf8")).version
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
@@ -49,6 +49,8 @@ export const spawn = (
     readonly script?: string
     readonly command?: string
     readonly cwd?: string
+    /** Set on top of the test's environment, after the proxy and HTTP_RETRY_* variables are removed. */
+    readonly env?: NodeJS.ProcessEnv
     readonly input?: Uint8Array
   } = {}
 ) =>
@@ -58,10 +60,14 @@ export const spawn = (
       const child = options.command === undefined ?
         child_process.spawn(process.execPath, [options.script ?? httpRetryBin, ...args], {
           cwd: options.cwd,
-          env: childEnv(),
+          env: { ...childEnv(), ...options.env },
           stdio: "pipe"
         }) :
-        child_process.spawn(options.command, args, { cwd: options.cwd ?? repoRoot, env: childEnv(), stdio: "pipe" })
+        child_process.spawn(options.command, args, {
+          cwd: options.cwd ?? repoRoot,
+          env: { ...childEnv(), ...options.env },
+          stdio: "pipe"
+        })
       const stdout: Array<Buffer> = []
       const stderr: Array<Buffer> = []
       child.stdout!.on("data", (chunk: Buffer) => stdout.push(chunk))
@@ -95,6 +101,7 @@ export const run = (
     readonly script?: string
     readonly command?: string
     readonly cwd?: string
+    readonly env?: NodeJS.ProcessEnv
     readonly input?: Uint8Array
   }
 ) => Effect.flatMap(spawn(args, options), (running) => running.finished)
