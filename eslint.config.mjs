@@ -53,7 +53,7 @@ export default tseslint.config(
   },
   {
     // Plain Node scripts (build, pack test): Node's globals, no TypeScript to declare them.
-    files: ["scripts/**/*.mjs"],
+    files: ["scripts/**/*.mjs", "packages/*/scripts/**/*.mjs"],
     languageOptions: {
       globals: { console: "readonly", process: "readonly", performance: "readonly", URL: "readonly" }
     }

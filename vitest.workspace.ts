@@ -4,8 +4,9 @@ import { defineWorkspace } from "vitest/config"
 export default defineWorkspace([
   path.join(__dirname, "packages/core"),
   path.join(__dirname, "packages/node"),
+  path.join(__dirname, "packages/cli"),
   // The Node layer's tests again, on the platform's undici client (`transport: "platform"`) instead of the direct
-  // transport: both must pass everything. The CLI tests run the built command and are not repeated.
+  // transport: both must pass everything.
   {
     extends: path.join(__dirname, "packages/node/vitest.config.ts"),
     root: path.join(__dirname, "packages/node"),
@@ -18,8 +19,7 @@ export default defineWorkspace([
     test: {
       name: "@http-retry/node (platform transport)",
       // TransportParity already runs both transports itself.
-      exclude: ["test/cli/**", "test/TransportParity.test.ts", "**/node_modules/**"],
-      globalSetup: [],
+      exclude: ["test/TransportParity.test.ts", "**/node_modules/**"],
       typecheck: { enabled: false }
     }
   },

@@ -1,6 +1,6 @@
 /**
- * `pnpm build`: a clean ESM build (JavaScript, declarations and their maps) of every publishable package into its
- * `dist`. `dist` and the source build's `.tsbuildinfo` go first: `tsc -b` trusts its build info, so it neither
+ * `pnpm build`: a clean ESM build (JavaScript, declarations and their maps) of every publishable library into its
+ * `dist`, then the command's bundle (packages/cli/dist/bin). `dist` and the source build's `.tsbuildinfo` go first: `tsc -b` trusts its build info, so it neither
  * re-emits a deleted `dist` nor removes the output of a source file that no longer exists.
  */
 import * as child_process from "node:child_process"
@@ -22,9 +22,14 @@ const projects = packages.map((dir) => path.join(dir, "tsconfig.src.json"))
 const build = child_process.spawnSync(process.execPath, [tsc, "-b", ...projects], { cwd: root, stdio: "inherit" })
 if (build.status !== 0) process.exit(build.status ?? 1)
 
+fs.rmSync(path.join(root, "packages/cli/dist"), { recursive: true, force: true })
+const { bundle } = await import("../packages/cli/scripts/bundle.mjs")
+await bundle()
+
 for (const dir of packages) {
   const files = fs.readdirSync(path.join(root, dir, "dist"), { recursive: true })
   const js = files.filter((file) => String(file).endsWith(".js")).length
   const dts = files.filter((file) => String(file).endsWith(".d.ts")).length
   console.log(`${dir}/dist: ${js} ES modules, ${dts} declaration files`)
 }
+console.log("packages/cli/dist/bin: http-retry and demo, each one bundled file and its launcher")

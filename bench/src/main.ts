@@ -10,6 +10,8 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { Server } from "./children.js"
 import { runChild, startServer } from "./children.js"
+import type { CommandRun } from "./cold-commands.js"
+import { buildCommand, commandSummary, runCommands } from "./cold-commands.js"
 import type { ClientInfo, Scenario } from "./config.js"
 import { clients as allClients, makeMode } from "./config.js"
 import type { Placement, PlacementName } from "./placement.js"
@@ -179,6 +181,8 @@ const main = async () => {
   if (buildError !== undefined) {
     progress(`warning: tsc -b packages/node failed; going on with the dist/ there is:\n${buildError}`)
   }
+  const commandError = scenarios.some((s) => s.kind === "cold-start") ? buildCommand(rootDir) : undefined
+  if (commandError !== undefined) progress(`warning: bundling packages/cli failed:\n${commandError}`)
   await transpile()
   // One server per placement, started once: the pinned one under `taskset`, the unpinned one free.
   const placed: Array<Placed> = []
@@ -192,6 +196,7 @@ const main = async () => {
     environment: environment(),
     runs: [],
     coldRuns: [],
+    commandRuns: [],
     leak: undefined
   }
   // Once a client's import fails it will fail every time: skip it from then on instead of forking it again.
@@ -216,6 +221,19 @@ const main = async () => {
       const order = round % 2 === 1 ? placed : [...placed].reverse()
       for (const at of order) {
         for (const scenario of scenarios) {
+          // The shipped command, once a round (its figures are ratios against `node -e ""` in the same round).
+          if (scenario.kind === "cold-start" && at === order[0]) {
+            await at.server.reset()
+            const runs: Array<CommandRun> = await runCommands(rootDir, at.server.origin, round, mode.childTimeoutMs)
+            results.commandRuns.push(...runs)
+            for (const run of runs) {
+              progress(
+                `[round ${round}/${rounds}] ${scenario.name.padEnd(11)} ${run.command.name.padEnd(12)} ${
+                  commandSummary(run)
+                }`
+              )
+            }
+          }
           const names = scenario.clients
           const shift = (round - 1) % names.length
           const turn = [...names.slice(shift), ...names.slice(0, shift)]
@@ -270,7 +288,7 @@ const main = async () => {
     progress(`wrote ${out}`)
   }
   progress(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`)
-  const crashed = [...results.runs, ...results.coldRuns].some((r) => r.crashed !== undefined) ||
+  const crashed = [...results.runs, ...results.coldRuns, ...results.commandRuns].some((r) => r.crashed !== undefined) ||
     results.leak?.crashed !== undefined
   process.exitCode = crashed ? 1 : 0
 }

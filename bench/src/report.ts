@@ -6,6 +6,8 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import type { CommandRun } from "./cold-commands.js"
+import { commandSection } from "./cold-commands.js"
 import type { ClientInfo, Mode, Scenario } from "./config.js"
 import type { PlacementName, Placements } from "./placement.js"
 import { rootDir, undiciOfPlatformNode, versionOf } from "./prepare.js"
@@ -68,6 +70,7 @@ export interface Results {
   readonly environment: Environment
   readonly runs: Array<Run>
   readonly coldRuns: Array<ColdRun>
+  readonly commandRuns: Array<CommandRun>
   leak: LeakRun | undefined
 }
 
@@ -444,7 +447,8 @@ const coldSection = (results: Results, scenario: Scenario): string => {
     "A fresh `node` process per client and round: import the client's modules, build the client, parse one " +
     "response. Milliseconds since the process started (Node's own boot included), and the import alone.",
     "",
-    ...tables.flatMap((t) => [t, ""])
+    ...tables.flatMap((t) => [t, ""]),
+    commandSection(results.commandRuns)
   ].join("\n").trimEnd()
 }
 

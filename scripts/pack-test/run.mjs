@@ -1,8 +1,9 @@
 /**
- * `pnpm pack-test`: the packages as a user gets them. Builds, packs both packages with pnpm, checks the packed
+ * `pnpm pack-test`: the packages as a user gets them. Builds, packs the three packages with pnpm, checks the packed
  * manifests, installs the tarballs into a scratch project outside the workspace (third-party packages from the npm
  * registry, at the workspace's ranges), then runs consumer.mjs there (ESM imports, a retrying request against a
- * loopback server, the installed `http-retry` bin) and type-checks consumer.ts with the workspace's `tsc`.
+ * loopback server, the `http-retry` bin installed from @http-retry/cli's tarball) and type-checks consumer.ts with
+ * the workspace's `tsc`.
  *
  * KEEP_SCRATCH=1 keeps the scratch directory for inspection.
  */
@@ -20,6 +21,9 @@ const packages = ["core", "node"].map((name) => {
   const dir = path.join(root, "packages", name)
   return { dir, manifest: JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) }
 })
+// The command's package: one bundled file and its manifest, no library modules.
+const cliDir = path.join(root, "packages", "cli")
+const cliManifest = JSON.parse(fs.readFileSync(path.join(cliDir, "package.json"), "utf8"))
 
 const step = (text) => console.log(`pack-test: ${text} (${((performance.now() - started) / 1000).toFixed(1)}s)`)
 const fail = (text) => {
@@ -101,10 +105,37 @@ for (const { dir, manifest } of packages) {
     expect(published.dependencies["@http-retry/core"] === `^${packages[0].manifest.version}`, "core range")
     expect(published.peerDependencies["@effect/platform-node"] !== undefined, "@effect/platform-node is not a peer")
     for (const dep of ["@effect/cli", "@effect/printer", "@effect/printer-ansi", "@effect/typeclass"]) {
-      expect(published.dependencies[dep] !== undefined, `the bin needs ${dep} as a dependency`)
+      expect(published.dependencies[dep] === undefined, `the layer depends on the command's ${dep}`)
     }
+    expect(published.bin === undefined, "the layer's package still has a bin")
+    expect([...files].every((file) => !/\b(cli|demo)\b/.test(file)), "the command's files are packed with the layer")
   }
   if (problems.length > 0) fail(`${manifest.name}:\n  ${problems.join("\n  ")}`)
+}
+{
+  const packed = JSON.parse(sh("pnpm", ["pack", "--json", "--pack-destination", scratch], { cwd: cliDir }))
+  tarballs[cliManifest.name] = packed.filename
+  const files = packed.files.map((file) => file.path).sort()
+  const unpacked = path.join(scratch, "unpacked", "cli")
+  fs.mkdirSync(unpacked, { recursive: true })
+  sh("tar", ["-xzf", packed.filename, "-C", unpacked, "--strip-components=1", "package/package.json"])
+  const published = JSON.parse(fs.readFileSync(path.join(unpacked, "package.json"), "utf8"))
+  const problems = []
+  const expect = (ok, text) => ok || problems.push(text)
+  expect(
+    published.bin?.["http-retry"] === "./dist/bin/http-retry.cjs",
+    "bin http-retry is not ./dist/bin/http-retry.cjs"
+  )
+  // The bin is a launcher and one bundle: it needs nothing installed beside it.
+  expect(Object.keys(published.dependencies ?? {}).length === 0, "the bundled command has dependencies")
+  expect(
+    JSON.stringify(files) ===
+      JSON.stringify(["README.md", "dist/bin/http-retry.bundle.cjs", "dist/bin/http-retry.cjs", "package.json"]),
+    `packed ${files.join(", ")}`
+  )
+  expect(published.engines?.node === ">=20", "engines.node is not >=20")
+  expect(published.license === "MIT", "license is not MIT")
+  if (problems.length > 0) fail(`${cliManifest.name}:\n  ${problems.join("\n  ")}`)
 }
 step(`packed ${Object.values(tarballs).map((file) => path.basename(file)).join(", ")}; manifests checked`)
 
@@ -122,6 +153,7 @@ fs.writeFileSync(
       dependencies: {
         "@http-retry/core": `file:${path.basename(tarballs[core.name])}`,
         "@http-retry/node": `file:${path.basename(tarballs[node.name])}`,
+        "@http-retry/cli": `file:${path.basename(tarballs[cliManifest.name])}`,
         effect: node.peerDependencies.effect,
         "@effect/platform": node.peerDependencies["@effect/platform"],
         "@effect/platform-node": node.peerDependencies["@effect/platform-node"]
@@ -147,7 +179,7 @@ const publicModules = Object.fromEntries(packages.map(({ dir, manifest }) => [
 ]))
 process.stdout.write(sh(process.execPath, ["consumer.mjs"], {
   cwd: scratch,
-  env: { ...process.env, PUBLIC_MODULES: JSON.stringify(publicModules) }
+  env: { ...process.env, PUBLIC_MODULES: JSON.stringify(publicModules), CLI_VERSION: cliManifest.version }
 }))
 step("consumer.mjs passed")
 

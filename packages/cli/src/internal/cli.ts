@@ -1,34 +1,28 @@
-import * as CliConfig from "@effect/cli/CliConfig"
-import * as Command from "@effect/cli/Command"
-import * as HelpDoc from "@effect/cli/HelpDoc"
-import * as ValidationError from "@effect/cli/ValidationError"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as HttpMethod from "@effect/platform/HttpMethod"
 import { HttpRetry, HttpStatusError, TransportFailure } from "@http-retry/core"
 import * as Cause from "effect/Cause"
-import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Inspectable from "effect/Inspectable"
-import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Predicate from "effect/Predicate"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import { STATUS_CODES } from "node:http"
-import * as NodeHttpRetry from "../NodeHttpRetry.js"
-import * as Options from "./cliOptions.js"
+import * as Options from "./options.js"
+
+// Set by the bundler from package.json.
+declare const HTTP_RETRY_VERSION: string
 
 /**
  * The exit codes, curl's where curl has one.
@@ -163,7 +157,43 @@ interface Outcome {
 
 const plural = (n: number): string => n === 1 ? "1 attempt" : `${n} attempts`
 
+/**
+ * The words of the error that ended the run (`connect ECONNREFUSED 127.0.0.1:4000`): the first message in its
+ * `cause` chain that carries the code it was classified by, else the innermost message. A URL's credentials never
+ * show.
+ */
+const causeText = (error: unknown, code: string | undefined): string | undefined => {
+  const queue: Array<unknown> = [error]
+  let innermost: string | undefined
+  for (let i = 0; i < queue.length && i < 16; i++) {
+    const u = queue[i]
+    const message = Predicate.hasProperty(u, "message") && typeof u.message === "string" ? u.message.trim() : ""
+    if (message !== "") {
+      if (code !== undefined && Predicate.hasProperty(u, "code") && u.code === code) {
+        innermost = message
+        break
+      }
+      innermost = message
+    }
+    if (Predicate.hasProperty(u, "cause")) queue.push(u.cause)
+    if (Predicate.hasProperty(u, "errors") && Array.isArray(u.errors)) queue.push(...u.errors)
+  }
+  return innermost?.split("\n")[0].replace(/\/\/[^/@\s]*@/g, "//<redacted>@")
+}
+
 const transportOutcome = (error: HttpClientError.RequestError, target: string, attempts: number): Outcome => {
+  const outcome = transportOutcomeWithoutCause(error, target, attempts)
+  const cause = causeText(error.cause, TransportFailure.classify(error)?.code)
+  return cause === undefined || outcome.message === undefined
+    ? outcome
+    : { ...outcome, message: `${outcome.message}: ${cause}` }
+}
+
+const transportOutcomeWithoutCause = (
+  error: HttpClientError.RequestError,
+  target: string,
+  attempts: number
+): Outcome => {
   const failure = TransportFailure.classify(error)
   if (failure === undefined) {
     return {
@@ -200,7 +230,8 @@ const transportOutcome = (error: HttpClientError.RequestError, target: string, a
 // --- The request ----------------------------------------------------------------
 
 const buildRequest = (settings: Options.Settings): HttpClientRequest.HttpClientRequest => {
-  let request = HttpClientRequest.make(settings.method)(settings.url.href)
+  // Every method the policy knows is sent; the platform's type lists fewer (no TRACE or QUERY).
+  let request = HttpClientRequest.make(settings.method as HttpMethod.HttpMethod)(settings.url.href)
   if (settings.body !== undefined) {
     request = HttpClientRequest.setBody(request, HttpBody.uint8Array(settings.body.bytes, settings.body.contentType))
     if (settings.body.accept !== undefined) {
@@ -215,6 +246,20 @@ const buildRequest = (settings: Options.Settings): HttpClientRequest.HttpClientR
   return HttpClientRequest.setHeaders(request, headers)
 }
 
+/** What ended an attempt, in the words of a verbose line. */
+const describe = (failure: HttpRetry.RetryFailure<unknown>): string => {
+  if (failure._tag === "Status") return `HTTP ${failure.response.status}`
+  const error = failure.error
+  if (Cause.isTimeoutException(error)) return "timed out"
+  if (HttpClientError.isHttpClientError(error) && error._tag === "RequestError") {
+    const classified = TransportFailure.classify(error)
+    if (classified === undefined) return `${error.reason} error`
+    const cause = causeText(error.cause, classified.code)
+    return cause === undefined ? classified.kind : `${classified.kind}: ${cause}`
+  }
+  return Predicate.hasProperty(error, "_tag") ? String(error._tag) : "error"
+}
+
 /**
  * Runs the request under the retry policy and writes the answer: the exit
  * code, and the one-line reason on stderr when it is not 0.
@@ -227,16 +272,28 @@ export const execute = (settings: Options.Settings): Effect.Effect<Outcome> =>
     const target = `${request.method} ${HttpRetry.redactedUrl(request, settings.policy)}`
     const attempts = yield* Ref.make(1)
     const interactive = process.stderr.isTTY === true && !settings.silent
+    const max = settings.policy.maxAttempts
+    // The command writes its own attempt lines rather than the policy's log: waits read rounded, `705ms`, `1.2s`.
     const onRetry = (info: HttpRetry.RetryInfo<unknown>) =>
       Effect.zipRight(
-        Ref.set(attempts, info.attempt + 1),
+        Effect.zipRight(
+          Ref.set(attempts, info.attempt + 1),
+          settings.verbose ?
+            stderrLine(
+              `* ${target}: attempt ${info.attempt}/${max} -> ${describe(info.failure)}; retrying in ${
+                Options.formatDuration(info.delay)
+              } (${info.source})`
+            ) :
+            Effect.void
+        ),
         interactive && Duration.toMillis(info.delay) > 1000 ?
           Effect.asVoid(Effect.fork(countdown(info))) :
           Effect.void
       )
     // Tracer settings go on the retrying client: the retry owns each attempt's span and its trace headers.
     const client = (yield* HttpClient.HttpClient).pipe(
-      HttpRetry.withRetry(settings.policy, { onRetry }),
+      // No span per attempt: nothing here records traces.
+      HttpRetry.withRetry(settings.policy, { onRetry, tracing: false }),
       HttpClient.withTracerPropagation(false)
     )
 
@@ -248,16 +305,18 @@ export const execute = (settings: Options.Settings): Effect.Effect<Outcome> =>
     }
     const verboseHead = (response: HttpClientResponse.HttpClientResponse) =>
       settings.verbose ?
-        Effect.forEach(
-          [
-            `< ${response.status} ${STATUS_CODES[response.status] ?? ""}`.trimEnd(),
-            ...Object.entries(HttpRetry.redactedHeaders(response.headers, settings.policy)).map(([n, v]) =>
-              `< ${n}: ${v}`
-            )
-          ],
-          stderrLine,
-          { discard: true }
-        ) :
+        Effect.flatMap(Ref.get(attempts), (n) =>
+          Effect.forEach(
+            [
+              `* ${target}: attempt ${n}/${max} -> ${response.status}`,
+              `< ${response.status} ${STATUS_CODES[response.status] ?? ""}`.trimEnd(),
+              ...Object.entries(HttpRetry.redactedHeaders(response.headers, settings.policy)).map(([name, value]) =>
+                `< ${name}: ${value}`
+              )
+            ],
+            stderrLine,
+            { discard: true }
+          )) :
         Effect.void
 
     const exchange = client.execute(request).pipe(
@@ -288,7 +347,7 @@ export const execute = (settings: Options.Settings): Effect.Effect<Outcome> =>
           if (error instanceof MaxTimeExceeded) {
             return {
               code: ExitCode.TimedOut,
-              message: `--max-time ${Duration.format(error.maxTime)} ran out: ${target} after ${plural(n)}`
+              message: `--max-time ${Options.formatDuration(error.maxTime)} ran out: ${target} after ${plural(n)}`
             }
           }
           if (error instanceof OutputError) return { code: ExitCode.WriteError, message: error.message }
@@ -303,91 +362,52 @@ export const execute = (settings: Options.Settings): Effect.Effect<Outcome> =>
       )
     )
   }).pipe(
-    Effect.provide(Layer.suspend(() => NodeHttpRetry.layerClient(settings.node))),
+    Effect.provide(settings.client),
     Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger(settings.silent, settings.verbose)))
   )
 
 // --- The command line -----------------------------------------------------------
 
-const version = (): string => {
-  try {
-    const pkg = JSON.parse(Fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8"))
-    return String(pkg.version)
-  } catch {
-    return "unknown"
-  }
-}
-
-const oneLine = (doc: HelpDoc.HelpDoc): string =>
-  // eslint-disable-next-line no-control-regex
-  HelpDoc.toAnsiText(doc).replace(/\x1b\[[0-9;]*m/g, "").replace(/\s+/g, " ").trim()
-
-const validationMessage = (error: ValidationError.ValidationError): string => {
-  const text = "error" in error ? oneLine(error.error) : "invalid command line"
-  if (ValidationError.isMissingValue(error) && /<url>/.test(text)) return "missing the URL to request (see --help)"
-  const extra = /^Received unknown argument: '(.*)'$/.exec(text)
-  if (extra !== null) return `unexpected argument ${JSON.stringify(extra[1])}: one URL per run (see --help)`
-  return `${text.charAt(0).toLowerCase()}${text.slice(1)} (see --help)`
-}
-
 const usageExit = (message: string): Effect.Effect<number> =>
   Effect.as(stderrLine(`${NAME}: ${message}`), ExitCode.Usage)
-
-// @effect/cli prints its parse errors as multi-line help documents on the console's stderr; this command prints one line.
-const quietErrors = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Effect.console, (console) => Console.withConsole(effect, { ...console, error: () => Effect.void }))
 
 /**
  * The whole command: argv in, exit code out. Never fails.
  *
  * @internal
  */
-export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
-  Effect.gen(function*() {
-    // `pnpm http-retry -- <args>` passes the `--` on; it marks nothing here.
-    const args = argv[2] === "--" ? [...argv.slice(0, 2), ...argv.slice(3)] : argv
-    const early = Options.scan(args.slice(2))
-    if (Either.isLeft(early)) return yield* usageExit(early.left.message)
-    if (early.right === "help") {
-      yield* stdoutSink.write(new TextEncoder().encode(Options.helpText(version())))
-      return ExitCode.Ok
-    }
-    if (early.right === "version") {
-      yield* stdoutSink.write(new TextEncoder().encode(`${NAME} ${version()}\n`))
-      return ExitCode.Ok
-    }
-
-    const code = yield* Ref.make<number>(ExitCode.Ok)
-    const command = Command.make(NAME, Options.config, (parsed) =>
-      Options.settings(parsed).pipe(
+export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> => {
+  // `pnpm http-retry -- <args>` passes the `--` on; it marks nothing here.
+  const args = argv[2] === "--" ? argv.slice(3) : argv.slice(2)
+  return Options.parse(args).pipe(
+    Effect.flatMap((parsed): Effect.Effect<number, Options.UsageError | OutputError> => {
+      if (parsed === "help") {
+        return Effect.as(stdoutSink.write(new TextEncoder().encode(Options.helpText(HTTP_RETRY_VERSION))), ExitCode.Ok)
+      }
+      if (parsed === "version") {
+        return Effect.as(stdoutSink.write(new TextEncoder().encode(`${NAME} ${HTTP_RETRY_VERSION}\n`)), ExitCode.Ok)
+      }
+      return Options.settings(parsed, HTTP_RETRY_VERSION).pipe(
         Effect.flatMap(execute),
         Effect.flatMap((outcome) =>
-          Effect.zipRight(
-            outcome.message === undefined || parsed.silent ? Effect.void : stderrLine(`${NAME}: ${outcome.message}`),
-            Ref.set(code, outcome.code)
+          Effect.as(
+            outcome.message === undefined || parsed.options.silent ?
+              Effect.void :
+              stderrLine(`${NAME}: ${outcome.message}`),
+            outcome.code
           )
-        ),
-        Effect.catchTag("UsageError", (error) => Effect.flatMap(usageExit(error.message), (c) => Ref.set(code, c)))
-      ))
-    const cli = Command.run(command, { name: NAME, version: version() })
-    yield* quietErrors(cli(args)).pipe(
-      Effect.catchIf(ValidationError.isValidationError, (error) =>
-        Effect.flatMap(usageExit(validationMessage(error)), (c) => Ref.set(code, c))),
-      Effect.provide(Layer.mergeAll(
-        NodeFileSystem.layer,
-        NodePath.layer,
-        NodeTerminal.layer,
-        CliConfig.layer({ isCaseSensitive: true, showBuiltIns: false })
-      ))
-    )
-    return yield* Ref.get(code)
-  }).pipe(
+        )
+      )
+    }),
+    Effect.catchTag("UsageError", (error) => usageExit(error.message)),
+    Effect.catchTag("OutputError", (error) => Effect.as(stderrLine(`${NAME}: ${error.message}`), ExitCode.WriteError)),
     Effect.catchAllCause((cause) =>
       Cause.isInterruptedOnly(cause) ?
         Effect.failCause(cause) as Effect.Effect<never> :
         usageExit(`internal error: ${Cause.pretty(cause).split("\n")[0]}`).pipe(Effect.as(ExitCode.Internal))
     )
   )
+}
 
 /**
  * Runs a program whose result is the exit code as the process: SIGINT
@@ -407,14 +427,16 @@ export const runProcess = (program: Effect.Effect<number>): void => {
   NodeRuntime.runMain(program, {
     disableErrorReporting: true,
     disablePrettyLogger: true,
-    teardown: (exit, onExit) => {
-      if (Exit.isSuccess(exit)) return onExit(exit.value as number)
-      onExit(
-        Cause.isInterruptedOnly(exit.cause) ?
+    // Every resource is released and every write to stdout has completed by now: exit at once, even with 0, rather
+    // than wait for the event loop to empty (undici's idle timers, closing sockets), which costs a cold run ~100 ms.
+    teardown: (exit) =>
+      process.exit(
+        Exit.isSuccess(exit) ?
+          exit.value as number :
+          Cause.isInterruptedOnly(exit.cause) ?
           signal === "SIGTERM" ? ExitCode.Terminated : ExitCode.Interrupted :
           ExitCode.Internal
       )
-    }
   })
 }
 

@@ -2,8 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as TestServer from "../utils/TestServer.js"
-import { binaryBody, run, tempDir } from "./utils.js"
+import * as TestServer from "../../node/test/utils/TestServer.js"
+import { binaryBody, repoRoot, run, tempDir, version } from "./utils.js"
 
 describe("http-retry request and output", () => {
   it.scopedLive("--data @file sends the file's bytes unchanged, as a POST", () =>
@@ -49,12 +49,31 @@ describe("http-retry request and output", () => {
       assert.strictEqual(request.body.toString(), "{\"sku\":\"a1\",\"qty\":2}")
     }))
 
-  it.scopedLive("a request carries only what was asked for: no tracing headers", () =>
+  it.scopedLive("a request carries only what was asked for and the User-Agent: no tracing headers", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make(() => TestServer.respond(200))
       yield* run(["-H", "X-One: 1", server.url])
       const names = Object.keys(server.requests[0].headers).sort()
-      assert.deepStrictEqual(names.filter((name) => !["connection", "host"].includes(name)), ["x-one"])
+      assert.deepStrictEqual(names.filter((name) => !["connection", "host"].includes(name)), ["user-agent", "x-one"])
+      assert.strictEqual(server.requests[0].headers["user-agent"], `http-retry/${version}`)
+    }))
+
+  it.scopedLive("-A sets the User-Agent, -A \"\" sends none, and -H User-Agent wins, as with curl", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make(() => TestServer.respond(200))
+      yield* run(["-A", "probe/2", server.url])
+      yield* run(["-A", "", server.url])
+      yield* run(["-A", "probe/2", "-H", "User-Agent: mine/1", server.url])
+      assert.deepStrictEqual(server.requests.map((r) => r.headers["user-agent"]), ["probe/2", undefined, "mine/1"])
+    }))
+
+  it.scopedLive("-X takes every method the retry policy knows: TRACE is sent, and retried by default", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make(TestServer.sequence([503, TestServer.respond(200, { body: "traced" })]))
+      const result = yield* run(["-X", "trace", "--base-delay", "10ms", server.url])
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.strictEqual(result.stdout.toString(), "traced")
+      assert.deepStrictEqual(server.requests.map((r) => r.method), ["TRACE", "TRACE"])
     }))
 
   it.scopedLive("-i prints the status line and headers, CRLF-terminated, then the body", () =>
@@ -151,6 +170,36 @@ describe("http-retry request and output", () => {
         `Basic ${Buffer.from("alice:s@cret").toString("base64")}`
       )
     }))
+
+  it.scopedLive("relative paths are the caller's: --data @file and -o from the directory the command runs in", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      fs.writeFileSync(path.join(dir, "body.bin"), binaryBody)
+      const server = yield* TestServer.make(() => TestServer.respond(200, { body: "stored" }))
+      const result = yield* run(["--data", "@body.bin", "-o", "out.txt", server.url], { cwd: dir })
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.deepStrictEqual(server.requests[0].body, binaryBody)
+      assert.strictEqual(fs.readFileSync(path.join(dir, "out.txt"), "utf8"), "stored")
+    }))
+
+  it.scopedLive(
+    "pnpm http-retry from another directory reads and writes relative paths there, not in the root",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        fs.writeFileSync(path.join(dir, "order.json"), "{\"sku\":\"a1\"}")
+        const server = yield* TestServer.make(() => TestServer.respond(201, { body: "receipt" }))
+        const result = yield* run(
+          ["--dir", repoRoot, "http-retry", "--json", "@order.json", "-o", "receipt.json", server.url],
+          { command: "pnpm", cwd: dir }
+        )
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.strictEqual(server.requests[0].body.toString(), "{\"sku\":\"a1\"}")
+        assert.strictEqual(fs.readFileSync(path.join(dir, "receipt.json"), "utf8"), "receipt")
+        assert.isFalse(fs.existsSync(path.join(repoRoot, "receipt.json")))
+      }),
+    60_000
+  )
 
   it.scopedLive("pnpm http-retry from the repository root: stdout is exactly the body", () =>
     Effect.gen(function*() {

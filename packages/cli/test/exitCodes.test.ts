@@ -3,8 +3,8 @@ import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import * as TestServer from "../utils/TestServer.js"
-import * as TlsFixtures from "../utils/TlsFixtures.js"
+import * as TestServer from "../../node/test/utils/TestServer.js"
+import * as TlsFixtures from "../../node/test/utils/TlsFixtures.js"
 import { binaryBody, run, tempDir } from "./utils.js"
 
 // Retries a few milliseconds apart, so a test of three attempts takes no time.
@@ -72,7 +72,8 @@ describe("http-retry exit codes", () => {
       assert.strictEqual(result.code, 7)
       assert.strictEqual(result.stdout.length, 0)
       assert.deepStrictEqual(lines(result.stderr), [
-        `http-retry: could not connect (ECONNREFUSED) to GET http://127.0.0.1:${port}/ after 2 attempts`
+        `http-retry: could not connect (ECONNREFUSED) to GET http://127.0.0.1:${port}/ after 2 attempts: ` +
+        `connect ECONNREFUSED 127.0.0.1:${port}`
       ])
     }))
 
@@ -92,6 +93,49 @@ describe("http-retry exit codes", () => {
       assert.strictEqual(result.code, 28)
       assert.strictEqual(server.requests.length, 1)
       assert.isBelow(result.elapsed, 5_000)
+    }))
+
+  it.scopedLive("28: --max-time is in seconds, as curl's: 0.4 is 400 ms", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make(() => TestServer.hang())
+      const result = yield* run(["--max-time", "0.4", server.url])
+      assert.strictEqual(result.code, 28)
+      // The attempt's timeout shrinks to the time left, so it is the attempt that times out, at the deadline.
+      assert.deepStrictEqual(lines(result.stderr), [
+        `http-retry: GET ${server.url}/: attempt 1 of 4 timed out after 400ms`
+      ])
+      assert.isAtLeast(result.elapsed, 400)
+      assert.isBelow(result.elapsed, 5_000)
+    }))
+
+  it.scopedLive("--retry-delay: the same wait, in seconds, before every retry; waits print rounded", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make(TestServer.sequence([503, 503, TestServer.respond(200, { body: "ok" })]))
+      const result = yield* run(["-v", "--retry-delay", "0.05", server.url])
+      assert.strictEqual(result.code, 0, result.stderr)
+      const waits = lines(result.stderr).filter((line) => line.includes("retrying in"))
+      assert.deepStrictEqual(waits, [
+        `* GET ${server.url}/: attempt 1/4 -> HTTP 503; retrying in 50ms (backoff)`,
+        `* GET ${server.url}/: attempt 2/4 -> HTTP 503; retrying in 50ms (backoff)`
+      ])
+      assert.isAtLeast(server.requests[2].receivedAt - server.requests[1].receivedAt, 45)
+
+      // A jittered wait is a fraction of a millisecond; it prints as whole milliseconds.
+      const jittered = yield* TestServer.make(TestServer.sequence([503, 503, TestServer.respond(200)]))
+      const again = yield* run(["-v", "--base-delay", "0.05", jittered.url])
+      const printed = lines(again.stderr).filter((line) => line.includes("retrying in"))
+      assert.strictEqual(printed.length, 2)
+      for (const line of printed) assert.match(line, /; retrying in \d+ms \(backoff\)$/)
+    }))
+
+  it.scopedLive("22: --retry-status none and --retry-status \"\" both retry no status", () =>
+    Effect.gen(function*() {
+      for (const list of ["none", ""]) {
+        const server = yield* TestServer.make(() => TestServer.respond(503))
+        const result = yield* run([...fast, "--retry-status", list, server.url])
+        assert.strictEqual(result.code, 22, list)
+        assert.strictEqual(server.requests.length, 1, list)
+      }
     }))
 
   it.scopedLive("28: --max-time also caps a body that stalls after the headers", () =>
@@ -117,7 +161,10 @@ describe("http-retry exit codes", () => {
       const server = yield* TestServer.makeHttps(() => TestServer.respond(200, { body: "secure" }))
       const untrusted = yield* run([...fast, server.url])
       assert.strictEqual(untrusted.code, 60)
-      assert.match(untrusted.stderr, /^http-retry: TLS certificate did not verify \(\w+\): GET .* after 1 attempt\n$/)
+      assert.match(
+        untrusted.stderr,
+        /^http-retry: TLS certificate did not verify \((\w+)\): GET .* after 1 attempt: [^\n]*certificate[^\n]*\n$/
+      )
       assert.strictEqual(server.requests.length, 0)
 
       const dir = yield* tempDir

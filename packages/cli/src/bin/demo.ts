@@ -2,8 +2,6 @@
 /**
  * `pnpm demo`: the library against an embedded misbehaving server, scenario
  * by scenario, with what it did and why.
- *
- * @since 0.1.0
  */
 import { runProcess } from "../internal/cli.js"
 import { main } from "../internal/demo.js"

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { performance } from "node:perf_hooks"
-import * as TestServer from "../utils/TestServer.js"
+import * as TestServer from "../../node/test/utils/TestServer.js"
 import { eventually, run, spawn } from "./utils.js"
 
 describe("http-retry and signals", () => {

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as TestServer from "../utils/TestServer.js"
+import * as TestServer from "../../node/test/utils/TestServer.js"
 import { run } from "./utils.js"
 
 // Each bad command line: the option it must name and the value it must show.
@@ -24,7 +24,13 @@ const bad: ReadonlyArray<{ readonly args: ReadonlyArray<string>; readonly says: 
   { args: ["--max-attempts", "2", "--max-attempts", "3"], says: ["--max-attempts", "more than once"] },
   { args: ["--frobnicate"], says: ["--frobnicate", "unknown option"] },
   { args: ["-Z"], says: ["-Z", "unknown option"] },
-  { args: ["--max-time"], says: ["--max-time", "missing value"] }
+  { args: ["--max-time"], says: ["--max-time", "missing value"] },
+  { args: ["--connect-timeout", "0"], says: ["--connect-timeout", "\"0\""] },
+  { args: ["--retry-max-time", "soon"], says: ["--retry-max-time", "\"soon\""] },
+  { args: ["--retry-delay", "1", "--base-delay", "1"], says: ["--retry-delay", "--base-delay"] },
+  { args: ["-X", "GET", "-X", "PUT"], says: ["-X", "more than once"] },
+  { args: ["-so", "out.txt"], says: ["-o", "separate argument"] },
+  { args: ["--wizard"], says: ["--wizard", "unknown option"] }
 ]
 
 describe("http-retry usage", () => {
@@ -90,7 +96,9 @@ describe("http-retry usage", () => {
         "--json",
         "--max-attempts",
         "--max-time",
+        "--retry-max-time",
         "--base-delay",
+        "--retry-delay",
         "--max-delay",
         "--attempt-timeout",
         "--no-jitter",
@@ -99,6 +107,8 @@ describe("http-retry usage", () => {
         "-k, --insecure",
         "--cacert",
         "--proxy",
+        "--connect-timeout",
+        "-A, --user-agent",
         "-i, --include",
         "-o, --output",
         "-v, --verbose",

@@ -2,8 +2,6 @@
 /**
  * `http-retry [options] <url>`: a request with retries, curl-style. See
  * `http-retry --help`, and the README's "The http-retry command".
- *
- * @since 0.1.0
  */
 import { run } from "../internal/cli.js"
 

@@ -1,5 +1,5 @@
 /**
- * Runs the built commands (`dist/bin/*.js`, built by the global setup) as child processes, the way a shell or a CI
+ * Runs the bundled commands (`dist/bin/*.js`, bundled by the global setup) as child processes, the way a shell or a CI
  * script would: pipes for stdin, stdout and stderr, so stderr is never a terminal.
  */
 import * as Effect from "effect/Effect"
@@ -11,9 +11,11 @@ import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 
-export const httpRetryBin = fileURLToPath(new URL("../../dist/bin/http-retry.js", import.meta.url))
-export const demoBin = fileURLToPath(new URL("../../dist/bin/demo.js", import.meta.url))
-export const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url))
+export const httpRetryBin = fileURLToPath(new URL("../dist/bin/http-retry.cjs", import.meta.url))
+export const demoBin = fileURLToPath(new URL("../dist/bin/demo.cjs", import.meta.url))
+/** The package's version, which the command reports and sends in its User-Agent. */
+export const version: string = JSON.parse(fs.readFileSync(new URL("../package.json", import.meta.url), "utf8")).version
+export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 
 export interface Finished {
   readonly code: number | null
@@ -43,17 +45,29 @@ const childEnv = (): NodeJS.ProcessEnv => {
 /** Starts `node <script> ...args`; the child is killed if the test ends first. */
 export const spawn = (
   args: ReadonlyArray<string>,
-  options: { readonly script?: string; readonly command?: string; readonly input?: Uint8Array } = {}
+  options: {
+    readonly script?: string
+    readonly command?: string
+    readonly cwd?: string
+    /** Set on top of the test's environment, after the proxy and HTTP_RETRY_* variables are removed. */
+    readonly env?: NodeJS.ProcessEnv
+    readonly input?: Uint8Array
+  } = {}
 ) =>
   Effect.acquireRelease(
     Effect.sync((): Running => {
       const started = performance.now()
       const child = options.command === undefined ?
         child_process.spawn(process.execPath, [options.script ?? httpRetryBin, ...args], {
-          env: childEnv(),
+          cwd: options.cwd,
+          env: { ...childEnv(), ...options.env },
           stdio: "pipe"
         }) :
-        child_process.spawn(options.command, args, { cwd: repoRoot, env: childEnv(), stdio: "pipe" })
+        child_process.spawn(options.command, args, {
+          cwd: options.cwd ?? repoRoot,
+          env: { ...childEnv(), ...options.env },
+          stdio: "pipe"
+        })
       const stdout: Array<Buffer> = []
       const stderr: Array<Buffer> = []
       child.stdout!.on("data", (chunk: Buffer) => stdout.push(chunk))
@@ -83,7 +97,13 @@ export const spawn = (
 /** Runs `http-retry ...args` (or another script) to the end. */
 export const run = (
   args: ReadonlyArray<string>,
-  options?: { readonly script?: string; readonly command?: string; readonly input?: Uint8Array }
+  options?: {
+    readonly script?: string
+    readonly command?: string
+    readonly cwd?: string
+    readonly env?: NodeJS.ProcessEnv
+    readonly input?: Uint8Array
+  }
 ) => Effect.flatMap(spawn(args, options), (running) => running.finished)
 
 /** Polls `condition` every 10 ms until it holds (or fails after `timeout` ms). */

@@ -2,6 +2,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { HttpRetry, HttpStatusError, RetryPolicy } from "@http-retry/core"
+import { NodeHttpRetry } from "@http-retry/node"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -11,7 +12,6 @@ import { randomUUID } from "node:crypto"
 import * as http from "node:http"
 import type * as net from "node:net"
 import { performance } from "node:perf_hooks"
-import * as NodeHttpRetry from "../NodeHttpRetry.js"
 
 // --- The misbehaving server -------------------------------------------------------
 
