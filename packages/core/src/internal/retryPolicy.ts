@@ -30,7 +30,7 @@ const show = (value: unknown): string => {
   return String(value)
 }
 
-/** @internal */
+/** Public as `RetryPolicy.RetryPolicyError`: left unmarked so its declaration stays in the published types. */
 export class RetryPolicyError extends Data.TaggedError("RetryPolicyError")<{
   readonly field: string
   readonly value: unknown
@@ -321,12 +321,6 @@ export const make = (options: RetryPolicy.Options = {}): RetryPolicy.RetryPolicy
 export const validate = (
   options: RetryPolicy.Options = {}
 ): Either.Either<RetryPolicy.RetryPolicy, RetryPolicyError> => catchPolicyError(() => mergeUnsafe(defaults, options))
-
-/** @internal */
-export const mergeEither = (
-  self: RetryPolicy.RetryPolicy,
-  options: RetryPolicy.Options
-): Either.Either<RetryPolicy.RetryPolicy, RetryPolicyError> => catchPolicyError(() => mergeUnsafe(self, options))
 
 const statusMatches = (pattern: RetryPolicy.StatusPattern, status: number): boolean =>
   pattern === "5xx" ?
