@@ -10,6 +10,7 @@ import { keepMarks } from "./clientMarks.js"
 import { split } from "./clientSplit.js"
 import { drain } from "./drain.js"
 import { isRetrying, RetryingTypeId, withRetry } from "./retry.js"
+import * as policyInternal from "./retryPolicy.js"
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
@@ -59,7 +60,7 @@ const follow = <E, R>(
       const next = nextHop(request, response)
       return next === undefined ?
         Effect.succeed(response) :
-        Effect.zipRight(drain(response, 1000), loop(next, hops + 1))
+        Effect.zipRight(drain(response, policyInternal.defaults.maxDrainBytes, 1000), loop(next, hops + 1))
     })
   const followed = HttpClient.makeWith((request) => Effect.flatMap(request, (request) => loop(request, 0)), preprocess)
   // Keep the client's own attempt timeout, if it has one: each hop is then bounded by it.

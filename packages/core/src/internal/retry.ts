@@ -147,7 +147,7 @@ const carryOut = <E>(
   const { delayMillis, source } = decision
   const delay = Duration.millis(delayMillis)
   let before: Effect.Effect<boolean, never, unknown> = failure instanceof Decision.StatusFailure ?
-    drain(failure.response, Math.min(plan.attemptTimeoutMillis, 1000)) :
+    drain(failure.response, plan.policy.maxDrainBytes, Math.min(plan.attemptTimeoutMillis, 1000)) :
     Effect.succeed(true)
   if (plan.logLevel !== undefined) {
     const line = `${call.label}: attempt ${n}/${max} -> ${describe(failure)}; retrying in ${
