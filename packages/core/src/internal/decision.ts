@@ -61,6 +61,8 @@ export interface Input {
   readonly attempt: number
   /** Time since the call started, at the failure. */
   readonly elapsedMillis: number
+  /** How long the failed attempt took, from its start to its failure. */
+  readonly lastAttemptMillis: number
   readonly failure: Failure
   /** The backoff's wait before the next attempt (jitter applied). */
   readonly backoffMillis: number
@@ -101,10 +103,11 @@ const giveUp = (reason: HttpStatusError.GiveUpReason): Decision => ({ _tag: "Giv
  * Retry (after which wait, from which source) or give up (for which reason).
  * The first rule that applies wins, in the order written.
  *
- * Each limit has one owner, here: the number of attempts (`maxAttempts`), the
- * deadline for starting another attempt (`maxElapsed`) and the longest
- * `Retry-After` honoured (`maxRetryAfter`). The backoff only says how long to
- * wait; the loop only carries out what this returns.
+ * Each limit has one owner, this module: the number of attempts
+ * (`maxAttempts`), the deadline (`maxElapsed`: whether another attempt
+ * starts, here, and how long an attempt may run, `attemptTimeoutMillis`) and
+ * the longest `Retry-After` honoured (`maxRetryAfter`). The backoff only says
+ * how long to wait; the loop only carries out what this returns.
  *
  * @internal
  */
@@ -129,8 +132,30 @@ export const decide = (input: Input): Decision => {
       source = "Retry-After"
     }
   }
-  if (input.elapsedMillis + delayMillis >= plan.maxElapsedMillis) {
-    return giveUp(source === "Retry-After" ? "RetryAfterTooLong" : "DeadlineExceeded")
-  }
+  const left = plan.maxElapsedMillis - input.elapsedMillis - delayMillis
+  if (left <= 0) return giveUp(source === "Retry-After" ? "RetryAfterTooLong" : "DeadlineExceeded")
+  // An attempt that could only be cut at the deadline would turn a retryable answer into a timeout: not started.
+  if (left <= minTimeLeftMillis(plan, input.lastAttemptMillis)) return giveUp("DeadlineExceeded")
   return { _tag: "Retry", delayMillis, source }
 }
+
+/**
+ * Another attempt starts only with more than this left before the deadline:
+ * `minTimeLeft`, or under `"lastAttempt"` as long as the failed attempt took,
+ * at most `attemptTimeout`.
+ *
+ * @internal
+ */
+export const minTimeLeftMillis = (plan: Plan, lastAttemptMillis: number): number =>
+  plan.minTimeLeftMillis === undefined ?
+    Math.min(plan.attemptTimeoutMillis, lastAttemptMillis) :
+    plan.minTimeLeftMillis
+
+/**
+ * How long an attempt started `elapsedMillis` into the call may run: its
+ * `attemptTimeout`, cut to the time left before the deadline.
+ *
+ * @internal
+ */
+export const attemptTimeoutMillis = (plan: Plan, elapsedMillis: number): number =>
+  Math.max(0, Math.min(plan.attemptTimeoutMillis, plan.maxElapsedMillis - elapsedMillis))

@@ -19,6 +19,8 @@ export interface Plan {
   readonly maxRetryAfterMillis: number
   readonly baseDelayMillis: number
   readonly maxDelayMillis: number
+  /** `minTimeLeft` in milliseconds, `undefined` for `"lastAttempt"`. */
+  readonly minTimeLeftMillis: number | undefined
   readonly redaction: Redact.Redaction
   readonly logLevel: LogLevel.LogLevel | undefined
   readonly merged: WeakMap<ReadonlyArray<RetryPolicy.Options>, Plan>
@@ -39,6 +41,7 @@ export const planOf = (policy: RetryPolicy.RetryPolicy): Plan => {
       maxRetryAfterMillis: Duration.toMillis(policy.maxRetryAfter),
       baseDelayMillis: Duration.toMillis(policy.baseDelay),
       maxDelayMillis: Duration.toMillis(policy.maxDelay),
+      minTimeLeftMillis: policy.minTimeLeft === "lastAttempt" ? undefined : Duration.toMillis(policy.minTimeLeft),
       redaction: Redact.make(policy.redact.headers, policy.redact.query),
       logLevel: policy.log === false ? undefined : LogLevel.fromLiteral(policy.log.level),
       merged: new WeakMap()

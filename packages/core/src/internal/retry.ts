@@ -44,20 +44,15 @@ const sleepUntil = (deadline: number): Effect.Effect<void> =>
     return left > 0 ? clock.sleep(Duration.millis(left)) : Effect.void
   })
 
-/**
- * Attempt `n`, started at `now` on `fiber`'s clock: its timeout is the
- * smaller of `attemptTimeout` and the time left before the deadline.
- */
+/** Attempt `n`, started at `now` on `fiber`'s clock, bounded as the decision says. */
 const attempt = <E>(
   call: Call<E>,
   n: number,
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   now: number
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
-  const plan = call.plan
-  const left = plan.maxElapsedMillis - (now - call.startMillis)
-  const timeoutMillis = Math.max(0, Math.min(plan.attemptTimeoutMillis, left))
-  return sendAttempt(call, n, fiber, timeoutMillis, settle(call, n))
+  const timeoutMillis = Decision.attemptTimeoutMillis(call.plan, now - call.startMillis)
+  return sendAttempt(call, n, fiber, timeoutMillis, settle(call, n, now))
 }
 
 /** A later attempt, after a wait: read the clock when it starts. */
@@ -65,13 +60,13 @@ const run = <E>(call: Call<E>, n: number): Effect.Effect<HttpClientResponse.Http
   Effect.withFiberRuntime((fiber) => attempt(call, n, fiber, clockOf(fiber).unsafeCurrentTimeMillis()))
 
 /** Routes an attempt's outcome: a 2xx is the answer, anything else goes to `afterFailure`. */
-const settle = <E>(call: Call<E>, n: number): Continue => {
+const settle = <E>(call: Call<E>, n: number, startMillis: number): Continue => {
   const plan = call.plan
   return {
     onSuccess: (unredacted) => {
       const response = redactResponse(unredacted, plan.redaction)
       if (response.status < 200 || response.status >= 300) {
-        return afterFailure(call, n, new Decision.StatusFailure(response))
+        return afterFailure(call, n, startMillis, new Decision.StatusFailure(response))
       }
       return plan.logLevel === undefined ?
         Effect.succeed(response) :
@@ -80,7 +75,7 @@ const settle = <E>(call: Call<E>, n: number): Continue => {
     onFailure: (cause) => {
       // As `matchEffect`: a defect is not a failure to retry.
       const failure = Cause.isDie(cause) ? Option.none() : Cause.failureOption(cause)
-      return Option.isSome(failure) ? afterFailure(call, n, failure.value) : Effect.failCause(cause)
+      return Option.isSome(failure) ? afterFailure(call, n, startMillis, failure.value) : Effect.failCause(cause)
     }
   }
 }
@@ -89,6 +84,7 @@ const settle = <E>(call: Call<E>, n: number): Continue => {
 const afterFailure = <E>(
   call: Call<E>,
   n: number,
+  startMillis: number,
   failure: unknown
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
   Effect.clockWith((clock) => {
@@ -116,6 +112,7 @@ const afterFailure = <E>(
           request: call.request,
           attempt: n,
           elapsedMillis: now - call.startMillis,
+          lastAttemptMillis: now - startMillis,
           failure: Decision.classify(failure),
           backoffMillis: backoffMillis(plan, n, random),
           retryAfterMillis

@@ -1,3 +1,4 @@
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import { HttpRetry, HttpStatusError, RetryPolicy, TestHttpClient } from "@http-retry/core"
 import * as Effect from "effect/Effect"
@@ -19,7 +20,7 @@ import {
   waits
 } from "../utils.js"
 
-const { hang, ok, respond } = TestHttpClient
+const { delayed, hang, ok, respond } = TestHttpClient
 
 describe.concurrent("HttpRetry.withRetry: when the next attempt is sent", () => {
   describe("backoff", () => {
@@ -159,6 +160,61 @@ describe.concurrent("HttpRetry.withRetry: when the next attempt is sent", () => 
         assert.strictEqual(short.end, 3000)
       }))
 
+    // A 503 that takes 2.5 s, 1 s of backoff: the second attempt would start at 3.5 s.
+    const slow503 = times(4, delayed("2500 millis", respond(503)))
+
+    it.effect("no attempt starts with no more time left than the last one took: the 503 is the answer", () =>
+      Effect.gen(function*() {
+        const out = yield* runScript(slow503, noJitter({ maxElapsed: "6 seconds" }))
+        assert.deepStrictEqual(out.at, [0])
+        assert.strictEqual(out.end, 2500, "gives up at the failure, without waiting")
+        const error = statusError(out.result)
+        assert.strictEqual(error.status, 503)
+        assert.strictEqual(error.reason, "DeadlineExceeded")
+        assert.strictEqual(error.attempts, 1)
+      }))
+
+    it.effect("with 1 ms more the attempt starts, its answer arrives before the cut, and it is still a 503", () =>
+      Effect.gen(function*() {
+        const out = yield* runScript(slow503, noJitter({ maxElapsed: "6001 millis" }))
+        assert.deepStrictEqual(out.at, [0, 3500])
+        assert.strictEqual(out.end, 6000)
+        const error = statusError(out.result)
+        assert.strictEqual(error.status, 503)
+        assert.strictEqual(error.reason, "DeadlineExceeded")
+        assert.strictEqual(error.attempts, 2)
+      }))
+
+    it.effect("the last attempt's time counts at most attemptTimeout", () =>
+      Effect.gen(function*() {
+        // Timed out after 2 s; 1 s of backoff; 2 s left at 3 s is not more than 2 s, 2.001 s is.
+        const at = (maxElapsed: RetryPolicy.DurationInput) =>
+          runScript([hang, ok()], noJitter({ maxElapsed, attemptTimeout: "2 seconds" }))
+        const short = yield* at("5 seconds")
+        assert.deepStrictEqual(short.at, [0])
+        timeoutError(failure(short.result))
+        const long = yield* at("5001 millis")
+        assert.deepStrictEqual(long.at, [0, 3000])
+        success(long.result)
+      }))
+
+    it.effect("a fixed minTimeLeft replaces the rule", () =>
+      Effect.gen(function*() {
+        // Instant 503s: attempt 2 at 1 s leaves 3 s, more than 2.999 s; attempt 3 would leave 1 s.
+        const out = yield* runScript(
+          times(4, respond(503)),
+          noJitter({ maxElapsed: "4 seconds", minTimeLeft: "2999 millis" })
+        )
+        assert.deepStrictEqual(out.at, [0, 1000])
+        assert.strictEqual(statusError(out.result).reason, "DeadlineExceeded")
+        const none = yield* runScript(
+          times(4, respond(503)),
+          noJitter({ maxElapsed: "4 seconds", minTimeLeft: "3 seconds" })
+        )
+        assert.deepStrictEqual(none.at, [0])
+        assert.strictEqual(statusError(none.result).reason, "DeadlineExceeded")
+      }))
+
     it.effect("the last attempt gets only the milliseconds left", () =>
       Effect.gen(function*() {
         const out = yield* runScript(
@@ -203,6 +259,20 @@ describe.concurrent("HttpRetry.withRetry: when the next attempt is sent", () => 
           RetryPolicy.make()
         ).pipe(Effect.withRandom(Random.make(3)))
         assert.deepStrictEqual(waits(out.at), [7000])
+      }))
+
+    it.effect("Retry-After: 0 waits the backoff, as a date already past does", () =>
+      Effect.gen(function*() {
+        const sources: Array<string> = []
+        const out = yield* runScript(
+          [respond(503, { headers: { "retry-after": "0" } }), respond(429, { headers: { "retry-after": "0" } }), ok()],
+          noJitter(),
+          HttpClientRequest.get(url),
+          { onRetry: (info) => Effect.sync(() => sources.push(info.source)) }
+        )
+        assert.deepStrictEqual(waits(out.at), [1000, 2000])
+        assert.deepStrictEqual(sources, ["backoff", "backoff"])
+        success(out.result)
       }))
 
     it.effect("an HTTP-date in the past falls back to the backoff delay", () =>

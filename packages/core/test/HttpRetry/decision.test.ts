@@ -15,6 +15,7 @@ const input = (overrides: Partial<Decision.Input> = {}): Decision.Input => ({
   request: get,
   attempt: 1,
   elapsedMillis: 0,
+  lastAttemptMillis: 0,
   failure: status(503),
   backoffMillis: 1000,
   retryAfterMillis: undefined,
@@ -78,6 +79,44 @@ describe("decision", () => {
       "retryAfter: false ignores the header",
       input({ plan: planOf(RetryPolicy.make({ jitter: "none", retryAfter: false })), retryAfterMillis: 3000 }),
       retry(1000)
+    ],
+    [
+      "no attempt starts with no more time left than the last one took",
+      input({
+        elapsedMillis: 2500,
+        lastAttemptMillis: 2500,
+        backoffMillis: 1000,
+        plan: planOf(RetryPolicy.make({ jitter: "none", maxElapsed: "6 seconds" }))
+      }),
+      giveUp("DeadlineExceeded")
+    ],
+    [
+      "with 1 ms more it starts",
+      input({
+        elapsedMillis: 2500,
+        lastAttemptMillis: 2500,
+        backoffMillis: 1000,
+        plan: planOf(RetryPolicy.make({ jitter: "none", maxElapsed: "6001 millis" }))
+      }),
+      retry(1000)
+    ],
+    [
+      "the last attempt counts at most attemptTimeout",
+      input({
+        elapsedMillis: 60_000,
+        lastAttemptMillis: 60_000,
+        backoffMillis: 1000,
+        plan: planOf(RetryPolicy.make({ maxElapsed: "71001 millis", attemptTimeout: "10 seconds" }))
+      }),
+      retry(1000)
+    ],
+    [
+      "a fixed minTimeLeft",
+      input({
+        backoffMillis: 1000,
+        plan: planOf(RetryPolicy.make({ maxElapsed: "4 seconds", minTimeLeft: "3 seconds" }))
+      }),
+      giveUp("DeadlineExceeded")
     ],
     ["a timeout is retried", input({ failure: { _tag: "Timeout" } }), retry(1000)],
     [
