@@ -249,7 +249,7 @@ export const client: Effect.Effect<
 > = internal.client
 
 /**
- * The seed's `request_with_retry` as one Effect: executes `request` with the
+ * One request with retries, as one Effect: executes `request` with the
  * client in context. If that client already retries (from `layer`), its
  * policy applies, with `policy` options merged over it; a full `RetryPolicy`
  * replaces it. A plain client gets `withRetry` under the defaults.

@@ -184,7 +184,8 @@ export const RetryPolicyError: typeof internal.RetryPolicyError = internal.Retry
 export type RetryPolicyError = internal.RetryPolicyError
 
 /**
- * The defaults, the seed's `request_with_retry` made safe:
+ * The defaults: `requests` + `backoff` (4 tries, 50 seconds, exponential
+ * backoff with full jitter) made safe for any service:
  *
  * | field | default |
  * | --- | --- |
@@ -209,13 +210,29 @@ export type RetryPolicyError = internal.RetryPolicyError
 export const defaults: RetryPolicy = internal.defaults
 
 /**
- * The seed's status rule in one line: retry every 5xx, give up on every 4xx
- * (including 408 and 429). Use as `RetryPolicy.make({ retryOn: RetryPolicy.seedRetryOn })`.
+ * Retry every 5xx and transport failures, give up on every 4xx (including
+ * 408 and 429). Use as `RetryPolicy.make({ retryOn: RetryPolicy.retryOnServerErrors })`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const seedRetryOn: RetryOn = { statuses: ["5xx"], transport: true }
+export const retryOnServerErrors: RetryOn = { statuses: ["5xx"], transport: true }
+
+/**
+ * The rule of `requests` + `backoff` with `raise_for_status()` and
+ * `giveup=lambda e: 400 <= e.response.status_code < 500`, exactly: retry a
+ * 5xx only; a refused or reset connection, or a timeout, fails at once (it is
+ * not an `HTTPError`); `Retry-After` is ignored. With the defaults' 4 attempts
+ * and 50 seconds, `RetryPolicy.make(RetryPolicy.serverErrorsOnly)` makes the
+ * same attempts as `max_tries=4, max_time=50`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const serverErrorsOnly: Options = {
+  retryOn: { statuses: ["5xx"], transport: false },
+  retryAfter: false
+}
 
 /**
  * Makes a policy from the defaults and `options`, merged field by field.

@@ -73,13 +73,13 @@ describe.concurrent("HttpRetry.withRetry: what is retried", () => {
         assert.strictEqual(out.attempts, 1)
       }))
 
-    describe("seed one-liner: RetryPolicy.make({ retryOn: RetryPolicy.seedRetryOn })", () => {
-      const seed = RetryPolicy.make({ retryOn: RetryPolicy.seedRetryOn })
+    describe("RetryPolicy.make({ retryOn: RetryPolicy.retryOnServerErrors })", () => {
+      const serverErrors = RetryPolicy.make({ retryOn: RetryPolicy.retryOnServerErrors })
 
       for (const status of [500, 501, 505, 599]) {
         it.effect(`retries ${status}`, () =>
           Effect.gen(function*() {
-            const out = yield* runScript(times(4, respond(status)), seed)
+            const out = yield* runScript(times(4, respond(status)), serverErrors)
             assert.strictEqual(out.attempts, 4)
             assert.strictEqual(statusError(out.result).reason, "AttemptsExhausted")
           }))
@@ -88,13 +88,52 @@ describe.concurrent("HttpRetry.withRetry: what is retried", () => {
       for (const status of [400, 404, 408, 429]) {
         it.effect(`gives up on ${status} at once`, () =>
           Effect.gen(function*() {
-            const out = yield* runScript([respond(status)], seed)
+            const out = yield* runScript([respond(status)], serverErrors)
             assert.strictEqual(out.attempts, 1)
             const error = statusError(out.result)
             assert.strictEqual(error.reason, "NotRetryable")
             assert.strictEqual(error.attempts, 1)
           }))
       }
+    })
+
+    describe("RetryPolicy.serverErrorsOnly: requests + backoff's rule, exactly", () => {
+      const original = RetryPolicy.make(RetryPolicy.serverErrorsOnly)
+
+      it.effect("a 500 is tried 4 times, 1 s, 2 s, 4 s apart without jitter", () =>
+        Effect.gen(function*() {
+          const out = yield* runScript(
+            times(4, respond(500)),
+            RetryPolicy.make({ ...RetryPolicy.serverErrorsOnly, jitter: "none" })
+          )
+          assert.deepStrictEqual(out.at, [0, 1000, 3000, 7000])
+          assert.strictEqual(statusError(out.result).reason, "AttemptsExhausted")
+        }))
+
+      it.effect("a 404 once", () =>
+        Effect.gen(function*() {
+          const out = yield* runScript([respond(404)], original)
+          assert.strictEqual(out.attempts, 1)
+          assert.strictEqual(statusError(out.result).reason, "NotRetryable")
+        }))
+
+      for (const code of ["ECONNREFUSED", "ECONNRESET"]) {
+        it.effect(`a transport failure (${code}) once`, () =>
+          Effect.gen(function*() {
+            const out = yield* runScript([fail(code)], original)
+            assert.strictEqual(out.attempts, 1)
+            assert.strictEqual(causeCode(requestError(failure(out.result))), code)
+          }))
+      }
+
+      it.effect("Retry-After is ignored: the backoff is waited", () =>
+        Effect.gen(function*() {
+          const out = yield* runScript(
+            [respond(503, { headers: { "retry-after": "30" } }), ok()],
+            RetryPolicy.make({ ...RetryPolicy.serverErrorsOnly, jitter: "none" })
+          )
+          assert.deepStrictEqual(out.at, [0, 1000])
+        }))
     })
 
     it.effect("an explicit status list replaces the defaults", () =>
