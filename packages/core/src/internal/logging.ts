@@ -5,6 +5,7 @@ import type * as RetryPolicy from "../RetryPolicy.js"
 import * as TransportFailure from "../TransportFailure.js"
 import type { Call } from "./call.js"
 import { StatusFailure } from "./decision.js"
+import * as Redact from "./redact.js"
 import { isRequestError, isTimeout } from "./redactedErrors.js"
 
 /**
@@ -24,10 +25,11 @@ export const describe = (failure: unknown): string => {
   return Predicate.hasProperty(failure, "_tag") ? String(failure._tag) : "error"
 }
 
-const bodyText = (request: HttpClientRequest.HttpClientRequest): string | undefined => {
+const bodyText = (request: HttpClientRequest.HttpClientRequest, redaction: Redact.Redaction): string | undefined => {
   const body = request.body
-  if (body._tag === "Uint8Array") return new TextDecoder().decode(body.body)
-  if (body._tag === "Raw" && typeof body.body === "string") return body.body
+  const contentType = request.headers["content-type"] ?? (body._tag === "Empty" ? undefined : body.contentType)
+  if (body._tag === "Uint8Array") return Redact.bodyText(new TextDecoder().decode(body.body), contentType, redaction)
+  if (body._tag === "Raw" && typeof body.body === "string") return Redact.bodyText(body.body, contentType, redaction)
   return undefined
 }
 
@@ -36,6 +38,7 @@ export const log = <E>(call: Call<E>, message: string): Effect.Effect<void> => {
   const plan = call.plan
   if (plan.logLevel === undefined) return Effect.void
   const logging = plan.policy.log as RetryPolicy.Logging
-  const body = logging.body ? bodyText(call.request) : undefined
+  // Log lines also become span events under a tracer: both see the body redacted.
+  const body = logging.body ? bodyText(call.request, plan.redaction) : undefined
   return Effect.logWithLevel(plan.logLevel, body === undefined ? message : `${message} body=${JSON.stringify(body)}`)
 }

@@ -68,6 +68,68 @@ describe.concurrent("HttpRetry.withRetry: logging", () => {
         )
       }))
 
+    const logBody = noJitter({ log: { level: "Debug", body: true }, redact: { query: ["pin"] } })
+    const bodyLogged = (request: HttpClientRequest.HttpClientRequest) =>
+      Effect.map(captureLogs(runScript([respond(503), ok()], logBody, request)), ([, lines]) => lines[0].message)
+
+    it.effect("body: true redacts secret-named fields of a urlencoded form, the policy's redact.query too", () =>
+      Effect.gen(function*() {
+        const request = requestWith("PUT").pipe(
+          HttpClientRequest.bodyUrlParams({ user: "ada", password: "hunter2", PIN: "1234", note: "a b" })
+        )
+        const message = yield* bodyLogged(request)
+        assert.include(message, "body=\"user=ada&password=<redacted>&PIN=<redacted>&note=a%20b\"")
+        assert.notInclude(message, "hunter2")
+        assert.notInclude(message, "1234")
+      }))
+
+    it.effect("body: true redacts secret-named fields of a JSON document at any depth", () =>
+      Effect.gen(function*() {
+        const request = requestWith("PUT").pipe(
+          HttpClientRequest.bodyUnsafeJson({ user: "ada", auth: { token: "t0k", pin: 1234 }, items: [{ secret: "s" }] })
+        )
+        const message = yield* bodyLogged(request)
+        assert.include(
+          message,
+          `body=${
+            JSON.stringify(
+              JSON.stringify({
+                user: "ada",
+                auth: { token: "<redacted>", pin: "<redacted>" },
+                items: [{ secret: "<redacted>" }]
+              })
+            )
+          }`
+        )
+        assert.notInclude(message, "t0k")
+      }))
+
+    it.effect("a body said to be JSON that does not parse is not shown", () =>
+      Effect.gen(function*() {
+        const request = requestWith("PUT").pipe(HttpClientRequest.bodyText("{\"password\": \"hun", "application/json"))
+        const message = yield* bodyLogged(request)
+        assert.include(message, "body=\"<unparsed JSON, 17 chars>\"")
+        assert.notInclude(message, "hun\"")
+      }))
+
+    it.effect("the log line, redacted, is what a span records as its event", () =>
+      Effect.gen(function*() {
+        const request = requestWith("PUT").pipe(HttpClientRequest.bodyUrlParams({ user: "ada", password: "hunter2" }))
+        // At Info, which passes the default minimum level: Effect's tracer logger records it on the caller's span.
+        const atInfo = noJitter({ log: { level: "Info", body: true } })
+        const events = yield* Effect.gen(function*() {
+          const span = yield* Effect.currentSpan
+          yield* runScript([respond(503), ok()], atInfo, request)
+          // Effect's own (native) span keeps its events as [name, time, attributes].
+          return (span as unknown as { readonly events: ReadonlyArray<readonly [string, bigint, unknown]> }).events
+            .map(([name]) => name)
+        }).pipe(Effect.withSpan("caller"))
+        const logged = events.filter((event) => event.includes("attempt 1/4"))
+        assert.strictEqual(logged.length, 1)
+        assert.include(logged[0], "body=\"user=ada&password=<redacted>\"")
+        assert.isFalse(events.some((event) => event.includes("hunter2")))
+      }))
+
     it.effect("a timed-out attempt is logged as such", () =>
       Effect.gen(function*() {
         const [, lines] = yield* captureLogs(
