@@ -41,7 +41,11 @@ describe("RetryPolicy.serverErrorsOnly on a real server", () => {
       assert.isTrue(HttpClientError.isHttpClientError(error) && error._tag === "RequestError", String(error))
       // The retry logs one line per attempt: one attempt, given up as not retryable.
       assert.deepStrictEqual(logs.lines.map((line) => line.message.replace(/^GET \S+: /, "")), [
-        "attempt 1/4 -> ConnectionRefused (ECONNREFUSED); giving up: NotRetryable"
+        `attempt 1/4 -> ConnectionRefused: connect ECONNREFUSED 127.0.0.1:${port}; giving up: NotRetryable`
       ])
+      assert.strictEqual(
+        (error as Error).message,
+        `Transport: connect ECONNREFUSED 127.0.0.1:${port} (GET http://127.0.0.1:${port}/)`
+      )
     }))
 })

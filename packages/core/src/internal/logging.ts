@@ -6,7 +6,7 @@ import * as TransportFailure from "../TransportFailure.js"
 import type { Call } from "./call.js"
 import { StatusFailure } from "./decision.js"
 import * as Redact from "./redact.js"
-import { isRequestError, isTimeout } from "./redactedErrors.js"
+import { describeCause, isRequestError, isTimeout } from "./redactedErrors.js"
 
 /**
  * What an attempt ended with, for a log line.
@@ -18,9 +18,11 @@ export const describe = (failure: unknown): string => {
   if (isTimeout(failure)) return "timed out"
   if (isRequestError(failure)) {
     const classified = TransportFailure.classify(failure)
-    return classified === undefined ?
-      `${failure.reason} error` :
-      `${classified.kind}${classified.code === undefined ? "" : ` (${classified.code})`}`
+    // What the cause says, code and address included: "connect ECONNREFUSED 127.0.0.1:4000".
+    const said = failure.description ?? describeCause(failure.cause) ?? classified?.code
+    return `${classified === undefined ? `${failure.reason} error` : classified.kind}${
+      said === undefined ? "" : `: ${said}`
+    }`
   }
   return Predicate.hasProperty(failure, "_tag") ? String(failure._tag) : "error"
 }

@@ -5,6 +5,7 @@ import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import { NodeInspectSymbol } from "effect/Inspectable"
+import * as Predicate from "effect/Predicate"
 import * as Stream from "effect/Stream"
 import * as Redact from "./redact.js"
 
@@ -43,15 +44,51 @@ export const redactRequestError = (
   redaction: Redact.Redaction
 ): RedactedRequestError => {
   if (error instanceof RedactedRequestError) return error
+  const description = error.description ?? describeCause(error.cause)
   return withRedactedUrl(
     new RedactedRequestError({
       request: error.request,
       reason: error.reason,
       cause: error.cause,
-      ...(error.description === undefined ? {} : { description: error.description })
+      ...(description === undefined ? {} : { description })
     }),
     redaction
   )
+}
+
+const hasMessage = (u: unknown): u is { readonly message: string } =>
+  Predicate.hasProperty(u, "message") && typeof u.message === "string" && u.message !== ""
+
+const URL_QUERY = /(\b[a-z][a-z\d+.-]*:\/\/[^\s?#]*)[?#][^\s)]*/gi
+const URL_USERINFO = /(\b[a-z][a-z\d+.-]*:\/\/)[^/\s@]*@/gi
+
+/** A URL in a message loses its query, fragment and userinfo. */
+const sanitize = (message: string): string =>
+  message.replace(URL_QUERY, "$1").replace(URL_USERINFO, `$1${Redact.REDACTED}@`)
+
+/**
+ * What the cause of a platform error says happened, for its `description`
+ * (which the platform's `message` shows) when the platform gave none: the
+ * message of the first error in the `cause` chain that carries a code, with
+ * the code (`connect ECONNREFUSED 127.0.0.1:4000`, `other side closed
+ * (UND_ERR_SOCKET)`), else the cause's own message. A URL in it loses its
+ * userinfo, query and fragment.
+ *
+ * @internal
+ */
+export const describeCause = (cause: unknown): string | undefined => {
+  let at: unknown = cause
+  for (let depth = 0; depth < 4 && at !== undefined && at !== null; depth++) {
+    if (Predicate.hasProperty(at, "code") && typeof at.code === "string" && hasMessage(at)) {
+      return sanitize(at.message.includes(at.code) ? at.message : `${at.message} (${at.code})`)
+    }
+    at = Predicate.hasProperty(at, "errors") && Array.isArray(at.errors) && at.errors.length > 0 ?
+      at.errors[0] :
+      Predicate.hasProperty(at, "cause") ?
+      at.cause :
+      undefined
+  }
+  return hasMessage(cause) ? sanitize(cause.message) : undefined
 }
 
 /** Keeps the redacted URL off the error's own fields, so JSON and inspection show only what `toJSON` picks. */
@@ -102,13 +139,14 @@ export const redactResponseError = (
   redaction: Redact.Redaction
 ): RedactedResponseError => {
   if (error instanceof RedactedResponseError) return error
+  const description = error.description ?? describeCause(error.cause)
   return withRedactedUrl(
     new RedactedResponseError({
       request: error.request,
       response: error.response,
       reason: error.reason,
       cause: error.cause,
-      ...(error.description === undefined ? {} : { description: error.description })
+      ...(description === undefined ? {} : { description })
     }),
     redaction
   )

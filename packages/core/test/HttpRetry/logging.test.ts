@@ -29,7 +29,7 @@ describe.concurrent("HttpRetry.withRetry: logging", () => {
           { level: "DEBUG", message: `GET ${url}: attempt 2/4 -> HTTP 429; retrying in 3s (Retry-After)` },
           {
             level: "DEBUG",
-            message: `GET ${url}: attempt 3/4 -> ConnectionReset (ECONNRESET); retrying in 4s (backoff)`
+            message: `GET ${url}: attempt 3/4 -> ConnectionReset: simulated ECONNRESET; retrying in 4s (backoff)`
           },
           { level: "DEBUG", message: `GET ${url}: attempt 4/4 -> HTTP 502; giving up: AttemptsExhausted` }
         ])

@@ -92,6 +92,31 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
         }
       }))
 
+    it.effect("a transport error says what its cause says: code and address, the platform's tag and reason", () =>
+      Effect.gen(function*() {
+        const out = yield* runScript(
+          times(4, fail("ECONNREFUSED", "connect ECONNREFUSED 127.0.0.1:4000")),
+          noJitter()
+        )
+        const error = requestError(failure(out.result))
+        assert.strictEqual(error._tag, "RequestError")
+        assert.strictEqual(error.reason, "Transport")
+        assert.strictEqual(error.description, "connect ECONNREFUSED 127.0.0.1:4000")
+        assert.strictEqual(error.message, "Transport: connect ECONNREFUSED 127.0.0.1:4000 (GET http://api.test/items)")
+      }))
+
+    it.effect("a cause without the code in its message gets it appended; a URL in it loses its secrets", () =>
+      Effect.gen(function*() {
+        const out = yield* runScript(
+          times(4, fail("ECONNRESET", "reset by http://u-alice:pw-hunter2@api.test/x?token=tok-abc")),
+          policy,
+          secretRequest
+        )
+        const error = requestError(failure(out.result))
+        assert.strictEqual(error.description, "reset by http://<redacted>@api.test/x (ECONNRESET)")
+        for (const [where, text] of Object.entries(renderings(error))) assertNoSecret(text, where)
+      }))
+
     it.effect("keeps secrets out of a TimeoutException", () =>
       Effect.gen(function*() {
         const out = yield* runScript(times(4, hang), policy, secretRequest)
