@@ -62,7 +62,7 @@ export interface Logging {
   readonly level: LogLevel.Literal
   /** Include query parameters (secret-named ones redacted) in the URL. */
   readonly query: boolean
-  /** Include the request body, when it is text or bytes. */
+  /** Include the request body, when it is text or bytes; secret-named fields of a form or JSON body redacted. */
   readonly body: boolean
 }
 
@@ -86,7 +86,10 @@ export interface RetryPolicy {
   readonly [TypeId]: TypeId
   /** Attempts including the first (backoff's `max_tries`). */
   readonly maxAttempts: number
-  /** Deadline over all attempts and waits. */
+  /**
+   * Deadline over all attempts and waits: no wait that would end past it and no
+   * attempt with `minTimeLeft` or less left is started, and a running attempt is cut there.
+   */
   readonly maxElapsed: Duration.Duration
   /** The first backoff delay. */
   readonly baseDelay: Duration.Duration
@@ -102,7 +105,7 @@ export interface RetryPolicy {
   readonly retryOn: RetryOn
   /** Methods that are retried. Others are retried only with an `Idempotency-Key` header. */
   readonly methods: ReadonlyArray<string>
-  /** Honour `Retry-After` on 429 and 503 instead of the backoff delay. */
+  /** Honour a positive `Retry-After` on 429 and 503 instead of the backoff delay (`0` keeps the backoff). */
   readonly retryAfter: boolean
   /** A `Retry-After` longer than this is not slept: the request gives up at once. */
   readonly maxRetryAfter: Duration.Duration
