@@ -70,8 +70,7 @@ export interface Input {
   readonly retryAfterMillis: number | undefined
 }
 
-/** @internal */
-export const isReplayable = (request: HttpClientRequest.HttpClientRequest): boolean => {
+const isReplayable = (request: HttpClientRequest.HttpClientRequest): boolean => {
   const body = request.body
   if (body._tag === "Stream") return false
   if (body._tag === "Raw") {
@@ -80,8 +79,7 @@ export const isReplayable = (request: HttpClientRequest.HttpClientRequest): bool
   return true
 }
 
-/** @internal */
-export const methodRetried = (plan: Plan, request: HttpClientRequest.HttpClientRequest): boolean =>
+const methodRetried = (plan: Plan, request: HttpClientRequest.HttpClientRequest): boolean =>
   plan.methods.has(request.method) || request.headers["idempotency-key"] !== undefined
 
 const retryable = (plan: Plan, failure: Failure): boolean => {

@@ -4,8 +4,7 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 /** @internal */
 export const REDACTED = "<redacted>"
 
-/** @internal */
-export const defaultSecretHeaders: ReadonlyArray<string> = [
+const defaultSecretHeaders: ReadonlyArray<string> = [
   "authorization",
   "cookie",
   "set-cookie",
@@ -13,8 +12,7 @@ export const defaultSecretHeaders: ReadonlyArray<string> = [
   "x-api-key"
 ]
 
-/** @internal */
-export const defaultSecretQuery: ReadonlyArray<string> = [
+const defaultSecretQuery: ReadonlyArray<string> = [
   "token",
   "access_token",
   "refresh_token",

@@ -133,8 +133,7 @@ export class RedactedResponseError extends HttpClientError.ResponseError {
   }
 }
 
-/** @internal */
-export const redactResponseError = (
+const redactResponseError = (
   error: HttpClientError.ResponseError,
   redaction: Redact.Redaction
 ): RedactedResponseError => {

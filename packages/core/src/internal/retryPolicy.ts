@@ -47,8 +47,7 @@ const fail = (field: string, value: unknown, reason: string): never => {
 
 const LOG_LEVELS = ["All", "Fatal", "Error", "Warning", "Info", "Debug", "Trace", "None"] as const
 
-/** @internal */
-export const KNOWN_METHODS: ReadonlySet<string> = new Set([
+const KNOWN_METHODS: ReadonlySet<string> = new Set([
   "GET",
   "HEAD",
   "OPTIONS",
