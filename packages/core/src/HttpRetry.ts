@@ -15,7 +15,10 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type { HttpStatusError } from "./HttpStatusError.js"
-import * as internal from "./internal/httpRetry.js"
+import * as clientMarks from "./internal/clientMarks.js"
+import * as overrides from "./internal/overrides.js"
+import * as redirects from "./internal/redirects.js"
+import * as internal from "./internal/retry.js"
 import type * as RetryPolicy from "./RetryPolicy.js"
 
 /**
@@ -112,7 +115,7 @@ export type EnforceTimeout = <E, R>(
 export const withAttemptTimeout: {
   (enforce: EnforceTimeout): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R>
   <E, R>(self: HttpClient.HttpClient.With<E, R>, enforce: EnforceTimeout): HttpClient.HttpClient.With<E, R>
-} = internal.withAttemptTimeout
+} = clientMarks.withAttemptTimeout
 
 /**
  * Tells `withRetry` that this client records no span of its own.
@@ -127,7 +130,7 @@ export const withAttemptTimeout: {
  * @category combinators
  */
 export const withNoSpans: <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R> =
-  internal.withNoSpans
+  clientMarks.withNoSpans
 
 /**
  * Makes a client retry under `policy` (default `RetryPolicy.defaults`) and
@@ -202,7 +205,7 @@ export const withRetry: {
 export const followRedirects: {
   (maxRedirects?: number): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R>
   <E, R>(self: HttpClient.HttpClient.With<E, R>, maxRedirects?: number): HttpClient.HttpClient.With<E, R>
-} = internal.followRedirects
+} = redirects.followRedirects
 
 /**
  * A Layer that decorates whatever `HttpClient` is in context with
@@ -246,7 +249,7 @@ export const client: Effect.Effect<
 > = internal.client
 
 /**
- * The seed's `request_with_retry` as one Effect: executes `request` with the
+ * One request with retries, as one Effect: executes `request` with the
  * client in context. If that client already retries (from `layer`), its
  * policy applies, with `policy` options merged over it; a full `RetryPolicy`
  * replaces it. A plain client gets `withRetry` under the defaults.
@@ -278,7 +281,7 @@ export const request: (
 export const withPolicy: {
   (overrides: RetryPolicy.Options): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, overrides: RetryPolicy.Options): Effect.Effect<A, E, R>
-} = internal.withPolicy
+} = overrides.withPolicy
 
 /**
  * The overrides in force, innermost last: a `Context.Reference`, so it needs
@@ -287,7 +290,7 @@ export const withPolicy: {
  * @since 0.1.0
  * @category references
  */
-export const CurrentOverrides: typeof internal.CurrentOverrides = internal.CurrentOverrides
+export const CurrentOverrides: typeof overrides.CurrentOverrides = overrides.CurrentOverrides
 
 /**
  * Headers as this policy would log them, secrets redacted.

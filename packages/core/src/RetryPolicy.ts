@@ -62,7 +62,7 @@ export interface Logging {
   readonly level: LogLevel.Literal
   /** Include query parameters (secret-named ones redacted) in the URL. */
   readonly query: boolean
-  /** Include the request body, when it is text or bytes. */
+  /** Include the request body, when it is text or bytes; secret-named fields of a form or JSON body redacted. */
   readonly body: boolean
 }
 
@@ -86,7 +86,10 @@ export interface RetryPolicy {
   readonly [TypeId]: TypeId
   /** Attempts including the first (backoff's `max_tries`). */
   readonly maxAttempts: number
-  /** Deadline over all attempts and waits. */
+  /**
+   * Deadline over all attempts and waits: no wait that would end past it and no
+   * attempt with `minTimeLeft` or less left is started, and a running attempt is cut there.
+   */
   readonly maxElapsed: Duration.Duration
   /** The first backoff delay. */
   readonly baseDelay: Duration.Duration
@@ -102,10 +105,21 @@ export interface RetryPolicy {
   readonly retryOn: RetryOn
   /** Methods that are retried. Others are retried only with an `Idempotency-Key` header. */
   readonly methods: ReadonlyArray<string>
-  /** Honour `Retry-After` on 429 and 503 instead of the backoff delay. */
+  /** Honour a positive `Retry-After` on 429 and 503 instead of the backoff delay (`0` keeps the backoff). */
   readonly retryAfter: boolean
   /** A `Retry-After` longer than this is not slept: the request gives up at once. */
   readonly maxRetryAfter: Duration.Duration
+  /**
+   * The largest failed body read to its end, as undici's `dump()` does, so the
+   * connection is reused; a larger one is cut off and its connection closed.
+   */
+  readonly maxDrainBytes: number
+  /**
+   * The least time left before `maxElapsed` to start another attempt; with
+   * less, the call gives up with the last failure (reason `DeadlineExceeded`).
+   * `"lastAttempt"`: as long as the previous attempt took, at most `attemptTimeout`.
+   */
+  readonly minTimeLeft: Duration.Duration | "lastAttempt"
   /** `false`, or how to log each attempt. */
   readonly log: Logging | false
   /** Secret names hidden from log lines, error messages and span attributes. */
@@ -142,6 +156,10 @@ export interface Options {
   readonly retryAfter?: boolean | undefined
   /** The longest `Retry-After` that is slept (default 60 seconds). */
   readonly maxRetryAfter?: DurationInput | undefined
+  /** The largest failed body read to its end to keep the connection, in bytes (default 131072, 128 KiB). */
+  readonly maxDrainBytes?: number | undefined
+  /** The least time left to start another attempt, or `"lastAttempt"` (default). */
+  readonly minTimeLeft?: DurationInput | "lastAttempt" | undefined
   /** `true` logs at `Info`; a level logs at that level. */
   readonly log?: boolean | LogLevel.Literal | Partial<Logging> | undefined
   /** Extra secret names, merged field by field over the current ones. */
@@ -169,7 +187,8 @@ export const RetryPolicyError: typeof internal.RetryPolicyError = internal.Retry
 export type RetryPolicyError = internal.RetryPolicyError
 
 /**
- * The defaults, the seed's `request_with_retry` made safe:
+ * The defaults: `requests` + `backoff` (4 tries, 50 seconds, exponential
+ * backoff with full jitter) made safe for any service:
  *
  * | field | default |
  * | --- | --- |
@@ -184,6 +203,8 @@ export type RetryPolicyError = internal.RetryPolicyError
  * | methods | GET, HEAD, OPTIONS, PUT, DELETE, TRACE |
  * | retryAfter | true (429 and 503) |
  * | maxRetryAfter | 60 seconds |
+ * | maxDrainBytes | 131072 (128 KiB) |
+ * | minTimeLeft | "lastAttempt" |
  * | log | false |
  *
  * @since 0.1.0
@@ -192,13 +213,29 @@ export type RetryPolicyError = internal.RetryPolicyError
 export const defaults: RetryPolicy = internal.defaults
 
 /**
- * The seed's status rule in one line: retry every 5xx, give up on every 4xx
- * (including 408 and 429). Use as `RetryPolicy.make({ retryOn: RetryPolicy.seedRetryOn })`.
+ * Retry every 5xx and transport failures, give up on every 4xx (including
+ * 408 and 429). Use as `RetryPolicy.make({ retryOn: RetryPolicy.retryOnServerErrors })`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const seedRetryOn: RetryOn = { statuses: ["5xx"], transport: true }
+export const retryOnServerErrors: RetryOn = { statuses: ["5xx"], transport: true }
+
+/**
+ * The rule of `requests` + `backoff` with `raise_for_status()` and
+ * `giveup=lambda e: 400 <= e.response.status_code < 500`, exactly: retry a
+ * 5xx only; a refused or reset connection, or a timeout, fails at once (it is
+ * not an `HTTPError`); `Retry-After` is ignored. With the defaults' 4 attempts
+ * and 50 seconds, `RetryPolicy.make(RetryPolicy.serverErrorsOnly)` makes the
+ * same attempts as `max_tries=4, max_time=50`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const serverErrorsOnly: Options = {
+  retryOn: { statuses: ["5xx"], transport: false },
+  retryAfter: false
+}
 
 /**
  * Makes a policy from the defaults and `options`, merged field by field.
@@ -258,13 +295,18 @@ export const config: (prefix?: string) => Config.Config<RetryPolicy> = internal.
 export const isRetryPolicy: (u: unknown) => u is RetryPolicy = internal.isRetryPolicy
 
 /**
- * Parses a duration as the CLI and the environment spell it: `"250ms"`,
- * `"2s"`, `"1.5 minutes"`, `"3 hours"`, or a plain number of milliseconds.
+ * Parses a duration as it is written in text: `"250ms"`, `"2s"`,
+ * `"1.5 minutes"`, `"3 hours"`. A plain number is milliseconds, or with
+ * `{ unit: "required" }` (as the environment is read) refused with a message
+ * saying what to write.
  *
  * @since 0.1.0
  * @category parsing
  */
-export const parseDuration: (text: string) => Either.Either<Duration.Duration, string> = internal.parseDuration
+export const parseDuration: (
+  text: string,
+  options?: { readonly unit?: "optional" | "required" | undefined }
+) => Either.Either<Duration.Duration, string> = internal.parseDuration
 
 /**
  * The backoff as an Effect `Schedule`: `Schedule.exponential(baseDelay, factor)`

@@ -38,10 +38,10 @@ describe("transport failures reach the core classified", () => {
         code: "ECONNREFUSED"
       })
       assert.deepStrictEqual(logs.lines.map((line) => line.message.replace(/^GET \S+: /, "")), [
-        "attempt 1/4 -> ConnectionRefused (ECONNREFUSED); retrying in 20ms (backoff)",
-        "attempt 2/4 -> ConnectionRefused (ECONNREFUSED); retrying in 40ms (backoff)",
-        "attempt 3/4 -> ConnectionRefused (ECONNREFUSED); retrying in 80ms (backoff)",
-        "attempt 4/4 -> ConnectionRefused (ECONNREFUSED); giving up: AttemptsExhausted"
+        `attempt 1/4 -> ConnectionRefused: connect ECONNREFUSED 127.0.0.1:${port}; retrying in 20ms (backoff)`,
+        `attempt 2/4 -> ConnectionRefused: connect ECONNREFUSED 127.0.0.1:${port}; retrying in 40ms (backoff)`,
+        `attempt 3/4 -> ConnectionRefused: connect ECONNREFUSED 127.0.0.1:${port}; retrying in 80ms (backoff)`,
+        `attempt 4/4 -> ConnectionRefused: connect ECONNREFUSED 127.0.0.1:${port}; giving up: AttemptsExhausted`
       ])
       assert.isAtLeast(elapsed, 139)
       assert.isBelow(elapsed, 2_000)
@@ -87,6 +87,9 @@ describe("transport failures reach the core classified", () => {
       assert.strictEqual(server.requests.length, 1)
       assert.strictEqual(server.requests[0].body.toString(), "payload")
       assert.strictEqual(logs.lines.length, 1)
-      assert.match(logs.lines[0].message, /attempt 1\/4 -> ConnectionReset \(\w+\); giving up: MethodNotRetried$/)
+      assert.match(
+        logs.lines[0].message,
+        /attempt 1\/4 -> ConnectionReset: .*\b(ECONNRESET|UND_ERR_SOCKET)\b.*; giving up: MethodNotRetried$/
+      )
     }))
 })

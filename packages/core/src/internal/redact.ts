@@ -4,8 +4,7 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 /** @internal */
 export const REDACTED = "<redacted>"
 
-/** @internal */
-export const defaultSecretHeaders: ReadonlyArray<string> = [
+const defaultSecretHeaders: ReadonlyArray<string> = [
   "authorization",
   "cookie",
   "set-cookie",
@@ -13,8 +12,7 @@ export const defaultSecretHeaders: ReadonlyArray<string> = [
   "x-api-key"
 ]
 
-/** @internal */
-export const defaultSecretQuery: ReadonlyArray<string> = [
+const defaultSecretQuery: ReadonlyArray<string> = [
   "token",
   "access_token",
   "refresh_token",
@@ -140,4 +138,48 @@ export const spanAttributes = (
   const query = full.indexOf("?")
   if (query !== -1) attributes["url.query"] = full.slice(query + 1)
   return attributes
+}
+
+const redactJson = (value: unknown, redaction: Redaction): unknown => {
+  if (Array.isArray(value)) return value.map((item) => redactJson(item, redaction))
+  if (typeof value === "object" && value !== null) {
+    const out: Record<string, unknown> = {}
+    for (const [name, field] of Object.entries(value)) {
+      out[name] = redaction.query.has(name.toLowerCase()) ? REDACTED : redactJson(field, redaction)
+    }
+    return out
+  }
+  return value
+}
+
+/**
+ * A request body as a log line may show it: in a urlencoded form or a JSON
+ * document, the value of every secret-named field (the query parameter names:
+ * `password`, `token`, ... and the policy's `redact.query`) is replaced, at any
+ * depth; other fields stay readable. A body that claims to be JSON or a form
+ * and does not parse is not shown at all. Other text is shown as it is.
+ *
+ * @internal
+ */
+export const bodyText = (text: string, contentType: string | undefined, redaction: Redaction): string => {
+  const type = contentType?.toLowerCase() ?? ""
+  const trimmed = text.trimStart()
+  if (type.includes("json") || (type === "" && (trimmed.startsWith("{") || trimmed.startsWith("[")))) {
+    try {
+      return JSON.stringify(redactJson(JSON.parse(text), redaction))
+    } catch {
+      return type.includes("json") ? `<unparsed JSON, ${text.length} chars>` : text
+    }
+  }
+  if (type.includes("application/x-www-form-urlencoded")) {
+    const params = new URLSearchParams(text)
+    const parts: Array<string> = []
+    for (const [name, value] of params) {
+      parts.push(
+        `${encodeURIComponent(name)}=${redaction.query.has(name.toLowerCase()) ? REDACTED : encodeURIComponent(value)}`
+      )
+    }
+    return parts.join("&")
+  }
+  return text
 }

@@ -1,0 +1,55 @@
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { assert, describe, it } from "@effect/vitest"
+import { HttpRetry, TestHttpClient } from "@http-retry/core"
+import * as Effect from "effect/Effect"
+import { noJitter, observe, success } from "../utils.js"
+
+const { ok, respond } = TestHttpClient
+
+// A retry after a redirect sends the caller's request again, from the first URL: the chain is followed inside each
+// attempt. The first URL is what the caller asked for; where it points may change between attempts (a 302 to another
+// replica, a signed URL that expires), and the retry's rules (method, body, Idempotency-Key) are about the caller's
+// request, not a hop's.
+describe("HttpRetry.followRedirects inside a retry", () => {
+  it.effect("each attempt starts the chain again at the first URL", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make((request, index) =>
+        request.url.endsWith("/a") ?
+          respond(302, { headers: { location: "/b" } }) :
+          index === 2 ?
+          respond(503) :
+          ok("b")
+      )
+      const client = HttpRetry.withRetry(HttpRetry.followRedirects(test.client), noJitter())
+      const out = yield* observe(test, client.get("http://api.test/a"))
+      assert.strictEqual(success(out.result).status, 200)
+      assert.deepStrictEqual(out.requests.map((r) => new URL(r.request.url).pathname), ["/a", "/b", "/a", "/b"])
+      assert.deepStrictEqual(out.at, [0, 0, 1000, 1000])
+    }))
+
+  it.effect("credentials reach the first origin on every attempt, never the other origin", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make((request, index) =>
+        request.url.startsWith("http://api.test/") ?
+          respond(307, { headers: { location: "http://files.test/b" } }) :
+          index === 2 ?
+          respond(503) :
+          ok("b")
+      )
+      const client = HttpRetry.withRetry(HttpRetry.followRedirects(test.client), noJitter())
+      const out = yield* observe(
+        test,
+        client.execute(HttpClientRequest.get("http://api.test/a", { headers: { authorization: "Bearer s3cret" } }))
+      )
+      assert.strictEqual(success(out.result).status, 200)
+      assert.deepStrictEqual(
+        out.requests.map((r) => [new URL(r.request.url).host, r.request.headers.authorization]),
+        [
+          ["api.test", "Bearer s3cret"],
+          ["files.test", undefined],
+          ["api.test", "Bearer s3cret"],
+          ["files.test", undefined]
+        ]
+      )
+    }))
+})
