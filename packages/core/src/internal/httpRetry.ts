@@ -22,11 +22,13 @@ import * as Predicate from "effect/Predicate"
 import type * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 import type * as HttpRetry from "../HttpRetry.js"
 import * as HttpStatusError from "../HttpStatusError.js"
 import * as RetryAfter from "../RetryAfter.js"
 import type * as RetryPolicy from "../RetryPolicy.js"
 import * as TransportFailure from "../TransportFailure.js"
+import * as RedactingTracer from "./redactingTracer.js"
 import * as Redact from "./redact.js"
 import * as policyInternal from "./retryPolicy.js"
 
@@ -71,6 +73,7 @@ interface Plan {
   readonly attemptTimeoutMillis: number
   readonly maxRetryAfterMillis: number
   readonly redaction: Redact.Redaction
+  readonly secrets: RedactingTracer.Secrets
   readonly logLevel: LogLevel.LogLevel | undefined
   readonly merged: WeakMap<ReadonlyArray<RetryPolicy.Options>, Plan>
 }
@@ -89,6 +92,7 @@ const planOf = (policy: RetryPolicy.RetryPolicy): Plan => {
       attemptTimeoutMillis: Duration.toMillis(policy.attemptTimeout),
       maxRetryAfterMillis: Duration.toMillis(policy.maxRetryAfter),
       redaction: Redact.make(policy.redact.headers, policy.redact.query),
+      secrets: RedactingTracer.secretsOf(Redact.make(policy.redact.headers, policy.redact.query)),
       logLevel: policy.log === false ? undefined : LogLevel.fromLiteral(policy.log.level),
       merged: new WeakMap()
     }
@@ -294,37 +298,34 @@ export const isTimeout = (u: unknown): u is Cause.TimeoutException => Cause.isTi
 const isRequestError = (u: unknown): u is HttpClientError.RequestError =>
   HttpClientError.isHttpClientError(u) && u._tag === "RequestError"
 
-// --- Attempt timeouts ---------------------------------------------------------
+// --- Client marks -------------------------------------------------------------
 
 /** @internal */
-export const AttemptTimeoutTypeId: unique symbol = Symbol.for("@http-retry/core/HttpRetry/AttemptTimeout")
-
-const forkedTimeout: HttpRetry.EnforceTimeout = (effect, timeout, onTimeout) =>
-  Effect.timeoutFail(effect, { duration: timeout, onTimeout })
-
-const enforceOf = (client: unknown): HttpRetry.EnforceTimeout =>
-  Predicate.hasProperty(client, AttemptTimeoutTypeId) ?
-    client[AttemptTimeoutTypeId] as HttpRetry.EnforceTimeout :
-    forkedTimeout
+export class AttemptTimeout extends Context.Tag("@http-retry/core/HttpRetry/AttemptTimeout")<
+  AttemptTimeout,
+  HttpRetry.AttemptTimeout.Service
+>() {}
 
 /** @internal */
-export const withAttemptTimeout = dual<
-  (
-    enforce: HttpRetry.EnforceTimeout
-  ) => <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R>,
-  <E, R>(self: HttpClient.HttpClient.With<E, R>, enforce: HttpRetry.EnforceTimeout) => HttpClient.HttpClient.With<E, R>
->(2, (self, enforce) => {
+export const ReadsAttemptTimeoutTypeId: unique symbol = Symbol.for("@http-retry/core/HttpRetry/ReadsAttemptTimeout")
+
+/** @internal */
+export const readsAttemptTimeout = <E, R>(
+  self: HttpClient.HttpClient.With<E, R>
+): HttpClient.HttpClient.With<E, R> & HttpRetry.ReadsAttemptTimeout => {
   // The same client, answering one more question: no extra step per request.
   const client = Object.create(self)
-  Object.defineProperty(client, AttemptTimeoutTypeId, { value: enforce, enumerable: false })
+  Object.defineProperty(client, ReadsAttemptTimeoutTypeId, { value: true, enumerable: false })
   return client
-})
+}
 
 /** @internal */
 export const NoSpansTypeId: unique symbol = Symbol.for("@http-retry/core/HttpRetry/NoSpans")
 
 /** @internal */
-export const withNoSpans = <E, R>(self: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<E, R> => {
+export const withNoSpans = <E, R>(
+  self: HttpClient.HttpClient.With<E, R>
+): HttpClient.HttpClient.With<E, R> & HttpRetry.RecordsNoSpans => {
   const client = Object.create(self)
   Object.defineProperty(client, NoSpansTypeId, { value: true, enumerable: false })
   return client
@@ -332,7 +333,7 @@ export const withNoSpans = <E, R>(self: HttpClient.HttpClient.With<E, R>): HttpC
 
 /** A client built on `from` keeps what `from` told the retry about itself. */
 const keepMarks = <C>(from: unknown, to: C): C => {
-  for (const id of [AttemptTimeoutTypeId, NoSpansTypeId]) {
+  for (const id of [ReadsAttemptTimeoutTypeId, NoSpansTypeId]) {
     if (Predicate.hasProperty(from, id)) Object.defineProperty(to, id, { value: from[id], enumerable: false })
   }
   return to
@@ -417,9 +418,14 @@ interface Attempt<E> {
   readonly startMillis: number
   readonly onRetry: ((info: HttpRetry.RetryInfo<E>) => Effect.Effect<void, never, unknown>) | undefined
   readonly tracing: boolean
-  /** Whether the wrapped client may record a span of its own, to be turned off for the attempt. */
+  /** Whether the wrapped client records a span of its own per request (unless marked with `withNoSpans`). */
   readonly innerSpans: boolean
-  readonly enforce: HttpRetry.EnforceTimeout
+  /** Whether the wrapped client reads `AttemptTimeout` (marked with `readsAttemptTimeout`). */
+  readonly readsTimeout: boolean
+  /** The call started with no parent span: its later attempts join the first attempt's trace. */
+  readonly root: boolean
+  /** The first attempt's span, as parent of the later ones, for a call started with no parent span. */
+  callParent: Tracer.AnySpan | undefined
   readonly label: string
   scheduleState: unknown
 }
@@ -435,8 +441,9 @@ const log = <E>(self: Attempt<E>, message: string): Effect.Effect<void> => {
 const constTrue = () => true
 
 /**
- * One client span per attempt, as OpenTelemetry asks of resends, carrying
- * `http.request.resend_count` from the second attempt on.
+ * For a client that records no span of its own (`withNoSpans`): one client
+ * span per attempt made here, with the platform's name and the URL redacted,
+ * and the trace headers added to the request.
  */
 const traced = <E>(
   self: Attempt<E>,
@@ -444,19 +451,19 @@ const traced = <E>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   send: (
     request: HttpClientRequest.HttpClientRequest
-  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown>,
-  disabledWhen: (request: HttpClientRequest.HttpClientRequest) => boolean
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown>
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
   const request = self.request
-  if (!self.tracing || !fiber.getFiberRef(FiberRef.currentTracerEnabled) || disabledWhen(request)) {
-    return send(request)
-  }
   const redaction = self.plan.redaction
   const attributes = Redact.spanAttributes(request, redaction)
   attributes["http.request.method"] = request.method
   if (n > 1) attributes["http.request.resend_count"] = n - 1
   const name = Context.get(fiber.currentContext, HttpClient.SpanNameGenerator)(request)
-  return Effect.useSpan(name, { kind: "client", captureStackTrace: false, attributes }, (span) => {
+  const options = self.callParent === undefined ?
+    { kind: "client" as const, captureStackTrace: false, attributes } :
+    { kind: "client" as const, captureStackTrace: false, attributes, parent: self.callParent }
+  return Effect.useSpan(name, options, (span) => {
+    if (self.root && n === 1) self.callParent = span
     const sent = fiber.getFiberRef(HttpClient.currentTracerPropagation) ?
       HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span)) :
       request
@@ -476,15 +483,47 @@ const traced = <E>(
 }
 
 /**
+ * For a client that records its own span (any client made with the
+ * platform's `HttpClient.make`): that span is the attempt's, with the
+ * platform's name, kind and attributes, and its trace headers; the request
+ * goes to the client as it is, so `withScope` and the rest of the platform's
+ * per-request machinery keep working. The retry only adds
+ * `http.request.resend_count` from the second attempt on, joins a call
+ * started with no parent span to its first attempt's trace, and redacts the
+ * span of a request that carries a secret.
+ */
+const annotated = <E>(
+  self: Attempt<E>,
+  n: number,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  sending: Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown>
+): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
+  if (n > 1) sending = Effect.annotateSpans(sending, "http.request.resend_count", n - 1)
+  if (self.callParent !== undefined) sending = Effect.withParentSpan(sending, self.callParent)
+  const plan = self.plan
+  if (RedactingTracer.hasSecret(self.request, plan.secrets)) {
+    sending = Effect.withTracer(
+      sending,
+      RedactingTracer.make(
+        fiber.currentTracer,
+        plan.redaction,
+        (error) => isRequestError(error) ? redactRequestError(error, plan.redaction) : error
+      )
+    )
+  }
+  return sending
+}
+
+/**
  * Attempt `n`, started at `now` on `fiber`'s clock: its timeout is the
  * smaller of `attemptTimeout` and the time left before the deadline.
  *
- * The wrapped client's own span is turned off while the attempt is sent: it
- * would record the URL with its userinfo and query secrets, and the retry
- * records the attempt's span itself, redacted. The fiber ref is set and put
- * back around the attempt rather than with `Effect.locally`, which costs a
- * release step per request; an interrupted attempt leaves it set on a fiber
- * that is ending.
+ * A client that reads `AttemptTimeout` gets it in its context for the send
+ * and enforces it itself; any other is bounded by `Effect.timeoutFail`. The
+ * fiber refs (the context, and the tracer switch for `tracing: false`) are
+ * set and put back around the attempt rather than with `Effect.locally`,
+ * which costs a release step per request; an interrupted attempt leaves them
+ * set on a fiber that is ending.
  */
 const attempt = <E>(
   self: Attempt<E>,
@@ -496,27 +535,67 @@ const attempt = <E>(
   const left = plan.maxElapsedMillis - (now - self.startMillis)
   const timeoutMillis = Math.max(0, Math.min(plan.attemptTimeoutMillis, left))
   const max = plan.policy.maxAttempts
+  const onTimeout = () =>
+    new Cause.TimeoutException(
+      `${self.label}: attempt ${n} of ${max} timed out after ${Duration.format(Duration.millis(timeoutMillis))}`
+    )
+  const request = self.request
+  const traceable = self.tracing && fiber.getFiberRef(FiberRef.currentTracerEnabled) &&
+    !fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)(request)
+  const bounded = (request: HttpClientRequest.HttpClientRequest) =>
+    self.readsTimeout ?
+      self.send(request) :
+      Effect.timeoutFail(self.send(request), { duration: Duration.millis(timeoutMillis), onTimeout })
+  const sent = !traceable ?
+    bounded(request) :
+    self.innerSpans ?
+    annotated(self, n, fiber, bounded(request)) :
+    traced(self, n, fiber, bounded)
+  const silence = !self.tracing && self.innerSpans
+  if (!self.readsTimeout && !silence) return Effect.matchCauseEffect(sent, settle(self, n, undefined))
+  const context = fiber.currentContext
   const disabledWhen = fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)
-  const sent = traced(self, n, fiber, (request) =>
-    self.enforce(
-      self.send(request),
-      Duration.millis(timeoutMillis),
-      () =>
-        new Cause.TimeoutException(
-          `${self.label}: attempt ${n} of ${max} timed out after ${Duration.format(Duration.millis(timeoutMillis))}`
-        )
-    ), disabledWhen)
-  if (!self.innerSpans) return Effect.matchCauseEffect(sent, settle(self, n, undefined))
-  const restore = FiberRef.set(HttpClient.currentTracerDisabledWhen, disabledWhen)
-  return Effect.matchCauseEffect(
-    Effect.zipRight(FiberRef.set(HttpClient.currentTracerDisabledWhen, constTrue), sent),
-    settle(self, n, restore)
-  )
+  let set: Effect.Effect<void> = Effect.void
+  let restore: Effect.Effect<void> = Effect.void
+  if (self.readsTimeout) {
+    set = FiberRef.set(
+      FiberRef.currentContext,
+      Context.add(context, AttemptTimeout, { millis: Math.max(1, Math.ceil(timeoutMillis)), onTimeout })
+    )
+    restore = FiberRef.set(FiberRef.currentContext, context)
+  }
+  if (silence) {
+    set = Effect.zipRight(set, FiberRef.set(HttpClient.currentTracerDisabledWhen, constTrue))
+    restore = Effect.zipRight(restore, FiberRef.set(HttpClient.currentTracerDisabledWhen, disabledWhen))
+  }
+  return Effect.matchCauseEffect(Effect.zipRight(set, sent), settle(self, n, restore))
+}
+
+/** The request as the wrapped client sent it (trace headers included), where the outcome carries it. */
+const sentRequest = (outcome: unknown): HttpClientRequest.HttpClientRequest | undefined =>
+  outcome instanceof StatusFailure ?
+    outcome.response.request :
+    HttpClientError.isHttpClientError(outcome) ?
+    outcome.request :
+    undefined
+
+/**
+ * A call with no parent span: its first attempt's span (read back from the
+ * trace headers it sent) becomes the parent of the later attempts, so every
+ * attempt of the call is in one trace. Only on the way to a retry: the
+ * happy path pays nothing.
+ */
+const joinTrace = <E>(self: Attempt<E>, n: number, outcome: unknown): void => {
+  if (n !== 1 || !self.root || self.callParent !== undefined || !self.tracing) return
+  const request = sentRequest(outcome)
+  if (request === undefined) return
+  const parent = HttpTraceContext.fromHeaders(request.headers)
+  if (Option.isSome(parent)) self.callParent = parent.value
 }
 
 /**
  * Routes an attempt's outcome, once `restore` (if any) has put the fiber's
- * tracer setting back: a 2xx is the answer, anything else goes to `decide`.
+ * settings back: a 2xx is the answer, anything else goes to `decide`.
  */
 const settle = <E>(self: Attempt<E>, n: number, restore: Effect.Effect<void> | undefined) => {
   const plan = self.plan
@@ -525,7 +604,11 @@ const settle = <E>(self: Attempt<E>, n: number, restore: Effect.Effect<void> | u
   return {
     onSuccess: (unredacted: HttpClientResponse.HttpClientResponse) => {
       const response = redactResponse(unredacted, plan.redaction)
-      if (response.status < 200 || response.status >= 300) return after(decide(self, n, new StatusFailure(response)))
+      if (response.status < 200 || response.status >= 300) {
+        const failure = new StatusFailure(response)
+        joinTrace(self, n, failure)
+        return after(decide(self, n, failure))
+      }
       return after(
         plan.logLevel === undefined ?
           Effect.succeed(response) :
@@ -535,6 +618,7 @@ const settle = <E>(self: Attempt<E>, n: number, restore: Effect.Effect<void> | u
     onFailure: (cause: Cause.Cause<unknown>) => {
       // As `matchEffect`: a defect is not a failure to retry.
       const failure = Cause.isDie(cause) ? Option.none() : Cause.failureOption(cause)
+      if (Option.isSome(failure)) joinTrace(self, n, failure.value)
       return after(Option.isSome(failure) ? decide(self, n, failure.value) : Effect.failCause(cause))
     }
   }
@@ -672,7 +756,7 @@ interface Wrapped<E> {
   readonly onRetry: Attempt<E>["onRetry"]
   readonly tracing: boolean
   readonly innerSpans: boolean
-  readonly enforce: HttpRetry.EnforceTimeout
+  readonly readsTimeout: boolean
 }
 
 const execute = <E>(
@@ -691,7 +775,9 @@ const execute = <E>(
       onRetry: wrapped.onRetry,
       tracing: wrapped.tracing,
       innerSpans: wrapped.innerSpans,
-      enforce: wrapped.enforce,
+      readsTimeout: wrapped.readsTimeout,
+      root: fiber.currentSpan === undefined,
+      callParent: undefined,
       // Only a log line or an error needs the redacted URL: keep URL parsing off the happy path.
       get label() {
         return label ??= `${request.method} ${
@@ -756,7 +842,7 @@ export const withRetry: {
       onRetry: options?.onRetry,
       tracing: options?.tracing !== false,
       innerSpans: !Predicate.hasProperty(inner, NoSpansTypeId),
-      enforce: enforceOf(inner)
+      readsTimeout: Predicate.hasProperty(inner, ReadsAttemptTimeoutTypeId)
     }
     const client = HttpClient.makeWith(
       (request) => Effect.flatMap(request, (request) => execute(wrapped, request)),

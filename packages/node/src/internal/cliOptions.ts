@@ -399,7 +399,7 @@ export interface Settings {
   readonly policy: RetryPolicy.RetryPolicy
   /** Set only by --max-time: a hard cap on the whole transfer, body included. */
   readonly maxTime: Duration.Duration | undefined
-  readonly node: NodeHttpRetry.Options
+  readonly node: NodeHttpRetry.ClientOptions
   readonly include: boolean
   readonly output: string | undefined
   readonly verbose: boolean
@@ -618,7 +618,7 @@ export const settings = (parsed: Parsed): Effect.Effect<Settings, UsageError> =>
       body,
       policy,
       maxTime: Option.isSome(parsed.maxTime) ? policy.maxElapsed : undefined,
-      node: { policy, proxy, ...(Object.keys(tls).length === 0 ? {} : { tls }) },
+      node: { proxy, ...(Object.keys(tls).length === 0 ? {} : { tls }) },
       include: parsed.include,
       output,
       verbose: parsed.verbose,
