@@ -28,8 +28,8 @@ import * as HttpStatusError from "../HttpStatusError.js"
 import * as RetryAfter from "../RetryAfter.js"
 import type * as RetryPolicy from "../RetryPolicy.js"
 import * as TransportFailure from "../TransportFailure.js"
-import * as RedactingTracer from "./redactingTracer.js"
 import * as Redact from "./redact.js"
+import * as RedactingTracer from "./redactingTracer.js"
 import * as policyInternal from "./retryPolicy.js"
 
 // --- Overrides ----------------------------------------------------------------

@@ -29,7 +29,7 @@ import { HttpRetry } from "@http-retry/core"
 import * as Effect from "effect/Effect"
 import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
 
 // --- Requests -----------------------------------------------------------------
 
