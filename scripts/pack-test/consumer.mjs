@@ -30,7 +30,7 @@ for (const [pkg, modules] of Object.entries(publicModules)) {
 }
 for (
   const blocked of [
-    "@http-retry/core/internal/httpRetry",
+    "@http-retry/core/internal/retry",
     "@http-retry/node/internal/cli",
     "@http-retry/node/bin/http-retry"
   ]

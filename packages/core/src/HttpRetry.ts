@@ -15,7 +15,10 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type { HttpStatusError } from "./HttpStatusError.js"
-import * as internal from "./internal/httpRetry.js"
+import * as clientMarks from "./internal/clientMarks.js"
+import * as overrides from "./internal/overrides.js"
+import * as redirects from "./internal/redirects.js"
+import * as internal from "./internal/retry.js"
 import type * as RetryPolicy from "./RetryPolicy.js"
 
 /**
@@ -100,13 +103,13 @@ export interface RetryOptions<E, R> {
  * @since 0.1.0
  * @category models
  */
-export const AttemptTimeout: typeof internal.AttemptTimeout = internal.AttemptTimeout
+export const AttemptTimeout: typeof clientMarks.AttemptTimeout = clientMarks.AttemptTimeout
 
 /**
  * @since 0.1.0
  * @category models
  */
-export type AttemptTimeout = internal.AttemptTimeout
+export type AttemptTimeout = clientMarks.AttemptTimeout
 
 /**
  * @since 0.1.0
@@ -132,7 +135,7 @@ export declare namespace AttemptTimeout {
  * @category models
  */
 export interface ReadsAttemptTimeout {
-  readonly [internal.ReadsAttemptTimeoutTypeId]: true
+  readonly [clientMarks.ReadsAttemptTimeoutTypeId]: true
 }
 
 /**
@@ -144,7 +147,7 @@ export interface ReadsAttemptTimeout {
  */
 export const readsAttemptTimeout: <E, R>(
   self: HttpClient.HttpClient.With<E, R>
-) => HttpClient.HttpClient.With<E, R> & ReadsAttemptTimeout = internal.readsAttemptTimeout
+) => HttpClient.HttpClient.With<E, R> & ReadsAttemptTimeout = clientMarks.readsAttemptTimeout
 
 /**
  * The mark of a client that records no span of its own.
@@ -153,7 +156,7 @@ export const readsAttemptTimeout: <E, R>(
  * @category models
  */
 export interface RecordsNoSpans {
-  readonly [internal.NoSpansTypeId]: true
+  readonly [clientMarks.NoSpansTypeId]: true
 }
 
 /**
@@ -168,7 +171,7 @@ export interface RecordsNoSpans {
  */
 export const withNoSpans: <E, R>(
   self: HttpClient.HttpClient.With<E, R>
-) => HttpClient.HttpClient.With<E, R> & RecordsNoSpans = internal.withNoSpans
+) => HttpClient.HttpClient.With<E, R> & RecordsNoSpans = clientMarks.withNoSpans
 
 /**
  * Makes a client retry under `policy` (default `RetryPolicy.defaults`) and
@@ -243,7 +246,7 @@ export const withRetry: {
 export const followRedirects: {
   (maxRedirects?: number): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R>
   <E, R>(self: HttpClient.HttpClient.With<E, R>, maxRedirects?: number): HttpClient.HttpClient.With<E, R>
-} = internal.followRedirects
+} = redirects.followRedirects
 
 /**
  * A Layer that decorates whatever `HttpClient` is in context with
@@ -319,7 +322,7 @@ export const request: (
 export const withPolicy: {
   (overrides: RetryPolicy.Options): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, overrides: RetryPolicy.Options): Effect.Effect<A, E, R>
-} = internal.withPolicy
+} = overrides.withPolicy
 
 /**
  * The overrides in force, innermost last: a `Context.Reference`, so it needs
@@ -328,7 +331,7 @@ export const withPolicy: {
  * @since 0.1.0
  * @category references
  */
-export const CurrentOverrides: typeof internal.CurrentOverrides = internal.CurrentOverrides
+export const CurrentOverrides: typeof overrides.CurrentOverrides = overrides.CurrentOverrides
 
 /**
  * Headers as this policy would log them, secrets redacted.

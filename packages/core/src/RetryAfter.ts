@@ -106,7 +106,9 @@ const toMillis = (
   if (hours > 23 || minutes > 59 || seconds > 60 || day < 1 || day > 31) return undefined
   const millis = Date.UTC(year, monthIndex, day, hours, minutes, Math.min(seconds, 59))
   // Reject dates that roll over, such as 31 Feb.
-  return new Date(millis).getUTCDate() === day ? millis : undefined
+  if (new Date(millis).getUTCDate() !== day) return undefined
+  // A leap second (:60) is read as the second after :59, so the retry is never sent early.
+  return seconds === 60 ? millis + 1000 : millis
 }
 
 /**

@@ -106,6 +106,17 @@ export interface RetryPolicy {
   readonly retryAfter: boolean
   /** A `Retry-After` longer than this is not slept: the request gives up at once. */
   readonly maxRetryAfter: Duration.Duration
+  /**
+   * The largest failed body read to its end, as undici's `dump()` does, so the
+   * connection is reused; a larger one is cut off and its connection closed.
+   */
+  readonly maxDrainBytes: number
+  /**
+   * The least time left before `maxElapsed` to start another attempt; with
+   * less, the call gives up with the last failure (reason `DeadlineExceeded`).
+   * `"lastAttempt"`: as long as the previous attempt took, at most `attemptTimeout`.
+   */
+  readonly minTimeLeft: Duration.Duration | "lastAttempt"
   /** `false`, or how to log each attempt. */
   readonly log: Logging | false
   /** Secret names hidden from log lines, error messages and span attributes. */
@@ -142,6 +153,10 @@ export interface Options {
   readonly retryAfter?: boolean | undefined
   /** The longest `Retry-After` that is slept (default 60 seconds). */
   readonly maxRetryAfter?: DurationInput | undefined
+  /** The largest failed body read to its end to keep the connection, in bytes (default 131072, 128 KiB). */
+  readonly maxDrainBytes?: number | undefined
+  /** The least time left to start another attempt, or `"lastAttempt"` (default). */
+  readonly minTimeLeft?: DurationInput | "lastAttempt" | undefined
   /** `true` logs at `Info`; a level logs at that level. */
   readonly log?: boolean | LogLevel.Literal | Partial<Logging> | undefined
   /** Extra secret names, merged field by field over the current ones. */
@@ -184,6 +199,8 @@ export type RetryPolicyError = internal.RetryPolicyError
  * | methods | GET, HEAD, OPTIONS, PUT, DELETE, TRACE |
  * | retryAfter | true (429 and 503) |
  * | maxRetryAfter | 60 seconds |
+ * | maxDrainBytes | 131072 (128 KiB) |
+ * | minTimeLeft | "lastAttempt" |
  * | log | false |
  *
  * @since 0.1.0
@@ -258,13 +275,18 @@ export const config: (prefix?: string) => Config.Config<RetryPolicy> = internal.
 export const isRetryPolicy: (u: unknown) => u is RetryPolicy = internal.isRetryPolicy
 
 /**
- * Parses a duration as the CLI and the environment spell it: `"250ms"`,
- * `"2s"`, `"1.5 minutes"`, `"3 hours"`, or a plain number of milliseconds.
+ * Parses a duration as it is written in text: `"250ms"`, `"2s"`,
+ * `"1.5 minutes"`, `"3 hours"`. A plain number is milliseconds, or with
+ * `{ unit: "required" }` (as the environment is read) refused with a message
+ * saying what to write.
  *
  * @since 0.1.0
  * @category parsing
  */
-export const parseDuration: (text: string) => Either.Either<Duration.Duration, string> = internal.parseDuration
+export const parseDuration: (
+  text: string,
+  options?: { readonly unit?: "optional" | "required" | undefined }
+) => Either.Either<Duration.Duration, string> = internal.parseDuration
 
 /**
  * The backoff as an Effect `Schedule`: `Schedule.exponential(baseDelay, factor)`

@@ -56,6 +56,16 @@ describe.concurrent("RetryAfter", () => {
       assert.strictEqual(delayOf("Thu, 15 Jan 2026 12:00:05 GMT", now + 2000), 3000)
     })
 
+    it("a leap second (:60) is read as the next second, also across midnight", () => {
+      assert.strictEqual(
+        RetryAfter.parseHttpDate("Wed, 31 Dec 2025 23:59:60 GMT", 0),
+        Date.UTC(2026, 0, 1, 0, 0, 0)
+      )
+      assert.strictEqual(RetryAfter.parseHttpDate("Tue, 30 Jun 2026 12:30:60 GMT", 0), Date.UTC(2026, 5, 30, 12, 31, 0))
+      const parsed = RetryAfter.parse("Wed, 31 Dec 2025 23:59:60 GMT", Date.UTC(2025, 11, 31, 23, 59, 55))
+      assert.isTrue(RetryAfter.is("Delay")(parsed) && Duration.toMillis(parsed.delay) === 5000, String(parsed))
+    })
+
     it("a date in the past is a zero delay", () => {
       assert.strictEqual(delayOf("Thu, 15 Jan 2026 11:59:00 GMT"), 0)
       assert.strictEqual(delayOf("Sun, 06 Nov 1994 08:49:37 GMT"), 0)

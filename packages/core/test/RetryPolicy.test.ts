@@ -49,6 +49,8 @@ describe.concurrent("RetryPolicy", () => {
       assert.deepStrictEqual(d.methods, ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"])
       assert.strictEqual(d.retryAfter, true)
       assert.strictEqual(millis(d.maxRetryAfter), 60_000)
+      assert.strictEqual(d.maxDrainBytes, 128 * 1024)
+      assert.strictEqual(d.minTimeLeft, "lastAttempt")
       assert.strictEqual(d.log, false)
       assert.deepStrictEqual(d.redact, { headers: [], query: [] })
     })
@@ -74,6 +76,8 @@ describe.concurrent("RetryPolicy", () => {
         methods: ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"],
         retryAfter: true,
         maxRetryAfter: "1m",
+        maxDrainBytes: 131072,
+        minTimeLeft: "lastAttempt",
         log: false,
         redact: { headers: [], query: [] }
       })
@@ -180,7 +184,12 @@ describe.concurrent("RetryPolicy", () => {
       ["log level unknown", { log: "Loud" }, "log", "\"Loud\""],
       ["unknown option", { maxAttempt: 3 }, "maxAttempt", "3"],
       ["unknown nested option", { retryOn: { status: [503] } }, "retryOn.status", "[503]"],
-      ["redact header with a space", { redact: { headers: ["x tenant"] } }, "redact.headers[0]", "\"x tenant\""]
+      ["redact header with a space", { redact: { headers: ["x tenant"] } }, "redact.headers[0]", "\"x tenant\""],
+      ["maxDrainBytes -1", { maxDrainBytes: -1 }, "maxDrainBytes", "-1"],
+      ["maxDrainBytes 1.5", { maxDrainBytes: 1.5 }, "maxDrainBytes", "1.5"],
+      ["maxDrainBytes as text", { maxDrainBytes: "128KiB" }, "maxDrainBytes", "\"128KiB\""],
+      ["minTimeLeft -1", { minTimeLeft: -1 }, "minTimeLeft", "-1"],
+      ["minTimeLeft \"soon\"", { minTimeLeft: "soon" }, "minTimeLeft", "\"soon\""]
     ]
 
     for (const [name, options, field, value] of cases) {
@@ -263,11 +272,13 @@ describe.concurrent("RetryPolicy", () => {
           HTTP_RETRY_FACTOR: "1.5",
           HTTP_RETRY_MAX_DELAY: "5s",
           HTTP_RETRY_JITTER: "none",
-          HTTP_RETRY_ATTEMPT_TIMEOUT: "3000",
+          HTTP_RETRY_ATTEMPT_TIMEOUT: "3000ms",
           HTTP_RETRY_STATUSES: "429, 5xx",
           HTTP_RETRY_METHODS: "GET,post",
           HTTP_RETRY_RETRY_AFTER: "false",
-          HTTP_RETRY_MAX_RETRY_AFTER: "30s"
+          HTTP_RETRY_MAX_RETRY_AFTER: "30s",
+          HTTP_RETRY_MAX_DRAIN_BYTES: "4096",
+          HTTP_RETRY_MIN_TIME_LEFT: "2s"
         })
         if (Either.isLeft(result)) assert.fail(String(result.left))
         const p = result.right
@@ -283,6 +294,54 @@ describe.concurrent("RetryPolicy", () => {
         assert.deepStrictEqual(p.methods, ["GET", "POST"])
         assert.strictEqual(p.retryAfter, false)
         assert.strictEqual(millis(p.maxRetryAfter), 30_000)
+        assert.strictEqual(p.maxDrainBytes, 4096)
+        assert.strictEqual(millis(p.minTimeLeft as Duration.Duration), 2000)
+      }))
+
+    for (
+      const name of ["ATTEMPT_TIMEOUT", "MAX_ELAPSED", "BASE_DELAY", "MAX_DELAY", "MAX_RETRY_AFTER", "MIN_TIME_LEFT"]
+    ) {
+      it.effect(`HTTP_RETRY_${name}=10 fails: a duration needs its unit, and the message says what to write`, () =>
+        Effect.gen(function*() {
+          const error = yield* configError({ [`HTTP_RETRY_${name}`]: "10" })
+          assert.isTrue(ConfigError.isConfigError(error))
+          assert.include(
+            String(error),
+            `HTTP_RETRY_${name}="10": a duration needs a unit: write 10s for seconds or 10ms`
+          )
+        }))
+    }
+
+    // Every bad value, zero timeouts included, is a ConfigError naming the variable and its value.
+    const zero: ReadonlyArray<readonly [string, string]> = [
+      ["HTTP_RETRY_ATTEMPT_TIMEOUT", "0s"],
+      ["HTTP_RETRY_MAX_ELAPSED", "0ms"],
+      ["HTTP_RETRY_MAX_DRAIN_BYTES", "-1"],
+      ["HTTP_RETRY_MIN_TIME_LEFT", "soon"]
+    ]
+    for (const [name, value] of zero) {
+      it.effect(`${name}=${value} fails naming the variable and the value`, () =>
+        Effect.gen(function*() {
+          const error = yield* configError({ [name]: value })
+          assert.include(String(error), `${name}=${JSON.stringify(value)}`)
+        }))
+    }
+
+    for (const value of ["none", "NONE", "", " "]) {
+      it.effect(`HTTP_RETRY_STATUSES and HTTP_RETRY_METHODS ${JSON.stringify(value)} both mean none`, () =>
+        Effect.gen(function*() {
+          const result = yield* readConfig({ HTTP_RETRY_STATUSES: value, HTTP_RETRY_METHODS: value })
+          if (Either.isLeft(result)) assert.fail(String(result.left))
+          assert.deepStrictEqual(result.right.retryOn.statuses, [])
+          assert.deepStrictEqual(result.right.methods, [])
+        }))
+    }
+
+    it.effect("HTTP_RETRY_MIN_TIME_LEFT=lastAttempt is the default rule", () =>
+      Effect.gen(function*() {
+        const result = yield* readConfig({ HTTP_RETRY_MIN_TIME_LEFT: "lastAttempt" })
+        if (Either.isLeft(result)) assert.fail(String(result.left))
+        assert.strictEqual(result.right.minTimeLeft, "lastAttempt")
       }))
 
     it.effect("unset variables keep the defaults", () =>

@@ -1,7 +1,10 @@
+import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as HttpMethod from "@effect/platform/HttpMethod"
 import { assert } from "@effect/vitest"
 import { HttpRetry, HttpStatusError, RetryPolicy, TestHttpClient } from "@http-retry/core"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -110,3 +113,21 @@ export const captureLogs = <A, E, R>(
   })
 
 export const millis = (duration: Duration.Duration): number => Duration.toMillis(duration)
+
+export const times = <A>(n: number, a: A): Array<A> => Array.from({ length: n }, () => a)
+
+export const requestWith = (method: string, target: string = url): HttpClientRequest.HttpClientRequest =>
+  HttpClientRequest.make(method as HttpMethod.HttpMethod)(target)
+
+export const requestError = (error: unknown): HttpClientError.RequestError => {
+  if (!(error instanceof HttpClientError.RequestError)) assert.fail(`expected a RequestError, got ${String(error)}`)
+  return error
+}
+
+export const timeoutError = (error: unknown): Cause.TimeoutException => {
+  if (!Cause.isTimeoutException(error)) assert.fail(`expected a TimeoutException, got ${String(error)}`)
+  return error
+}
+
+export const causeCode = (error: HttpClientError.RequestError): unknown =>
+  (error.cause as { readonly code?: unknown }).code

@@ -137,7 +137,34 @@ describe("NodeHttpRetry.config", () => {
     [{ HTTP_RETRY_KEEP_ALIVE_TIMEOUT: "soon" }, "HTTP_RETRY_KEEP_ALIVE_TIMEOUT", "expected a duration"],
     [{ HTTP_RETRY_CA_FILE: "/no/such/ca.pem" }, "HTTP_RETRY_CA_FILE", "ENOENT"],
     [{ HTTP_RETRY_TRACING: "sometimes" }, "HTTP_RETRY_TRACING", "expected true or false, got \"sometimes\""],
-    [{ HTTP_RETRY_TRANSPORT: "fetch" }, "HTTP_RETRY_TRANSPORT", "expected direct or platform, got \"fetch\""]
+    [{ HTTP_RETRY_TRANSPORT: "fetch" }, "HTTP_RETRY_TRANSPORT", "expected direct or platform, got \"fetch\""],
+    // Zero timeouts and durations without a unit fail here, naming the variable and the value, not when the layer
+    // is built.
+    [
+      { HTTP_RETRY_CONNECT_TIMEOUT: "0" },
+      "HTTP_RETRY_CONNECT_TIMEOUT",
+      "HTTP_RETRY_CONNECT_TIMEOUT=\"0\": a duration needs a unit: write 0s for seconds or 0ms for milliseconds"
+    ],
+    [
+      { HTTP_RETRY_CONNECT_TIMEOUT: "0s" },
+      "HTTP_RETRY_CONNECT_TIMEOUT",
+      "HTTP_RETRY_CONNECT_TIMEOUT=\"0s\": expected a duration greater than zero"
+    ],
+    [
+      { HTTP_RETRY_KEEP_ALIVE_TIMEOUT: "0ms" },
+      "HTTP_RETRY_KEEP_ALIVE_TIMEOUT",
+      "HTTP_RETRY_KEEP_ALIVE_TIMEOUT=\"0ms\": expected a duration greater than zero"
+    ],
+    [
+      { HTTP_RETRY_KEEP_ALIVE_TIMEOUT: "4000" },
+      "HTTP_RETRY_KEEP_ALIVE_TIMEOUT",
+      "write 4000s for seconds or 4000ms for milliseconds"
+    ],
+    [
+      { HTTP_RETRY_ATTEMPT_TIMEOUT: "10" },
+      "HTTP_RETRY_ATTEMPT_TIMEOUT",
+      "HTTP_RETRY_ATTEMPT_TIMEOUT=\"10\": a duration needs a unit: write 10s for seconds or 10ms for milliseconds"
+    ]
   ]
   for (const [variables, path, reason] of failures) {
     const [[name, value]] = Object.entries(variables)

@@ -14,20 +14,43 @@ import * as TestServer from "./utils/TestServer.js"
 const connectionIds = (server: TestServer.TestServer) => server.requests.map((request) => request.connectionId)
 
 describe("keep-alive", () => {
-  it.scopedLive("a failed attempt's body is drained: 503, 503, 200 travel on one connection", () =>
+  // As undici's body.dump(): a failed body up to maxDrainBytes (128 KiB by default) is read to its end and the
+  // connection reused, whatever the wait before the next attempt.
+  for (const backoff of ["0 millis", "10 millis"] as const) {
+    for (const [name, size] of [["1 KB", 1000], ["128 KiB", 128 * 1024]] as const) {
+      it.scopedLive(`503, 503, 200 with ${name} bodies and a ${backoff} backoff travel on one connection`, () =>
+        Effect.gen(function*() {
+          const server = yield* serve(TestServer.sequence([
+            TestServer.respond(503, { body: "x".repeat(size) }),
+            TestServer.respond(503, { body: "y".repeat(size) }),
+            TestServer.respond(200, { body: "ok" })
+          ]))
+          const answer = yield* send(
+            NodeHttpRetry.layer({ policy: fast({ baseDelay: backoff, factor: 1 }) }),
+            HttpClientRequest.get(server.url)
+          )
+          assert.deepStrictEqual(answer, { status: 200, body: "ok" })
+          assert.deepStrictEqual(connectionIds(server), [1, 1, 1])
+          assert.strictEqual(server.connections, 1)
+        }))
+    }
+  }
+
+  it.scopedLive("maxDrainBytes sets the limit: a 100 KiB body over a 16 KiB limit is cut off, its connection closed", () =>
     Effect.gen(function*() {
       const server = yield* serve(TestServer.sequence([
-        TestServer.respond(503, { body: "busy, try again" }),
-        TestServer.respond(503, { body: "still busy" }),
+        TestServer.respond(503, { body: "x".repeat(100 * 1024) }),
         TestServer.respond(200, { body: "ok" })
       ]))
-      const answer = yield* send(NodeHttpRetry.layer({ policy: fast() }), HttpClientRequest.get(server.url))
+      const answer = yield* send(
+        NodeHttpRetry.layer({ policy: fast({ maxDrainBytes: 16 * 1024 }) }),
+        HttpClientRequest.get(server.url)
+      )
       assert.deepStrictEqual(answer, { status: 200, body: "ok" })
-      assert.deepStrictEqual(connectionIds(server), [1, 1, 1])
-      assert.strictEqual(server.connections, 1)
+      assert.notStrictEqual(connectionIds(server)[1], connectionIds(server)[0])
     }))
 
-  it.scopedLive("a failed attempt's body over 64 KiB is cut off instead: the retry needs a new connection", () =>
+  it.scopedLive("a failed attempt's body over 128 KiB is cut off instead: the retry needs a new connection", () =>
     Effect.gen(function*() {
       const server = yield* serve(TestServer.sequence([
         TestServer.respond(503, { body: "x".repeat(1024 * 1024) }),

@@ -31,19 +31,27 @@ describe("proxy: a URL", () => {
       yield* eventually(() => proxy.openSockets() === 0 && server.openSockets() === 0)
     }))
 
-  it.scopedLive("retries go through it too: 503, 503, 200 over one tunnel", () =>
-    Effect.gen(function*() {
-      const server = yield* serve(TestServer.sequence([503, 503, ok]))
-      const proxy = yield* serveProxy()
-      const answer = yield* send(
-        NodeHttpRetry.layer({ policy: fast(), proxy: proxy.url }),
-        HttpClientRequest.get(server.url)
-      )
-      assert.deepStrictEqual(answer, { status: 200, body: "upstream" })
-      assert.strictEqual(server.requests.length, 3)
-      assert.deepStrictEqual([proxy.connections, server.connections], [1, 1])
-      assert.deepStrictEqual(seen(proxy), [`CONNECT ${authority(server)}`])
-    }))
+  for (const backoff of ["0 millis", "10 millis"] as const) {
+    for (const [name, size] of [["1 KB", 1000], ["128 KiB", 128 * 1024]] as const) {
+      it.scopedLive(`retries go through it too: 503, 503, 200 with ${name} bodies, ${backoff} apart, over one tunnel`, () =>
+        Effect.gen(function*() {
+          const server = yield* serve(TestServer.sequence([
+            TestServer.respond(503, { body: "x".repeat(size) }),
+            TestServer.respond(503, { body: "y".repeat(size) }),
+            ok
+          ]))
+          const proxy = yield* serveProxy()
+          const answer = yield* send(
+            NodeHttpRetry.layer({ policy: fast({ baseDelay: backoff, factor: 1 }), proxy: proxy.url }),
+            HttpClientRequest.get(server.url)
+          )
+          assert.deepStrictEqual(answer, { status: 200, body: "upstream" })
+          assert.strictEqual(server.requests.length, 3)
+          assert.deepStrictEqual([proxy.connections, server.connections], [1, 1])
+          assert.deepStrictEqual(seen(proxy), [`CONNECT ${authority(server)}`])
+        }))
+    }
+  }
 
   it.scopedLive("sends the credentials in the URL as Proxy-Authorization", () =>
     Effect.gen(function*() {

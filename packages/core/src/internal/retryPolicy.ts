@@ -30,7 +30,7 @@ const show = (value: unknown): string => {
   return String(value)
 }
 
-/** @internal */
+/** Public as `RetryPolicy.RetryPolicyError`: left unmarked so its declaration stays in the published types. */
 export class RetryPolicyError extends Data.TaggedError("RetryPolicyError")<{
   readonly field: string
   readonly value: unknown
@@ -67,7 +67,15 @@ const DURATION_TEXT =
   /^\s*(\d+(?:\.\d+)?)\s*(ms|msec|millis?|milliseconds?|s|sec|secs|seconds?|m|min|mins|minutes?|h|hr|hrs|hours?|d|days?)?\s*$/i
 
 /** @internal */
-export const parseDuration = (text: string): Either.Either<Duration.Duration, string> => {
+export const parseDuration = (
+  text: string,
+  options?: { readonly unit?: "optional" | "required" | undefined }
+): Either.Either<Duration.Duration, string> => {
+  // `10` alone could be seconds (curl) or milliseconds (Effect): where it is read from text a person wrote, ask.
+  if (options?.unit === "required" && /^\s*\d+(\.\d+)?\s*$/.test(text)) {
+    const n = text.trim()
+    return Either.left(`a duration needs a unit: write ${n}s for seconds or ${n}ms for milliseconds`)
+  }
   const match = DURATION_TEXT.exec(text)
   if (match === null) {
     return Either.left(
@@ -191,6 +199,8 @@ const OPTION_KEYS: ReadonlyArray<keyof RetryPolicy.Options> = [
   "methods",
   "retryAfter",
   "maxRetryAfter",
+  "maxDrainBytes",
+  "minTimeLeft",
   "log",
   "redact"
 ]
@@ -211,6 +221,8 @@ const Proto = {
       methods: this.methods,
       retryAfter: this.retryAfter,
       maxRetryAfter: Duration.format(this.maxRetryAfter),
+      maxDrainBytes: this.maxDrainBytes,
+      minTimeLeft: this.minTimeLeft === "lastAttempt" ? this.minTimeLeft : Duration.format(this.minTimeLeft),
       log: this.log,
       redact: this.redact
     }
@@ -236,6 +248,8 @@ export const defaults: RetryPolicy.RetryPolicy = build({
   methods: ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"],
   retryAfter: true,
   maxRetryAfter: Duration.seconds(60),
+  maxDrainBytes: 128 * 1024,
+  minTimeLeft: "lastAttempt",
   log: false,
   redact: { headers: [], query: [] }
 })
@@ -251,6 +265,10 @@ const mergeUnsafe = (self: RetryPolicy.RetryPolicy, options: RetryPolicy.Options
   const factor = o.factor === undefined ? self.factor : o.factor
   if (typeof factor !== "number" || !Number.isFinite(factor) || factor < 1) {
     fail("factor", factor, "expected a finite number of at least 1")
+  }
+  const maxDrainBytes = o.maxDrainBytes === undefined ? self.maxDrainBytes : o.maxDrainBytes
+  if (typeof maxDrainBytes !== "number" || !Number.isSafeInteger(maxDrainBytes) || maxDrainBytes < 0) {
+    fail("maxDrainBytes", maxDrainBytes, "expected a whole number of bytes, at least 0")
   }
   const jitter = o.jitter === undefined ? self.jitter : o.jitter
   if (jitter !== "full" && jitter !== "none") fail("jitter", jitter, "expected \"full\" or \"none\"")
@@ -294,6 +312,12 @@ const mergeUnsafe = (self: RetryPolicy.RetryPolicy, options: RetryPolicy.Options
     maxRetryAfter: o.maxRetryAfter === undefined ?
       self.maxRetryAfter :
       decodeDuration("maxRetryAfter", o.maxRetryAfter, true),
+    maxDrainBytes: maxDrainBytes as number,
+    minTimeLeft: o.minTimeLeft === undefined ?
+      self.minTimeLeft :
+      o.minTimeLeft === "lastAttempt" ?
+      "lastAttempt" :
+      decodeDuration("minTimeLeft", o.minTimeLeft, true),
     log: o.log === undefined ? self.log : decodeLog(o.log, self.log),
     redact
   })
@@ -321,12 +345,6 @@ export const make = (options: RetryPolicy.Options = {}): RetryPolicy.RetryPolicy
 export const validate = (
   options: RetryPolicy.Options = {}
 ): Either.Either<RetryPolicy.RetryPolicy, RetryPolicyError> => catchPolicyError(() => mergeUnsafe(defaults, options))
-
-/** @internal */
-export const mergeEither = (
-  self: RetryPolicy.RetryPolicy,
-  options: RetryPolicy.Options
-): Either.Either<RetryPolicy.RetryPolicy, RetryPolicyError> => catchPolicyError(() => mergeUnsafe(self, options))
 
 const statusMatches = (pattern: RetryPolicy.StatusPattern, status: number): boolean =>
   pattern === "5xx" ?
@@ -380,18 +398,28 @@ export const delays = (self: RetryPolicy.RetryPolicy, n: number): Effect.Effect<
 const variable = <A>(
   name: string,
   decode: (text: string) => Either.Either<A, string>
-): Config.Config<Option.Option<A>> =>
+): Config.Config<Option.Option<{ readonly value: A; readonly text: string }>> =>
   Config.option(Config.string(name)).pipe(
     Config.mapOrFail((option) => {
       if (Option.isNone(option)) return Either.right(Option.none())
       const decoded = decode(option.value.trim())
       return Either.isRight(decoded) ?
-        Either.right(Option.some(decoded.right)) :
-        Either.left(ConfigError.InvalidData([name], decoded.left))
+        Either.right(Option.some({ value: decoded.right, text: option.value })) :
+        Either.left(ConfigError.InvalidData([name], `${name}=${show(option.value)}: ${decoded.left}`))
     })
   )
 
 const list = (text: string): Array<string> => text.split(",").map((s) => s.trim()).filter((s) => s !== "")
+
+/** `none` and an empty value both mean an empty list, in the environment as on the command line. */
+const noneOrList = (text: string): Array<string> | undefined =>
+  text === "" || text.toLowerCase() === "none" ? undefined : list(text)
+
+const durationText = (text: string): Either.Either<Duration.Duration, string> =>
+  parseDuration(text, { unit: "required" })
+
+const minTimeLeftText = (text: string): Either.Either<Duration.Duration | "lastAttempt", string> =>
+  text === "lastAttempt" ? Either.right(text) : Either.mapLeft(durationText(text), (e) => `${e}, or lastAttempt`)
 
 const integerText = (text: string): Either.Either<number, string> =>
   /^\d+$/.test(text) ? Either.right(Number(text)) : Either.left(`expected a whole number, got ${show(text)}`)
@@ -410,7 +438,7 @@ const booleanText = (text: string): Either.Either<boolean, string> => {
 
 const statusText = (text: string): Either.Either<Array<RetryPolicy.StatusPattern>, string> => {
   const out: Array<RetryPolicy.StatusPattern> = []
-  for (const item of list(text)) {
+  for (const item of noneOrList(text) ?? []) {
     const lower = item.toLowerCase()
     if (lower === "4xx" || lower === "5xx") out.push(lower)
     else if (/^\d{3}$/.test(item)) out.push(Number(item))
@@ -439,30 +467,40 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<RetryPolicy.RetryPo
     statuses: "STATUSES",
     methods: "METHODS",
     retryAfter: "RETRY_AFTER",
-    maxRetryAfter: "MAX_RETRY_AFTER"
+    maxRetryAfter: "MAX_RETRY_AFTER",
+    maxDrainBytes: "MAX_DRAIN_BYTES",
+    minTimeLeft: "MIN_TIME_LEFT"
   } as const
   const fields = {
     maxAttempts: field(names.maxAttempts, integerText),
-    maxElapsed: field(names.maxElapsed, parseDuration),
-    baseDelay: field(names.baseDelay, parseDuration),
+    maxElapsed: field(names.maxElapsed, durationText),
+    baseDelay: field(names.baseDelay, durationText),
     factor: field(names.factor, numberText),
-    maxDelay: field(names.maxDelay, parseDuration),
+    maxDelay: field(names.maxDelay, durationText),
     jitter: field(names.jitter, rawText),
-    attemptTimeout: field(names.attemptTimeout, parseDuration),
+    attemptTimeout: field(names.attemptTimeout, durationText),
     statuses: field(names.statuses, statusText),
-    methods: field(names.methods, (text) => Either.right(list(text))),
+    methods: field(names.methods, (text) => Either.right(noneOrList(text) ?? [])),
     retryAfter: field(names.retryAfter, booleanText),
-    maxRetryAfter: field(names.maxRetryAfter, parseDuration)
+    maxRetryAfter: field(names.maxRetryAfter, durationText),
+    maxDrainBytes: field(names.maxDrainBytes, integerText),
+    minTimeLeft: field(names.minTimeLeft, minTimeLeftText)
   }
   // A validation error names a policy field; retryOn's fields come from STATUSES.
   const envName: Record<string, string> = { ...names, "retryOn.statuses": names.statuses }
   return Config.all(fields).pipe(
     Config.mapOrFail((values) => {
       const options: Record<string, unknown> = {}
-      for (const [key, value] of Object.entries(values) as Array<[string, Option.Option<unknown>]>) {
-        if (Option.isSome(value)) {
-          if (key === "statuses") options.retryOn = { statuses: value.value }
-          else options[key] = value.value
+      const texts: Record<string, string> = {}
+      for (
+        const [key, read] of Object.entries(values) as Array<
+          [keyof typeof names, Option.Option<{ readonly value: unknown; readonly text: string }>]
+        >
+      ) {
+        if (Option.isSome(read)) {
+          if (key === "statuses") options.retryOn = { statuses: read.value.value }
+          else options[key] = read.value.value
+          texts[prefix === "" ? names[key] : `${prefix}_${names[key]}`] = read.value.text
         }
       }
       const result = validate(options as RetryPolicy.Options)
@@ -470,7 +508,10 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<RetryPolicy.RetryPo
       const error = result.left
       const name = envName[error.field.replace(/\[\d+\]$/, "")]
       const path = name === undefined ? error.field : prefix === "" ? name : `${prefix}_${name}`
-      return Either.left(ConfigError.InvalidData([path], error.message))
+      const text = name === undefined ? undefined : texts[path]
+      return Either.left(
+        ConfigError.InvalidData([path], text === undefined ? error.message : `${path}=${show(text)}: ${error.message}`)
+      )
     })
   )
 }

@@ -220,7 +220,8 @@ export const layer = (options?: NodeHttpRetry.Options): Layer.Layer<HttpClient.H
 
 const variable = <A>(
   name: string,
-  decode: (text: string) => Either.Either<A, string>
+  decode: (text: string) => Either.Either<A, string>,
+  show: (text: string) => string = (text) => JSON.stringify(text)
 ): Config.Config<A | undefined> =>
   Config.option(Config.string(name)).pipe(
     Config.mapOrFail((option) => {
@@ -228,7 +229,7 @@ const variable = <A>(
       const decoded = decode(option.value.trim())
       return Either.isRight(decoded) ?
         Either.right(decoded.right) :
-        Either.left(ConfigError.InvalidData([name], decoded.left))
+        Either.left(ConfigError.InvalidData([name], `${name}=${show(option.value)}: ${decoded.left}`))
     })
   )
 
@@ -239,13 +240,22 @@ const booleanText = (text: string): Either.Either<boolean, string> => {
   return Either.left(`expected true or false, got ${JSON.stringify(text)}`)
 }
 
-const durationText = (text: string): Either.Either<Duration.Duration, string> => RetryPolicy.parseDuration(text)
+// A timeout from the environment needs its unit and must be greater than zero, as the layer's option.
+const timeoutText = (text: string): Either.Either<Duration.Duration, string> =>
+  Either.flatMap(
+    RetryPolicy.parseDuration(text, { unit: "required" }),
+    (duration) =>
+      Duration.toMillis(duration) > 0 ? Either.right(duration) : Either.left("expected a duration greater than zero")
+  )
 
 /** @internal */
 export const config = (prefix = "HTTP_RETRY"): Config.Config<NodeHttpRetry.Options> => {
   // Flat names, as the policy's: found and named as HTTP_RETRY_PROXY whatever the provider's path delimiter.
-  const optional = <A>(name: string, decode: (text: string) => Either.Either<A, string>) =>
-    variable(prefix === "" ? name : `${prefix}_${name}`, decode)
+  const optional = <A>(
+    name: string,
+    decode: (text: string) => Either.Either<A, string>,
+    show?: (text: string) => string
+  ) => variable(prefix === "" ? name : `${prefix}_${name}`, decode, show)
   const fields = Config.all({
     policy: RetryPolicy.config(prefix),
     proxy: optional("PROXY", (text) => {
@@ -253,11 +263,9 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<NodeHttpRetry.Optio
         resolve({ proxy: text })
         return Either.right(text)
       } catch (error) {
-        return Either.left(
-          error instanceof NodeHttpRetryOptionsError ? error.reason + ` (${showProxy(text)})` : String(error)
-        )
+        return Either.left(error instanceof NodeHttpRetryOptionsError ? error.reason : String(error))
       }
-    }),
+    }, showProxy),
     rejectUnauthorized: optional("TLS_REJECT_UNAUTHORIZED", booleanText),
     caFile: optional("CA_FILE", (path) => {
       try {
@@ -272,8 +280,8 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<NodeHttpRetry.Optio
       /^\d+$/.test(text) && Number(text) >= 1 ?
         Either.right(Number(text)) :
         Either.left(`expected a whole number of at least 1, got ${JSON.stringify(text)}`)),
-    keepAliveTimeout: optional("KEEP_ALIVE_TIMEOUT", durationText),
-    connectTimeout: optional("CONNECT_TIMEOUT", durationText),
+    keepAliveTimeout: optional("KEEP_ALIVE_TIMEOUT", timeoutText),
+    connectTimeout: optional("CONNECT_TIMEOUT", timeoutText),
     tracing: optional("TRACING", booleanText),
     transport: optional(
       "TRANSPORT",

@@ -113,7 +113,7 @@ const errorOf = (error: unknown) =>
  * The response of a request: under the retry a final non-2xx is an `HttpStatusError` carrying it (the README's
  * retry semantics), which the subject must raise, with the response the control returns.
  */
-const responseOf = (env: Env, effect: Effect.Effect<HttpClientResponse.HttpClientResponse, unknown>) =>
+const responseOf = <R>(env: Env, effect: Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, R>) =>
   Effect.catchIf(
     effect,
     (error) => env.retries && HttpStatusError.isHttpStatusError(error),

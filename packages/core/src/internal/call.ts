@@ -1,0 +1,47 @@
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as Effect from "effect/Effect"
+import type * as Tracer from "effect/Tracer"
+import type * as HttpRetry from "../HttpRetry.js"
+import type { Plan } from "./plan.js"
+
+/**
+ * What one retrying client fixes for all its requests.
+ *
+ * @internal
+ */
+export interface Wrapped<E> {
+  readonly base: Plan
+  /** Sends one attempt through the wrapped client. */
+  readonly send: (
+    request: HttpClientRequest.HttpClientRequest
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, E, unknown>
+  readonly onRetry: ((info: HttpRetry.RetryInfo<E>) => Effect.Effect<void, never, unknown>) | undefined
+  readonly tracing: boolean
+  /** Whether the wrapped client records a span of its own per request (unless marked with `withNoSpans`). */
+  readonly innerSpans: boolean
+  /** Whether the wrapped client reads `AttemptTimeout` (marked with `readsAttemptTimeout`). */
+  readonly readsTimeout: boolean
+}
+
+/**
+ * One call through a retrying client: its request, the plan in force for it
+ * (the client's policy with the `withPolicy` overrides around the call), and
+ * when it started.
+ *
+ * @internal
+ */
+export interface Call<E> extends Wrapped<E> {
+  readonly plan: Plan
+  readonly request: HttpClientRequest.HttpClientRequest
+  readonly startMillis: number
+  /** The method and redacted URL, for log lines and messages. */
+  readonly label: string
+  /**
+   * For a call started with no parent span: the span its later attempts are
+   * children of (its first attempt's), set by the first attempt.
+   */
+  traceParent?: Tracer.AnySpan | undefined
+  /** Whether the call started with no parent span, set by the first attempt. */
+  traceRoot?: boolean | undefined
+}

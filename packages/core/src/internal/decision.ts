@@ -1,0 +1,161 @@
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as HttpStatusError from "../HttpStatusError.js"
+import * as TransportFailure from "../TransportFailure.js"
+import type { Plan } from "./plan.js"
+import { isRequestError, isTimeout } from "./redactedErrors.js"
+
+/**
+ * A non-2xx answer, on its way to the retry decision.
+ *
+ * @internal
+ */
+export class StatusFailure {
+  readonly _tag = "StatusFailure"
+  constructor(readonly response: HttpClientResponse.HttpClientResponse) {}
+}
+
+/**
+ * What went wrong with an attempt, as far as the decision cares.
+ *
+ * @internal
+ */
+export type Failure =
+  | { readonly _tag: "Status"; readonly status: number }
+  | { readonly _tag: "Timeout" }
+  | { readonly _tag: "Transport"; readonly transient: boolean }
+  | { readonly _tag: "Other" }
+
+/** @internal */
+export const classify = (failure: unknown): Failure => {
+  if (failure instanceof StatusFailure) return { _tag: "Status", status: failure.response.status }
+  if (isTimeout(failure)) return { _tag: "Timeout" }
+  if (isRequestError(failure)) {
+    const classified = TransportFailure.classify(failure)
+    return { _tag: "Transport", transient: classified !== undefined && TransportFailure.isTransient(classified.kind) }
+  }
+  return { _tag: "Other" }
+}
+
+/** @internal */
+export type Source = "backoff" | "Retry-After"
+
+/**
+ * What to do after a failed attempt.
+ *
+ * @internal
+ */
+export type Decision =
+  | { readonly _tag: "Retry"; readonly delayMillis: number; readonly source: Source }
+  | { readonly _tag: "GiveUp"; readonly reason: HttpStatusError.GiveUpReason }
+
+/**
+ * What is known once an attempt has failed.
+ *
+ * @internal
+ */
+export interface Input {
+  readonly plan: Plan
+  readonly request: HttpClientRequest.HttpClientRequest
+  /** The attempt that failed, from 1. */
+  readonly attempt: number
+  /** Time since the call started, at the failure. */
+  readonly elapsedMillis: number
+  /** How long the failed attempt took, from its start to its failure. */
+  readonly lastAttemptMillis: number
+  readonly failure: Failure
+  /** The backoff's wait before the next attempt (jitter applied). */
+  readonly backoffMillis: number
+  /** The wait a valid `Retry-After` header asks for, if the answer has one. */
+  readonly retryAfterMillis: number | undefined
+}
+
+/** @internal */
+export const isReplayable = (request: HttpClientRequest.HttpClientRequest): boolean => {
+  const body = request.body
+  if (body._tag === "Stream") return false
+  if (body._tag === "Raw") {
+    return typeof body.body === "string" || body.body instanceof Uint8Array || body.body instanceof ArrayBuffer
+  }
+  return true
+}
+
+/** @internal */
+export const methodRetried = (plan: Plan, request: HttpClientRequest.HttpClientRequest): boolean =>
+  plan.methods.has(request.method) || request.headers["idempotency-key"] !== undefined
+
+const retryable = (plan: Plan, failure: Failure): boolean => {
+  switch (failure._tag) {
+    case "Status":
+      return plan.statuses(failure.status)
+    case "Timeout":
+      return plan.policy.retryOn.transport
+    case "Transport":
+      return plan.policy.retryOn.transport && failure.transient
+    case "Other":
+      return false
+  }
+}
+
+const giveUp = (reason: HttpStatusError.GiveUpReason): Decision => ({ _tag: "GiveUp", reason })
+
+/**
+ * Retry (after which wait, from which source) or give up (for which reason).
+ * The first rule that applies wins, in the order written.
+ *
+ * Each limit has one owner, this module: the number of attempts
+ * (`maxAttempts`), the deadline (`maxElapsed`: whether another attempt
+ * starts, here, and how long an attempt may run, `attemptTimeoutMillis`) and
+ * the longest `Retry-After` honoured (`maxRetryAfter`). The backoff only says
+ * how long to wait; the loop only carries out what this returns.
+ *
+ * @internal
+ */
+export const decide = (input: Input): Decision => {
+  const { failure, plan } = input
+  const policy = plan.policy
+  if (!retryable(plan, failure)) return giveUp("NotRetryable")
+  if (!methodRetried(plan, input.request)) return giveUp("MethodNotRetried")
+  if (!isReplayable(input.request)) return giveUp("BodyNotReplayable")
+  if (input.attempt >= policy.maxAttempts) return giveUp("AttemptsExhausted")
+  if (input.elapsedMillis >= plan.maxElapsedMillis) return giveUp("DeadlineExceeded")
+  let delayMillis = input.backoffMillis
+  let source: Source = "backoff"
+  const retryAfter = input.retryAfterMillis
+  if (
+    retryAfter !== undefined && policy.retryAfter && failure._tag === "Status" &&
+    (failure.status === 429 || failure.status === 503)
+  ) {
+    if (retryAfter > plan.maxRetryAfterMillis) return giveUp("RetryAfterTooLong")
+    if (retryAfter > 0) {
+      delayMillis = retryAfter
+      source = "Retry-After"
+    }
+  }
+  const left = plan.maxElapsedMillis - input.elapsedMillis - delayMillis
+  if (left <= 0) return giveUp(source === "Retry-After" ? "RetryAfterTooLong" : "DeadlineExceeded")
+  // An attempt that could only be cut at the deadline would turn a retryable answer into a timeout: not started.
+  if (left <= minTimeLeftMillis(plan, input.lastAttemptMillis)) return giveUp("DeadlineExceeded")
+  return { _tag: "Retry", delayMillis, source }
+}
+
+/**
+ * Another attempt starts only with more than this left before the deadline:
+ * `minTimeLeft`, or under `"lastAttempt"` as long as the failed attempt took,
+ * at most `attemptTimeout`.
+ *
+ * @internal
+ */
+export const minTimeLeftMillis = (plan: Plan, lastAttemptMillis: number): number =>
+  plan.minTimeLeftMillis === undefined ?
+    Math.min(plan.attemptTimeoutMillis, lastAttemptMillis) :
+    plan.minTimeLeftMillis
+
+/**
+ * How long an attempt started `elapsedMillis` into the call may run: its
+ * `attemptTimeout`, cut to the time left before the deadline.
+ *
+ * @internal
+ */
+export const attemptTimeoutMillis = (plan: Plan, elapsedMillis: number): number =>
+  Math.max(0, Math.min(plan.attemptTimeoutMillis, plan.maxElapsedMillis - elapsedMillis))

@@ -1,0 +1,103 @@
+import * as Headers from "@effect/platform/Headers"
+import * as HttpBody from "@effect/platform/HttpBody"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
+import { keepMarks } from "./clientMarks.js"
+import { split } from "./clientSplit.js"
+import { drain } from "./drain.js"
+import { isRetrying, RetryingTypeId, withRetry } from "./retry.js"
+import * as policyInternal from "./retryPolicy.js"
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+
+// Credentials for the origin they were written for; fetch and undici drop the same ones on a cross-origin hop.
+const CREDENTIALS = ["authorization", "cookie", "proxy-authorization"]
+
+/**
+ * The request for the next hop, or `undefined` when the answer is to be
+ * returned as it is: a `Location` that is missing, does not parse or is not
+ * http(s).
+ */
+const nextHop = (
+  request: HttpClientRequest.HttpClientRequest,
+  response: HttpClientResponse.HttpClientResponse
+): HttpClientRequest.HttpClientRequest | undefined => {
+  const location = response.headers.location
+  if (location === undefined) return undefined
+  let from: URL
+  let to: URL
+  try {
+    from = new URL(request.url)
+    to = new URL(location, request.url)
+  } catch {
+    return undefined
+  }
+  if (to.protocol !== "http:" && to.protocol !== "https:") return undefined
+  // As fetch: a 303 turns into a GET, and so does a POST answered by 301 or 302; 307 and 308 resend as they are.
+  const status = response.status
+  const toGet = (status === 303 && request.method !== "GET" && request.method !== "HEAD") ||
+    ((status === 301 || status === 302) && request.method === "POST")
+  const headers = from.origin === to.origin ? request.headers : Headers.remove(request.headers, CREDENTIALS)
+  const next = HttpClientRequest.make(toGet ? "GET" : request.method)(to, { headers })
+  return HttpClientRequest.setBody(next, toGet ? HttpBody.empty : request.body)
+}
+
+const follow = <E, R>(
+  client: HttpClient.HttpClient.With<E, R>,
+  maxRedirects: number
+): HttpClient.HttpClient.With<E, R> => {
+  const { preprocess, send } = split(client)
+  const loop = (
+    request: HttpClientRequest.HttpClientRequest,
+    hops: number
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> =>
+    Effect.flatMap(send(request), (response) => {
+      if (!REDIRECTS.has(response.status) || hops >= maxRedirects) return Effect.succeed(response)
+      const next = nextHop(request, response)
+      return next === undefined ?
+        Effect.succeed(response) :
+        Effect.zipRight(drain(response, policyInternal.defaults.maxDrainBytes, 1000), loop(next, hops + 1))
+    })
+  const followed = HttpClient.makeWith((request) => Effect.flatMap(request, (request) => loop(request, 0)), preprocess)
+  // Keep the client's own attempt timeout, if it has one: each hop is then bounded by it.
+  return keepMarks(client, followed)
+}
+
+const checkMaxRedirects = (maxRedirects: number): number => {
+  if (!Number.isInteger(maxRedirects) || maxRedirects < 0) {
+    throw new Cause.IllegalArgumentException(
+      `HttpRetry.followRedirects: maxRedirects = ${maxRedirects} (expected a whole number of at least 0)`
+    )
+  }
+  return maxRedirects
+}
+
+const following = <E, R>(
+  self: HttpClient.HttpClient.With<E, R>,
+  maxRedirects: number
+): HttpClient.HttpClient.With<E, R> => {
+  if (!isRetrying(self)) return follow(self, maxRedirects)
+  // Follow inside each attempt, so that the retry sees (and gives up on) the final answer, not the 3xx.
+  const { inner, options, policy } = self[RetryingTypeId]
+  return withRetry(follow(inner, maxRedirects), policy, options) as HttpClient.HttpClient.With<E, R>
+}
+
+/** @internal */
+export const followRedirects: {
+  (maxRedirects?: number): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R>
+  <E, R>(self: HttpClient.HttpClient.With<E, R>, maxRedirects?: number): HttpClient.HttpClient.With<E, R>
+} = function(...args: ReadonlyArray<unknown>) {
+  // Not `dual`: a bad maxRedirects throws where it is written, data-last too.
+  if (Predicate.hasProperty(args[0], HttpClient.TypeId)) {
+    return following(
+      args[0] as HttpClient.HttpClient.With<unknown, unknown>,
+      checkMaxRedirects((args[1] as number | undefined) ?? 10)
+    )
+  }
+  const maxRedirects = checkMaxRedirects((args[0] as number | undefined) ?? 10)
+  return (self: HttpClient.HttpClient.With<unknown, unknown>) => following(self, maxRedirects)
+} as typeof followRedirects

@@ -1,0 +1,310 @@
+import type * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import { dual } from "effect/Function"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Random from "effect/Random"
+import type * as HttpRetry from "../HttpRetry.js"
+import * as HttpStatusError from "../HttpStatusError.js"
+import * as RetryAfter from "../RetryAfter.js"
+import type * as RetryPolicy from "../RetryPolicy.js"
+import { type Continue, sendAttempt } from "./attempt.js"
+import type { Call, Wrapped } from "./call.js"
+import { isReadingAttemptTimeout, NoSpansTypeId } from "./clientMarks.js"
+import { split } from "./clientSplit.js"
+import * as Decision from "./decision.js"
+import { drain } from "./drain.js"
+import { describe, log } from "./logging.js"
+import { CurrentOverrides, withValidOverrides } from "./overrides.js"
+import { backoffMillis, type Plan, planOf, planWith } from "./plan.js"
+import * as Redact from "./redact.js"
+import { isRequestError, redactRequestError, redactResponse } from "./redactedErrors.js"
+import * as policyInternal from "./retryPolicy.js"
+
+// The retry loop: send an attempt, route its outcome, ask the decision, and
+// carry the decision out (log, drain, onRetry, wait), then the next attempt.
+
+const clockOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Clock.Clock =>
+  Context.get(fiber.currentDefaultServices, Clock.Clock)
+
+/** Sleeps until `deadline` on the fiber's clock (at once if it has passed). */
+const sleepUntil = (deadline: number): Effect.Effect<void> =>
+  Effect.clockWith((clock) => {
+    const left = deadline - clock.unsafeCurrentTimeMillis()
+    return left > 0 ? clock.sleep(Duration.millis(left)) : Effect.void
+  })
+
+/** Attempt `n`, started at `now` on `fiber`'s clock, bounded as the decision says. */
+const attempt = <E>(
+  call: Call<E>,
+  n: number,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  now: number
+): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
+  const timeoutMillis = Decision.attemptTimeoutMillis(call.plan, now - call.startMillis)
+  return sendAttempt(call, n, fiber, timeoutMillis, settle(call, n, now))
+}
+
+/** A later attempt, after a wait: read the clock when it starts. */
+const run = <E>(call: Call<E>, n: number): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
+  Effect.withFiberRuntime((fiber) => attempt(call, n, fiber, clockOf(fiber).unsafeCurrentTimeMillis()))
+
+/** Routes an attempt's outcome: a 2xx is the answer, anything else goes to `afterFailure`. */
+const settle = <E>(call: Call<E>, n: number, startMillis: number): Continue => {
+  const plan = call.plan
+  return {
+    onSuccess: (unredacted) => {
+      const response = redactResponse(unredacted, plan.redaction)
+      if (response.status < 200 || response.status >= 300) {
+        return afterFailure(call, n, startMillis, new Decision.StatusFailure(response))
+      }
+      return plan.logLevel === undefined ?
+        Effect.succeed(response) :
+        Effect.as(log(call, `${call.label}: attempt ${n}/${plan.policy.maxAttempts} -> ${response.status}`), response)
+    },
+    onFailure: (cause) => {
+      // As `matchEffect`: a defect is not a failure to retry.
+      const failure = Cause.isDie(cause) ? Option.none() : Cause.failureOption(cause)
+      return Option.isSome(failure) ? afterFailure(call, n, startMillis, failure.value) : Effect.failCause(cause)
+    }
+  }
+}
+
+/** After failed attempt `n`: ask the decision, then retry or give up as it says. */
+const afterFailure = <E>(
+  call: Call<E>,
+  n: number,
+  startMillis: number,
+  failure: unknown
+): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
+  Effect.clockWith((clock) => {
+    const plan = call.plan
+    const now = clock.unsafeCurrentTimeMillis()
+    let hint = Option.none<Duration.Duration>()
+    let retryAfterMillis: number | undefined
+    const header = failure instanceof Decision.StatusFailure ? failure.response.headers["retry-after"] : undefined
+    if (header !== undefined) {
+      const parsed = RetryAfter.parse(header, now)
+      if (parsed._tag === "Delay") {
+        hint = Option.some(parsed.delay)
+        retryAfterMillis = Duration.toMillis(parsed.delay)
+      }
+    }
+    const decide = (random: number) =>
+      carryOut(
+        call,
+        n,
+        failure,
+        now,
+        hint,
+        Decision.decide({
+          plan,
+          request: call.request,
+          attempt: n,
+          elapsedMillis: now - call.startMillis,
+          lastAttemptMillis: now - startMillis,
+          failure: Decision.classify(failure),
+          backoffMillis: backoffMillis(plan, n, random),
+          retryAfterMillis
+        })
+      )
+    return plan.policy.jitter === "full" ? Effect.flatMap(Random.next, decide) : decide(1)
+  })
+
+const carryOut = <E>(
+  call: Call<E>,
+  n: number,
+  failure: unknown,
+  now: number,
+  hint: Option.Option<Duration.Duration>,
+  decision: Decision.Decision
+): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
+  const plan = call.plan
+  const max = plan.policy.maxAttempts
+  if (decision._tag === "GiveUp") {
+    const error = failure instanceof Decision.StatusFailure ?
+      HttpStatusError.makeWith(failure.response, n, hint, decision.reason, plan.redaction) :
+      isRequestError(failure) ?
+      redactRequestError(failure, plan.redaction) :
+      failure
+    if (plan.logLevel === undefined) return Effect.fail(error)
+    const line = `${call.label}: attempt ${n}/${max} -> ${describe(failure)}; giving up: ${decision.reason}`
+    return Effect.zipRight(log(call, line), Effect.fail(error))
+  }
+  const { delayMillis, source } = decision
+  const delay = Duration.millis(delayMillis)
+  let before: Effect.Effect<boolean, never, unknown> = failure instanceof Decision.StatusFailure ?
+    drain(failure.response, plan.policy.maxDrainBytes, Math.min(plan.attemptTimeoutMillis, 1000)) :
+    Effect.succeed(true)
+  if (plan.logLevel !== undefined) {
+    const line = `${call.label}: attempt ${n}/${max} -> ${describe(failure)}; retrying in ${
+      Duration.format(delay)
+    } (${source})`
+    before = Effect.zipRight(log(call, line), before)
+  }
+  if (call.onRetry !== undefined) {
+    before = Effect.zipLeft(
+      before,
+      call.onRetry({
+        attempt: n,
+        maxAttempts: max,
+        delay,
+        source,
+        request: call.request,
+        failure: failure instanceof Decision.StatusFailure ?
+          { _tag: "Status", response: failure.response } :
+          { _tag: "Error", error: failure as E | Cause.TimeoutException }
+      })
+    )
+  }
+  // The wait is counted from the failure: draining, logging and onRetry are part of it, so attempts are as far
+  // apart as the schedule says. After a drain that was cut off the full wait follows instead: sent sooner, the
+  // next attempt raced undici's teardown of the aborted TLS connection, and a socket outlived the dispatcher.
+  return Effect.flatMap(
+    before,
+    (drained) => Effect.zipRight(drained ? sleepUntil(now + delayMillis) : Effect.sleep(delay), run(call, n + 1))
+  )
+}
+
+const execute = <E>(
+  wrapped: Wrapped<E>,
+  request: HttpClientRequest.HttpClientRequest
+): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
+  Effect.withFiberRuntime((fiber) => {
+    const plan: Plan = planWith(wrapped.base, Context.get(fiber.currentContext, CurrentOverrides))
+    const now = clockOf(fiber).unsafeCurrentTimeMillis()
+    let label: string | undefined
+    const call: Call<E> = {
+      ...wrapped,
+      plan,
+      request,
+      startMillis: now,
+      // Only a log line or an error needs the redacted URL: keep URL parsing off the happy path.
+      get label() {
+        return label ??= `${request.method} ${
+          Redact.requestUrl(request, plan.redaction, plan.policy.log !== false && plan.policy.log.query)
+        }`
+      }
+    }
+    return attempt(call, 1, fiber, now)
+  })
+
+/** @internal */
+export const RetryingTypeId: unique symbol = Symbol.for("@http-retry/core/HttpRetry/Retrying")
+
+/** @internal */
+export interface Retrying {
+  readonly [RetryingTypeId]: {
+    readonly inner: HttpClient.HttpClient.With<unknown, unknown>
+    readonly policy: RetryPolicy.RetryPolicy
+    readonly options: HttpRetry.RetryOptions<unknown, unknown> | undefined
+  }
+}
+
+/** @internal */
+export const isRetrying = (u: unknown): u is Retrying => Predicate.hasProperty(u, RetryingTypeId)
+
+/** @internal */
+export const withRetry: {
+  <R2 = never>(
+    policy?: RetryPolicy.RetryPolicy,
+    options?: HttpRetry.RetryOptions<unknown, R2>
+  ): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
+  <E, R, R2 = never>(
+    self: HttpClient.HttpClient.With<E, R>,
+    policy?: RetryPolicy.RetryPolicy,
+    options?: HttpRetry.RetryOptions<E, R2>
+  ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
+} = dual(
+  (args) => Predicate.hasProperty(args[0], HttpClient.TypeId),
+  <E, R, R2>(
+    self: HttpClient.HttpClient.With<E, R>,
+    policy: RetryPolicy.RetryPolicy = policyInternal.defaults,
+    options?: HttpRetry.RetryOptions<E, R2>
+  ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2> => {
+    // Retry at one layer only: re-wrapping a retrying client replaces its policy.
+    const inner = (isRetrying(self) ? self[RetryingTypeId].inner : self) as HttpClient.HttpClient.With<E, R>
+    const { preprocess, send } = split(inner)
+    const wrapped: Wrapped<E> = {
+      base: planOf(policy),
+      send,
+      onRetry: options?.onRetry,
+      tracing: options?.tracing !== false,
+      innerSpans: !Predicate.hasProperty(inner, NoSpansTypeId),
+      readsTimeout: isReadingAttemptTimeout(inner)
+    }
+    const client = HttpClient.makeWith(
+      (request) => Effect.flatMap(request, (request) => execute(wrapped, request)),
+      preprocess
+    ) as HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
+    Object.defineProperty(client, RetryingTypeId, { value: { inner, policy, options }, enumerable: false })
+    return client
+  }
+)
+
+/** @internal */
+export const layer = (
+  policy: RetryPolicy.RetryPolicy = policyInternal.defaults,
+  options?: HttpRetry.RetryOptions<HttpClientError.HttpClientError, never>
+): Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> =>
+  Layer.effect(
+    HttpClient.HttpClient,
+    Effect.map(HttpClient.HttpClient, (client) => withRetry(client, policy, options) as HttpClient.HttpClient)
+  )
+
+/** @internal */
+export const client: Effect.Effect<
+  HttpClient.HttpClient.With<HttpRetry.RetryError<HttpClientError.HttpClientError>>,
+  never,
+  HttpClient.HttpClient
+> = Effect.map(
+  HttpClient.HttpClient,
+  (client) =>
+    (isRetrying(client) ? client : withRetry(client)) as HttpClient.HttpClient.With<
+      HttpRetry.RetryError<HttpClientError.HttpClientError>
+    >
+)
+
+/** @internal */
+export const request = (
+  request: HttpClientRequest.HttpClientRequest,
+  policy?: RetryPolicy.RetryPolicy | RetryPolicy.Options
+): Effect.Effect<
+  HttpClientResponse.HttpClientResponse,
+  HttpRetry.RetryError<HttpClientError.HttpClientError>,
+  HttpClient.HttpClient
+> => {
+  // Validate now, as withPolicy does: a bad field throws where it is written, not as a defect of the request.
+  if (policy !== undefined && !policyInternal.isRetryPolicy(policy)) {
+    policyInternal.merge(policyInternal.defaults, policy)
+  }
+  return Effect.flatMap(HttpClient.HttpClient, (client) => {
+    if (policyInternal.isRetryPolicy(policy)) return withRetry(client, policy).execute(request)
+    const retrying = isRetrying(client) ? client : withRetry(client)
+    const execute = (retrying as HttpClient.HttpClient.With<HttpRetry.RetryError<HttpClientError.HttpClientError>>)
+      .execute(request)
+    return policy === undefined ? execute : withValidOverrides(execute, policy)
+  })
+}
+
+/** @internal */
+export const redactedHeaders = (
+  headers: Headers.Headers,
+  policy: RetryPolicy.RetryPolicy = policyInternal.defaults
+): Record<string, string> => Redact.headers(headers, planOf(policy).redaction)
+
+/** @internal */
+export const redactedUrl = (
+  request: HttpClientRequest.HttpClientRequest,
+  policy: RetryPolicy.RetryPolicy = policyInternal.defaults
+): string => Redact.requestUrl(request, planOf(policy).redaction, true)

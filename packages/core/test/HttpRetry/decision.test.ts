@@ -1,0 +1,148 @@
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { assert, describe, it } from "@effect/vitest"
+import { type HttpStatusError, RetryPolicy } from "@http-retry/core"
+import * as Stream from "effect/Stream"
+import * as Decision from "../../src/internal/decision.js"
+import { backoffMillis, planOf } from "../../src/internal/plan.js"
+import { url } from "../utils.js"
+
+const plan = planOf(RetryPolicy.make({ jitter: "none" }))
+const get = HttpClientRequest.get(url)
+const status = (status: number): Decision.Failure => ({ _tag: "Status", status })
+
+const input = (overrides: Partial<Decision.Input> = {}): Decision.Input => ({
+  plan,
+  request: get,
+  attempt: 1,
+  elapsedMillis: 0,
+  lastAttemptMillis: 0,
+  failure: status(503),
+  backoffMillis: 1000,
+  retryAfterMillis: undefined,
+  ...overrides
+})
+
+const retry = (delayMillis: number, source: Decision.Source = "backoff"): Decision.Decision => ({
+  _tag: "Retry",
+  delayMillis,
+  source
+})
+const giveUp = (reason: HttpStatusError.GiveUpReason): Decision.Decision => ({ _tag: "GiveUp", reason })
+
+describe("decision", () => {
+  // Defaults: 4 attempts, 50 s deadline, Retry-After honoured up to 60 s on 429 and 503.
+  const table: ReadonlyArray<readonly [string, Decision.Input, Decision.Decision]> = [
+    ["a retried status waits the backoff", input(), retry(1000)],
+    ["a status not retried gives up", input({ failure: status(404) }), giveUp("NotRetryable")],
+    ["a POST is not retried", input({ request: HttpClientRequest.post(url) }), giveUp("MethodNotRetried")],
+    [
+      "a POST with an Idempotency-Key is",
+      input({ request: HttpClientRequest.post(url, { headers: { "idempotency-key": "k1" } }) }),
+      retry(1000)
+    ],
+    [
+      "a streamed body cannot be sent again",
+      input({ request: HttpClientRequest.put(url).pipe(HttpClientRequest.bodyStream(Stream.empty)) }),
+      giveUp("BodyNotReplayable")
+    ],
+    [
+      "a status not retried wins over the method",
+      input({ failure: status(404), request: HttpClientRequest.post(url) }),
+      giveUp("NotRetryable")
+    ],
+    ["the last attempt gives up", input({ attempt: 4 }), giveUp("AttemptsExhausted")],
+    [
+      "attempts run out before the deadline is looked at",
+      input({ attempt: 4, elapsedMillis: 60_000 }),
+      giveUp("AttemptsExhausted")
+    ],
+    ["the third attempt may still retry", input({ attempt: 3, backoffMillis: 4000 }), retry(4000)],
+    ["past the deadline, no wait", input({ elapsedMillis: 50_000, backoffMillis: 0 }), giveUp("DeadlineExceeded")],
+    ["a wait ending at the deadline is not made", input({ elapsedMillis: 49_000 }), giveUp("DeadlineExceeded")],
+    ["a wait ending 1 ms before it is", input({ elapsedMillis: 48_999 }), retry(1000)],
+    ["Retry-After replaces the backoff on a 503", input({ retryAfterMillis: 3000 }), retry(3000, "Retry-After")],
+    ["and on a 429", input({ failure: status(429), retryAfterMillis: 3000 }), retry(3000, "Retry-After")],
+    ["not on a 500", input({ failure: status(500), retryAfterMillis: 3000 }), retry(1000)],
+    ["Retry-After: 0 waits the backoff", input({ retryAfterMillis: 0 }), retry(1000)],
+    ["Retry-After over maxRetryAfter gives up", input({ retryAfterMillis: 60_001 }), giveUp("RetryAfterTooLong")],
+    [
+      "Retry-After at maxRetryAfter is honoured",
+      input({ retryAfterMillis: 60_000, elapsedMillis: -20_000 }),
+      retry(60_000, "Retry-After")
+    ],
+    [
+      "Retry-After ending past the deadline gives up for that reason",
+      input({ retryAfterMillis: 10_000, elapsedMillis: 45_000 }),
+      giveUp("RetryAfterTooLong")
+    ],
+    [
+      "retryAfter: false ignores the header",
+      input({ plan: planOf(RetryPolicy.make({ jitter: "none", retryAfter: false })), retryAfterMillis: 3000 }),
+      retry(1000)
+    ],
+    [
+      "no attempt starts with no more time left than the last one took",
+      input({
+        elapsedMillis: 2500,
+        lastAttemptMillis: 2500,
+        backoffMillis: 1000,
+        plan: planOf(RetryPolicy.make({ jitter: "none", maxElapsed: "6 seconds" }))
+      }),
+      giveUp("DeadlineExceeded")
+    ],
+    [
+      "with 1 ms more it starts",
+      input({
+        elapsedMillis: 2500,
+        lastAttemptMillis: 2500,
+        backoffMillis: 1000,
+        plan: planOf(RetryPolicy.make({ jitter: "none", maxElapsed: "6001 millis" }))
+      }),
+      retry(1000)
+    ],
+    [
+      "the last attempt counts at most attemptTimeout",
+      input({
+        elapsedMillis: 60_000,
+        lastAttemptMillis: 60_000,
+        backoffMillis: 1000,
+        plan: planOf(RetryPolicy.make({ maxElapsed: "71001 millis", attemptTimeout: "10 seconds" }))
+      }),
+      retry(1000)
+    ],
+    [
+      "a fixed minTimeLeft",
+      input({
+        backoffMillis: 1000,
+        plan: planOf(RetryPolicy.make({ maxElapsed: "4 seconds", minTimeLeft: "3 seconds" }))
+      }),
+      giveUp("DeadlineExceeded")
+    ],
+    ["a timeout is retried", input({ failure: { _tag: "Timeout" } }), retry(1000)],
+    [
+      "a transient transport failure is retried",
+      input({ failure: { _tag: "Transport", transient: true } }),
+      retry(1000)
+    ],
+    ["a permanent one is not", input({ failure: { _tag: "Transport", transient: false } }), giveUp("NotRetryable")],
+    [
+      "retryOn.transport: false retries no timeout",
+      input({
+        plan: planOf(RetryPolicy.make({ retryOn: { transport: false } })),
+        failure: { _tag: "Timeout" }
+      }),
+      giveUp("NotRetryable")
+    ],
+    ["any other failure is not retried", input({ failure: { _tag: "Other" } }), giveUp("NotRetryable")]
+  ]
+  for (const [name, given, expected] of table) {
+    it(name, () => assert.deepStrictEqual(Decision.decide(given), expected))
+  }
+
+  it("backoffMillis doubles from baseDelay up to maxDelay, and full jitter scales it", () => {
+    const capped = planOf(RetryPolicy.make({ jitter: "none", maxDelay: "3 seconds" }))
+    assert.deepStrictEqual([1, 2, 3, 4, 5].map((n) => backoffMillis(capped, n, 0.5)), [1000, 2000, 3000, 3000, 3000])
+    const jittered = planOf(RetryPolicy.make({ jitter: "full" }))
+    assert.deepStrictEqual([1, 2, 3].map((n) => backoffMillis(jittered, n, 0.25)), [250, 500, 1000])
+  })
+})

@@ -1,0 +1,109 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import { assert, describe, it } from "@effect/vitest"
+import { HttpRetry } from "@http-retry/core"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
+import { noJitter, url } from "../utils.js"
+
+describe.concurrent("HttpRetry.withRetry: failed attempt's body", () => {
+  describe("failed attempt's body", () => {
+    const encoder = new TextEncoder()
+
+    it.effect("is read to the end before the next attempt", () =>
+      Effect.gen(function*() {
+        let pulls = 0
+        let closed = false
+        const closedAtAttempt: Array<boolean> = []
+        const body = new ReadableStream<Uint8Array>({
+          pull(controller) {
+            pulls++
+            if (pulls <= 3) {
+              controller.enqueue(encoder.encode(`error page part ${pulls}`))
+            } else {
+              closed = true
+              controller.close()
+            }
+          }
+        }, { highWaterMark: 0 })
+        const client = HttpClient.make((request) =>
+          Effect.sync(() => {
+            closedAtAttempt.push(closed)
+            return closedAtAttempt.length === 1 ?
+              HttpClientResponse.fromWeb(request, new Response(body, { status: 503 })) :
+              HttpClientResponse.fromWeb(request, new Response("ok", { status: 200 }))
+          })
+        )
+        const fiber = yield* Effect.fork(HttpRetry.withRetry(client, noJitter()).get(url))
+        yield* TestClock.adjust("10 minutes")
+        assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+        assert.deepStrictEqual(closedAtAttempt, [false, true], "the body was read to its end before attempt 2")
+        assert.strictEqual(pulls, 4)
+      }))
+
+    // When each attempt starts, for a 503 whose small body takes `drainMillis` of Clock time to arrive, then a 200.
+    const startsAfterSlowBody = (drainMillis: number) =>
+      Effect.gen(function*() {
+        const at: Array<number> = []
+        const client = HttpClient.make((request) =>
+          Effect.map(Clock.currentTimeMillis, (now) => {
+            at.push(now)
+            if (at.length > 1) return HttpClientResponse.fromWeb(request, new Response("ok", { status: 200 }))
+            const response = HttpClientResponse.fromWeb(
+              request,
+              new Response("x", { status: 503, headers: { "content-length": "1" } })
+            )
+            return Object.defineProperty(Object.create(response), "arrayBuffer", {
+              get: () => Effect.as(Effect.sleep(Duration.millis(drainMillis)), new ArrayBuffer(1))
+            })
+          })
+        )
+        const fiber = yield* Effect.fork(HttpRetry.withRetry(client, noJitter()).get(url))
+        yield* TestClock.adjust("10 minutes")
+        assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+        return at
+      })
+
+    it.effect("the wait counts from the failure: a body read to the end takes its time out of the wait", () =>
+      Effect.map(startsAfterSlowBody(400), (at) => assert.deepStrictEqual(at, [0, 1000])))
+
+    it.effect("a body cut off at the drain timeout (1 s) is followed by the full wait", () =>
+      Effect.map(startsAfterSlowBody(5_000), (at) => assert.deepStrictEqual(at, [0, 2000])))
+
+    it.effect("a huge body is cut off, not read to the end, and the retry still happens", () =>
+      Effect.gen(function*() {
+        const chunk = new Uint8Array(16 * 1024)
+        let bytes = 0
+        let cancelled = false
+        const body = new ReadableStream<Uint8Array>({
+          pull(controller) {
+            bytes += chunk.length
+            controller.enqueue(chunk)
+          },
+          cancel() {
+            cancelled = true
+          }
+        }, { highWaterMark: 0 })
+        let attempts = 0
+        const client = HttpClient.make((request) =>
+          Effect.sync(() => {
+            attempts++
+            return attempts === 1 ?
+              HttpClientResponse.fromWeb(request, new Response(body, { status: 503 })) :
+              HttpClientResponse.fromWeb(request, new Response("ok", { status: 200 }))
+          })
+        )
+        const fiber = yield* Effect.fork(HttpRetry.withRetry(client, noJitter()).get(url))
+        yield* TestClock.adjust("10 minutes")
+        assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+        assert.strictEqual(attempts, 2)
+        assert.isTrue(cancelled)
+        // Read up to the default maxDrainBytes (128 KiB), then cut: the chunk that crosses it and one read ahead.
+        assert.isAtLeast(bytes, 128 * 1024)
+        assert.isAtMost(bytes, 128 * 1024 + 2 * chunk.length)
+      }))
+  })
+})

@@ -1,0 +1,106 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { assert, describe, it } from "@effect/vitest"
+import type { RetryPolicy } from "@http-retry/core"
+import { HttpRetry, TestHttpClient } from "@http-retry/core"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
+import * as TestClock from "effect/TestClock"
+import { noJitter, observe, statusError, times, url, waits } from "../utils.js"
+
+const { respond } = TestHttpClient
+
+describe.concurrent("HttpRetry.layer, client and request", () => {
+  describe("layer and request", () => {
+    const layered = (policy: RetryPolicy.RetryPolicy, script: TestHttpClient.Script) =>
+      HttpRetry.layer(policy).pipe(Layer.provideMerge(TestHttpClient.layer(script)))
+
+    it.effect("HttpRetry.client: the layer's client, typed so catchTag(\"HttpStatusError\") compiles", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.TestHttpClient
+        const client = yield* HttpRetry.client
+        const fiber = yield* Effect.fork(
+          client.get(url).pipe(
+            Effect.as("answered"),
+            Effect.catchTag("HttpStatusError", (e) => Effect.succeed(`${e.status} after ${e.attempts}: ${e.reason}`))
+          )
+        )
+        yield* TestClock.adjust("1 minute")
+        assert.strictEqual(yield* Fiber.join(fiber), "503 after 2: AttemptsExhausted")
+        // The layer's own policy: no second retry loop around it.
+        assert.strictEqual((yield* test.requests).length, 2)
+      }).pipe(Effect.provide(layered(noJitter({ maxAttempts: 2 }), times(10, respond(503))))))
+
+    it.effect("HttpRetry.client over a plain client retries under the defaults", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.TestHttpClient
+        const client = yield* HttpRetry.client
+        const fiber = yield* Effect.fork(Effect.either(client.get(url)))
+        yield* TestClock.adjust("1 minute")
+        yield* Fiber.join(fiber)
+        assert.strictEqual((yield* test.requests).length, 4)
+      }).pipe(Effect.provide(TestHttpClient.layer(times(10, respond(503))))))
+
+    it.effect("HttpRetry.layer decorates the client in context", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.TestHttpClient
+        const client = yield* HttpClient.HttpClient
+        const out = yield* observe(test, client.get(url))
+        assert.strictEqual(out.attempts, 2)
+        assert.deepStrictEqual(out.at, [0, 1000])
+        assert.strictEqual(statusError(out.result).reason, "AttemptsExhausted")
+      }).pipe(Effect.provide(layered(noJitter({ maxAttempts: 2 }), times(10, respond(503))))))
+
+    it.effect("HttpRetry.request with a plain client retries under the defaults", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.TestHttpClient
+        const out = yield* observe(test, HttpRetry.request(HttpClientRequest.get(url)))
+        assert.strictEqual(out.attempts, 4)
+        const error = statusError(out.result)
+        assert.strictEqual(error.reason, "AttemptsExhausted")
+        // Default jitter is full: each wait lies in [0, 1s], [0, 2s], [0, 4s].
+        waits(out.at).forEach((wait, i) => {
+          assert.isAtLeast(wait, 0)
+          assert.isAtMost(wait, [1000, 2000, 4000][i])
+        })
+        assert.notDeepEqual(waits(out.at), [1000, 2000, 4000])
+      }).pipe(Effect.provide(TestHttpClient.layer(times(10, respond(503)))), Effect.withRandom(Random.make(5))))
+
+    it.effect("HttpRetry.request with a layered retrying client uses the layer's policy, without a second loop", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.TestHttpClient
+        const out = yield* observe(test, HttpRetry.request(HttpClientRequest.get(url)))
+        assert.strictEqual(out.attempts, 3)
+        assert.deepStrictEqual(out.at, [0, 1000, 3000])
+        assert.strictEqual(statusError(out.result).attempts, 3)
+      }).pipe(Effect.provide(layered(noJitter({ maxAttempts: 3 }), times(20, respond(503))))))
+
+    it.effect("HttpRetry.request options merge over the layer's policy", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.TestHttpClient
+        const out = yield* observe(test, HttpRetry.request(HttpClientRequest.get(url), { maxAttempts: 2 }))
+        assert.deepStrictEqual(out.at, [0, 250], "baseDelay and jitter from the layer")
+      }).pipe(Effect.provide(layered(noJitter({ baseDelay: "250 millis" }), times(20, respond(503))))))
+
+    it.effect("HttpRetry.request with a full policy replaces the layer's", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.TestHttpClient
+        const out = yield* observe(
+          test,
+          HttpRetry.request(HttpClientRequest.get(url), noJitter({ maxAttempts: 2, baseDelay: "3 seconds" }))
+        )
+        assert.deepStrictEqual(out.at, [0, 3000])
+      }).pipe(Effect.provide(layered(noJitter({ maxAttempts: 5 }), times(20, respond(503))))))
+
+    it.effect("withRetry over a retrying client replaces its policy instead of nesting", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.make(times(20, respond(503)))
+        const inner = HttpRetry.withRetry(test.client, noJitter({ maxAttempts: 4 }))
+        const outer = inner.pipe(HttpRetry.withRetry(noJitter({ maxAttempts: 2 })))
+        const out = yield* observe(test, outer.get(url))
+        assert.strictEqual(out.attempts, 2)
+      }))
+  })
+})

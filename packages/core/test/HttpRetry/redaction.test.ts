@@ -1,0 +1,124 @@
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { assert, describe, it } from "@effect/vitest"
+import { HttpRetry, TestHttpClient } from "@http-retry/core"
+import * as Effect from "effect/Effect"
+import * as util from "node:util"
+import { captureLogs, failure, noJitter, requestError, runScript, statusError, timeoutError, times } from "../utils.js"
+
+const { fail, hang, respond } = TestHttpClient
+
+describe.concurrent("HttpRetry.withRetry: redaction", () => {
+  describe("redaction", () => {
+    const secrets = [
+      "u-alice",
+      "pw-hunter2",
+      "tok-abc",
+      "auth-s3cr3t",
+      "cookie-s3cr3t",
+      "apikey-s3cr3t",
+      "tenant-s3cr3t",
+      "session-s3cr3t"
+    ]
+    const secretRequest = HttpClientRequest.get("http://u-alice:pw-hunter2@api.test/x?token=tok-abc&page=2").pipe(
+      HttpClientRequest.setUrlParam("session", "session-s3cr3t"),
+      HttpClientRequest.setHeaders({
+        Authorization: "Bearer auth-s3cr3t",
+        Cookie: "sid=cookie-s3cr3t",
+        "X-Api-Key": "apikey-s3cr3t",
+        "X-Tenant-Secret": "tenant-s3cr3t",
+        Accept: "application/json"
+      })
+    )
+    const policy = noJitter({
+      redact: { headers: ["x-tenant-secret"], query: ["session"] },
+      log: { level: "Debug", query: true },
+      attemptTimeout: "2 seconds"
+    })
+
+    const assertNoSecret = (text: string, where: string) => {
+      for (const secret of secrets) assert.notInclude(text, secret, `${where} leaks ${secret}`)
+    }
+
+    const renderings = (error: unknown): Record<string, string> => ({
+      message: (error as Error).message,
+      "JSON.stringify": JSON.stringify(error),
+      "util.inspect": util.inspect(error, { depth: 10 }),
+      String: String(error)
+    })
+
+    it.effect("keeps secrets out of log lines, even with query logging", () =>
+      Effect.gen(function*() {
+        const [out, lines] = yield* captureLogs(runScript(times(4, respond(503)), policy, secretRequest))
+        assert.strictEqual(out.attempts, 4)
+        assert.strictEqual(lines.length, 4)
+        for (const line of lines) {
+          assertNoSecret(line.message, "log line")
+          assert.include(line.message, "api.test/x")
+          assert.include(line.message, "page=2")
+        }
+        assert.include(lines[0].message, "token=<redacted>")
+      }))
+
+    it.effect("keeps secrets out of HttpStatusError message, JSON and inspection", () =>
+      Effect.gen(function*() {
+        for (const script of [times(4, respond(503)), [respond(400)]]) {
+          const out = yield* runScript(script, policy, secretRequest)
+          const error = statusError(out.result)
+          for (const [where, text] of Object.entries(renderings(error))) {
+            assertNoSecret(text, where)
+            assert.include(text, "api.test/x", where)
+            assert.include(text, "page=2", where)
+          }
+          assertNoSecret(error.url, "url")
+          const json = JSON.parse(JSON.stringify(error))
+          assert.strictEqual(json.requestHeaders.authorization, "<redacted>")
+          assert.strictEqual(json.requestHeaders["x-tenant-secret"], "<redacted>")
+          assert.strictEqual(json.requestHeaders.accept, "application/json")
+          // The raw request stays available to code that asks for it.
+          assert.strictEqual(error.request.headers.authorization, "Bearer auth-s3cr3t")
+        }
+      }))
+
+    it.effect("keeps secrets out of a transport RequestError after withRetry", () =>
+      Effect.gen(function*() {
+        for (const script of [times(4, fail("ECONNRESET")), [fail("ENOTFOUND")]]) {
+          const out = yield* runScript(script, policy, secretRequest)
+          const error = requestError(failure(out.result))
+          for (const [where, text] of Object.entries(renderings(error))) {
+            assertNoSecret(text, where)
+            assert.include(text, "api.test/x", where)
+          }
+          assert.strictEqual(error.reason, "Transport")
+        }
+      }))
+
+    it.effect("keeps secrets out of a TimeoutException", () =>
+      Effect.gen(function*() {
+        const out = yield* runScript(times(4, hang), policy, secretRequest)
+        const error = timeoutError(failure(out.result))
+        for (const [where, text] of Object.entries(renderings(error))) assertNoSecret(text, where)
+        assert.include(error.message, "api.test/x")
+      }))
+
+    it.effect("redactedHeaders and redactedUrl show what a policy hides", () =>
+      Effect.sync(() => {
+        assert.deepStrictEqual(HttpRetry.redactedHeaders(secretRequest.headers, policy), {
+          authorization: "<redacted>",
+          cookie: "<redacted>",
+          "x-api-key": "<redacted>",
+          "x-tenant-secret": "<redacted>",
+          accept: "application/json"
+        })
+        assert.strictEqual(
+          HttpRetry.redactedUrl(secretRequest, policy),
+          "http://<redacted>@api.test/x?token=<redacted>&page=2&session=<redacted>"
+        )
+        // Without the caller's names only the built-in ones are hidden.
+        assert.strictEqual(HttpRetry.redactedHeaders(secretRequest.headers)["x-tenant-secret"], "tenant-s3cr3t")
+        assert.strictEqual(
+          HttpRetry.redactedUrl(secretRequest),
+          "http://<redacted>@api.test/x?token=<redacted>&page=2&session=session-s3cr3t"
+        )
+      }))
+  })
+})
