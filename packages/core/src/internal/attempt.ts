@@ -4,12 +4,10 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import type { Call } from "./call.js"
@@ -23,56 +21,6 @@ import * as RedactingTracer from "./redactingTracer.js"
 // its timeout.
 
 const constTrue = () => true
-
-/** The live `Clock`, as every fiber without a `TestClock` (or another clock) has it. */
-const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
-
-/**
- * Bounds `effect` by `millis` for a client that reads no `AttemptTimeout`.
- *
- * On the live clock: the send runs on one child fiber and one native timer
- * interrupts it, which aborts the request (every platform client aborts on
- * interruption); `Effect.timeoutFail` forks a second fiber for its timer and
- * races the two. On any other clock (`TestClock`) `Effect.timeoutFail`, so
- * the timeout is exact on it.
- */
-const bounded = <A, E, R>(
-  effect: Effect.Effect<A, E, R>,
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  millis: number,
-  onTimeout: () => Cause.TimeoutException
-): Effect.Effect<A, E | Cause.TimeoutException, R> => {
-  if (Context.get(fiber.currentDefaultServices, Clock.Clock) !== liveClock) {
-    return Effect.timeoutFail(effect, { duration: Duration.millis(millis), onTimeout })
-  }
-  return Effect.uninterruptibleMask((restore) =>
-    // The child ends with the send's exit as its value: a failed send is not a fiber's unhandled error to log.
-    Effect.flatMap(Effect.fork(Effect.exit(restore(effect))), (child) =>
-      restore(Effect.async<A, E | Cause.TimeoutException>((resume) => {
-        let timedOut = false
-        const timer = setTimeout(() => {
-          timedOut = true
-          child.unsafeInterruptAsFork(child.id())
-        }, Math.max(1, Math.ceil(millis)))
-        child.addObserver((exit) => {
-          clearTimeout(timer)
-          const outcome: Exit.Exit<A, E> = Exit.isSuccess(exit) ? exit.value : Exit.failCause(exit.cause)
-          resume(
-            timedOut && Exit.isFailure(outcome) && Cause.isInterruptedOnly(outcome.cause) ?
-              Effect.fail(onTimeout()) :
-              outcome
-          )
-        })
-        // Interrupted from outside: stop the timer, interrupt the send and wait for it to end.
-        return Effect.zipRight(
-          Effect.sync(() =>
-            clearTimeout(timer)
-          ),
-          Fiber.interrupt(child)
-        )
-      })))
-  )
-}
 
 const secretsByRedaction = new WeakMap<Redact.Redaction, RedactingTracer.Secrets>()
 
@@ -201,7 +149,7 @@ export interface Continue {
  * goes on with `k` once the attempt is over.
  *
  * A client that reads `AttemptTimeout` gets it in its context for the send
- * and enforces it itself; any other is bounded by `bounded`. The
+ * and enforces it itself; any other is bounded by `Effect.timeoutFail`. The
  * fiber refs (the context, and the tracer switch for `tracing: false`) are
  * set and put back around the attempt rather than with `Effect.locally`,
  * which costs a release step per request; an interrupted attempt leaves them
@@ -225,13 +173,15 @@ export const sendAttempt = <E>(
   const disabledWhen = fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)
   const traceable = call.tracing && fiber.getFiberRef(FiberRef.currentTracerEnabled) && !disabledWhen(request)
   if (n === 1 && traceable) call.traceRoot = fiber.currentSpan === undefined
-  const send = (request: HttpClientRequest.HttpClientRequest) =>
-    call.readsTimeout ? call.send(request) : bounded(call.send(request), fiber, timeoutMillis, onTimeout)
+  const bounded = (request: HttpClientRequest.HttpClientRequest) =>
+    call.readsTimeout ?
+      call.send(request) :
+      Effect.timeoutFail(call.send(request), { duration: Duration.millis(timeoutMillis), onTimeout })
   const sent = !traceable ?
-    send(request) :
+    bounded(request) :
     call.innerSpans ?
-    annotated(call, n, fiber, send(request)) :
-    traced(call, n, fiber, send)
+    annotated(call, n, fiber, bounded(request)) :
+    traced(call, n, fiber, bounded)
   const next: Continue = call.traceRoot === true && n === 1 ?
     {
       onSuccess: (response) => {
