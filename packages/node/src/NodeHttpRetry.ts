@@ -63,8 +63,7 @@ export interface ClientOptions {
    * the attempt timeout as one native timer.
    *
    * `"platform"`: `@effect/platform-node`'s `NodeHttpClient.makeUndici`
-   * itself; the retry bounds its attempts itself (a child fiber interrupted by
-   * a timer, which aborts the request).
+   * itself; the retry bounds its attempts with `Effect.timeoutFail`.
    */
   readonly transport?: "direct" | "platform" | undefined
 }

@@ -189,7 +189,7 @@ const acquire = (resolved: Resolved): Effect.Effect<Undici.Dispatcher, never, Sc
  * brings the node:http client and its sinks along, which the direct
  * transport never needs, and start-up pays for every module imported. Its
  * client reads no attempt timeout: the retry bounds each attempt with
- * a child fiber and a timer, whose interruption aborts the request.
+ * `Effect.timeoutFail`, whose interruption aborts the request.
  */
 const platformClient = (dispatcher: Undici.Dispatcher): Effect.Effect<HttpClient.HttpClient> =>
   Effect.map(
