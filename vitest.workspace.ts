@@ -18,8 +18,8 @@ export default defineWorkspace([
     },
     test: {
       name: "@http-retry/node (platform transport)",
-      // TransportParity already runs both transports itself.
-      exclude: ["test/TransportParity.test.ts", "**/node_modules/**"],
+      // TransportParity and the conformance suite run every transport themselves.
+      exclude: ["test/TransportParity.test.ts", "test/conformance/**", "**/node_modules/**"],
       typecheck: { enabled: false }
     }
   },

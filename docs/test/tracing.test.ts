@@ -65,7 +65,8 @@ describe("tracing guide", () => {
           span.attributes["url.full"],
           "https://<redacted>@api.internal.test/items?page=2&access_token=<redacted>"
         )
-        assert.strictEqual(span.attributes["server.address"], "api.internal.test")
+        // The span is the platform's own (HttpClient.make's), which names the origin here.
+        assert.strictEqual(span.attributes["server.address"], "https://api.internal.test")
         assert.strictEqual(span.attributes["http.request.method"], "GET")
       }
       assert.deepStrictEqual(attempts.map((span) => span.attributes["http.request.resend_count"]), [undefined, 1, 2])
@@ -79,6 +80,8 @@ describe("tracing guide", () => {
       assert.deepStrictEqual(attempts.map((span) => span.status.code), [1, 2, 1]) // SpanStatusCode.OK, ERROR, OK
       // The waits are the gaps between attempt spans: 1 s, then 2 s (jitter off).
       assert.deepStrictEqual(attempts.map(millis), [0, 1000, 3000])
+      // One trace: every attempt in the caller's.
+      assert.strictEqual(new Set(attempts.map((span) => span.spanContext().traceId)).size, 1)
       const attributes = JSON.stringify(spans.map((span) => span.attributes))
       assert.notInclude(attributes, "hunter2")
       assert.notInclude(attributes, "s3cr3t")

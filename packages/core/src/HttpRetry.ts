@@ -87,50 +87,91 @@ export interface RetryOptions<E, R> {
 }
 
 /**
- * How a client enforces one attempt's timeout: run `effect`, and fail with
- * `onTimeout()` if no response arrives within `timeout`.
+ * The timeout of the attempt being sent, for a client that enforces it
+ * itself.
+ *
+ * By default `withRetry` bounds each attempt with `Effect.timeoutFail` on
+ * Effect's `Clock` (exact under `TestClock`, with any client), which forks a
+ * timer fiber per attempt. A client marked with `readsAttemptTimeout` gets
+ * this service in its context while the attempt is sent instead, read as the
+ * platform's undici client reads `NodeHttpClient.UndiciRequestOptions`
+ * (`fiber.currentContext`), and must fail with `onTimeout()` when no
+ * response has arrived `millis` after the send started (the Node layer arms
+ * one native timer, cleared when the headers arrive). A client without the
+ * mark never sees it.
  *
  * @since 0.1.0
  * @category models
  */
-export type EnforceTimeout = <E, R>(
-  effect: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
-  timeout: Duration.Duration,
-  onTimeout: () => Cause.TimeoutException
-) => Effect.Effect<HttpClientResponse.HttpClientResponse, E | Cause.TimeoutException, R>
+export const AttemptTimeout: typeof clientMarks.AttemptTimeout = clientMarks.AttemptTimeout
 
 /**
- * Tells `withRetry` that this client enforces the attempt timeout itself.
+ * @since 0.1.0
+ * @category models
+ */
+export type AttemptTimeout = clientMarks.AttemptTimeout
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export declare namespace AttemptTimeout {
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  export interface Service {
+    /** The time the attempt may take until its response headers, in milliseconds (at least 1). */
+    readonly millis: number
+    /** The error to fail the attempt with when it runs out. */
+    readonly onTimeout: () => Cause.TimeoutException
+  }
+}
+
+/**
+ * The mark of a client that reads `AttemptTimeout`.
  *
- * By default each attempt races a timer fiber on Effect's `Clock` (exact
- * under `TestClock`, with any client). Forking that fiber costs more CPU than
- * the rest of the retry together, so a platform layer whose transport has
- * its own timers hands the timeout to it instead: the Node layer arms one
- * native timer per attempt where it calls undici, cleared when the headers
- * arrive. `enforce` must fail with `onTimeout()` when the attempt times out.
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadsAttemptTimeout {
+  readonly [clientMarks.ReadsAttemptTimeoutTypeId]: true
+}
+
+/**
+ * Marks a client as one that enforces `AttemptTimeout` itself: `withRetry`
+ * then provides it for each attempt's send instead of racing a timer fiber.
  *
  * @since 0.1.0
  * @category combinators
  */
-export const withAttemptTimeout: {
-  (enforce: EnforceTimeout): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R>
-  <E, R>(self: HttpClient.HttpClient.With<E, R>, enforce: EnforceTimeout): HttpClient.HttpClient.With<E, R>
-} = clientMarks.withAttemptTimeout
+export const readsAttemptTimeout: <E, R>(
+  self: HttpClient.HttpClient.With<E, R>
+) => HttpClient.HttpClient.With<E, R> & ReadsAttemptTimeout = clientMarks.readsAttemptTimeout
 
 /**
- * Tells `withRetry` that this client records no span of its own.
+ * The mark of a client that records no span of its own.
  *
- * Around each attempt the retry turns the wrapped client's span off (the
- * platform's span would record the URL with its secrets, and the retry
- * records a redacted one per attempt). That is a fiber ref update before and
- * after every attempt; a platform layer whose transport never traces marks
- * its client with this to skip it.
+ * @since 0.1.0
+ * @category models
+ */
+export interface RecordsNoSpans {
+  readonly [clientMarks.NoSpansTypeId]: true
+}
+
+/**
+ * Marks a client as one that records no span of its own (one not made with
+ * the platform's `HttpClient.make`): `withRetry` then records a client span
+ * per attempt for it, with the URL redacted, and adds the trace headers to
+ * the request. A client made with `HttpClient.make` records its own span,
+ * which the retry keeps as the attempt's.
  *
  * @since 0.1.0
  * @category combinators
  */
-export const withNoSpans: <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R> =
-  clientMarks.withNoSpans
+export const withNoSpans: <E, R>(
+  self: HttpClient.HttpClient.With<E, R>
+) => HttpClient.HttpClient.With<E, R> & RecordsNoSpans = clientMarks.withNoSpans
 
 /**
  * Makes a client retry under `policy` (default `RetryPolicy.defaults`) and

@@ -28,12 +28,12 @@ export interface TlsOptions {
 }
 
 /**
+ * The options of the client itself: the dispatcher and the transport.
+ *
  * @since 0.1.0
  * @category models
  */
-export interface Options {
-  /** Default `RetryPolicy.defaults`. */
-  readonly policy?: RetryPolicy.RetryPolicy | undefined
+export interface ClientOptions {
   /** Certificate verification and trusted CAs for this layer's connections only. */
   readonly tls?: TlsOptions | undefined
   /**
@@ -51,25 +51,37 @@ export interface Options {
   /** Timeout to establish a connection, TLS included (default 10 seconds). */
   readonly connectTimeout?: Duration.DurationInput | undefined
   /**
+   * What sends each request over the undici dispatcher.
+   *
+   * `"direct"` (default): this package's own `HttpClient` over the
+   * dispatcher, built on the platform's `HttpClient.make` as
+   * `NodeHttpClient.makeUndici` is (the same span, trace headers,
+   * `withScope`, interruption and `NodeHttpClient.UndiciRequestOptions`). It
+   * makes the same undici call and answers with the same
+   * `HttpClientResponse` interface, with less work around each request:
+   * response headers converted once, the body read straight from undici, and
+   * the attempt timeout as one native timer.
+   *
+   * `"platform"`: `@effect/platform-node`'s `NodeHttpClient.makeUndici`
+   * itself; the retry bounds its attempts with `Effect.timeoutFail`.
+   */
+  readonly transport?: "direct" | "platform" | undefined
+}
+
+/**
+ * The client's options and the retry's.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends ClientOptions {
+  /** Default `RetryPolicy.defaults`. */
+  readonly policy?: RetryPolicy.RetryPolicy | undefined
+  /**
    * `false`: no span per attempt and no trace headers (the lean path, for
    * untraced hot loops). Default `true`.
    */
   readonly tracing?: boolean | undefined
-  /**
-   * What sends each request over the undici dispatcher.
-   *
-   * `"direct"` (default): this package's own `HttpClient` over the
-   * dispatcher. It makes the same undici call as the platform's client and
-   * answers with the same `HttpClientResponse` interface, with less work
-   * around each request: no span of its own (the retry records one per
-   * attempt), response headers converted once, and the body read straight
-   * from undici.
-   *
-   * `"platform"`: `@effect/platform-node`'s `NodeHttpClient.makeUndici`, for
-   * exactly the platform's behaviour (its span, when used without retry
-   * through `layerClient`, and its response object).
-   */
-  readonly transport?: "direct" | "platform" | undefined
 }
 
 /**
@@ -114,14 +126,16 @@ export const layer: (options?: Options) => Layer.Layer<HttpClient.HttpClient> = 
 
 /**
  * The same dispatcher without retry, for callers who compose
- * `HttpRetry.withRetry` themselves. On the direct transport (the default)
- * the client records no span: `HttpRetry.withRetry` records one per attempt;
- * use `transport: "platform"` for the platform's span without a retry.
+ * `HttpRetry.withRetry` themselves. It behaves as `NodeHttpClient.layerUndici`
+ * does (a span per request, trace headers, `withScope`,
+ * `NodeHttpClient.UndiciRequestOptions`) on either transport. It takes no
+ * retry option: `policy` or `tracing` given from JavaScript is a
+ * `NodeHttpRetryOptionsError`.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerClient: (options?: Options) => Layer.Layer<HttpClient.HttpClient> = internal.layerClient
+export const layerClient: (options?: ClientOptions) => Layer.Layer<HttpClient.HttpClient> = internal.layerClient
 
 /**
  * `layer` from environment variables (prefix `HTTP_RETRY_`): the policy's
@@ -151,5 +165,5 @@ export const config: (prefix?: string) => Config.Config<Options> = internal.conf
  * @since 0.1.0
  * @category constructors
  */
-export const makeDispatcher: (options?: Options) => Effect.Effect<Undici.Dispatcher, never, Scope.Scope> =
+export const makeDispatcher: (options?: ClientOptions) => Effect.Effect<Undici.Dispatcher, never, Scope.Scope> =
   internal.makeDispatcher

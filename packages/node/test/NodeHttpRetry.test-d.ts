@@ -21,6 +21,16 @@ describe("NodeHttpRetry", () => {
     expectTypeOf(NodeHttpRetry.layerClient()).toEqualTypeOf<Layer.Layer<HttpClient.HttpClient>>()
   })
 
+  it("layerClient's options have no retry fields", () => {
+    expectTypeOf<keyof NodeHttpRetry.ClientOptions>().toEqualTypeOf<
+      "tls" | "proxy" | "connections" | "keepAliveTimeout" | "connectTimeout" | "transport"
+    >()
+    // @ts-expect-error: a policy is the retry's, not the client's
+    NodeHttpRetry.layerClient({ policy: RetryPolicy.defaults })
+    // @ts-expect-error: so is tracing
+    NodeHttpRetry.layerClient({ tracing: false })
+  })
+
   it("layerConfig can fail only with a ConfigError", () => {
     expectTypeOf(NodeHttpRetry.layerConfig).toEqualTypeOf<
       Layer.Layer<HttpClient.HttpClient, ConfigError.ConfigError>

@@ -36,9 +36,20 @@ describe("NodeHttpRetry options are validated when the layer is made", () => {
     ["transport", loose({ transport: "fetch" }), "expected \"direct\" or \"platform\""],
     ["proxyUrl", loose({ proxyUrl: "http://proxy.internal:3128" }), "unknown option"]
   ]
+  // The retry's options: layerClient has no retry, and says so for any value.
+  const retryOnly = ["policy", "tracing"]
   for (const [field, options, reason] of cases) {
     it(`${field}: ${util.inspect(options, { breakLength: Infinity })}`, () => {
-      for (const make of [NodeHttpRetry.layer, NodeHttpRetry.layerClient]) {
+      if (retryOnly.includes(field)) {
+        const error = rejected(() => NodeHttpRetry.layerClient(options))
+        assert.strictEqual(error.field, field)
+        assert.include(error.message, "a retry option: layerClient has no retry")
+      }
+      for (
+        const make of retryOnly.includes(field)
+          ? [NodeHttpRetry.layer]
+          : [NodeHttpRetry.layer, NodeHttpRetry.layerClient]
+      ) {
         const error = rejected(() => make(options))
         assert.strictEqual(error._tag, "NodeHttpRetryOptionsError")
         assert.strictEqual(error.field, field)
@@ -47,6 +58,13 @@ describe("NodeHttpRetry options are validated when the layer is made", () => {
       }
     })
   }
+
+  it("layerClient rejects the retry's options even when valid: its options type has none", () => {
+    for (const options of [{ policy: RetryPolicy.defaults }, { tracing: false }]) {
+      const error = rejected(() => NodeHttpRetry.layerClient(options as NodeHttpRetry.ClientOptions))
+      assert.strictEqual(error.field, Object.keys(options)[0])
+    }
+  })
 
   it.effect("makeDispatcher rejects them as a defect of the effect, not when called", () =>
     Effect.gen(function*() {

@@ -1,4 +1,5 @@
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
@@ -8,15 +9,34 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
 import type { Call } from "./call.js"
+import { AttemptTimeout } from "./clientMarks.js"
+import { StatusFailure } from "./decision.js"
 import * as Redact from "./redact.js"
 import { isRequestError, redactRequestError } from "./redactedErrors.js"
+import * as RedactingTracer from "./redactingTracer.js"
+
+// Sending one attempt through the wrapped client: its span and trace, and
+// its timeout.
 
 const constTrue = () => true
 
+const secretsByRedaction = new WeakMap<Redact.Redaction, RedactingTracer.Secrets>()
+
+const secretsOf = (redaction: Redact.Redaction): RedactingTracer.Secrets => {
+  let secrets = secretsByRedaction.get(redaction)
+  if (secrets === undefined) {
+    secrets = RedactingTracer.secretsOf(redaction)
+    secretsByRedaction.set(redaction, secrets)
+  }
+  return secrets
+}
+
 /**
- * One client span per attempt, as OpenTelemetry asks of resends, carrying
- * `http.request.resend_count` from the second attempt on.
+ * For a client that records no span of its own (`withNoSpans`): one client
+ * span per attempt made here, with the platform's name and the URL redacted,
+ * and the trace headers added to the request.
  */
 const traced = <E>(
   call: Call<E>,
@@ -24,19 +44,20 @@ const traced = <E>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   send: (
     request: HttpClientRequest.HttpClientRequest
-  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown>,
-  disabledWhen: (request: HttpClientRequest.HttpClientRequest) => boolean
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown>
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
   const request = call.request
-  if (!call.tracing || !fiber.getFiberRef(FiberRef.currentTracerEnabled) || disabledWhen(request)) {
-    return send(request)
-  }
   const redaction = call.plan.redaction
   const attributes = Redact.spanAttributes(request, redaction)
   attributes["http.request.method"] = request.method
   if (n > 1) attributes["http.request.resend_count"] = n - 1
   const name = Context.get(fiber.currentContext, HttpClient.SpanNameGenerator)(request)
-  return Effect.useSpan(name, { kind: "client", captureStackTrace: false, attributes }, (span) => {
+  const parent = call.traceParent
+  const options = parent === undefined ?
+    { kind: "client" as const, captureStackTrace: false, attributes } :
+    { kind: "client" as const, captureStackTrace: false, attributes, parent }
+  return Effect.useSpan(name, options, (span) => {
+    if (call.traceRoot === true && n === 1) call.traceParent = span
     const sent = fiber.getFiberRef(HttpClient.currentTracerPropagation) ?
       HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span)) :
       request
@@ -53,6 +74,60 @@ const traced = <E>(
     // Spans made while sending are children of the attempt's.
     return Effect.withParentSpan(sending, span)
   })
+}
+
+/**
+ * For a client that records its own span (any client made with the
+ * platform's `HttpClient.make`): that span is the attempt's, with the
+ * platform's name, kind and attributes, and its trace headers. The request
+ * goes to the client as it is, so `withScope` and the rest of the platform's
+ * per-request machinery keep working. The retry only adds
+ * `http.request.resend_count` from the second attempt on, joins a call
+ * started with no parent span to its first attempt's trace, and redacts the
+ * span of a request that carries a secret.
+ */
+const annotated = <E>(
+  call: Call<E>,
+  n: number,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  sending: Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown>
+): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
+  if (n > 1) sending = Effect.annotateSpans(sending, "http.request.resend_count", n - 1)
+  if (call.traceParent !== undefined) sending = Effect.withParentSpan(sending, call.traceParent)
+  const redaction = call.plan.redaction
+  if (RedactingTracer.hasSecret(call.request, secretsOf(redaction))) {
+    sending = Effect.withTracer(
+      sending,
+      RedactingTracer.make(
+        fiber.currentTracer,
+        redaction,
+        (error) => isRequestError(error) ? redactRequestError(error, redaction) : error
+      )
+    )
+  }
+  return sending
+}
+
+/** The request as the wrapped client sent it (trace headers included), where the outcome carries it. */
+const sentRequest = (outcome: unknown): HttpClientRequest.HttpClientRequest | undefined =>
+  outcome instanceof StatusFailure ?
+    outcome.response.request :
+    HttpClientError.isHttpClientError(outcome) ?
+    outcome.request :
+    undefined
+
+/**
+ * A call with no parent span: its first attempt's span (read back from the
+ * trace headers it sent) becomes the parent of the later attempts, so every
+ * attempt of the call is in one trace. Only after a failed first attempt:
+ * the happy path pays nothing.
+ */
+const joinTrace = <E>(call: Call<E>, n: number, outcome: unknown): void => {
+  if (n !== 1 || call.traceRoot !== true || call.traceParent !== undefined) return
+  const request = sentRequest(outcome)
+  if (request === undefined) return
+  const parent = HttpTraceContext.fromHeaders(request.headers)
+  if (Option.isSome(parent)) call.traceParent = parent.value
 }
 
 /**
@@ -73,12 +148,12 @@ export interface Continue {
  * Sends attempt `n` of `call` on `fiber`, bounded by `timeoutMillis`, and
  * goes on with `k` once the attempt is over.
  *
- * The wrapped client's own span is turned off while the attempt is sent: it
- * would record the URL with its userinfo and query secrets, and the retry
- * records the attempt's span itself, redacted. The fiber ref is set and put
- * back around the attempt rather than with `Effect.locally`, which costs a
- * release step per request; an interrupted attempt leaves it set on a fiber
- * that is ending.
+ * A client that reads `AttemptTimeout` gets it in its context for the send
+ * and enforces it itself; any other is bounded by `Effect.timeoutFail`. The
+ * fiber refs (the context, and the tracer switch for `tracing: false`) are
+ * set and put back around the attempt rather than with `Effect.locally`,
+ * which costs a release step per request; an interrupted attempt leaves them
+ * set on a fiber that is ending.
  *
  * @internal
  */
@@ -90,23 +165,54 @@ export const sendAttempt = <E>(
   k: Continue
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
   const max = call.plan.policy.maxAttempts
+  const request = call.request
+  const onTimeout = () =>
+    new Cause.TimeoutException(
+      `${call.label}: attempt ${n} of ${max} timed out after ${Duration.format(Duration.millis(timeoutMillis))}`
+    )
   const disabledWhen = fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)
-  const sent = traced(call, n, fiber, (request) =>
-    call.enforce(
-      call.send(request),
-      Duration.millis(timeoutMillis),
-      () =>
-        new Cause.TimeoutException(
-          `${call.label}: attempt ${n} of ${max} timed out after ${Duration.format(Duration.millis(timeoutMillis))}`
-        )
-    ), disabledWhen)
-  if (!call.innerSpans) return Effect.matchCauseEffect(sent, k)
-  const restore = FiberRef.set(HttpClient.currentTracerDisabledWhen, disabledWhen)
-  return Effect.matchCauseEffect(
-    Effect.zipRight(FiberRef.set(HttpClient.currentTracerDisabledWhen, constTrue), sent),
+  const traceable = call.tracing && fiber.getFiberRef(FiberRef.currentTracerEnabled) && !disabledWhen(request)
+  if (n === 1 && traceable) call.traceRoot = fiber.currentSpan === undefined
+  const bounded = (request: HttpClientRequest.HttpClientRequest) =>
+    call.readsTimeout ?
+      call.send(request) :
+      Effect.timeoutFail(call.send(request), { duration: Duration.millis(timeoutMillis), onTimeout })
+  const sent = !traceable ?
+    bounded(request) :
+    call.innerSpans ?
+    annotated(call, n, fiber, bounded(request)) :
+    traced(call, n, fiber, bounded)
+  const next: Continue = call.traceRoot === true && n === 1 ?
     {
-      onSuccess: (response) => Effect.zipRight(restore, k.onSuccess(response)),
-      onFailure: (cause) => Effect.zipRight(restore, k.onFailure(cause))
-    }
-  )
+      onSuccess: (response) => {
+        if (response.status < 200 || response.status >= 300) joinTrace(call, n, new StatusFailure(response))
+        return k.onSuccess(response)
+      },
+      onFailure: (cause) => {
+        const failure = Cause.failureOption(cause)
+        if (Option.isSome(failure)) joinTrace(call, n, failure.value)
+        return k.onFailure(cause)
+      }
+    } :
+    k
+  const silence = !call.tracing && call.innerSpans
+  if (!call.readsTimeout && !silence) return Effect.matchCauseEffect(sent, next)
+  const context = fiber.currentContext
+  let set: Effect.Effect<void> = Effect.void
+  let restore: Effect.Effect<void> = Effect.void
+  if (call.readsTimeout) {
+    set = FiberRef.set(
+      FiberRef.currentContext,
+      Context.add(context, AttemptTimeout, { millis: Math.max(1, Math.ceil(timeoutMillis)), onTimeout })
+    )
+    restore = FiberRef.set(FiberRef.currentContext, context)
+  }
+  if (silence) {
+    set = Effect.zipRight(set, FiberRef.set(HttpClient.currentTracerDisabledWhen, constTrue))
+    restore = Effect.zipRight(restore, FiberRef.set(HttpClient.currentTracerDisabledWhen, disabledWhen))
+  }
+  return Effect.matchCauseEffect(Effect.zipRight(set, sent), {
+    onSuccess: (response) => Effect.zipRight(restore, next.onSuccess(response)),
+    onFailure: (cause) => Effect.zipRight(restore, next.onFailure(cause))
+  })
 }

@@ -1,6 +1,7 @@
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import type * as Effect from "effect/Effect"
+import type * as Tracer from "effect/Tracer"
 import type * as HttpRetry from "../HttpRetry.js"
 import type { Plan } from "./plan.js"
 
@@ -17,9 +18,10 @@ export interface Wrapped<E> {
   ) => Effect.Effect<HttpClientResponse.HttpClientResponse, E, unknown>
   readonly onRetry: ((info: HttpRetry.RetryInfo<E>) => Effect.Effect<void, never, unknown>) | undefined
   readonly tracing: boolean
-  /** Whether the wrapped client may record a span of its own, to be turned off for the attempt. */
+  /** Whether the wrapped client records a span of its own per request (unless marked with `withNoSpans`). */
   readonly innerSpans: boolean
-  readonly enforce: HttpRetry.EnforceTimeout
+  /** Whether the wrapped client reads `AttemptTimeout` (marked with `readsAttemptTimeout`). */
+  readonly readsTimeout: boolean
 }
 
 /**
@@ -35,4 +37,11 @@ export interface Call<E> extends Wrapped<E> {
   readonly startMillis: number
   /** The method and redacted URL, for log lines and messages. */
   readonly label: string
+  /**
+   * For a call started with no parent span: the span its later attempts are
+   * children of (its first attempt's), set by the first attempt.
+   */
+  traceParent?: Tracer.AnySpan | undefined
+  /** Whether the call started with no parent span, set by the first attempt. */
+  traceRoot?: boolean | undefined
 }

@@ -20,7 +20,7 @@ import * as RetryAfter from "../RetryAfter.js"
 import type * as RetryPolicy from "../RetryPolicy.js"
 import { type Continue, sendAttempt } from "./attempt.js"
 import type { Call, Wrapped } from "./call.js"
-import { enforceOf, NoSpansTypeId } from "./clientMarks.js"
+import { isReadingAttemptTimeout, NoSpansTypeId } from "./clientMarks.js"
 import { split } from "./clientSplit.js"
 import * as Decision from "./decision.js"
 import { drain } from "./drain.js"
@@ -241,7 +241,7 @@ export const withRetry: {
       onRetry: options?.onRetry,
       tracing: options?.tracing !== false,
       innerSpans: !Predicate.hasProperty(inner, NoSpansTypeId),
-      enforce: enforceOf(inner)
+      readsTimeout: isReadingAttemptTimeout(inner)
     }
     const client = HttpClient.makeWith(
       (request) => Effect.flatMap(request, (request) => execute(wrapped, request)),

@@ -1,9 +1,10 @@
 import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
 import { HttpRetry, TestHttpClient } from "@http-retry/core"
-import * as Duration from "effect/Duration"
+import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
@@ -64,18 +65,36 @@ describe.concurrent("HttpRetry.withRetry: one attempt", () => {
       }))
   })
 
-  describe("withAttemptTimeout", () => {
-    it.effect("a client that enforces its own timeout gets each attempt's budget and no timer fiber", () =>
+  describe("AttemptTimeout", () => {
+    /** A client that reads the attempt's timeout from its context, as a transport with its own timers does. */
+    const reading = (
+      inner: HttpClient.HttpClient,
+      seen: Array<number | undefined>,
+      timesOut: (attempt: number) => boolean = () => false
+    ): HttpClient.HttpClient.With<HttpClientError.HttpClientError | Cause.TimeoutException> =>
+      HttpClient.makeWith(
+        (request) =>
+          Effect.flatMap(request, (request) =>
+            Effect.flatMap(Effect.serviceOption(HttpRetry.AttemptTimeout), (
+              timeout
+            ): Effect.Effect<
+              HttpClientResponse.HttpClientResponse,
+              HttpClientError.HttpClientError | Cause.TimeoutException
+            > => {
+              seen.push(Option.isSome(timeout) ? timeout.value.millis : undefined)
+              return Option.isSome(timeout) && timesOut(seen.length) ?
+                Effect.fail(timeout.value.onTimeout()) :
+                inner.execute(request)
+            })),
+        Effect.succeed as HttpClient.HttpClient.Preprocess<never, never>
+      )
+
+    it.effect("a client marked readsAttemptTimeout gets each attempt's timeout in its context, and no timer fiber", () =>
       Effect.gen(function*() {
         const test = yield* TestHttpClient.make([ok("second")])
-        const budgets: Array<number> = []
+        const seen: Array<number | undefined> = []
         // Stands in for a transport timer that fired: attempt 1 fails with the timeout, never reaching the client.
-        const enforce: HttpRetry.EnforceTimeout = (effect, timeout, onTimeout) => {
-          budgets.push(Duration.toMillis(timeout))
-          return budgets.length === 1 ? Effect.fail(onTimeout()) : effect
-        }
-        const client = test.client.pipe(
-          HttpRetry.withAttemptTimeout(enforce),
+        const client = HttpRetry.readsAttemptTimeout(reading(test.client, seen, (n) => n === 1)).pipe(
           HttpRetry.withRetry(noJitter({ attemptTimeout: "2 seconds", maxElapsed: "3 seconds" }))
         )
         const fiber = yield* Effect.fork(client.get(url))
@@ -83,26 +102,37 @@ describe.concurrent("HttpRetry.withRetry: one attempt", () => {
         const response = yield* Fiber.join(fiber)
         assert.strictEqual(yield* response.text, "second")
         // Attempt 1 had the full 2 s; attempt 2 starts after a 1 s wait, with 2 s left before the deadline.
-        assert.deepStrictEqual(budgets, [2000, 2000])
+        assert.deepStrictEqual(seen, [2000, 2000])
         assert.strictEqual((yield* test.requests).length, 1)
+        // Only for the send: the caller's context is as it was.
+        assert.isTrue(Option.isNone(yield* Effect.serviceOption(HttpRetry.AttemptTimeout)))
       }))
 
-    it.effect("the budget shrinks to the time left before the deadline", () =>
+    it.effect("the timeout shrinks to the time left before the deadline", () =>
       Effect.gen(function*() {
         const test = yield* TestHttpClient.make([respond(503), ok("second")])
-        const budgets: Array<number> = []
-        const enforce: HttpRetry.EnforceTimeout = (effect, timeout) => {
-          budgets.push(Duration.toMillis(timeout))
-          return effect
-        }
-        const client = test.client.pipe(
-          HttpRetry.withAttemptTimeout(enforce),
+        const seen: Array<number | undefined> = []
+        const client = HttpRetry.readsAttemptTimeout(reading(test.client, seen)).pipe(
           HttpRetry.withRetry(noJitter({ attemptTimeout: "10 seconds", maxElapsed: "2500 millis" }))
         )
         const fiber = yield* Effect.fork(client.get(url))
         yield* TestClock.adjust("10 seconds")
         yield* Fiber.join(fiber)
-        assert.deepStrictEqual(budgets, [2500, 1500])
+        assert.deepStrictEqual(seen, [2500, 1500])
+      }))
+
+    it.effect("a client without the mark never sees it, and is bounded by the retry's own timer", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.make([TestHttpClient.hang, ok("second")])
+        const seen: Array<number | undefined> = []
+        const client = reading(test.client, seen).pipe(
+          HttpRetry.withRetry(noJitter({ attemptTimeout: "2 seconds" }))
+        )
+        const fiber = yield* Effect.fork(client.get(url))
+        yield* TestClock.adjust("1 minute")
+        assert.strictEqual(yield* (yield* Fiber.join(fiber)).text, "second")
+        assert.deepStrictEqual(seen, [undefined, undefined])
+        assert.deepStrictEqual((yield* test.requests).map((r) => r.at), [0, 3000])
       }))
   })
 
@@ -173,7 +203,8 @@ describe.concurrent("HttpRetry.withRetry: one attempt", () => {
         assert.strictEqual(second.attributes.get("http.response.status_code"), 200)
         assert.isFalse(first.attributes.has("http.request.resend_count"))
         assert.strictEqual(second.attributes.get("http.request.resend_count"), 1)
-        assert.strictEqual(first.attributes.get("server.address"), "api.test")
+        // The platform's own span (TestHttpClient is made with HttpClient.make), with its attributes.
+        assert.strictEqual(first.attributes.get("server.address"), "http://api.test")
         assert.strictEqual(first.attributes.get("url.path"), "/items")
         const full = String(first.attributes.get("url.full"))
         assert.include(full, "page=2")
@@ -186,6 +217,66 @@ describe.concurrent("HttpRetry.withRetry: one attempt", () => {
         const sent = yield* test.requests
         assert.strictEqual(sent.length, 2)
         for (const r of sent) assert.match(r.request.headers["traceparent"] ?? "", /^00-0{31}1-/)
+      }))
+
+    it.effect("one trace per call: with no parent span, the later attempts are children of the first", () =>
+      Effect.gen(function*() {
+        const spans: Array<Tracer.Span> = []
+        // The native tracer: a span without a parent starts a trace of its own.
+        const native = yield* Effect.tracerWith(Effect.succeed)
+        const keeping = Tracer.make({
+          span(...args) {
+            const span = native.span(...args)
+            spans.push(span)
+            return span
+          },
+          context: (f, fiber) => native.context(f, fiber)
+        })
+        for (const quiet of [false, true]) {
+          spans.length = 0
+          const test = yield* TestHttpClient.make([respond(503), TestHttpClient.fail("ECONNRESET"), ok("done")])
+          // A client that records no span of its own, so the retry records the attempts' spans itself.
+          const inner = quiet ?
+            HttpRetry.withNoSpans(test.client.pipe(HttpClient.withTracerDisabledWhen(() => true))) :
+            test.client
+          const fiber = yield* Effect.fork(
+            HttpRetry.withRetry(inner, noJitter()).get(url).pipe(Effect.withTracer(keeping))
+          )
+          yield* TestClock.adjust("1 minute")
+          yield* Fiber.join(fiber)
+          const [first, ...later] = spans
+          assert.strictEqual(spans.length, 3)
+          assert.isTrue(Option.isNone(first.parent))
+          for (const span of later) {
+            assert.strictEqual(span.traceId, first.traceId)
+            assert.strictEqual(Option.getOrThrow(span.parent).spanId, first.spanId)
+          }
+          assert.deepStrictEqual(spans.map((s) => s.attributes.get("http.request.resend_count")), [undefined, 1, 2])
+          const sent = yield* test.requests
+          assert.deepStrictEqual(
+            sent.map((r) => r.request.headers["traceparent"]?.split("-")[1]),
+            [first.traceId, first.traceId, first.traceId]
+          )
+        }
+      }))
+
+    it.effect("under a caller's span every attempt is the caller's child, and the caller's trace", () =>
+      Effect.gen(function*() {
+        const spans: Array<Recorded> = []
+        const test = yield* TestHttpClient.make([respond(503), ok("done")])
+        const fiber = yield* Effect.fork(
+          HttpRetry.withRetry(test.client, noJitter()).get(url).pipe(
+            Effect.withSpan("caller"),
+            Effect.withTracer(recordingTracer(spans))
+          )
+        )
+        yield* TestClock.adjust("1 minute")
+        yield* Fiber.join(fiber)
+        assert.deepStrictEqual(spans.map((s) => [s.name, s.parent]), [
+          ["caller", undefined],
+          ["http.client GET", "caller"],
+          ["http.client GET", "caller"]
+        ])
       }))
 
     it.effect("tracing: false makes no span, sends no trace headers, and keeps the inner client's span off", () =>
@@ -235,7 +326,7 @@ describe.concurrent("HttpRetry.withRetry: one attempt", () => {
         assert.strictEqual(after, customDisabled)
       }))
 
-    it.effect("withNoSpans: the tracer setting is left alone for a client that records no span, redirects kept", () =>
+    it.effect("the tracer setting is left alone unless tracing is false for a client that records spans", () =>
       Effect.gen(function*() {
         const seen: Array<(request: HttpClientRequest.HttpClientRequest) => boolean> = []
         const quiet = HttpClient.makeWith(
@@ -255,16 +346,22 @@ describe.concurrent("HttpRetry.withRetry: one attempt", () => {
         yield* run(HttpRetry.withRetry(HttpRetry.withNoSpans(quiet)))
         yield* run(HttpRetry.withRetry(HttpRetry.followRedirects(HttpRetry.withNoSpans(quiet))))
         yield* run(HttpRetry.withRetry(quiet))
+        yield* run(HttpRetry.withRetry(HttpRetry.withNoSpans(quiet), undefined, { tracing: false }))
+        yield* run(HttpRetry.withRetry(quiet, undefined, { tracing: false }))
         assert.strictEqual(seen[0], customDisabled)
         assert.strictEqual(seen[1], customDisabled)
-        assert.notStrictEqual(seen[2], customDisabled)
-        assert.isTrue(seen[2](HttpClientRequest.get(url)))
+        // A client that may record its own span keeps it: the span is the attempt's.
+        assert.strictEqual(seen[2], customDisabled)
+        assert.strictEqual(seen[3], customDisabled)
+        // tracing: false turns it off, for that client only.
+        assert.notStrictEqual(seen[4], customDisabled)
+        assert.isTrue(seen[4](HttpClientRequest.get(url)))
       }))
 
-    it.effect("a span made while an attempt is sent is a child of the attempt's span", () =>
+    it.effect("withNoSpans: the retry records the attempt's span, and one made while sending is its child", () =>
       Effect.gen(function*() {
         const spans: Array<Recorded> = []
-        const inner = HttpClient.makeWith(
+        const inner = HttpRetry.withNoSpans(HttpClient.makeWith(
           (request) =>
             Effect.flatMap(request, (request) =>
               Effect.withSpan(
@@ -272,7 +369,7 @@ describe.concurrent("HttpRetry.withRetry: one attempt", () => {
                 "inner work"
               )),
           Effect.succeed as HttpClient.HttpClient.Preprocess<never, never>
-        )
+        ))
         yield* HttpRetry.withRetry(inner).get(url).pipe(
           Effect.withSpan("caller"),
           Effect.withTracer(recordingTracer(spans))

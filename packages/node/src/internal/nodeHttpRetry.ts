@@ -2,14 +2,12 @@ import * as Undici from "@effect/platform-node/Undici"
 import * as Client from "@effect/platform/HttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { HttpRetry, RetryPolicy } from "@http-retry/core"
-import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
@@ -76,21 +74,17 @@ const durationMillis = (field: string, input: Duration.DurationInput | undefined
   return Duration.toMillis(decoded.value)
 }
 
-const KNOWN_KEYS = [
-  "policy",
-  "tls",
-  "proxy",
-  "connections",
-  "keepAliveTimeout",
-  "connectTimeout",
-  "tracing",
-  "transport"
-]
+const CLIENT_KEYS = ["tls", "proxy", "connections", "keepAliveTimeout", "connectTimeout", "transport"]
+const RETRY_KEYS = ["policy", "tracing"]
+const KNOWN_KEYS = [...RETRY_KEYS, ...CLIENT_KEYS]
 
 /** @internal */
-export const resolve = (options: NodeHttpRetry.Options = {}): Resolved => {
+export const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved => {
   if (typeof options !== "object" || options === null) return fail("options", String(options), "expected an object")
   for (const key of Object.keys(options)) {
+    if (!retry && RETRY_KEYS.includes(key)) {
+      fail(key, "…", "a retry option: layerClient has no retry (use layer, or HttpRetry.withRetry over it)")
+    }
     if (!KNOWN_KEYS.includes(key)) fail(key, "…", "unknown option")
   }
   const policy = options.policy ?? RetryPolicy.defaults
@@ -166,70 +160,12 @@ export const makeDispatcherUnsafe = (resolved: Resolved): Undici.Dispatcher => {
   return base
 }
 
-// --- Attempt timeouts -----------------------------------------------------------
-
-/**
- * Under the platform's client the attempt's budget is read where undici is
- * called: the platform calls `dispatcher.request` synchronously on the
- * attempt's fiber, so the budget `withBudget` set on that fiber is there to
- * read. It is enforced with one native timer that aborts the request and is
- * cleared as soon as the headers arrive, so a slow body is never cut by it.
- * undici's own headers timeout is no use here: the platform pins it to an
- * hour, and its coarse timers fire up to a second late.
- */
-const withAttemptTimeouts = (dispatcher: Undici.Dispatcher): Undici.Dispatcher => {
-  const timed: Undici.Dispatcher = Object.create(dispatcher)
-  const request = (...args: [Undici.Dispatcher.RequestOptions, unknown?]) => {
-    const [options, callback] = args
-    const fiber = Fiber.getCurrentFiber()
-    const budget = Option.isSome(fiber) ? UndiciClient.budgetOf(fiber.value) : undefined
-    if (budget === undefined || callback !== undefined) return Reflect.apply(dispatcher.request, dispatcher, args)
-    const controller = new AbortController()
-    const outer = options.signal as AbortSignal | undefined
-    const forward = () => controller.abort(outer!.reason)
-    outer?.addEventListener("abort", forward, { once: true })
-    const timer = setTimeout(() => controller.abort(budget.onTimeout()), budget.millis)
-    return dispatcher.request({ ...options, signal: controller.signal }).then(
-      (response) => {
-        // The caller's abort must still reach the body: only the timer ends here.
-        clearTimeout(timer)
-        return response
-      },
-      (error) => {
-        clearTimeout(timer)
-        outer?.removeEventListener("abort", forward)
-        throw error
-      }
-    )
-  }
-  Object.defineProperty(timed, "request", { value: request, configurable: true, writable: true })
-  return timed
-}
-
-const timeoutOf = (error: unknown): Cause.TimeoutException | undefined =>
-  Predicate.isTagged(error, "RequestError") && Predicate.hasProperty(error, "cause") &&
-    Cause.isTimeoutException(error.cause) ?
-    error.cause :
-    undefined
-
-/** The direct transport fails with the budget's `TimeoutException` itself. */
-const enforceDirect: HttpRetry.EnforceTimeout = (effect, timeout, onTimeout) =>
-  UndiciClient.withBudget(effect, Duration.toMillis(timeout), onTimeout)
-
-/** The platform's client wraps the abort reason in a `RequestError`: unwrap it, so the error is the same either way. */
-const enforcePlatform: HttpRetry.EnforceTimeout = (effect, timeout, onTimeout) =>
-  UndiciClient.withBudget(
-    Effect.mapError(effect, (error) => timeoutOf(error) ?? error),
-    Duration.toMillis(timeout),
-    onTimeout
-  )
-
 /** @internal */
 export const makeDispatcher = (
-  options?: NodeHttpRetry.Options
+  options?: NodeHttpRetry.ClientOptions
 ): Effect.Effect<Undici.Dispatcher, never, Scope.Scope> =>
   Effect.suspend(() => {
-    const resolved = resolve(options)
+    const resolved = resolve(options, false)
     return acquire(resolved)
   })
 
@@ -251,13 +187,14 @@ const acquire = (resolved: Resolved): Effect.Effect<Undici.Dispatcher, never, Sc
 /**
  * The platform's client module is loaded only by a layer that uses it: it
  * brings the node:http client and its sinks along, which the direct
- * transport never needs, and start-up pays for every module imported.
+ * transport never needs, and start-up pays for every module imported. Its
+ * client reads no attempt timeout: the retry bounds each attempt with
+ * `Effect.timeoutFail`, whose interruption aborts the request.
  */
 const platformClient = (dispatcher: Undici.Dispatcher): Effect.Effect<HttpClient.HttpClient> =>
   Effect.map(
     Effect.promise(() => import("@effect/platform-node/NodeHttpClient")),
-    (NodeHttpClient) =>
-      HttpRetry.withAttemptTimeout(NodeHttpClient.makeUndici(withAttemptTimeouts(dispatcher)), enforcePlatform)
+    (NodeHttpClient) => NodeHttpClient.makeUndici(dispatcher)
   )
 
 const clientLayer = (resolved: Resolved): Layer.Layer<HttpClient.HttpClient> =>
@@ -265,15 +202,13 @@ const clientLayer = (resolved: Resolved): Layer.Layer<HttpClient.HttpClient> =>
     Client.HttpClient,
     Effect.flatMap(acquire(resolved), (dispatcher) =>
       resolved.transport === "direct" ?
-        Effect.succeed(
-          HttpRetry.withNoSpans(HttpRetry.withAttemptTimeout(UndiciClient.make(dispatcher), enforceDirect))
-        ) :
+        Effect.succeed(UndiciClient.make(dispatcher)) :
         platformClient(dispatcher))
   )
 
 /** @internal */
-export const layerClient = (options?: NodeHttpRetry.Options): Layer.Layer<HttpClient.HttpClient> =>
-  clientLayer(resolve(options))
+export const layerClient = (options?: NodeHttpRetry.ClientOptions): Layer.Layer<HttpClient.HttpClient> =>
+  clientLayer(resolve(options, false))
 
 /** @internal */
 export const layer = (options?: NodeHttpRetry.Options): Layer.Layer<HttpClient.HttpClient> => {

@@ -1,13 +1,16 @@
 /**
  * The direct transport: an `HttpClient` straight over an undici dispatcher.
  *
- * It sends what `NodeHttpClient.makeUndici` sends (the same dispatcher call,
- * the same headers object, the same body conversion) and answers with the
- * same `HttpClientResponse` interface, but with less around each request:
- * one `Effect.async` whose canceller aborts the request, the response headers
- * converted once rather than on every read, and a body read straight from
- * undici's promise instead of through a cached effect run on a fiber of its
- * own. It records no span: under `withRetry` the retry owns one per attempt.
+ * Built, as `NodeHttpClient.makeUndici` is, on the platform's public
+ * `HttpClient.make`: the span per request, trace propagation, `withScope`,
+ * the abort on interruption and the garbage-collected unread body are the
+ * platform's own. It sends what `makeUndici` sends (the same dispatcher call
+ * with the per-request `NodeHttpClient.UndiciRequestOptions`, the same
+ * headers object) with less around each request: one `Effect.async` rather
+ * than four steps, the response headers converted once rather than on every
+ * read, and a body read straight from undici's promise instead of through a
+ * cached effect run on a fiber of its own. It reads the retry's
+ * `HttpRetry.AttemptTimeout` and enforces it with one native timer.
  *
  * @internal
  */
@@ -22,63 +25,11 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as UrlParams from "@effect/platform/UrlParams"
-import type * as Cause from "effect/Cause"
+import { HttpRetry } from "@http-retry/core"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
-import { globalValue } from "effect/GlobalValue"
 import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
-import * as Stream from "effect/Stream"
-
-// --- Attempt budget -------------------------------------------------------------
-
-/**
- * The timeout of the attempt each fiber is sending, set by the retry through
- * `enforce` around each attempt and read where the request is dispatched.
- * Kept beside the fiber rather than in its `Context`: updating the context
- * copies its whole map on every attempt.
- *
- * @internal
- */
-export interface AttemptBudget {
-  readonly millis: number
-  readonly onTimeout: () => Cause.TimeoutException
-}
-
-const budgets = globalValue(
-  "@http-retry/node/undiciClient/budgets",
-  () => new WeakMap<Fiber.RuntimeFiber<unknown, unknown>, AttemptBudget>()
-)
-
-/** @internal */
-export const budgetOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): AttemptBudget | undefined => budgets.get(fiber)
-
-/**
- * Sets the budget for the attempt and clears it when the attempt ends, so a
- * later request on the same fiber that is not an attempt has none. (An
- * interrupted attempt leaves it set on a fiber that is ending.)
- *
- * @internal
- */
-export const withBudget = <A, E, R>(
-  effect: Effect.Effect<A, E, R>,
-  timeout: number,
-  onTimeout: () => Cause.TimeoutException
-): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime((fiber) => {
-    // An attempt that starts at the deadline still gets 1 ms rather than none.
-    budgets.set(fiber, { millis: Math.max(1, Math.ceil(timeout)), onTimeout })
-    return Effect.matchCauseEffect(effect, {
-      onSuccess: (a) => {
-        budgets.delete(fiber)
-        return Effect.succeed(a)
-      },
-      onFailure: (cause) => {
-        budgets.delete(fiber)
-        return Effect.failCause(cause)
-      }
-    })
-  })
+import type * as Stream from "effect/Stream"
 
 // --- Requests -----------------------------------------------------------------
 
@@ -114,10 +65,10 @@ const undiciFormData = (form: FormData): Undici.FormData => {
 }
 
 /**
- * What undici listens to for an abort: an `EventEmitter`-shaped handle it
- * accepts in place of an `AbortSignal` (it calls `once` and
- * `removeListener`, and checks for `on`). An `AbortController` and its
- * signal per request were about 4% of the client's CPU in a profile.
+ * What undici listens to for an abort when an attempt timeout is set: an
+ * `EventEmitter`-shaped handle it accepts in place of an `AbortSignal` (it
+ * calls `once` and `removeListener`, and checks for `on`), cheaper than a
+ * second `AbortController` per request.
  */
 class Abort {
   aborted = false
@@ -145,88 +96,78 @@ class Abort {
 }
 
 /**
- * A response whose body nobody reads holds its connection until the body is
- * aborted: as the platform's client does, abort it when the response is
- * garbage collected unread.
+ * The key `NodeHttpClient.UndiciRequestOptions` is stored under in a
+ * `Context`: read by key, as the platform's client reads it, so that this
+ * module need not load `NodeHttpClient` (and the node:http client with it).
  */
-const unread = globalValue(
-  "@http-retry/node/undiciClient/unread",
-  () => new FinalizationRegistry<Abort>((controller) => controller.abort())
-)
+const undiciOptionsKey = "@effect/platform-node/NodeHttpClient/undiciOptions"
 
 /** @internal */
 export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient =>
-  HttpClient.makeWith(
-    (effect) =>
-      Effect.flatMap(effect, (request) => Effect.withFiberRuntime((fiber) => send(dispatcher, request, fiber))),
-    Effect.succeed as HttpClient.HttpClient.Preprocess<never, never>
-  )
-
-const send = (
-  dispatcher: Undici.Dispatcher,
-  request: HttpClientRequest.HttpClientRequest,
-  fiber: Fiber.RuntimeFiber<unknown, unknown>
-): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> => {
-  const url = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
-  if (url._tag === "Left") {
-    return Effect.fail(new HttpClientError.RequestError({ request, reason: "InvalidUrl", cause: url.left }))
-  }
-  const budget = budgets.get(fiber)
-  const body = convertBody(request.body)
-  if (body !== undefined) return dispatch(dispatcher, request, url.right, body, budget)
-  return Effect.flatMap(
-    NodeStream.toReadable((request.body as HttpBody.Stream).stream),
-    (readable) => dispatch(dispatcher, request, url.right, readable, budget)
-  )
-}
+  HttpRetry.readsAttemptTimeout(HttpClient.make((request, url, signal, fiber) => {
+    const context = fiber.currentContext.unsafeMap
+    const options: Undici.Dispatcher.RequestOptions | undefined = context.get(undiciOptionsKey)
+    const timeout: HttpRetry.AttemptTimeout.Service | undefined = context.get(HttpRetry.AttemptTimeout.key)
+    const body = convertBody(request.body)
+    if (body !== undefined) return dispatch(dispatcher, request, url, body, signal, options, timeout)
+    return Effect.flatMap(
+      NodeStream.toReadable((request.body as HttpBody.Stream).stream),
+      (readable) => dispatch(dispatcher, request, url, readable, signal, options, timeout)
+    )
+  }))
 
 const dispatch = (
   dispatcher: Undici.Dispatcher,
   request: HttpClientRequest.HttpClientRequest,
   url: URL,
   body: DispatchBody,
-  budget: AttemptBudget | undefined
+  signal: AbortSignal,
+  options: Undici.Dispatcher.RequestOptions | undefined,
+  timeout: HttpRetry.AttemptTimeout.Service | undefined
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
   Effect.async((resume) => {
-    const controller = new Abort()
+    let abort: AbortSignal | Abort = signal
     let timer: ReturnType<typeof setTimeout> | undefined
     let timedOut = false
-    if (budget !== undefined) {
-      // One native timer, cleared when the headers arrive: a slow body is never cut by it.
+    if (timeout !== undefined) {
+      // One native timer, cleared when the headers arrive: a slow body is never cut by it. The platform's signal
+      // (interruption, withScope, an unread body collected) still aborts the request and its body.
+      const controller = new Abort()
+      signal.addEventListener("abort", () => controller.abort(), { once: true })
+      abort = controller
       timer = setTimeout(() => {
         timedOut = true
         controller.abort()
-      }, budget.millis)
+      }, Math.max(1, Math.ceil(timeout.millis)))
     }
     dispatcher.request({
-      signal: controller as unknown as Undici.Dispatcher.RequestOptions["signal"],
+      ...options,
+      signal: abort as Undici.Dispatcher.RequestOptions["signal"],
       method: request.method,
       headers: request.headers,
       origin: url.origin,
       path: url.pathname + url.search + url.hash,
       body,
-      // No timers of undici's own, as the platform's client: timeouts belong to Effect and to the attempt budget.
+      // No timers of undici's own: timeouts belong to Effect and to the attempt's timeout.
       headersTimeout: 0,
       bodyTimeout: 0
     }).then(
       (source) => {
         if (timer !== undefined) clearTimeout(timer)
-        resume(Effect.succeed(new UndiciResponse(request, source, controller)))
+        resume(Effect.succeed(new UndiciResponse(request, source)))
       },
       (cause) => {
         if (timer !== undefined) clearTimeout(timer)
         resume(Effect.fail(
-          // Typed as the client's error; `enforce`, which set the budget, declares the TimeoutException it adds.
+          // The retry that provided the timeout declares the TimeoutException it adds to the client's errors.
           timedOut ?
-            budget!.onTimeout() as unknown as HttpClientError.RequestError :
+            timeout!.onTimeout() as unknown as HttpClientError.RequestError :
             new HttpClientError.RequestError({ request, reason: "Transport", cause })
         ))
       }
     )
-    return Effect.sync(() => {
-      if (timer !== undefined) clearTimeout(timer)
-      controller.abort()
-    })
+    // Interruption reaches undici through the platform's signal, aborted by `HttpClient.make`.
+    return timer === undefined ? undefined : Effect.sync(() => clearTimeout(timer))
   })
 
 // --- Responses ----------------------------------------------------------------
@@ -245,13 +186,11 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
 
   constructor(
     readonly request: HttpClientRequest.HttpClientRequest,
-    readonly source: Undici.Dispatcher.ResponseData,
-    readonly controller: Abort
+    readonly source: Undici.Dispatcher.ResponseData
   ) {
     super()
     // A body that fails unread must not be an unhandled 'error' event.
     source.body.on("error", noop)
-    unread.register(this, controller, this)
   }
 
   get status(): number {
@@ -281,16 +220,15 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   /**
    * Reads the body once through `read` (later reads of the same kind get the
    * same result, as with the platform's client). Interrupting a read aborts
-   * the request, which closes its connection.
+   * the request through `HttpClient.make`'s response, which closes its
+   * connection.
    */
   private read<A>(read: () => Promise<A>): Effect.Effect<A, HttpClientError.ResponseError> {
     return Effect.async((resume) => {
-      unread.unregister(this)
       read().then(
         (value) => resume(Effect.succeed(value)),
         (cause) => resume(Effect.fail(this.decodeError(cause)))
       )
-      return Effect.sync(() => this.controller.abort())
     })
   }
 
@@ -327,11 +265,8 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   }
 
   get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
-    return Stream.suspend(() => {
-      unread.unregister(this)
-      // The stream destroys the body when it ends early, which aborts the request and closes the connection.
-      return NodeStream.fromReadable(() => this.source.body, (cause) => this.decodeError(cause))
-    })
+    // The stream destroys the body when it ends early, which aborts the request and closes the connection.
+    return NodeStream.fromReadable(() => this.source.body, (cause) => this.decodeError(cause))
   }
 
   toJSON(): unknown {

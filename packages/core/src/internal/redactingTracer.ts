@@ -1,0 +1,158 @@
+/**
+ * Keeping secrets off the spans of a wrapped client.
+ *
+ * The platform's `HttpClient.make` records `url.full` and `url.query` as
+ * written, request headers redacted only by `Headers.currentRedactedNames`,
+ * and ends its span with the raw `RequestError`, whose message holds the URL.
+ * For an attempt whose request carries a secret the retry runs the send
+ * under a tracer that wraps the fiber's own: every span it starts is the
+ * fiber tracer's span, with those attributes and the failure it ends with
+ * redacted. A request without a secret is left alone, at no cost.
+ *
+ * @internal
+ */
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Cause from "effect/Cause"
+import * as Exit from "effect/Exit"
+import * as Tracer from "effect/Tracer"
+import * as Redact from "./redact.js"
+
+/** The names `Headers.currentRedactedNames` hides by default: the platform's span already redacts these. */
+const PLATFORM_REDACTED = new Set(["authorization", "cookie", "set-cookie", "x-api-key"])
+
+/** @internal */
+export interface Secrets {
+  readonly redaction: Redact.Redaction
+  /** Secret header names the platform's span does not redact by default. */
+  readonly extraHeaders: ReadonlyArray<string>
+}
+
+/** @internal */
+export const secretsOf = (redaction: Redact.Redaction): Secrets => ({
+  redaction,
+  extraHeaders: [...redaction.headers].filter((name) => !PLATFORM_REDACTED.has(name))
+})
+
+const queryHasSecret = (search: string, secrets: Secrets): boolean => {
+  for (const [name] of new URLSearchParams(search)) {
+    if (secrets.redaction.query.has(name.toLowerCase())) return true
+  }
+  return false
+}
+
+/**
+ * Whether a span of `request` could show a secret: userinfo in the URL, a
+ * secret query parameter, or a secret header the platform does not redact.
+ * String checks only on the usual request (no "@" or "?", no URL parameter).
+ *
+ * @internal
+ */
+export const hasSecret = (request: HttpClientRequest.HttpClientRequest, secrets: Secrets): boolean => {
+  const url = request.url
+  const query = url.indexOf("?")
+  const at = url.indexOf("@")
+  if (at !== -1 && (query === -1 || at < query)) return true
+  if (query !== -1 && queryHasSecret(url.slice(query), secrets)) return true
+  for (const [name] of request.urlParams) {
+    if (secrets.redaction.query.has(name.toLowerCase())) return true
+  }
+  for (const name of secrets.extraHeaders) {
+    if (request.headers[name] !== undefined) return true
+  }
+  return false
+}
+
+const redactQuery = (query: string, redaction: Redact.Redaction): string => {
+  const parts: Array<string> = []
+  for (const [name, value] of new URLSearchParams(query)) {
+    const shown = redaction.query.has(name.toLowerCase()) ? Redact.REDACTED : encodeURIComponent(value)
+    parts.push(`${encodeURIComponent(name)}=${shown}`)
+  }
+  return parts.join("&")
+}
+
+const HEADER_PREFIX = "http.request.header."
+
+const redactAttribute = (key: string, value: unknown, redaction: Redact.Redaction): unknown => {
+  if (typeof value !== "string") return value
+  if (key === "url.full") return Redact.url(value, [], redaction, true)
+  if (key === "url.query") return redactQuery(value, redaction)
+  if (key.startsWith(HEADER_PREFIX) && redaction.headers.has(key.slice(HEADER_PREFIX.length).toLowerCase())) {
+    return Redact.REDACTED
+  }
+  return value
+}
+
+class RedactingSpan implements Tracer.Span {
+  readonly _tag = "Span"
+  constructor(readonly span: Tracer.Span, readonly redaction: Redact.Redaction, readonly redactError: RedactError) {}
+  get name() {
+    return this.span.name
+  }
+  get spanId() {
+    return this.span.spanId
+  }
+  get traceId() {
+    return this.span.traceId
+  }
+  get parent() {
+    return this.span.parent
+  }
+  get context() {
+    return this.span.context
+  }
+  get status() {
+    return this.span.status
+  }
+  get attributes() {
+    return this.span.attributes
+  }
+  get links() {
+    return this.span.links
+  }
+  get sampled() {
+    return this.span.sampled
+  }
+  get kind() {
+    return this.span.kind
+  }
+  end(endTime: bigint, exit: Exit.Exit<unknown, unknown>): void {
+    this.span.end(
+      endTime,
+      Exit.isFailure(exit) ? Exit.failCause(Cause.map(exit.cause, (error) => this.redactError(error))) : exit
+    )
+  }
+  attribute(key: string, value: unknown): void {
+    this.span.attribute(key, redactAttribute(key, value, this.redaction))
+  }
+  event(name: string, startTime: bigint, attributes?: Record<string, unknown>): void {
+    this.span.event(name, startTime, attributes)
+  }
+  addLinks(links: ReadonlyArray<Tracer.SpanLink>): void {
+    this.span.addLinks(links)
+  }
+}
+
+/** @internal */
+export type RedactError = (error: unknown) => unknown
+
+/**
+ * `tracer`, whose spans redact the URL attributes, secret request headers and
+ * the `HttpClientError` they end with.
+ *
+ * @internal
+ */
+export const make = (tracer: Tracer.Tracer, redaction: Redact.Redaction, redactError: RedactError): Tracer.Tracer =>
+  Tracer.make({
+    span(name, parent, context, links, startTime, kind, options) {
+      const span = tracer.span(name, parent, context, links, startTime, kind, options)
+      const redacting = new RedactingSpan(span, redaction, redactError)
+      // Attributes given at creation reached the span before this wrapper: redact them in place.
+      for (const [key, value] of span.attributes) {
+        const shown = redactAttribute(key, value, redaction)
+        if (shown !== value) span.attribute(key, shown)
+      }
+      return redacting
+    },
+    context: (f, fiber) => tracer.context(f, fiber)
+  })
