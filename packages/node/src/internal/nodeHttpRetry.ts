@@ -188,14 +188,22 @@ const withAttemptTimeouts = (dispatcher: Undici.Dispatcher): Undici.Dispatcher =
     const outer = options.signal as AbortSignal | undefined
     const forward = () => controller.abort(outer!.reason)
     outer?.addEventListener("abort", forward, { once: true })
-    const timer = setTimeout(() => controller.abort(budget.onTimeout()), budget.millis)
+    // The abort waits for the poll phase after the timer (`setImmediate`): after a stall of the event loop Node runs
+    // expired timers before it reads the I/O that arrived meanwhile, and an answer or a refusal already there wins.
+    let settled = false
+    const timer = setTimeout(() =>
+      setImmediate(() => {
+        if (!settled) controller.abort(budget.onTimeout())
+      }), budget.millis)
     return dispatcher.request({ ...options, signal: controller.signal }).then(
       (response) => {
         // The caller's abort must still reach the body: only the timer ends here.
+        settled = true
         clearTimeout(timer)
         return response
       },
       (error) => {
+        settled = true
         clearTimeout(timer)
         outer?.removeEventListener("abort", forward)
         throw error

@@ -190,12 +190,19 @@ const dispatch = (
   Effect.async((resume) => {
     const controller = new Abort()
     let timer: ReturnType<typeof setTimeout> | undefined
+    let late: ReturnType<typeof setImmediate> | undefined
+    let settled = false
     let timedOut = false
     if (budget !== undefined) {
-      // One native timer, cleared when the headers arrive: a slow body is never cut by it.
+      // One native timer, cleared when the headers arrive: a slow body is never cut by it. Its abort waits for the
+      // poll phase that follows (`setImmediate`): after a stall of the event loop Node runs expired timers before it
+      // reads the I/O that arrived meanwhile, and an answer or a refusal that was already there must win.
       timer = setTimeout(() => {
-        timedOut = true
-        controller.abort()
+        late = setImmediate(() => {
+          if (settled) return
+          timedOut = true
+          controller.abort()
+        })
       }, budget.millis)
     }
     dispatcher.request({
@@ -210,10 +217,12 @@ const dispatch = (
       bodyTimeout: 0
     }).then(
       (source) => {
+        settled = true
         if (timer !== undefined) clearTimeout(timer)
         resume(Effect.succeed(new UndiciResponse(request, source, controller)))
       },
       (cause) => {
+        settled = true
         if (timer !== undefined) clearTimeout(timer)
         resume(Effect.fail(
           // Typed as the client's error; `enforce`, which set the budget, declares the TimeoutException it adds.
@@ -224,7 +233,9 @@ const dispatch = (
       }
     )
     return Effect.sync(() => {
+      settled = true
       if (timer !== undefined) clearTimeout(timer)
+      if (late !== undefined) clearImmediate(late)
       controller.abort()
     })
   })
