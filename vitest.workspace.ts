@@ -20,7 +20,9 @@ export default defineWorkspace([
       // TransportParity already runs both transports itself.
       exclude: ["test/cli/**", "test/TransportParity.test.ts", "**/node_modules/**"],
       globalSetup: [],
-      typecheck: { enabled: false }
+      typecheck: { enabled: false },
+      // Read by the chaos suite's ledger, to file its counts under this transport in RELIABILITY.md.
+      env: { HTTP_RETRY_TEST_TRANSPORT: "platform" }
     }
   },
   path.join(__dirname, "docs")
