@@ -284,19 +284,14 @@ const runCase = (protocol: "http" | "https", variant: Variant, row: Row) =>
 
     // Attempts as the server saw them; through a closed port, as the retry logged them. Where the attempt timeout is
     // what the case is about it also bounds connecting and the TLS handshake, which a busy machine can make longer than
-    // 200 ms: the request may then never reach the server. Every attempt opens its own connection, since a timed-out
-    // one is closed, and the kernel accepts it however late the server's event loop sees it: count those.
+    // 200 ms: a request may then never reach the server, and the attempts are the ones the retry logged, each ended by
+    // its timeout.
     assert.strictEqual(logs.lines.length, expected.attempts, `one log line per attempt: ${JSON.stringify(logs.lines)}`)
-    if (server === undefined) {
-      // The log lines above are the attempts.
-    } else if (row.timeout === undefined) {
+    if (server !== undefined && row.timeout === undefined) {
       assert.strictEqual(server.requests.length, expected.attempts, "attempts")
-    } else {
+    } else if (server !== undefined) {
       assert.isAtMost(server.requests.length, expected.attempts, "attempts")
-      yield* eventually(() => server.connections === expected.attempts, 5_000).pipe(
-        Effect.catchAllDefect(() => Effect.void)
-      )
-      assert.strictEqual(server.connections, expected.attempts, "attempts (connections)")
+      for (const line of logs.lines) assert.match(line.message, /attempt \d\/\d -> timed out;/)
     }
     const last = logs.lines[logs.lines.length - 1].message
     if (expected.giveUp === undefined) assert.match(last, /-> 2\d\d$/)
@@ -443,6 +438,10 @@ const stall = (ms: number) => {
 }
 
 describe("a stalled event loop", () => {
+  /** A refusal is in the kernel the moment the connection is tried: the stall is sure to pass this timer. */
+  const REFUSAL_TIMEOUT = 100
+  /** The answer needs the server's turn first, which a busy machine delays: 1 s leaves it room. */
+  const ANSWER_TIMEOUT = 1_000
   // After a stall Node runs the timers that expired during it before it reads the I/O that arrived meanwhile: an
   // attempt timer must not win over an answer or a refusal that was already there when it fired.
   const stalledCase = (
@@ -453,16 +452,18 @@ describe("a stalled event loop", () => {
     it.scopedLive(name, () =>
       Effect.gen(function*() {
         ledger.fault(name)
+        let sentAt = 0
         const server = fault === undefined ? undefined : yield* Chaos.make(() => {
-          // The answer is written by now: stall once it is on its way.
-          setImmediate(() => stall(300))
+          // The answer is written by now: once it is on its way, stall until the attempt's timer is well past due.
+          setImmediate(() => stall(sentAt + ANSWER_TIMEOUT + 500 - performance.now()))
           return fault
         })
         const url = server?.url ?? `http://127.0.0.1:${yield* closedPort}`
+        const timeout = server === undefined ? REFUSAL_TIMEOUT : ANSWER_TIMEOUT
         const context = yield* Layer.build(NodeHttpRetry.layer({
-          policy: policy({ maxAttempts: 1, attemptTimeout: "100 millis" })
+          policy: policy({ maxAttempts: 1, attemptTimeout: `${timeout} millis` })
         }))
-        const sentAt = performance.now()
+        sentAt = performance.now()
         const request = Effect.flatMap(HttpClient.HttpClient, (client) =>
           Effect.flatMap(client.get(url), (response) =>
             Effect.map(response.text, (body) => ({ status: response.status, body })))).pipe(Effect.provide(context))
@@ -470,22 +471,24 @@ describe("a stalled event loop", () => {
         // Through the closed port: stall once the connection is on its way (the fiber sends it before this runs).
         if (server === undefined) yield* Effect.sync(() => setImmediate(() => stall(300)))
         const ended = describeEnd(yield* Fiber.join(fiber))
-        // On a busy machine the request may reach the server only after the attempt's 100 ms: the timeout is then
-        // right, and the case shows nothing. Whenever the answer was written before the timer was due, it must win.
-        const answeredInTime = server === undefined || server.requests[0].receivedAt < sentAt + 100
+        // On a very busy machine the request may reach the server only after the attempt's timer was due: the timeout
+        // is then right, and the case shows nothing. Node times a timer from the start of the event loop's turn, which
+        // may be earlier than `sentAt`: the answer counts as sent in time if it was written half the timeout early.
+        const answeredInTime = server === undefined ||
+          server.requests[0].receivedAt < sentAt + ANSWER_TIMEOUT / 2
         if (answeredInTime || ended.end !== "TimeoutException") {
           assert.deepStrictEqual([ended.end, ended.detail], [expected.end, expected.detail], String(ended.error))
         }
       }))
 
   stalledCase(
-    "a refusal received during a 300 ms stall, past a 100 ms attempt timeout, is a refusal",
+    "a refusal received during a 300 ms stall, past the 100 ms attempt timeout, is a refusal",
     undefined,
     { end: "RequestError", detail: "ConnectionRefused" }
   )
 
   stalledCase(
-    "an answer received during a 300 ms stall, past a 100 ms attempt timeout, is the answer",
+    "an answer received during a stall past the attempt timeout is the answer",
     Chaos.raw("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", "keep"),
     { end: "ok", detail: "ok" }
   )
