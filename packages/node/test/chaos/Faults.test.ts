@@ -465,8 +465,10 @@ describe("a stalled event loop", () => {
         }))
         sentAt = performance.now()
         const request = Effect.flatMap(HttpClient.HttpClient, (client) =>
-          Effect.flatMap(client.get(url), (response) =>
-            Effect.map(response.text, (body) => ({ status: response.status, body })))).pipe(Effect.provide(context))
+          Effect.flatMap(
+            client.get(url),
+            (response) => Effect.map(response.text, (body) => ({ status: response.status, body }))
+          )).pipe(Effect.provide(context))
         const fiber = yield* Effect.fork(ledger.observe(request))
         // Through the closed port: stall once the connection is on its way (the fiber sends it before this runs).
         if (server === undefined) yield* Effect.sync(() => setImmediate(() => stall(300)))

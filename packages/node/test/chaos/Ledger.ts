@@ -185,7 +185,7 @@ export const make = (section: SectionName): Ledger => {
  */
 const reportDirectory = process.env.HTTP_RETRY_RELIABILITY_DIR
 
-/** Which transport the file ran on: the platform-transport project sets it (vitest.workspace.ts). */
+/** Which transport the file ran on: the platform-transport project sets it (vitest.config.ts). */
 export const transport: "direct" | "platform" = process.env.HTTP_RETRY_TEST_TRANSPORT === "platform" ?
   "platform" :
   "direct"
