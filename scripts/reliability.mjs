@@ -104,9 +104,9 @@ function render(byTransport, { commit, date, seed }) {
     "",
     "A call ends in exactly one way: with its answer, or with one of the library's typed errors (`HttpStatusError`,",
     "`RequestError`, `ResponseError`, `TimeoutException`, or a validation error naming the bad value). A call is lost if",
-    "it ends any other way, and hung if it is still running at its bound (30 seconds a call; 55 seconds for the whole",
-    "soak). Fibers are counted with a `Supervisor` around each call; sockets by the servers, after the client's scope",
-    "has closed.",
+    "it ends any other way, and hung if it is still running at its bound (30 seconds a call; 6 ms a call for the whole",
+    "soak, at least 55 seconds). Fibers are counted with a `Supervisor` around each call; sockets by the servers, after",
+    "the client's scope has closed.",
     ""
   ]
   TRANSPORTS.forEach(([, , label], i) => {
