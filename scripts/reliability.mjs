@@ -104,8 +104,8 @@ function render(byTransport, { commit, date, seed }) {
     "",
     "A call ends in exactly one way: with its answer, or with one of the library's typed errors (`HttpStatusError`,",
     "`RequestError`, `ResponseError`, `TimeoutException`, or a validation error naming the bad value). A call is lost if",
-    "it ends any other way, and hung if it is still running at its bound (30 seconds a call; 6 ms a call for the whole",
-    "soak, at least 55 seconds). Fibers are counted with a `Supervisor` around each call; sockets by the servers, after",
+    "it ends any other way, and hung if it is still running at its bound (30 seconds a call; 15 ms a call for the whole",
+    "soak, at least 2 minutes). Fibers are counted with a `Supervisor` around each call; sockets by the servers, after",
     "the client's scope has closed.",
     ""
   ]
