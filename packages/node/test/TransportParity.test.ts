@@ -1,7 +1,7 @@
 /**
  * The two transports side by side: the direct one (the default) must answer every read the platform's undici client
  * answers, with the same values and the same errors. The rest of the Node layer's tests run on both through the
- * platform-transport project (vitest.workspace.ts); these pin the response object itself.
+ * platform-transport project (vitest.config.ts); these pin the response object itself.
  */
 import * as Undici from "@effect/platform-node/Undici"
 import * as HttpBody from "@effect/platform/HttpBody"

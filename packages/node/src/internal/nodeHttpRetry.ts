@@ -140,10 +140,39 @@ const tlsOptions = (resolved: Resolved): Undici.buildConnector.BuildOptions => (
   ...(resolved.ca === undefined ? {} : { ca: resolved.ca })
 })
 
+/**
+ * Every pool (or client) an agent made, including those it has let go. undici's Agent drops an origin's pool from its
+ * map, closing it gracefully, when the pool's count of connections falls to 0; a connection still in its TLS
+ * handshake is not counted yet, so an attempt sent as the previous attempt's aborted connection closes can run on a
+ * pool the agent no longer knows. `Agent.destroy()` never reaches that pool, and a response still open on it (a
+ * body that never ends) kept its socket open after the layer's scope had closed. Releasing the dispatcher destroys
+ * these pools too.
+ */
+const pools = new WeakMap<Undici.Dispatcher, Set<Undici.Pool | Undici.Client>>()
+
+/** undici's own factory for an agent's pools, recording each in `made`; pools that have ended are let go. */
+const recordingFactory = (made: Set<Undici.Pool | Undici.Client>) => (origin: URL | string, options: object) => {
+  for (const pool of made) if (pool.destroyed) made.delete(pool)
+  const pool = (options as Undici.Pool.Options).connections === 1 ?
+    new Undici.Client(origin, options) :
+    new Undici.Pool(origin, options)
+  made.add(pool)
+  return pool
+}
+
+/** Destroys the dispatcher, and every pool it made that it no longer knows. */
+const destroyDispatcher = (dispatcher: Undici.Dispatcher): Promise<unknown> =>
+  Promise.all([
+    dispatcher.destroy(),
+    ...[...pools.get(dispatcher) ?? []].map((pool) => pool.destroyed ? undefined : pool.destroy())
+  ])
+
 /** @internal */
 export const makeDispatcherUnsafe = (resolved: Resolved): Undici.Dispatcher => {
   const connect = tlsOptions(resolved)
+  const made = new Set<Undici.Pool | Undici.Client>()
   const agentOptions: Undici.Agent.Options = {
+    factory: recordingFactory(made),
     keepAliveTimeout: resolved.keepAliveTimeoutMillis,
     // undici prefers a server's `Keep-Alive: timeout=N` hint, capped only by this: without it the option would not
     // apply to any server that sends the hint (Node's http server always does).
@@ -157,6 +186,7 @@ export const makeDispatcherUnsafe = (resolved: Resolved): Undici.Dispatcher => {
     resolved.proxy === "env" ?
     new Undici.EnvHttpProxyAgent({ ...agentOptions, requestTls: connect }) :
     new Undici.ProxyAgent({ ...agentOptions, uri: resolved.proxy.href, requestTls: connect })
+  pools.set(base, made)
   return base
 }
 
@@ -181,7 +211,7 @@ const acquire = (resolved: Resolved): Effect.Effect<Undici.Dispatcher, never, Sc
           )
       )
     ),
-    (dispatcher) => Effect.promise(() => dispatcher.destroy())
+    (dispatcher) => Effect.promise(() => destroyDispatcher(dispatcher))
   )
 
 /**

@@ -128,16 +128,23 @@ const dispatch = (
   Effect.async((resume) => {
     let abort: AbortSignal | Abort = signal
     let timer: ReturnType<typeof setTimeout> | undefined
+    let late: ReturnType<typeof setImmediate> | undefined
+    let settled = false
     let timedOut = false
     if (timeout !== undefined) {
       // One native timer, cleared when the headers arrive: a slow body is never cut by it. The platform's signal
-      // (interruption, withScope, an unread body collected) still aborts the request and its body.
+      // (interruption, withScope, an unread body collected) still aborts the request and its body. The timer's abort
+      // waits for the poll phase that follows (`setImmediate`): after a stall of the event loop Node runs expired
+      // timers before it reads the I/O that arrived meanwhile, and an answer or a refusal already there must win.
       const controller = new Abort()
       signal.addEventListener("abort", () => controller.abort(), { once: true })
       abort = controller
       timer = setTimeout(() => {
-        timedOut = true
-        controller.abort()
+        late = setImmediate(() => {
+          if (settled) return
+          timedOut = true
+          controller.abort()
+        })
       }, Math.max(1, Math.ceil(timeout.millis)))
     }
     dispatcher.request({
@@ -153,10 +160,12 @@ const dispatch = (
       bodyTimeout: 0
     }).then(
       (source) => {
+        settled = true
         if (timer !== undefined) clearTimeout(timer)
         resume(Effect.succeed(new UndiciResponse(request, source)))
       },
       (cause) => {
+        settled = true
         if (timer !== undefined) clearTimeout(timer)
         resume(Effect.fail(
           // The retry that provided the timeout declares the TimeoutException it adds to the client's errors.
@@ -167,7 +176,11 @@ const dispatch = (
       }
     )
     // Interruption reaches undici through the platform's signal, aborted by `HttpClient.make`.
-    return timer === undefined ? undefined : Effect.sync(() => clearTimeout(timer))
+    return timer === undefined ? undefined : Effect.sync(() => {
+      settled = true
+      clearTimeout(timer)
+      if (late !== undefined) clearImmediate(late)
+    })
   })
 
 // --- Responses ----------------------------------------------------------------

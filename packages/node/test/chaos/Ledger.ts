@@ -3,13 +3,10 @@
  *
  * Each chaos test file keeps one `Ledger` section: every call it makes goes through `observe`, which sorts the call's
  * end into success, typed error, interrupted (on purpose), lost (a defect or an untyped failure) or hung (still
- * running at a generous bound), and counts the fibers the call left alive. At the end of the file the section is
- * written to a directory shared by the files of one vitest run; the file that completes the set writes RELIABILITY.md
- * at the repository root. Vitest runs test files in separate workers, so a file's counts cannot reach another file in
- * memory.
- *
- * The report holds only counts the seed decides, never times or memory, so a run that finds nothing new leaves the
- * committed file unchanged.
+ * running at a generous bound), and counts the fibers the call left alive. Under `pnpm reliability` the file writes
+ * its section, at its end, to the directory the command gives it (`HTTP_RETRY_RELIABILITY_DIR`), and the command
+ * writes RELIABILITY.md from the sections of both transports (scripts/reliability.mjs). Vitest runs test files in
+ * separate workers, so a file's counts cannot reach another file in memory. `pnpm test` writes nothing.
  */
 import * as Cause from "effect/Cause"
 import * as ConfigError from "effect/ConfigError"
@@ -21,9 +18,7 @@ import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as Supervisor from "effect/Supervisor"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { seed } from "./Seed.js"
 
 /** The sections a full run of the chaos suite writes, in report order. */
@@ -114,7 +109,7 @@ export interface Ledger {
   readonly scan: (text: string, secrets: ReadonlyArray<string>) => Array<string>
   /** Counts sockets still open (after every check that they close). */
   readonly sockets: (open: number) => void
-  /** Writes the section for the report; the last section of a full run writes RELIABILITY.md. */
+  /** Under `pnpm reliability`, writes the section for the report. */
   readonly flush: () => void
 }
 
@@ -183,95 +178,23 @@ export const make = (section: SectionName): Ledger => {
 
 // --- The report ---------------------------------------------------------------
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..")
+/**
+ * The directory `pnpm reliability` (scripts/reliability.mjs) gives the run: each file writes its section there, and
+ * the script writes RELIABILITY.md from them once every file of both transports has passed. Unset in `pnpm test`,
+ * which writes nothing, so the tracked report only changes when it is meant to.
+ */
+const reportDirectory = process.env.HTTP_RETRY_RELIABILITY_DIR
 
-/** Where RELIABILITY.md goes: the repository root. */
-export const reportPath = path.join(root, "RELIABILITY.md")
-
-// Vitest runs each file in a child of its main process: the parent's pid names the run.
-const runDirectory = path.join(os.tmpdir(), `http-retry-chaos-${process.ppid}`)
-
-// A section older than this is from another run whose pid was reused: a whole run takes minutes.
-const STALE_MILLIS = 30 * 60 * 1000
-
-const fresh = (file: string) => {
-  try {
-    return Date.now() - fs.statSync(file).mtimeMs < STALE_MILLIS
-  } catch {
-    return false
-  }
-}
+/** Which transport the file ran on: the platform-transport project sets it (vitest.config.ts). */
+export const transport: "direct" | "platform" = process.env.HTTP_RETRY_TEST_TRANSPORT === "platform" ?
+  "platform" :
+  "direct"
 
 const writeSection = (tally: Tally) => {
-  fs.mkdirSync(runDirectory, { recursive: true })
-  fs.writeFileSync(path.join(runDirectory, `${tally.section}.json`), JSON.stringify(tally))
-  const names = Object.keys(SECTIONS) as Array<SectionName>
-  const files = names.map((name) => path.join(runDirectory, `${name}.json`))
-  // Only a run of the whole suite writes the report; a run of some of its files leaves it as it is.
-  if (!files.every(fresh)) return
-  const tallies = files.map((file) => JSON.parse(fs.readFileSync(file, "utf8")) as Tally)
-  const text = render(tallies)
-  if (!fs.existsSync(reportPath) || fs.readFileSync(reportPath, "utf8") !== text) fs.writeFileSync(reportPath, text)
-  fs.rmSync(runDirectory, { recursive: true, force: true })
-}
-
-const n = (value: number) => value.toLocaleString("en-US")
-
-const sum = (tallies: ReadonlyArray<Tally>, field: keyof Omit<Tally, "section" | "faults">) =>
-  tallies.reduce((total, tally) => total + tally[field], 0)
-
-/** RELIABILITY.md from the sections' tallies. */
-export const render = (tallies: ReadonlyArray<Tally>): string => {
-  const faults = tallies.reduce((total, tally) => total + tally.faults.length, 0)
-  const rows: ReadonlyArray<readonly [string, number]> = [
-    ["Faults tried", faults],
-    ["Calls made", sum(tallies, "calls")],
-    ["Calls ended with success", sum(tallies, "succeeded")],
-    ["Calls ended with a typed error", sum(tallies, "typedErrors")],
-    ["Calls interrupted on purpose", sum(tallies, "interrupted")],
-    ["Calls lost (a defect or an untyped failure)", sum(tallies, "lost")],
-    ["Calls hung", sum(tallies, "hung")],
-    ["Sockets left open", sum(tallies, "socketsLeft")],
-    ["Fibers left alive", sum(tallies, "fibersLeft")],
-    ["Unhandled rejections", sum(tallies, "unhandledRejections")],
-    ["Renderings scanned for secrets", sum(tallies, "renderingsScanned")],
-    ["Secrets found in any channel", sum(tallies, "secretsFound")]
-  ]
-  const lines = [
-    "# Reliability",
-    "",
-    "<!-- Written by packages/node/test/chaos/Ledger.ts at the end of each full run of the chaos suite. Do not edit. -->",
-    "",
-    "What the chaos suite (`packages/node/test/chaos`, part of `pnpm test`) did to the library on its last full run,",
-    "counted by the suite itself: real loopback servers that reset, stall, drip, lie and redirect; interruptions at",
-    "random points; a soak of 20,000 requests with 30% of answers faulted; every error, log line and span scanned for",
-    "secrets; bad input of every kind. Run it alone with `npx vitest run --project @http-retry/node test/chaos`.",
-    "",
-    `Seed: ${seed}. Replay a run with \`HTTP_RETRY_CHAOS_SEED=${seed}\`.`,
-    "",
-    "| | |",
-    "| --- | ---: |",
-    ...rows.map(([label, value]) => `| ${label} | ${n(value)} |`),
-    "",
-    "A call ends in exactly one way: with its answer, or with one of the library's typed errors (`HttpStatusError`,",
-    "`RequestError`, `ResponseError`, `TimeoutException`, or a validation error naming the bad value). A call is lost if",
-    "it ends any other way, and hung if it is still running at its bound (30 seconds a call; 55 seconds for the whole",
-    "soak). Fibers are counted with a `Supervisor` around each call; sockets by the servers, after the client's scope",
-    "has closed.",
-    "",
-    "## By part",
-    "",
-    "| Part | Faults | Calls | Success | Typed error | Interrupted | Lost | Hung | Sockets left | Fibers left | Secrets found |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...tallies.map((t) =>
-      `| ${SECTIONS[t.section]} | ${t.faults.length} | ${n(t.calls)} | ${n(t.succeeded)} | ${n(t.typedErrors)} | ${
-        n(t.interrupted)
-      } | ${t.lost} | ${t.hung} | ${t.socketsLeft} | ${t.fibersLeft} | ${t.secretsFound} |`
-    ),
-    "",
-    "## Faults tried",
-    "",
-    ...tallies.flatMap((t) => [`### ${SECTIONS[t.section]}`, "", ...t.faults.map((fault) => `- ${fault}`), ""])
-  ]
-  return lines.join("\n")
+  if (reportDirectory === undefined || reportDirectory === "") return
+  fs.mkdirSync(reportDirectory, { recursive: true })
+  fs.writeFileSync(
+    path.join(reportDirectory, `${transport}-${tally.section}.json`),
+    JSON.stringify({ ...tally, title: SECTIONS[tally.section], transport, seed })
+  )
 }

@@ -1,20 +1,25 @@
 /**
- * The soak: 20,000 calls, 64 in flight, through one `NodeHttpRetry.layer`, against a chaos server that faults 30% of
- * its answers. Each attempt's fault is drawn from the seed and (call id, attempt number), never from arrival order, so
- * the end of every call is known in advance whatever the concurrency does. Each call is checked against the attempts
- * the server served it (the answer or the typed error they imply, never more than maxAttempts, its own body and no
- * other call's) and against the seed. Then: nothing lost, nothing hung, nothing ended twice, no socket or fiber left
- * once the layer's scope has closed, the heap after a full GC flat and RSS growth bounded.
+ * The soak: 4,000 calls in `pnpm test` (20,000 under `pnpm reliability`, which sets `HTTP_RETRY_SOAK_CALLS`), 64 in
+ * flight, through one retrying client over `NodeHttpRetry.layerClient` (what `NodeHttpRetry.layer` builds, with an
+ * `onRetry` that records what the client saw of each attempt), against a chaos server that faults 30% of its answers.
+ * Each attempt's fault is drawn from the seed and (call id, attempt number as the server counts arrivals), never from
+ * arrival order across calls, so the end of every call is known in advance whatever the concurrency does. Each call's
+ * attempts as the client saw them are matched one to one with the attempts the server served it: the answer or typed
+ * error each served attempt implies, never more than maxAttempts, its own body and no other call's. Then: nothing lost,
+ * nothing hung, nothing ended twice, no socket or fiber left once the layer's scope has closed, the heap after a full
+ * GC flat and RSS growth bounded. 4,000 calls are enough for each of these: about 30 calls end with a typed error, and
+ * the heap is measured over 3,000 calls after the first 1,000.
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { RetryPolicy } from "@http-retry/core"
+import { HttpRetry, RetryPolicy } from "@http-retry/core"
 import { NodeHttpRetry } from "@http-retry/node"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Predicate from "effect/Predicate"
 import * as Scope from "effect/Scope"
 import * as Supervisor from "effect/Supervisor"
 import { performance } from "node:perf_hooks"
@@ -32,14 +37,24 @@ afterAll(() => {
   assert.strictEqual(ledger.tally.unhandledRejections, 0, "unhandled rejections")
 })
 
-const CALLS = 20_000
+const CALLS = ((raw) => {
+  const calls = raw === undefined || raw === "" ? 4_000 : Number(raw)
+  if (!Number.isInteger(calls) || calls < 2_000) {
+    throw new Error(`HTTP_RETRY_SOAK_CALLS = ${JSON.stringify(raw)} (expected a whole number of at least 2000)`)
+  }
+  return calls
+})(process.env.HTTP_RETRY_SOAK_CALLS)
 const IN_FLIGHT = 64
 const MAX_ATTEMPTS = 4
 // Long enough that a stalled event loop (two cores, the test runner busy beside us) does not time out an answer the
 // server sent in time: the counts in RELIABILITY.md should be the seed's, run after run.
 const ATTEMPT_TIMEOUT = 1_000
-/** The whole soak must end within this, or the calls still running count as hung. */
-const BOUND = 55_000
+/**
+ * The whole soak must end within this, or the calls still running count as hung: 15 ms a call, at least 2 minutes.
+ * The 4,000 calls of `pnpm test` take about 4 s on an idle machine, and took 53 s beside two busy loops with coverage
+ * on: a hung call is one still running long after any machine would have ended it.
+ */
+const BOUND = Math.max(120_000, CALLS * 15)
 const RSS_GROWTH_LIMIT = 256 * 1024 * 1024
 /** What the run may retain on the heap after a full GC, beyond the test's own per-call records. */
 const HEAP_GROWTH_LIMIT = 32 * 1024 * 1024
@@ -129,21 +144,52 @@ const heapAfterGc = () => {
 type Ending = string
 
 /**
- * Whether `ending` is what the attempts the server served allow, and if not, why. An attempt timer may fire on an
- * answer the server already sent if the event loop stalls, so any attempt may have ended in a timeout; nothing else
- * may differ.
+ * What the client saw of one attempt: `ok`, a status it retried or gave up on, `RequestError` or `TimeoutException`.
  */
-const consistent = (ending: Ending, served: ReadonlyArray<Kind>): string | undefined => {
-  const last = served[served.length - 1]
-  if (served.length === 0 || served.length > MAX_ATTEMPTS) return `${served.length} attempts`
-  if (ending === "ok") return last === "ok" ? undefined : `ok after ${served}`
-  if (served.length < MAX_ATTEMPTS) return `${ending} after ${served.length} attempts`
-  const tag = last === "ok" || last === "headers after 5 s, past the 1 s attemptTimeout" ?
-    "TimeoutException" :
-    last === "reset (RST) before the headers" ?
-    "RequestError" :
-    "HttpStatusError"
-  return ending === tag || ending === "TimeoutException" ? undefined : `${ending} after ${served}`
+type Seen = string
+
+/** What the client can see of an attempt the server served with `kind`, unless its timer ended the attempt first. */
+const seenOf = (kind: Kind): Seen | undefined => {
+  switch (kind) {
+    case "ok":
+      return "ok"
+    case "503":
+    case "503 with Retry-After: 0":
+    case "503 reset mid-body":
+      return "503"
+    case "429 with Retry-After: 1":
+      return "429"
+    case "reset (RST) before the headers":
+      return "RequestError"
+    case "headers after 5 s, past the 1 s attemptTimeout":
+      return undefined
+  }
+}
+
+/**
+ * Whether the attempts the client saw (`seen`, in its order, the last one its end) and the attempts the server served
+ * (`served`, in arrival order) explain each other, and if not, why. They are matched one to one, in any order: when an
+ * attempt's timer fires (a stalled event loop can make it fire on an answer the server was about to send), the next
+ * attempt may reach the server first, on another connection, or the timed-out request may never be written at all. So
+ * a timeout may stand for any served attempt, or for none; every other attempt the client saw must be one the server
+ * served, and every attempt the server served must be one the client saw.
+ */
+const consistent = (seen: ReadonlyArray<Seen>, served: ReadonlyArray<Kind>): string | undefined => {
+  const why = () => `client saw ${seen.join(",")}; server served ${served.join(",")}`
+  if (seen.length > MAX_ATTEMPTS || served.length > seen.length) return why()
+  if (seen[seen.length - 1] !== "ok" && seen.length < MAX_ATTEMPTS) return `gave up early: ${why()}`
+  const unmatched = [...served]
+  let timeouts = 0
+  for (const attempt of seen) {
+    if (attempt === "TimeoutException") {
+      timeouts++
+      continue
+    }
+    const i = unmatched.findIndex((kind) => seenOf(kind) === attempt)
+    if (i === -1) return why()
+    unmatched.splice(i, 1)
+  }
+  return unmatched.length <= timeouts ? undefined : why()
 }
 
 describe("soak", () => {
@@ -173,8 +219,28 @@ describe("soak", () => {
           attemptTimeout: `${ATTEMPT_TIMEOUT} millis`,
           maxElapsed: "30 seconds"
         })
+        /** What the client saw of each failed attempt, per call, in order; the end is added when the call ends. */
+        const seen = new Map<number, Array<Seen>>()
+        const onRetry = (info: HttpRetry.RetryInfo<unknown>) =>
+          Effect.sync(() => {
+            const id = Number(info.request.headers["x-call-id"])
+            const failure = info.failure
+            const attempt = failure._tag === "Status" ?
+              String(failure.response.status) :
+              Predicate.isTagged(failure.error, "RequestError") ?
+              "RequestError" :
+              Predicate.isTagged(failure.error, "TimeoutException") ?
+              "TimeoutException" :
+              `untyped: ${String(failure.error)}`
+            const list = seen.get(id)
+            if (list === undefined) seen.set(id, [attempt])
+            else list.push(attempt)
+          })
         const scope = yield* Scope.make()
-        const context = yield* Layer.buildWithScope(NodeHttpRetry.layer({ policy }), scope)
+        const context = yield* Layer.buildWithScope(
+          HttpRetry.layer(policy, { onRetry }).pipe(Layer.provide(NodeHttpRetry.layerClient())),
+          scope
+        )
         const client = yield* Effect.provide(HttpClient.HttpClient, context)
         const supervisor = yield* Supervisor.track
 
@@ -200,13 +266,17 @@ describe("soak", () => {
             Effect.exit,
             Effect.map((exit) => {
               if (ends.has(id)) twice++
+              const list = seen.get(id) ?? []
+              seen.set(id, list)
               if (Exit.isSuccess(exit)) {
                 if (exit.value !== bodyOf(id)) wrongBody++
                 ends.set(id, "ok")
+                list.push("ok")
               } else {
                 const end = Ledger.endOf(exit)
-                const error = Cause.squash(exit.cause) as { readonly _tag?: string }
+                const error = Cause.squash(exit.cause) as { readonly _tag?: string; readonly status?: number }
                 ends.set(id, end === "typedError" ? String(error._tag) : `${end}: ${String(error)}`)
+                list.push(error._tag === "HttpStatusError" ? String(error.status) : String(error._tag))
               }
               if (ends.size === 1_000) {
                 memory.heapBaseline = heapAfterGc()
@@ -241,6 +311,7 @@ describe("soak", () => {
         let mostAttempts = 0
         const inconsistent: Array<string> = []
         const notSeeded: Array<string> = []
+        const notSeededUntimed: Array<string> = []
         for (let id = 1; id <= CALLS; id++) {
           const ending = ends.get(id)
           const attempts = served.get(id) ?? []
@@ -251,9 +322,13 @@ describe("soak", () => {
           else lost++
           ledger.end(ending === "ok" ? "success" : /^[A-Z]\w+$/.test(ending) ? "typedError" : "lost")
           const expected = expectedOf(id)
+          const client = seen.get(id) ?? []
           if (ending === expected.end && attempts.length === expected.attempts) asSeeded++
-          else notSeeded.push(`call ${id} ended ${ending} after ${attempts}`)
-          const why = consistent(ending, attempts)
+          else {
+            notSeeded.push(`call ${id} ended ${ending} after ${attempts}`)
+            if (!client.includes("TimeoutException")) notSeededUntimed.push(`call ${id}: client saw ${client}`)
+          }
+          const why = consistent(client, attempts)
           if (why !== undefined) inconsistent.push(`call ${id}: ${why}`)
         }
         const hung = CALLS - ends.size
@@ -284,14 +359,16 @@ describe("soak", () => {
         assert.strictEqual(wrongBody, 0, "answers that reached the wrong call")
         assert.deepStrictEqual(inconsistent.slice(0, 10), [], "calls whose end the served attempts do not explain")
         assert.isAtMost(mostAttempts, MAX_ATTEMPTS)
-        // An attempt timer can fire on an answer already sent when the event loop stalls (a GC pause): allow a few.
-        assert.isAtLeast(asSeeded, CALLS - 20, "calls that did not end as the seed says")
+        // A call ends otherwise than the seed says only when an attempt's timer fired first, however rare a stalled event
+        // loop makes that: the count of such calls depends on the machine, so the log line shows it and only the cause
+        // is asserted.
+        assert.deepStrictEqual(notSeededUntimed.slice(0, 10), [], "calls not as seeded, with no attempt timed out")
         assert.isAbove(typed, 0, "the seed gave no call four faults: the typed errors went untested")
         assert.strictEqual(server.openSockets(), 0, "sockets left open after the layer's scope closed")
         assert.strictEqual(fibers, 0, "fibers left alive")
         assert.isBelow(heapEnd - memory.heapBaseline, HEAP_GROWTH_LIMIT, "heap retained")
         assert.isBelow(memory.rssPeak - memory.rssBaseline, RSS_GROWTH_LIMIT, "RSS growth")
       }),
-    { timeout: 90_000 }
+    { timeout: BOUND + 60_000 }
   )
 })

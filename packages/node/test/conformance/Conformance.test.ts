@@ -11,7 +11,7 @@
  * carries a secret has its span redacted (checked on its own below, not compared).
  *
  * This suite enumerates the transports itself, so it is left out of the platform-transport project
- * (vitest.workspace.ts).
+ * (vitest.config.ts).
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Undici from "@effect/platform-node/Undici"

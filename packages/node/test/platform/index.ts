@@ -1,5 +1,5 @@
 /**
- * `@http-retry/node` as the layer tests see it in the platform-transport project (vitest.workspace.ts): the same
+ * `@http-retry/node` as the layer tests see it in the platform-transport project (vitest.config.ts): the same
  * module, with `layer` and `layerClient` defaulting to `transport: "platform"`, so that every test of the Node layer
  * also runs on `@effect/platform-node`'s own undici client. An explicit `transport` in a test still wins.
  */
