@@ -90,9 +90,9 @@ export interface RetryOptions<E, R> {
  * The timeout of the attempt being sent, for a client that enforces it
  * itself.
  *
- * By default `withRetry` bounds each attempt with `Effect.timeoutFail` on
- * Effect's `Clock` (exact under `TestClock`, with any client), which forks a
- * timer fiber per attempt. A client marked with `readsAttemptTimeout` gets
+ * By default `withRetry` runs each attempt's send on a child fiber that a
+ * native timer interrupts (with any client; `Effect.timeoutFail` under
+ * `TestClock`, so the timeout is exact there). A client marked with `readsAttemptTimeout` gets
  * this service in its context while the attempt is sent instead, read as the
  * platform's undici client reads `NodeHttpClient.UndiciRequestOptions`
  * (`fiber.currentContext`), and must fail with `onTimeout()` when no

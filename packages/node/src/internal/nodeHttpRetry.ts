@@ -218,8 +218,8 @@ const acquire = (resolved: Resolved): Effect.Effect<Undici.Dispatcher, never, Sc
  * The platform's client module is loaded only by a layer that uses it: it
  * brings the node:http client and its sinks along, which the direct
  * transport never needs, and start-up pays for every module imported. Its
- * client reads no attempt timeout: the retry bounds each attempt with
- * `Effect.timeoutFail`, whose interruption aborts the request.
+ * client reads no attempt timeout: the retry bounds each attempt itself, and
+ * the interruption aborts the request.
  */
 const platformClient = (dispatcher: Undici.Dispatcher): Effect.Effect<HttpClient.HttpClient> =>
   Effect.map(
