@@ -176,6 +176,43 @@ const carryOut = <E>(
   )
 }
 
+/**
+ * One call's state. A class, not an object literal spread from `wrapped`
+ * with a getter: that literal lands in dictionary mode, and every field read
+ * on the attempt's path was a hash lookup (a few µs a call, with the setting
+ * of `traceRoot` and `traceParent` later).
+ */
+class CallState<E> implements Call<E> {
+  readonly base: Plan
+  readonly send: Wrapped<E>["send"]
+  readonly onRetry: Wrapped<E>["onRetry"]
+  readonly tracing: boolean
+  readonly innerSpans: boolean
+  readonly readsTimeout: boolean
+  traceParent: Call<E>["traceParent"] = undefined
+  traceRoot: boolean | undefined = undefined
+  private cachedLabel: string | undefined = undefined
+  constructor(
+    wrapped: Wrapped<E>,
+    readonly plan: Plan,
+    readonly request: HttpClientRequest.HttpClientRequest,
+    readonly startMillis: number
+  ) {
+    this.base = wrapped.base
+    this.send = wrapped.send
+    this.onRetry = wrapped.onRetry
+    this.tracing = wrapped.tracing
+    this.innerSpans = wrapped.innerSpans
+    this.readsTimeout = wrapped.readsTimeout
+  }
+  // Only a log line or an error needs the redacted URL: keep URL parsing off the happy path.
+  get label(): string {
+    return this.cachedLabel ??= `${this.request.method} ${
+      Redact.requestUrl(this.request, this.plan.redaction, this.plan.policy.log !== false && this.plan.policy.log.query)
+    }`
+  }
+}
+
 const execute = <E>(
   wrapped: Wrapped<E>,
   request: HttpClientRequest.HttpClientRequest
@@ -183,20 +220,7 @@ const execute = <E>(
   Effect.withFiberRuntime((fiber) => {
     const plan: Plan = planWith(wrapped.base, Context.get(fiber.currentContext, CurrentOverrides))
     const now = clockOf(fiber).unsafeCurrentTimeMillis()
-    let label: string | undefined
-    const call: Call<E> = {
-      ...wrapped,
-      plan,
-      request,
-      startMillis: now,
-      // Only a log line or an error needs the redacted URL: keep URL parsing off the happy path.
-      get label() {
-        return label ??= `${request.method} ${
-          Redact.requestUrl(request, plan.redaction, plan.policy.log !== false && plan.policy.log.query)
-        }`
-      }
-    }
-    return attempt(call, 1, fiber, now)
+    return attempt(new CallState(wrapped, plan, request, now), 1, fiber, now)
   })
 
 /** @internal */
