@@ -161,8 +161,9 @@ const redactResponseError = (
  * @internal
  */
 export class RedactedResponse implements HttpClientResponse.HttpClientResponse {
-  readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
-  readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
+  // On the prototype (below): one per response, these were two symbol-keyed defines on the happy path.
+  declare readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId
+  declare readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId
   constructor(
     /** The response as the wrapped client returned it. */
     readonly unredacted: HttpClientResponse.HttpClientResponse,
@@ -216,6 +217,9 @@ export class RedactedResponse implements HttpClientResponse.HttpClientResponse {
     return this.toJSON()
   }
 }
+
+Object.defineProperty(RedactedResponse.prototype, HttpClientResponse.TypeId, { value: HttpClientResponse.TypeId })
+Object.defineProperty(RedactedResponse.prototype, HttpIncomingMessage.TypeId, { value: HttpIncomingMessage.TypeId })
 
 /** @internal */
 export const redactResponse = (

@@ -34,8 +34,22 @@ export const secretsOf = (redaction: Redact.Redaction): Secrets => ({
 })
 
 const queryHasSecret = (search: string, secrets: Secrets): boolean => {
-  for (const [name] of new URLSearchParams(search)) {
-    if (secrets.redaction.query.has(name.toLowerCase())) return true
+  const names = secrets.redaction.query
+  // Names with nothing to decode (the usual "?id=42") are read off the string: a URLSearchParams per request was
+  // a tenth of the retry's cost on the happy path.
+  if (search.includes("%") || search.includes("+")) {
+    for (const [name] of new URLSearchParams(search)) {
+      if (names.has(name.toLowerCase())) return true
+    }
+    return false
+  }
+  let start = search.startsWith("?") ? 1 : 0
+  while (start < search.length) {
+    let end = search.indexOf("&", start)
+    if (end === -1) end = search.length
+    const eq = search.indexOf("=", start)
+    if (names.has(search.slice(start, eq === -1 || eq > end ? end : eq).toLowerCase())) return true
+    start = end + 1
   }
   return false
 }
