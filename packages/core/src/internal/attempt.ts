@@ -4,12 +4,10 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import type { Call } from "./call.js"
@@ -18,92 +16,12 @@ import { StatusFailure } from "./decision.js"
 import * as Redact from "./redact.js"
 import { isRequestError, redactRequestError } from "./redactedErrors.js"
 import * as RedactingTracer from "./redactingTracer.js"
+import { withinTimeout } from "./timeout.js"
 
 // Sending one attempt through the wrapped client: its span and trace, and
 // its timeout.
 
 const constTrue = () => true
-
-/**
- * Runs `f` after the I/O that is ready now has been read: `setImmediate` on
- * Node (its check phase follows the poll phase), a zero timer elsewhere.
- */
-const afterPendingIo: (f: () => void) => { readonly cancel: () => void } = (() => {
-  const host = globalThis as {
-    setImmediate?: (f: () => void) => unknown
-    clearImmediate?: (handle: unknown) => void
-  }
-  if (typeof host.setImmediate === "function" && typeof host.clearImmediate === "function") {
-    const set = host.setImmediate, clear = host.clearImmediate
-    return (f) => {
-      const handle = set(f)
-      return { cancel: () => clear(handle) }
-    }
-  }
-  return (f) => {
-    const handle = setTimeout(f, 0)
-    return { cancel: () => clearTimeout(handle) }
-  }
-})()
-
-/** The live `Clock`, as every fiber without a `TestClock` (or another clock of its own) has it. */
-const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
-
-/**
- * Bounds the send of a client that reads no `AttemptTimeout`.
- *
- * On the live clock the send runs on one child fiber, and one native timer
- * interrupts it (every platform client aborts its request on interruption):
- * `Effect.timeoutFail` forks a second fiber for its sleep, races the two and
- * joins the winner's fiber refs, which cost about as much as the rest of the
- * retry together. The interruption waits for the poll phase that follows the
- * timer (`setImmediate`), as the direct transport's abort does: after a stall
- * of the event loop Node runs expired timers before it reads the I/O that
- * arrived meanwhile, and an answer already there must win. On any other clock
- * (`TestClock`) it stays `Effect.timeoutFail`, exact on that clock.
- */
-const withinTimeout = <A, E, R>(
-  effect: Effect.Effect<A, E, R>,
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  millis: number,
-  onTimeout: () => Cause.TimeoutException
-): Effect.Effect<A, E | Cause.TimeoutException, R> => {
-  if (Context.get(fiber.currentDefaultServices, Clock.Clock) !== liveClock) {
-    return Effect.timeoutFail(effect, { duration: Duration.millis(millis), onTimeout })
-  }
-  return Effect.uninterruptibleMask((restore) =>
-    // The child ends with the send's exit as its value: a failed send is not a fiber's unhandled error to log.
-    Effect.flatMap(Effect.fork(Effect.exit(restore(effect))), (child) =>
-      restore(Effect.async<A, E | Cause.TimeoutException>((resume) => {
-        let timedOut = false
-        let late: { readonly cancel: () => void } | undefined
-        const timer = setTimeout(() => {
-          late = afterPendingIo(() => {
-            timedOut = true
-            child.unsafeInterruptAsFork(child.id())
-          })
-        }, Math.max(1, Math.ceil(millis)))
-        child.addObserver((exit) => {
-          clearTimeout(timer)
-          late?.cancel()
-          const outcome: Exit.Exit<A, E> = Exit.isSuccess(exit) ? exit.value : Exit.failCause(exit.cause)
-          resume(
-            timedOut && Exit.isFailure(outcome) && Cause.isInterruptedOnly(outcome.cause) ?
-              Effect.fail(onTimeout()) :
-              outcome
-          )
-        })
-        // Interrupted from outside: stop the timer, interrupt the send and wait for it to end.
-        return Effect.zipRight(
-          Effect.sync(() => {
-            clearTimeout(timer)
-            late?.cancel()
-          }),
-          Fiber.interrupt(child)
-        )
-      })))
-  )
-}
 
 const secretsByRedaction = new WeakMap<Redact.Redaction, RedactingTracer.Secrets>()
 

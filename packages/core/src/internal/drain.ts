@@ -1,8 +1,10 @@
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import { withinTimeout } from "./timeout.js"
 
 /**
  * undici reuses a socket whose response has just ended only after a full turn
@@ -30,10 +32,15 @@ export const drain = (
   timeoutMillis: number
 ): Effect.Effect<boolean> => {
   const length = Number(response.headers["content-length"] ?? Number.NaN)
-  const timeout = Duration.millis(timeoutMillis)
+  // One child fiber and a native timer on the live clock: `Effect.timeout` forked two and joined their fiber refs,
+  // on every retried answer.
+  const bounded = <A, E>(read: Effect.Effect<A, E>) =>
+    Effect.withFiberRuntime<A, E | Cause.TimeoutException>((fiber) =>
+      withinTimeout(read, fiber, timeoutMillis, () => new Cause.TimeoutException())
+    )
   // A small body of known length (the usual error page) is read in one go, without a stream's machinery.
   if (length <= limit) {
-    return Effect.timeout(response.arrayBuffer, timeout).pipe(
+    return bounded(response.arrayBuffer).pipe(
       Effect.matchEffect({
         onFailure: () => Effect.succeed(false),
         onSuccess: () => Effect.as(connectionReturned, true)
@@ -44,8 +51,7 @@ export const drain = (
   const read = length > limit ?
     Effect.as(Stream.runDrain(Stream.take(response.stream, 1)), limit + 1) :
     Stream.runFoldWhile(response.stream, 0, (n) => n <= limit, (n, chunk) => n + chunk.length)
-  return read.pipe(
-    Effect.timeout(timeout),
+  return bounded(read).pipe(
     Effect.matchEffect({
       onFailure: () => Effect.succeed(false),
       onSuccess: (n) => n <= limit ? Effect.as(connectionReturned, true) : Effect.succeed(false)

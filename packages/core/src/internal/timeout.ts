@@ -1,0 +1,92 @@
+// A timeout on the live clock that costs one child fiber, not the two of `Effect.timeout`.
+
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+
+/**
+ * Runs `f` after the I/O that is ready now has been read: `setImmediate` on
+ * Node (its check phase follows the poll phase), a zero timer elsewhere.
+ */
+const afterPendingIo: (f: () => void) => { readonly cancel: () => void } = (() => {
+  const host = globalThis as {
+    setImmediate?: (f: () => void) => unknown
+    clearImmediate?: (handle: unknown) => void
+  }
+  if (typeof host.setImmediate === "function" && typeof host.clearImmediate === "function") {
+    const set = host.setImmediate, clear = host.clearImmediate
+    return (f) => {
+      const handle = set(f)
+      return { cancel: () => clear(handle) }
+    }
+  }
+  return (f) => {
+    const handle = setTimeout(f, 0)
+    return { cancel: () => clearTimeout(handle) }
+  }
+})()
+
+/** The live `Clock`, as every fiber without a `TestClock` (or another clock of its own) has it. */
+const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
+
+/**
+ * Bounds `effect` (the send of a client that reads no `AttemptTimeout`, a
+ * failed attempt's drain) by `millis` on `fiber`'s clock.
+ *
+ * On the live clock the send runs on one child fiber, and one native timer
+ * interrupts it (every platform client aborts its request on interruption):
+ * `Effect.timeoutFail` forks a second fiber for its sleep, races the two and
+ * joins the winner's fiber refs, which cost about as much as the rest of the
+ * retry together. The interruption waits for the poll phase that follows the
+ * timer (`setImmediate`), as the direct transport's abort does: after a stall
+ * of the event loop Node runs expired timers before it reads the I/O that
+ * arrived meanwhile, and an answer already there must win. On any other clock
+ * (`TestClock`) it stays `Effect.timeoutFail`, exact on that clock.
+ */
+/** @internal */
+export const withinTimeout = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  millis: number,
+  onTimeout: () => Cause.TimeoutException
+): Effect.Effect<A, E | Cause.TimeoutException, R> => {
+  if (Context.get(fiber.currentDefaultServices, Clock.Clock) !== liveClock) {
+    return Effect.timeoutFail(effect, { duration: Duration.millis(millis), onTimeout })
+  }
+  return Effect.uninterruptibleMask((restore) =>
+    // The child ends with the send's exit as its value: a failed send is not a fiber's unhandled error to log.
+    Effect.flatMap(Effect.fork(Effect.exit(restore(effect))), (child) =>
+      restore(Effect.async<A, E | Cause.TimeoutException>((resume) => {
+        let timedOut = false
+        let late: { readonly cancel: () => void } | undefined
+        const timer = setTimeout(() => {
+          late = afterPendingIo(() => {
+            timedOut = true
+            child.unsafeInterruptAsFork(child.id())
+          })
+        }, Math.max(1, Math.ceil(millis)))
+        child.addObserver((exit) => {
+          clearTimeout(timer)
+          late?.cancel()
+          const outcome: Exit.Exit<A, E> = Exit.isSuccess(exit) ? exit.value : Exit.failCause(exit.cause)
+          resume(
+            timedOut && Exit.isFailure(outcome) && Cause.isInterruptedOnly(outcome.cause) ?
+              Effect.fail(onTimeout()) :
+              outcome
+          )
+        })
+        // Interrupted from outside: stop the timer, interrupt the send and wait for it to end.
+        return Effect.zipRight(
+          Effect.sync(() => {
+            clearTimeout(timer)
+            late?.cancel()
+          }),
+          Fiber.interrupt(child)
+        )
+      })))
+  )
+}
