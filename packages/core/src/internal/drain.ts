@@ -24,13 +24,18 @@ const connectionReturned: Effect.Effect<void> = Effect.sleep(Duration.zero)
  * ending the read early destroys the socket, which is cheaper than reading
  * megabytes of an error page. A body that fails is expected here and ignored.
  *
+ * With `untilReusable` false the caller's own wait must be a timer armed after
+ * this (the retry's backoff is): it then stands for the zero sleep.
+ *
  * @internal
  */
 export const drain = (
   response: HttpClientResponse.HttpClientResponse,
   limit: number,
-  timeoutMillis: number
+  timeoutMillis: number,
+  untilReusable = true
 ): Effect.Effect<boolean> => {
+  const drained = untilReusable ? Effect.as(connectionReturned, true) : Effect.succeed(true)
   const length = Number(response.headers["content-length"] ?? Number.NaN)
   // One child fiber and a native timer on the live clock: `Effect.timeout` forked two and joined their fiber refs,
   // on every retried answer.
@@ -43,7 +48,7 @@ export const drain = (
     return bounded(response.arrayBuffer).pipe(
       Effect.matchEffect({
         onFailure: () => Effect.succeed(false),
-        onSuccess: () => Effect.as(connectionReturned, true)
+        onSuccess: () => drained
       })
     )
   }
@@ -54,7 +59,7 @@ export const drain = (
   return bounded(read).pipe(
     Effect.matchEffect({
       onFailure: () => Effect.succeed(false),
-      onSuccess: (n) => n <= limit ? Effect.as(connectionReturned, true) : Effect.succeed(false)
+      onSuccess: (n) => n <= limit ? drained : Effect.succeed(false)
     }),
     // The stream's own fiber must not log the failure it ends with as an unhandled error.
     Effect.withUnhandledErrorLogLevel(Option.none())

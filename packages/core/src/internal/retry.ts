@@ -37,11 +37,15 @@ import * as policyInternal from "./retryPolicy.js"
 const clockOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Clock.Clock =>
   Context.get(fiber.currentDefaultServices, Clock.Clock)
 
-/** Sleeps until `deadline` on the fiber's clock (at once if it has passed). */
-const sleepUntil = (deadline: number): Effect.Effect<void> =>
+/**
+ * Sleeps until `deadline` on the fiber's clock (at once if it has passed).
+ * After a drain it sleeps at least one timer's turn, which is what puts the
+ * connection back in undici's pool (see drain.ts): one timer instead of two.
+ */
+const sleepUntil = (deadline: number, afterDrain: boolean): Effect.Effect<void> =>
   Effect.clockWith((clock) => {
     const left = deadline - clock.unsafeCurrentTimeMillis()
-    return left > 0 ? clock.sleep(Duration.millis(left)) : Effect.void
+    return left > 0 || afterDrain ? clock.sleep(Duration.millis(Math.max(0, left))) : Effect.void
   })
 
 /** Attempt `n`, started at `now` on `fiber`'s clock, bounded as the decision says. */
@@ -144,7 +148,7 @@ const carryOut = <E>(
   const { delayMillis, source } = decision
   const delay = Duration.millis(delayMillis)
   let before: Effect.Effect<boolean, never, unknown> = failure instanceof Decision.StatusFailure ?
-    drain(failure.response, plan.policy.maxDrainBytes, Math.min(plan.attemptTimeoutMillis, 1000)) :
+    drain(failure.response, plan.policy.maxDrainBytes, Math.min(plan.attemptTimeoutMillis, 1000), false) :
     Effect.succeed(true)
   if (plan.logLevel !== undefined) {
     const line = `${call.label}: attempt ${n}/${max} -> ${describe(failure)}; retrying in ${
@@ -172,7 +176,11 @@ const carryOut = <E>(
   // next attempt raced undici's teardown of the aborted TLS connection, and a socket outlived the dispatcher.
   return Effect.flatMap(
     before,
-    (drained) => Effect.zipRight(drained ? sleepUntil(now + delayMillis) : Effect.sleep(delay), run(call, n + 1))
+    (drained) =>
+      Effect.zipRight(
+        drained ? sleepUntil(now + delayMillis, failure instanceof Decision.StatusFailure) : Effect.sleep(delay),
+        run(call, n + 1)
+      )
   )
 }
 
