@@ -4,6 +4,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -21,6 +22,57 @@ import * as RedactingTracer from "./redactingTracer.js"
 // its timeout.
 
 const constTrue = () => true
+
+/** The live `Clock`, as every fiber has it unless a `TestClock` (or another clock) is provided. */
+const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
+
+// Node's `setImmediate` runs right after the poll phase; where there is none (core runs on any platform), a zero
+// timeout is the nearest later turn.
+const host = globalThis as unknown as {
+  readonly setImmediate?: (f: () => void) => unknown
+  readonly clearImmediate?: (handle: unknown) => void
+}
+const afterPoll = (f: () => void): () => void => {
+  if (host.setImmediate !== undefined && host.clearImmediate !== undefined) {
+    const handle = host.setImmediate(f)
+    return () => host.clearImmediate!(handle)
+  }
+  const handle = setTimeout(f, 0)
+  return () => clearTimeout(handle)
+}
+
+/**
+ * Fires `millis` after it starts, once the poll phase that follows has run:
+ * after a stall of the event loop Node runs the timers that expired before
+ * it reads the I/O that arrived meanwhile, and an answer or a refusal that
+ * was already there must win over the timeout.
+ */
+const expiry = (millis: number): Effect.Effect<void> =>
+  Effect.async((resume) => {
+    let cancel: (() => void) | undefined
+    const timer = setTimeout(() => {
+      cancel = afterPoll(() => resume(Effect.void))
+    }, millis)
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      cancel?.()
+    })
+  })
+
+/**
+ * Bounds the send of a client that reads no `AttemptTimeout`. On any other
+ * clock than the live one (`TestClock`) it is `Effect.timeoutFail`, exact on
+ * that clock.
+ */
+const bounded = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  millis: number,
+  onTimeout: () => Cause.TimeoutException
+): Effect.Effect<A, E | Cause.TimeoutException, R> =>
+  Context.get(fiber.currentDefaultServices, Clock.Clock) === liveClock ?
+    Effect.raceFirst(effect, Effect.zipRight(expiry(Math.max(1, Math.ceil(millis))), Effect.failSync(onTimeout))) :
+    Effect.timeoutFail(effect, { duration: Duration.millis(millis), onTimeout })
 
 const secretsByRedaction = new WeakMap<Redact.Redaction, RedactingTracer.Secrets>()
 
@@ -149,7 +201,7 @@ export interface Continue {
  * goes on with `k` once the attempt is over.
  *
  * A client that reads `AttemptTimeout` gets it in its context for the send
- * and enforces it itself; any other is bounded by `Effect.timeoutFail`. The
+ * and enforces it itself; any other is bounded by `bounded`. The
  * fiber refs (the context, and the tracer switch for `tracing: false`) are
  * set and put back around the attempt rather than with `Effect.locally`,
  * which costs a release step per request; an interrupted attempt leaves them
@@ -173,15 +225,13 @@ export const sendAttempt = <E>(
   const disabledWhen = fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)
   const traceable = call.tracing && fiber.getFiberRef(FiberRef.currentTracerEnabled) && !disabledWhen(request)
   if (n === 1 && traceable) call.traceRoot = fiber.currentSpan === undefined
-  const bounded = (request: HttpClientRequest.HttpClientRequest) =>
-    call.readsTimeout ?
-      call.send(request) :
-      Effect.timeoutFail(call.send(request), { duration: Duration.millis(timeoutMillis), onTimeout })
+  const send = (request: HttpClientRequest.HttpClientRequest) =>
+    call.readsTimeout ? call.send(request) : bounded(call.send(request), fiber, timeoutMillis, onTimeout)
   const sent = !traceable ?
-    bounded(request) :
+    send(request) :
     call.innerSpans ?
-    annotated(call, n, fiber, bounded(request)) :
-    traced(call, n, fiber, bounded)
+    annotated(call, n, fiber, send(request)) :
+    traced(call, n, fiber, send)
   const next: Continue = call.traceRoot === true && n === 1 ?
     {
       onSuccess: (response) => {
