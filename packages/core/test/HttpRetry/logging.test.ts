@@ -67,7 +67,7 @@ describe.concurrent("HttpRetry.withRetry: logging", () => {
       }))
 
     it("formatWait rounds to what a reader can use", () => {
-      const table: ReadonlyArray<readonly [number, string]> = [
+      const table: Array<[number, string]> = [
         [0, "0ms"],
         [20, "20ms"],
         [704.799805, "705ms"],
