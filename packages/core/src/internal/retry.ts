@@ -147,7 +147,9 @@ const carryOut = <E>(
     drain(failure.response, plan.policy.maxDrainBytes, Math.min(plan.attemptTimeoutMillis, 1000)) :
     Effect.succeed(true)
   if (plan.logLevel !== undefined) {
-    const line = `${call.label}: attempt ${n}/${max} -> ${describe(failure)}; retrying in ${formatWait(delayMillis)} (${source})`
+    const line = `${call.label}: attempt ${n}/${max} -> ${describe(failure)}; retrying in ${
+      formatWait(delayMillis)
+    } (${source})`
     before = Effect.zipRight(log(call, line), before)
   }
   if (call.onRetry !== undefined) {
