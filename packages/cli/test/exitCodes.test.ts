@@ -156,6 +156,19 @@ describe("http-retry exit codes", () => {
       assert.strictEqual(server.requests.length, 2)
     }))
 
+  it.scopedLive("56: a body that breaks off, saying how much of it arrived; what arrived went to stdout", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make(() => TestServer.destroyMidBody(200, { body: "x".repeat(100), sent: 16 }))
+      const result = yield* run([server.url])
+      assert.strictEqual(result.code, 56)
+      assert.strictEqual(result.stdout.toString(), "x".repeat(16))
+      assert.strictEqual(
+        result.stderr,
+        `http-retry: failure receiving the response of GET ${server.url}/: other side closed (UND_ERR_SOCKET) after 16 of 100 body bytes\n`
+      )
+      assert.strictEqual(server.requests.length, 1)
+    }))
+
   it.scopedLive("60: a certificate that does not verify is not retried; --cacert and -k get through", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.makeHttps(() => TestServer.respond(200, { body: "secure" }))

@@ -8,6 +8,7 @@ import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as UrlParams from "@effect/platform/UrlParams"
 import { assert, describe, it } from "@effect/vitest"
 import { NodeHttpRetry } from "@http-retry/node"
@@ -148,6 +149,50 @@ describe.each(transports)("transport %s", (transport) => {
 })
 
 describe("transport direct", () => {
+  it.scopedLive("a body that breaks off says how much of it arrived, as the platform's ResponseError with a description", () =>
+    Effect.gen(function*() {
+      const body = "x".repeat(100)
+      const server = yield* serve(TestServer.sequence([
+        TestServer.destroyMidBody(200, { body, sent: 16 }),
+        TestServer.destroyMidBody(200, { body, sent: 16 }),
+        TestServer.destroyMidBody(200, { body, sent: 40, headers: { "transfer-encoding": "chunked" } }),
+        TestServer.destroyMidBody(200, { body, sent: 16 }),
+        TestServer.respond(200, { headers: json, body: "{not json" })
+      ]))
+      // Secrets in the URL stay out of the message, as everywhere.
+      const secretUrl = server.url.replace("://", "://ada:hunter2@") + "/items?token=s3cret"
+      const read = <A, E>(
+        transport: "direct" | "platform",
+        f: (r: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, E>
+      ) =>
+        Effect.flatMap(HttpClient.HttpClient, (client) => Effect.flatMap(client.get(secretUrl), f)).pipe(
+          Effect.provide(NodeHttpRetry.layer({ transport, policy: fast() })),
+          Effect.flip
+        )
+      const text = yield* read("direct", (r) => r.text)
+      const stream = yield* read("direct", (r) => Stream.runDrain(r.stream))
+      const chunked = yield* read("direct", (r) => r.arrayBuffer)
+      const platform = yield* read("platform", (r) => r.text)
+      for (const error of [text, stream, chunked]) {
+        assert.isTrue(HttpClientError.isHttpClientError(error))
+        assert.strictEqual(error._tag, platform._tag)
+        assert.strictEqual((error as HttpClientError.ResponseError).reason, platform.reason)
+        assert.notMatch(error.message, /hunter2|s3cret/)
+      }
+      const description = (e: unknown) => (e as HttpClientError.ResponseError).description
+      assert.strictEqual(description(text), "other side closed (UND_ERR_SOCKET) after 16 of 100 body bytes")
+      assert.strictEqual(description(stream), "other side closed (UND_ERR_SOCKET) after 16 of 100 body bytes")
+      assert.strictEqual(description(chunked), "other side closed (UND_ERR_SOCKET) after 40 body bytes")
+      assert.strictEqual(
+        text.message,
+        `Decode: other side closed (UND_ERR_SOCKET) after 16 of 100 body bytes (200 GET ${
+          server.url.replace("://", "://<redacted>@")
+        }/items?token=<redacted>)`
+      )
+      // A body that arrived whole but is not JSON says nothing of bytes: only a body that broke off does.
+      assert.notInclude(String(description(yield* read("direct", (r) => r.json))), "body bytes")
+    }))
+
   it.scopedLive("the global FormData of Node 20 is sent too (the platform's client hands it to undici 7, which cannot read it)", () =>
     Effect.gen(function*() {
       const server = yield* serve(TestServer.sequence([204]))

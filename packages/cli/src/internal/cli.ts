@@ -355,7 +355,14 @@ export const execute = (settings: Options.Settings): Effect.Effect<Outcome> =>
           if (HttpClientError.isHttpClientError(error)) {
             return error._tag === "RequestError" ?
               transportOutcome(error, target, n) :
-              { code: ExitCode.ReceiveFailed, message: `failure receiving the response of ${target}` }
+              {
+                code: ExitCode.ReceiveFailed,
+                // What broke, from the error's own description: "other side closed (UND_ERR_SOCKET) after 16 of 100
+                // body bytes".
+                message: `failure receiving the response of ${target}${
+                  error.description === undefined ? "" : `: ${error.description}`
+                }`
+              }
           }
           return { code: ExitCode.Internal, message: `unexpected failure: ${String(error)}` }
         })

@@ -7,13 +7,13 @@ import type * as HttpRetry from "../HttpRetry.js"
 // client derived from it: that it reads the attempt's timeout, and that it
 // records no span.
 
-/** @internal */
+/** Public as `HttpRetry.AttemptTimeout`: left unmarked so its declaration stays in the published types. */
 export class AttemptTimeout extends Context.Tag("@http-retry/core/HttpRetry/AttemptTimeout")<
   AttemptTimeout,
   HttpRetry.AttemptTimeout.Service
 >() {}
 
-/** @internal */
+/** Public through `HttpRetry.ReadsAttemptTimeout`: left unmarked so its declaration stays in the published types. */
 export const ReadsAttemptTimeoutTypeId: unique symbol = Symbol.for("@http-retry/core/HttpRetry/ReadsAttemptTimeout")
 
 /** @internal */
@@ -30,7 +30,7 @@ export const readsAttemptTimeout = <E, R>(
 export const isReadingAttemptTimeout = (client: unknown): boolean =>
   Predicate.hasProperty(client, ReadsAttemptTimeoutTypeId)
 
-/** @internal */
+/** Public through `HttpRetry.RecordsNoSpans`: left unmarked so its declaration stays in the published types. */
 export const NoSpansTypeId: unique symbol = Symbol.for("@http-retry/core/HttpRetry/NoSpans")
 
 /** @internal */

@@ -26,7 +26,7 @@ export interface Split<E, R> {
  * hands out the send of the preprocessed request itself, not a function of the
  * request. So this reads the `preprocess` and `postprocess` every client made
  * by `HttpClient.makeWith` (hence `make`, `mapRequest`, `transform`, ...) carries,
- * the fields `HttpClient.transform` itself reads. test/ClientSplit.test.ts pins
+ * the fields `HttpClient.transform` itself reads. test/HttpRetry/clientSplit.test.ts pins
  * that contract. A client made some other way is retried around its whole
  * `execute`.
  *

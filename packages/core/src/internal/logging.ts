@@ -9,6 +9,22 @@ import * as Redact from "./redact.js"
 import { describeCause, isRequestError, isTimeout } from "./redactedErrors.js"
 
 /**
+ * A wait as the retry's log line prints it: whole milliseconds below a second, then seconds to a tenth (`705ms`,
+ * `1.2s`, `30s`), then minutes and seconds (`1m 30s`). A jittered wait is a fraction of a millisecond, which
+ * `Duration.format` prints to the nanosecond (`704ms 799805ns`): more than a reader can use.
+ *
+ * @internal
+ */
+export const formatWait = (millis: number): string => {
+  if (Math.round(millis) < 1000) return `${Math.round(millis)}ms`
+  const tenths = Math.round(millis / 100) / 10
+  if (tenths < 60) return `${tenths}s`
+  const minutes = Math.floor(Math.round(millis / 1000) / 60)
+  const seconds = Math.round(millis / 1000) - minutes * 60
+  return seconds === 0 ? `${minutes}m` : `${minutes}m ${seconds}s`
+}
+
+/**
  * What an attempt ended with, for a log line.
  *
  * @internal

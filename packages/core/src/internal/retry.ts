@@ -24,7 +24,7 @@ import { isReadingAttemptTimeout, NoSpansTypeId } from "./clientMarks.js"
 import { split } from "./clientSplit.js"
 import * as Decision from "./decision.js"
 import { drain } from "./drain.js"
-import { describe, log } from "./logging.js"
+import { describe, formatWait, log } from "./logging.js"
 import { CurrentOverrides, withValidOverrides } from "./overrides.js"
 import { backoffMillis, type Plan, planOf, planWith } from "./plan.js"
 import * as Redact from "./redact.js"
@@ -152,7 +152,7 @@ const carryOut = <E>(
     Effect.succeed(true)
   if (plan.logLevel !== undefined) {
     const line = `${call.label}: attempt ${n}/${max} -> ${describe(failure)}; retrying in ${
-      Duration.format(delay)
+      formatWait(delayMillis)
     } (${source})`
     before = Effect.zipRight(log(call, line), before)
   }

@@ -2,6 +2,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import { TestHttpClient } from "@http-retry/core"
 import * as Effect from "effect/Effect"
+import { formatWait } from "../../src/internal/logging.js"
 import { captureLogs, noJitter, requestWith, runScript, url } from "../utils.js"
 
 const { fail, hang, ok, respond } = TestHttpClient
@@ -47,6 +48,38 @@ describe.concurrent("HttpRetry.withRetry: logging", () => {
           `GET ${url}: attempt 1/4 -> HTTP 404; giving up: NotRetryable`
         ])
       }))
+
+    it.effect("waits print rounded: milliseconds below a second, then tenths of a second", () =>
+      Effect.gen(function*() {
+        // A jittered wait is a fraction of a millisecond; Duration.format would print "704ms 799805ns".
+        const [, lines] = yield* captureLogs(
+          runScript(
+            [respond(503), respond(503), respond(503), ok()],
+            noJitter({ log: "Debug", baseDelay: "704799805 nanos", factor: 2.5 })
+          )
+        )
+        assert.deepStrictEqual(lines.map((l) => l.message), [
+          `GET ${url}: attempt 1/4 -> HTTP 503; retrying in 705ms (backoff)`,
+          `GET ${url}: attempt 2/4 -> HTTP 503; retrying in 1.8s (backoff)`,
+          `GET ${url}: attempt 3/4 -> HTTP 503; retrying in 4.4s (backoff)`,
+          `GET ${url}: attempt 4/4 -> 200`
+        ])
+      }))
+
+    it("formatWait rounds to what a reader can use", () => {
+      const table: Array<[number, string]> = [
+        [0, "0ms"],
+        [20, "20ms"],
+        [704.799805, "705ms"],
+        [999.6, "1s"],
+        [1000, "1s"],
+        [1249.9, "1.2s"],
+        [30_000, "30s"],
+        [59_960, "1m"],
+        [90_400, "1m 30s"]
+      ]
+      assert.deepStrictEqual(table.map(([millis]) => [millis, formatWait(millis)]), table)
+    })
 
     it.effect("log: true logs at Info", () =>
       Effect.gen(function*() {

@@ -16,7 +16,7 @@ import * as Fs from "node:fs"
 import type * as NodeHttpRetry from "../NodeHttpRetry.js"
 import * as UndiciClient from "./undiciClient.js"
 
-/** @internal */
+/** Public as `NodeHttpRetry.NodeHttpRetryOptionsError`: left unmarked so its declaration stays in the published types. */
 export class NodeHttpRetryOptionsError extends Data.TaggedError("NodeHttpRetryOptionsError")<{
   readonly field: string
   readonly value: string
@@ -44,8 +44,7 @@ const fail = (field: string, value: string, reason: string): never => {
   throw new NodeHttpRetryOptionsError({ field, value, reason })
 }
 
-/** @internal */
-export interface Resolved {
+interface Resolved {
   readonly policy: RetryPolicy.RetryPolicy
   readonly rejectUnauthorized: boolean
   readonly ca: string | Buffer | Array<string | Buffer> | undefined
@@ -78,8 +77,7 @@ const CLIENT_KEYS = ["tls", "proxy", "connections", "keepAliveTimeout", "connect
 const RETRY_KEYS = ["policy", "tracing"]
 const KNOWN_KEYS = [...RETRY_KEYS, ...CLIENT_KEYS]
 
-/** @internal */
-export const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved => {
+const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved => {
   if (typeof options !== "object" || options === null) return fail("options", String(options), "expected an object")
   for (const key of Object.keys(options)) {
     if (!retry && RETRY_KEYS.includes(key)) {
@@ -167,8 +165,7 @@ const destroyDispatcher = (dispatcher: Undici.Dispatcher): Promise<unknown> =>
     ...[...pools.get(dispatcher) ?? []].map((pool) => pool.destroyed ? undefined : pool.destroy())
   ])
 
-/** @internal */
-export const makeDispatcherUnsafe = (resolved: Resolved): Undici.Dispatcher => {
+const makeDispatcherUnsafe = (resolved: Resolved): Undici.Dispatcher => {
   const connect = tlsOptions(resolved)
   const made = new Set<Undici.Pool | Undici.Client>()
   const agentOptions: Undici.Agent.Options = {

@@ -29,6 +29,7 @@ import { HttpRetry } from "@http-retry/core"
 import * as Effect from "effect/Effect"
 import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import type * as Stream from "effect/Stream"
 
 // --- Requests -----------------------------------------------------------------
@@ -196,14 +197,26 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   private textPromise: Promise<string> | undefined
   private arrayBufferPromise: Promise<ArrayBuffer> | undefined
   private formDataPromise: Promise<FormData> | undefined
+  /** Body bytes that arrived, for the error of a body that broke off. */
+  private received: number
 
   constructor(
     readonly request: HttpClientRequest.HttpClientRequest,
     readonly source: Undici.Dispatcher.ResponseData
   ) {
     super()
+    const body = source.body
     // A body that fails unread must not be an unhandled 'error' event.
-    source.body.on("error", noop)
+    body.on("error", noop)
+    // Every chunk enters a Readable through `push`, whoever reads it (text, arrayBuffer, stream, the retry's drain).
+    // Counted here, rather than by a 'data' listener, which would start the body flowing before anyone reads it.
+    // What came with the headers is already buffered, unread: `readableLength`.
+    this.received = body.readableLength
+    const push = body.push
+    body.push = (chunk: unknown, encoding?: BufferEncoding) => {
+      if (chunk !== null && chunk !== undefined) this.received += (chunk as Uint8Array).length
+      return push.call(body, chunk, encoding)
+    }
   }
 
   get status(): number {
@@ -227,7 +240,39 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   }
 
   private decodeError(cause: unknown): HttpClientError.ResponseError {
-    return new HttpClientError.ResponseError({ request: this.request, response: this, reason: "Decode", cause })
+    const description = this.source.body.errored === null ? undefined : this.brokeOff(cause)
+    return new HttpClientError.ResponseError({
+      request: this.request,
+      response: this,
+      reason: "Decode",
+      cause,
+      ...(description === undefined ? {} : { description })
+    })
+  }
+
+  /**
+   * What a body that broke off says, for the error's `description` (the
+   * platform's own field, shown in its `message`; `_tag` and `reason` stay
+   * the platform's): the cause's code and words and how much of the body
+   * arrived, `other side closed (UND_ERR_SOCKET) after 16 of 100 body bytes`.
+   * Only a cause with a code gives its words: those of undici and Node name
+   * no URL or header, so nothing secret is shown.
+   */
+  private brokeOff(cause: unknown): string {
+    const code = Predicate.hasProperty(cause, "code") && typeof cause.code === "string" ? cause.code : undefined
+    const message = Predicate.hasProperty(cause, "message") && typeof cause.message === "string" ?
+      cause.message :
+      undefined
+    const said = code === undefined ?
+      "the body broke off" :
+      message === undefined || message === "" ?
+      code :
+      message.includes(code) ?
+      message :
+      `${message} (${code})`
+    const length = this.source.headers["content-length"]
+    const total = typeof length === "string" && /^\d+$/.test(length) ? ` of ${length}` : ""
+    return `${said} after ${this.received}${total} body bytes`
   }
 
   /**
