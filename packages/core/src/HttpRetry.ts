@@ -135,12 +135,13 @@ export declare namespace AttemptTimeout {
  * @category models
  */
 export interface ReadsAttemptTimeout {
+  /** Present and `true` on a client marked by `readsAttemptTimeout`. */
   readonly [clientMarks.ReadsAttemptTimeoutTypeId]: true
 }
 
 /**
  * Marks a client as one that enforces `AttemptTimeout` itself: `withRetry`
- * then provides it for each attempt's send instead of racing a timer fiber.
+ * then provides it for each attempt's send instead of bounding the send with a child fiber and a timer.
  *
  * @since 0.1.0
  * @category combinators
@@ -156,6 +157,7 @@ export const readsAttemptTimeout: <E, R>(
  * @category models
  */
 export interface RecordsNoSpans {
+  /** Present and `true` on a client marked by `withNoSpans`. */
   readonly [clientMarks.NoSpansTypeId]: true
 }
 
