@@ -34,6 +34,14 @@ export * as HttpStatusError from "./HttpStatusError.js"
 export * as RetryAfter from "./RetryAfter.js"
 
 /**
+ * A retry budget per origin, shared by every call through the client (gRPC's
+ * `retryThrottling`): a backend that is down sees about one attempt per call.
+ *
+ * @since 0.2.0
+ */
+export * as RetryBudget from "./RetryBudget.js"
+
+/**
  * A retry policy as plain, inspectable data: what to retry, how long to wait,
  * and when to stop. `make` validates every field; `toSchedule` compiles the
  * backoff into an Effect `Schedule`.
