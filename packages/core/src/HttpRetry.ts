@@ -15,10 +15,12 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type { HttpStatusError } from "./HttpStatusError.js"
+import type * as HttpStatusErrorModule from "./HttpStatusError.js"
 import * as clientMarks from "./internal/clientMarks.js"
 import * as overrides from "./internal/overrides.js"
 import * as redirects from "./internal/redirects.js"
 import * as internal from "./internal/retry.js"
+import type * as RetryBudget from "./RetryBudget.js"
 import type * as RetryPolicy from "./RetryPolicy.js"
 
 /**
@@ -72,12 +74,45 @@ export interface RetryInfo<E> {
 }
 
 /**
+ * Passed to `onGiveUp` when a call ends with a failure.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface GiveUpInfo<E> {
+  /** The attempt that failed last, from 1. */
+  readonly attempt: number
+  /** The policy's `maxAttempts`. */
+  readonly maxAttempts: number
+  /** Why no further attempt is made, as `HttpStatusError.reason` says it for a status. */
+  readonly reason: HttpStatusErrorModule.GiveUpReason
+  /** The request, as sent (secrets included: redact before logging it). */
+  readonly request: HttpClientRequest.HttpClientRequest
+  /** What went wrong on `attempt`; a response's body is unread (it is the error's). */
+  readonly failure: RetryFailure<E>
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
 export interface RetryOptions<E, R> {
   /** Runs before each wait; it cannot fail the request. */
   readonly onRetry?: ((info: RetryInfo<E>) => Effect.Effect<void, never, R>) | undefined
+  /**
+   * Runs once when a call ends with a failure, before it fails: the give-up
+   * reason of any failure, a transport failure or timeout included (for a
+   * status it is also the `HttpStatusError`'s `reason`). It cannot fail the
+   * request.
+   */
+  readonly onGiveUp?: ((info: GiveUpInfo<E>) => Effect.Effect<void, never, R>) | undefined
+  /**
+   * A retry budget (`RetryBudget.make`), shared by every client given the
+   * same one: each attempt is recorded in it per origin, and a retry it
+   * refuses is not made (the call ends with its last failure, give-up reason
+   * `BudgetExhausted`). Default: none.
+   */
+  readonly budget?: RetryBudget.Service | undefined
   /**
    * `false` makes no span for the attempts, sends no trace headers, and turns
    * the wrapped client's own span off: the lean path, for hot loops that are
@@ -251,15 +286,47 @@ export const followRedirects: {
 } = redirects.followRedirects
 
 /**
+ * The options of `layer`: those of `withRetry`, with the budget asked for
+ * rather than given.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface LayerOptions extends Omit<RetryOptions<HttpClientError.HttpClientError, never>, "budget"> {
+  /**
+   * A retry budget per origin (`RetryBudget`), off by default. `true` or the
+   * budget's options turn it on: the layer uses the `RetryBudget` in its
+   * context if one is provided (`RetryBudget.layer`, `@http-retry/redis`, a
+   * test's), and otherwise makes one in this process with these options
+   * (default `RetryBudget.defaults`). A bad option throws a
+   * `RetryPolicyError` naming it.
+   */
+  readonly budget?: boolean | RetryBudget.Options | undefined
+}
+
+/**
  * A Layer that decorates whatever `HttpClient` is in context with
  * `withRetry(policy)`.
+ *
+ * @example
+ * ```ts
+ * import { HttpClient } from "@effect/platform"
+ * import { HttpRetry } from "@http-retry/core"
+ * import { Effect, Layer } from "effect"
+ *
+ * // Retries per origin stop while more than about 1 attempt in 11 fails (gRPC's retryThrottling).
+ * const RetryingClient = (base: Layer.Layer<HttpClient.HttpClient>) =>
+ *   HttpRetry.layer(undefined, { budget: true }).pipe(Layer.provide(base))
+ *
+ * const program = HttpClient.get("https://api.internal.test/items").pipe(Effect.scoped)
+ * ```
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer: (
   policy?: RetryPolicy.RetryPolicy,
-  options?: RetryOptions<HttpClientError.HttpClientError, never>
+  options?: LayerOptions
 ) => Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> = internal.layer
 
 /**

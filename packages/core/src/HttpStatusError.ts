@@ -36,7 +36,9 @@ export type TypeId = typeof TypeId
  * - `AttemptsExhausted`: `maxAttempts` were made;
  * - `DeadlineExceeded`: the next wait would end past `maxElapsed`;
  * - `RetryAfterTooLong`: the server asked for a wait longer than `maxRetryAfter`,
- *   or one that would end past the deadline.
+ *   or one that would end past the deadline;
+ * - `BudgetExhausted`: the policy would have retried, but the retry budget
+ *   of the origin refused it (`RetryBudget`).
  *
  * @since 0.1.0
  * @category models
@@ -48,6 +50,7 @@ export type GiveUpReason =
   | "AttemptsExhausted"
   | "DeadlineExceeded"
   | "RetryAfterTooLong"
+  | "BudgetExhausted"
 
 const reasonText: Record<GiveUpReason, string> = {
   NotRetryable: "status not retried",
@@ -55,7 +58,8 @@ const reasonText: Record<GiveUpReason, string> = {
   BodyNotReplayable: "body not replayable",
   AttemptsExhausted: "attempts exhausted",
   DeadlineExceeded: "deadline exceeded",
-  RetryAfterTooLong: "Retry-After too long"
+  RetryAfterTooLong: "Retry-After too long",
+  BudgetExhausted: "retry budget exhausted"
 }
 
 /**

@@ -4,6 +4,7 @@ import type * as Effect from "effect/Effect"
 import type * as Tracer from "effect/Tracer"
 import type * as HttpRetry from "../HttpRetry.js"
 import type { Plan } from "./plan.js"
+import type { Hooks as BudgetHooks } from "./retryBudget.js"
 
 /**
  * What one retrying client fixes for all its requests.
@@ -17,6 +18,9 @@ export interface Wrapped<E> {
     request: HttpClientRequest.HttpClientRequest
   ) => Effect.Effect<HttpClientResponse.HttpClientResponse, E, unknown>
   readonly onRetry: ((info: HttpRetry.RetryInfo<E>) => Effect.Effect<void, never, unknown>) | undefined
+  readonly onGiveUp: ((info: HttpRetry.GiveUpInfo<E>) => Effect.Effect<void, never, unknown>) | undefined
+  /** The retry budget, if the client has one. */
+  readonly budget: BudgetHooks | undefined
   readonly tracing: boolean
   /** Whether the wrapped client records a span of its own per request (unless marked with `withNoSpans`). */
   readonly innerSpans: boolean
@@ -37,6 +41,8 @@ export interface Call<E> extends Wrapped<E> {
   readonly startMillis: number
   /** The method and redacted URL, for log lines and messages. */
   readonly label: string
+  /** The request's origin, for the retry budget (computed once per call). */
+  readonly origin: string
   /**
    * For a call started with no parent span: the span its later attempts are
    * children of (its first attempt's), set by the first attempt.

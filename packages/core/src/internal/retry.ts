@@ -29,6 +29,7 @@ import { CurrentOverrides, withValidOverrides } from "./overrides.js"
 import { backoffMillis, type Plan, planOf, planWith } from "./plan.js"
 import * as Redact from "./redact.js"
 import { isRequestError, redactRequestError, redactResponse } from "./redactedErrors.js"
+import * as Budget from "./retryBudget.js"
 import * as policyInternal from "./retryPolicy.js"
 
 // The retry loop: send an attempt, route its outcome, ask the decision, and
@@ -72,9 +73,10 @@ const settle = <E>(call: Call<E>, n: number, startMillis: number): Continue => {
       if (response.status < 200 || response.status >= 300) {
         return afterFailure(call, n, startMillis, new Decision.StatusFailure(response))
       }
-      return plan.logLevel === undefined ?
+      const done = plan.logLevel === undefined ?
         Effect.succeed(response) :
         Effect.as(log(call, `${call.label}: attempt ${n}/${plan.policy.maxAttempts} -> ${response.status}`), response)
+      return call.budget === undefined ? done : call.budget.succeeded(call.origin, done)
     },
     onFailure: (cause) => {
       // As `matchEffect`: a defect is not a failure to retry.
@@ -104,26 +106,29 @@ const afterFailure = <E>(
         retryAfterMillis = Duration.toMillis(parsed.delay)
       }
     }
-    const decide = (random: number) =>
-      carryOut(
-        call,
-        n,
-        failure,
-        now,
-        hint,
-        Decision.decide({
-          plan,
-          request: call.request,
-          attempt: n,
-          elapsedMillis: now - call.startMillis,
-          lastAttemptMillis: now - startMillis,
-          failure: Decision.classify(failure),
-          backoffMillis: backoffMillis(plan, n, random),
-          retryAfterMillis
-        })
-      )
+    const decide = (random: number) => {
+      const decision = Decision.decide({
+        plan,
+        request: call.request,
+        attempt: n,
+        elapsedMillis: now - call.startMillis,
+        lastAttemptMillis: now - startMillis,
+        failure: Decision.classify(failure),
+        backoffMillis: backoffMillis(plan, n, random),
+        retryAfterMillis
+      })
+      // With a retry budget, it records the failure and may refuse the retry (retryBudget.ts).
+      return call.budget === undefined ?
+        carryOut(call, n, failure, now, hint, decision) :
+        call.budget.failed(call.origin, n, decision, (decision) => carryOut(call, n, failure, now, hint, decision))
+    }
     return plan.policy.jitter === "full" ? Effect.flatMap(Random.next, decide) : decide(1)
   })
+
+const retryFailure = <E>(failure: unknown): HttpRetry.RetryFailure<E> =>
+  failure instanceof Decision.StatusFailure ?
+    { _tag: "Status", response: failure.response } :
+    { _tag: "Error", error: failure as E | Cause.TimeoutException }
 
 const carryOut = <E>(
   call: Call<E>,
@@ -141,9 +146,21 @@ const carryOut = <E>(
       isRequestError(failure) ?
       redactRequestError(failure, plan.redaction) :
       failure
-    if (plan.logLevel === undefined) return Effect.fail(error)
+    const fail = call.onGiveUp === undefined ?
+      Effect.fail(error) :
+      Effect.zipRight(
+        call.onGiveUp({
+          attempt: n,
+          maxAttempts: max,
+          reason: decision.reason,
+          request: call.request,
+          failure: retryFailure(failure)
+        }),
+        Effect.fail(error)
+      )
+    if (plan.logLevel === undefined) return fail
     const line = `${call.label}: attempt ${n}/${max} -> ${describe(failure)}; giving up: ${decision.reason}`
-    return Effect.zipRight(log(call, line), Effect.fail(error))
+    return Effect.zipRight(log(call, line), fail)
   }
   const { delayMillis, source } = decision
   const delay = Duration.millis(delayMillis)
@@ -165,9 +182,7 @@ const carryOut = <E>(
         delay,
         source,
         request: call.request,
-        failure: failure instanceof Decision.StatusFailure ?
-          { _tag: "Status", response: failure.response } :
-          { _tag: "Error", error: failure as E | Cause.TimeoutException }
+        failure: retryFailure(failure)
       })
     )
   }
@@ -194,12 +209,15 @@ class CallState<E> implements Call<E> {
   readonly base: Plan
   readonly send: Wrapped<E>["send"]
   readonly onRetry: Wrapped<E>["onRetry"]
+  readonly onGiveUp: Wrapped<E>["onGiveUp"]
+  readonly budget: Wrapped<E>["budget"]
   readonly tracing: boolean
   readonly innerSpans: boolean
   readonly readsTimeout: boolean
   traceParent: Call<E>["traceParent"] = undefined
   traceRoot: boolean | undefined = undefined
   private cachedLabel: string | undefined = undefined
+  private cachedOrigin: string | undefined = undefined
   constructor(
     wrapped: Wrapped<E>,
     readonly plan: Plan,
@@ -209,9 +227,14 @@ class CallState<E> implements Call<E> {
     this.base = wrapped.base
     this.send = wrapped.send
     this.onRetry = wrapped.onRetry
+    this.onGiveUp = wrapped.onGiveUp
+    this.budget = wrapped.budget
     this.tracing = wrapped.tracing
     this.innerSpans = wrapped.innerSpans
     this.readsTimeout = wrapped.readsTimeout
+  }
+  get origin(): string {
+    return this.cachedOrigin ??= Budget.originOf(this.request.url)
   }
   // Only a log line or an error needs the redacted URL: keep URL parsing off the happy path.
   get label(): string {
@@ -271,6 +294,8 @@ export const withRetry: {
       base: planOf(policy),
       send,
       onRetry: options?.onRetry,
+      onGiveUp: options?.onGiveUp,
+      budget: options?.budget === undefined ? undefined : new Budget.Hooks(options.budget),
       tracing: options?.tracing !== false,
       innerSpans: !Predicate.hasProperty(inner, NoSpansTypeId),
       readsTimeout: isReadingAttemptTimeout(inner)
@@ -287,12 +312,18 @@ export const withRetry: {
 /** @internal */
 export const layer = (
   policy: RetryPolicy.RetryPolicy = policyInternal.defaults,
-  options?: HttpRetry.RetryOptions<HttpClientError.HttpClientError, never>
-): Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> =>
-  Layer.effect(
+  options?: HttpRetry.LayerOptions
+): Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> => {
+  const budget = Budget.fromOption(options?.budget)
+  return Layer.effect(
     HttpClient.HttpClient,
-    Effect.map(HttpClient.HttpClient, (client) => withRetry(client, policy, options) as HttpClient.HttpClient)
+    Effect.zipWith(
+      HttpClient.HttpClient,
+      budget,
+      (client, budget) => withRetry(client, policy, { ...options, budget }) as HttpClient.HttpClient
+    )
   )
+}
 
 /** @internal */
 export const client: Effect.Effect<
@@ -321,7 +352,12 @@ export const request = (
     policyInternal.merge(policyInternal.defaults, policy)
   }
   return Effect.flatMap(HttpClient.HttpClient, (client) => {
-    if (policyInternal.isRetryPolicy(policy)) return withRetry(client, policy).execute(request)
+    // A policy replaces the client's; its options (onRetry, the budget) stay.
+    if (policyInternal.isRetryPolicy(policy)) {
+      const options = isRetrying(client) ? client[RetryingTypeId].options : undefined
+      return withRetry(client, policy, options as HttpRetry.RetryOptions<HttpClientError.HttpClientError, never>)
+        .execute(request)
+    }
     const retrying = isRetrying(client) ? client : withRetry(client)
     const execute = (retrying as HttpClient.HttpClient.With<HttpRetry.RetryError<HttpClientError.HttpClientError>>)
       .execute(request)
