@@ -51,7 +51,8 @@ describe.concurrent("HttpStatusError", () => {
     ["BodyNotReplayable", "body not replayable"],
     ["AttemptsExhausted", "attempts exhausted"],
     ["DeadlineExceeded", "deadline exceeded"],
-    ["RetryAfterTooLong", "Retry-After too long"]
+    ["RetryAfterTooLong", "Retry-After too long"],
+    ["BudgetExhausted", "retry budget exhausted"]
   ]
   for (const [reason, text] of reasons) {
     it(`reason ${reason} reads "${text}"`, () => {

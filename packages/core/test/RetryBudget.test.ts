@@ -143,7 +143,9 @@ describe.concurrent("RetryBudget", () => {
         const error = yield* Effect.flip(RetryBudget.make({ tokenRatio: 2 }))
         assert.strictEqual(error._tag, "RetryPolicyError")
         assert.strictEqual(error.field, "budget.tokenRatio")
-        const layered = yield* Effect.flip(Effect.provide(RetryBudget.RetryBudget, RetryBudget.layer({ maxTokens: -5 })))
+        const layered = yield* Effect.flip(
+          Effect.provide(RetryBudget.RetryBudget, RetryBudget.layer({ maxTokens: -5 }))
+        )
         assert.strictEqual(layered.field, "budget.maxTokens")
       }))
 
@@ -314,7 +316,8 @@ describe.concurrent("RetryBudget", () => {
         const reasons: Array<string> = []
         const client = HttpRetry.withRetry(test.client, noJitter({ log: true }), {
           budget,
-          onGiveUp: (info) => Effect.sync(() => reasons.push(`${info.attempt}/${info.maxAttempts} ${info.reason} ${info.failure._tag}`))
+          onGiveUp: (info) =>
+            Effect.sync(() => reasons.push(`${info.attempt}/${info.maxAttempts} ${info.reason} ${info.failure._tag}`))
         })
         const [out, lines] = yield* captureLogs(observe(test, client.get(`${origin}/x`)))
         assert.strictEqual(out.attempts, 1)
@@ -349,8 +352,7 @@ describe.concurrent("RetryBudget", () => {
         const { budget, origin } = small(freshOrigin("metrics"))
         const test = yield* TestHttpClient.make(() => respond(503))
         const client = HttpRetry.withRetry(test.client, noJitter(), { budget })
-        const tagged = <M extends Metric.Metric<any, any, any>>(metric: M): M =>
-          Metric.tagged(metric, "origin", origin) as M
+        const tagged = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) => Metric.tagged(metric, "origin", origin)
         yield* observe(test, client.get(`${origin}/x`))
         assert.strictEqual((yield* Metric.value(tagged(RetryBudget.retries))).count, 3)
         assert.strictEqual((yield* Metric.value(tagged(RetryBudget.retriesRefused))).count, 0)
@@ -364,13 +366,16 @@ describe.concurrent("RetryBudget", () => {
         assert.strictEqual((yield* Metric.value(tagged(RetryBudget.retriesRefused))).count, 1)
         assert.strictEqual((yield* Metric.value(tagged(RetryBudget.tokens))).value, 5)
         const events = (span as unknown as { events: Array<[string, bigint, Record<string, unknown>]> }).events
-        assert.deepStrictEqual(events.filter(([name]) => name.startsWith("http_retry")).map(([name, , a]) => [name, a]), [
-          ["http_retry.retry_refused", {
-            "http_retry.origin": origin,
-            "http_retry.attempt": 1,
-            "http_retry.budget.tokens": 5
-          }]
-        ])
+        assert.deepStrictEqual(
+          events.filter(([name]) => name.startsWith("http_retry")).map(([name, , a]) => [name, a]),
+          [
+            ["http_retry.retry_refused", {
+              "http_retry.origin": origin,
+              "http_retry.attempt": 1,
+              "http_retry.budget.tokens": 5
+            }]
+          ]
+        )
         // A success at a full bucket changes nothing, and sets nothing.
         const healthy = freshOrigin("metrics-ok")
         const fine = yield* TestHttpClient.make(() => ok())

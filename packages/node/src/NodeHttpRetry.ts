@@ -7,7 +7,7 @@
  */
 import type * as Undici from "@effect/platform-node/Undici"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import type { RetryPolicy } from "@http-retry/core"
+import type { RetryBudget, RetryPolicy } from "@http-retry/core"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
@@ -83,6 +83,15 @@ export interface Options extends ClientOptions {
    * untraced hot loops). Default `true`.
    */
   readonly tracing?: boolean | undefined
+  /**
+   * A retry budget per origin (`RetryBudget`, gRPC's retryThrottling), off by
+   * default: `true` or `{ maxTokens, tokenRatio }` (default 100 and 0.1)
+   * turns it on. The layer uses the `RetryBudget` provided to it if there is
+   * one (`RetryBudget.layer`, `@http-retry/redis`), and otherwise keeps one in
+   * this process. A bad number throws a `RetryPolicyError` naming it
+   * (`budget.maxTokens`), as a bad policy does.
+   */
+  readonly budget?: boolean | RetryBudget.Options | undefined
 }
 
 /**
@@ -130,7 +139,7 @@ export const layer: (options?: Options) => Layer.Layer<HttpClient.HttpClient> = 
  * `HttpRetry.withRetry` themselves. It behaves as `NodeHttpClient.layerUndici`
  * does (a span per request, trace headers, `withScope`,
  * `NodeHttpClient.UndiciRequestOptions`) on either transport. It takes no
- * retry option: `policy` or `tracing` given from JavaScript is a
+ * retry option: `policy`, `tracing` or `budget` given from JavaScript is a
  * `NodeHttpRetryOptionsError`.
  *
  * @since 0.1.0
@@ -143,9 +152,11 @@ export const layerClient: (options?: ClientOptions) => Layer.Layer<HttpClient.Ht
  * variables (see `RetryPolicy.config`) plus `HTTP_RETRY_PROXY`,
  * `HTTP_RETRY_TLS_REJECT_UNAUTHORIZED`, `HTTP_RETRY_CA_FILE`,
  * `HTTP_RETRY_CONNECTIONS`, `HTTP_RETRY_KEEP_ALIVE_TIMEOUT`,
- * `HTTP_RETRY_CONNECT_TIMEOUT`, `HTTP_RETRY_TRACING` (true or false) and
- * `HTTP_RETRY_TRANSPORT` (direct or platform). A bad value fails with a
- * `ConfigError` naming the variable.
+ * `HTTP_RETRY_CONNECT_TIMEOUT`, `HTTP_RETRY_TRACING` (true or false),
+ * `HTTP_RETRY_TRANSPORT` (direct or platform) and the retry budget's
+ * (see `RetryBudget.config`: `HTTP_RETRY_BUDGET`,
+ * `HTTP_RETRY_BUDGET_MAX_TOKENS`, `HTTP_RETRY_BUDGET_TOKEN_RATIO`). A bad
+ * value fails with a `ConfigError` naming the variable.
  *
  * @since 0.1.0
  * @category layers

@@ -192,7 +192,9 @@ export const fromOption = (
   option: boolean | Api.Options | undefined
 ): Effect.Effect<Api.Service | undefined> => {
   if (option === undefined || option === false) return Effect.succeed(undefined)
-  if (option !== true && !Predicate.isRecord(option)) fail("budget", option, "expected true, false or { maxTokens, tokenRatio }")
+  if (option !== true && !Predicate.isRecord(option)) {
+    fail("budget", option, "expected true, false or { maxTokens, tokenRatio }")
+  }
   const options = optionsUnsafe(option === true ? {} : option)
   return Effect.map(
     Effect.serviceOption(RetryBudget),
@@ -274,16 +276,19 @@ export class Hooks {
   private refused(origin: string, attempt: number): Effect.Effect<void> {
     return Effect.zipRight(
       Metric.increment(Metric.tagged(retriesRefused, "origin", origin)),
-      Effect.flatMap(Effect.currentSpan, (span) =>
-        Effect.clockWith((clock) =>
-          Effect.sync(() =>
-            span.event("http_retry.retry_refused", clock.unsafeCurrentTimeNanos(), {
-              "http_retry.origin": origin,
-              "http_retry.attempt": attempt,
-              "http_retry.budget.tokens": this.service.tokens(origin)
-            })
+      Effect.flatMap(
+        Effect.currentSpan,
+        (span) =>
+          Effect.clockWith((clock) =>
+            Effect.sync(() =>
+              span.event("http_retry.retry_refused", clock.unsafeCurrentTimeNanos(), {
+                "http_retry.origin": origin,
+                "http_retry.attempt": attempt,
+                "http_retry.budget.tokens": this.service.tokens(origin)
+              })
+            )
           )
-        )).pipe(Effect.ignore)
+      ).pipe(Effect.ignore)
     )
   }
 }

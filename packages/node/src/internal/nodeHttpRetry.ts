@@ -1,7 +1,7 @@
 import * as Undici from "@effect/platform-node/Undici"
 import * as Client from "@effect/platform/HttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { HttpRetry, RetryPolicy } from "@http-retry/core"
+import { HttpRetry, RetryBudget, RetryPolicy } from "@http-retry/core"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Data from "effect/Data"
@@ -54,6 +54,7 @@ interface Resolved {
   readonly connectTimeoutMillis: number
   readonly tracing: boolean
   readonly transport: "direct" | "platform"
+  readonly budget: boolean | RetryBudget.Options | undefined
 }
 
 const durationMillis = (field: string, input: Duration.DurationInput | undefined, fallback: number): number => {
@@ -74,7 +75,7 @@ const durationMillis = (field: string, input: Duration.DurationInput | undefined
 }
 
 const CLIENT_KEYS = ["tls", "proxy", "connections", "keepAliveTimeout", "connectTimeout", "transport"]
-const RETRY_KEYS = ["policy", "tracing"]
+const RETRY_KEYS = ["policy", "tracing", "budget"]
 const KNOWN_KEYS = [...RETRY_KEYS, ...CLIENT_KEYS]
 
 const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved => {
@@ -113,8 +114,22 @@ const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved =>
   if (connections !== undefined && !(Number.isInteger(connections) && connections >= 1)) {
     fail("connections", String(connections), "expected a whole number of at least 1")
   }
+  // The budget's numbers are the core's, checked as HttpRetry.layer checks them: a RetryPolicyError naming the field.
+  const budget = options.budget
+  if (budget !== undefined && budget !== true && budget !== false) {
+    if (!Predicate.isRecord(budget)) {
+      throw new RetryPolicy.RetryPolicyError({
+        field: "budget",
+        value: budget,
+        reason: "expected true, false or { maxTokens, tokenRatio }"
+      })
+    }
+    const checked = RetryBudget.validate(budget)
+    if (Either.isLeft(checked)) throw checked.left
+  }
   return {
     policy,
+    budget,
     rejectUnauthorized: tls.rejectUnauthorized ?? true,
     ca: tls.ca,
     proxy,
@@ -240,7 +255,9 @@ export const layerClient = (options?: NodeHttpRetry.ClientOptions): Layer.Layer<
 /** @internal */
 export const layer = (options?: NodeHttpRetry.Options): Layer.Layer<HttpClient.HttpClient> => {
   const resolved = resolve(options)
-  return HttpRetry.layer(resolved.policy, { tracing: resolved.tracing }).pipe(Layer.provide(clientLayer(resolved)))
+  return HttpRetry.layer(resolved.policy, { tracing: resolved.tracing, budget: resolved.budget }).pipe(
+    Layer.provide(clientLayer(resolved))
+  )
 }
 
 // --- Config -------------------------------------------------------------------
@@ -285,6 +302,7 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<NodeHttpRetry.Optio
   ) => variable(prefix === "" ? name : `${prefix}_${name}`, decode, show)
   const fields = Config.all({
     policy: RetryPolicy.config(prefix),
+    budget: RetryBudget.config(prefix),
     proxy: optional("PROXY", (text) => {
       try {
         resolve({ proxy: text })
@@ -320,6 +338,7 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<NodeHttpRetry.Optio
   })
   const options = Config.map(fields, (f): NodeHttpRetry.Options => ({
     policy: f.policy,
+    ...(f.budget === false ? {} : { budget: f.budget }),
     ...(f.proxy === undefined ? {} : { proxy: f.proxy }),
     ...(f.rejectUnauthorized === undefined && f.caFile === undefined ? {} : {
       tls: {
