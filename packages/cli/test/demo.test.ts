@@ -22,7 +22,8 @@ describe("demo", () => {
           "POST answered 503, without an Idempotency-Key",
           "POST answered 503, 503, then 201, with an Idempotency-Key",
           "GET whose first connection is reset",
-          "GET answered 503 for ever, with a 1 s deadline (maxElapsed) and a 200 ms base delay"
+          "GET answered 503 for ever, with a 1 s deadline (maxElapsed) and a 200 ms base delay",
+          "A backend down for 1.5 s, then healed: 6 GETs every 100 ms, without and with a retry budget"
         ])
         const outcomes = scenarios.map((s) => s.split("\n").find((line) => /^ {6}[✓✗] /.test(line)))
         assert.match(outcomes[0]!, /✓ succeeded on attempt 3 /)
@@ -43,8 +44,23 @@ describe("demo", () => {
         )
         assert.match(outcomes[5]!, /✓ succeeded on attempt 2 /)
         assert.match(outcomes[6]!, /✓ gave up with HttpStatusError \(reason DeadlineExceeded\) after \d attempts/)
+        // Without and with the budget: attempts per call, and how fast calls failed.
+        const storm = scenarios[7]
+        const without = /without a budget: +(\d+\.\d+) attempts per call while down/.exec(storm)
+        const withBudget =
+          /with the budget: +(\d+\.\d+) attempts per call while down, (\d+\.\d+) after the first 50 failures; (\d+) of 120 calls failed, in \d+ ms \(median\)/
+            .exec(storm)
+        assert.isNotNull(without, storm)
+        assert.isNotNull(withBudget, storm)
+        assert.isAtMost(Number(withBudget![2]), 1.2)
+        assert.isBelow(Number(withBudget![1]), Number(without![1]))
+        assert.isAbove(Number(withBudget![3]), 0)
+        assert.match(
+          outcomes[7]!,
+          /✓ without a budget every call retried into the outage .* each call made 1\.0 attempt/
+        )
         assert.notInclude(out, "✗")
-        assert.match(out, /All 7 scenarios behaved as expected/)
+        assert.match(out, /All 8 scenarios behaved as expected/)
       }),
     30_000
   )

@@ -6,6 +6,7 @@ import { NodeHttpRetry } from "@http-retry/node"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Inspectable from "effect/Inspectable"
 import * as Logger from "effect/Logger"
 import { randomUUID } from "node:crypto"
@@ -17,6 +18,8 @@ import { performance } from "node:perf_hooks"
 
 interface Seen {
   readonly method: string
+  /** The request's path and query. */
+  readonly url: string
   readonly at: number
   readonly idempotencyKey: string | undefined
   readonly body: string
@@ -37,9 +40,15 @@ const routes: Record<string, ReadonlyArray<Answer>> = {
   "/overloaded": [{ status: 503 }]
 }
 
+/** Paths under this answer 503 from their first request until `OUTAGE_MILLIS` later, then 200, and print nothing. */
+const OUTAGE = "/outage/"
+const OUTAGE_MILLIS = 1500
+
 interface Server {
   readonly origin: string
   readonly seen: (path: string) => ReadonlyArray<Seen>
+  /** When an outage path healed (or will). */
+  readonly healAt: (path: string) => number | undefined
   readonly close: () => Promise<void>
 }
 
@@ -49,21 +58,29 @@ const say = (line: string) => Effect.sync(() => void process.stdout.write(`${lin
 
 const startServer = (): Promise<Server> => {
   const seen = new Map<string, Array<Seen>>()
+  const healAt = new Map<string, number>()
   const sockets = new Set<net.Socket>()
   const server = http.createServer((req, res) => {
     const chunks: Array<Buffer> = []
     req.on("data", (chunk: Buffer) => chunks.push(chunk))
     req.on("end", () => {
-      const path = req.url ?? "/"
+      const url = req.url ?? "/"
+      const path = url.startsWith(OUTAGE) ? url.split("?")[0] : url
       const list = seen.get(path) ?? []
       seen.set(path, list)
       const key = req.headers["idempotency-key"]
+      const now = performance.now()
       list.push({
         method: req.method ?? "GET",
-        at: performance.now(),
+        url,
+        at: now,
         idempotencyKey: Array.isArray(key) ? key[0] : key,
         body: Buffer.concat(chunks).toString()
       })
+      if (path.startsWith(OUTAGE)) {
+        if (!healAt.has(path)) healAt.set(path, now + OUTAGE_MILLIS)
+        return void res.writeHead(now < healAt.get(path)! ? 503 : 200).end()
+      }
       const answers = routes[path] ?? [{ status: 404 }]
       const answer = answers[Math.min(list.length, answers.length) - 1]
       const what = answer === "reset" ? "connection reset, no answer" : String(answer.status)
@@ -84,6 +101,7 @@ const startServer = (): Promise<Server> => {
       resolve({
         origin: `http://127.0.0.1:${port}`,
         seen: (path) => seen.get(path) ?? [],
+        healAt: (path) => healAt.get(path),
         close: () => {
           for (const socket of sockets) socket.destroy()
           return new Promise((done) => server.close(() => done()))
@@ -266,6 +284,128 @@ const scenarios: ReadonlyArray<Scenario> = [
   }
 ]
 
+// --- A retry storm, with and without a retry budget -------------------------------------
+
+const WAVES = 20
+const PER_WAVE = 6
+const WAVE_MILLIS = 100
+
+interface Call {
+  readonly index: number
+  readonly start: number
+  readonly end: number
+  readonly ok: boolean
+  readonly attempts: number
+}
+
+/** `PER_WAVE` calls every `WAVE_MILLIS` for `WAVES` waves, each its own `?call=` so the server's count is per call. */
+const traffic = (server: Server, path: string, budget: boolean): Effect.Effect<ReadonlyArray<Call>> =>
+  Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    const t0 = performance.now()
+    const one = (index: number) =>
+      Effect.suspend(() => {
+        const start = performance.now() - t0
+        return Effect.map(
+          Effect.either(
+            Effect.scoped(Effect.flatMap(client.get(`${server.origin}${path}?call=${index}`), (r) => r.text))
+          ),
+          (result) => ({ index, start, end: performance.now() - t0, ok: Either.isRight(result) })
+        )
+      })
+    const fibers = []
+    for (let wave = 0; wave < WAVES; wave++) {
+      for (let i = 0; i < PER_WAVE; i++) fibers.push(yield* Effect.fork(one(wave * PER_WAVE + i)))
+      yield* Effect.sleep(WAVE_MILLIS)
+    }
+    const calls = yield* Effect.all(fibers.map((fiber) => Fiber.join(fiber)))
+    const attempts = new Map<string, number>()
+    for (const s of server.seen(path)) attempts.set(s.url, (attempts.get(s.url) ?? 0) + 1)
+    return calls.map((call) => ({ ...call, attempts: attempts.get(`${path}?call=${call.index}`) ?? 0 }))
+  }).pipe(
+    Effect.provide(NodeHttpRetry.layer({ policy: RetryPolicy.merge(policy, { log: false }), budget }))
+  )
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  return sorted.length === 0 ? Number.NaN : sorted[Math.floor(sorted.length / 2)]
+}
+
+const perCall = (calls: ReadonlyArray<Call>): number => calls.reduce((n, c) => n + c.attempts, 0) / calls.length
+
+interface Summary {
+  readonly line: string
+  /** Attempts per call, over the calls whose first attempt reached the server while it was down. */
+  readonly whileDown: number
+  /** The same, over those whose first attempt came after the first 50 failed attempts (the budget's drain). */
+  readonly drained: number
+}
+
+/**
+ * Counted as the server saw it, so that a slow machine changes the numbers but not what they mean: a call is "while
+ * down" if its first attempt arrived before the backend healed, and "drained" if it also arrived after the 50th
+ * failed attempt (100 tokens, retries stop at 50).
+ */
+const summarize = (label: string, server: Server, path: string, calls: ReadonlyArray<Call>): Summary => {
+  const seen = server.seen(path)
+  const healAt = server.healAt(path) ?? Infinity
+  const first = new Map<string, number>()
+  for (const s of seen) if (!first.has(s.url)) first.set(s.url, s.at)
+  const fiftieth = seen.filter((s) => s.at < healAt)[49]?.at ?? Infinity
+  const arrived = (call: Call) => first.get(`${path}?call=${call.index}`) ?? Infinity
+  const down = calls.filter((c) => arrived(c) < healAt)
+  const drained = down.filter((c) => arrived(c) > fiftieth)
+  const failures = calls.filter((c) => !c.ok)
+  const failTime = median(failures.map((c) => c.end - c.start))
+  const drainedFailTime = median(drained.filter((c) => !c.ok).map((c) => c.end - c.start))
+  return {
+    whileDown: perCall(down),
+    drained: perCall(drained),
+    line: `      ${label.padEnd(17)} ${perCall(down).toFixed(2)} attempts per call while down, ` +
+      `${perCall(drained).toFixed(2)} after the first 50 failures; ${failures.length} of ${calls.length} calls ` +
+      `failed` + (failures.length === 0 ? "" : `, in ${ms(failTime)} (median)`) +
+      (drained.length === 0 || Number.isNaN(drainedFailTime) ? "" : `, ${ms(drainedFailTime)} after the 50th`)
+  }
+}
+
+interface Played {
+  readonly title: string
+  readonly play: (server: Server) => Effect.Effect<Either.Either<string, string>>
+}
+
+const retryStorm: Played = {
+  title: `A backend down for ${OUTAGE_MILLIS / 1000} s, then healed: ${PER_WAVE} GETs every ${WAVE_MILLIS} ms, ` +
+    `without and with a retry budget`,
+  play: (server) =>
+    Effect.gen(function*() {
+      const [without, withBudget] = yield* Effect.all([
+        Effect.map(
+          traffic(server, `${OUTAGE}without`, false),
+          (calls) => summarize("without a budget:", server, `${OUTAGE}without`, calls)
+        ),
+        Effect.map(
+          traffic(server, `${OUTAGE}with`, true),
+          (calls) => summarize("with the budget:", server, `${OUTAGE}with`, calls)
+        )
+      ], { concurrency: 2 })
+      yield* say(without.line)
+      yield* say(withBudget.line)
+      if (!(withBudget.drained <= 1.2 && withBudget.whileDown < without.whileDown)) {
+        return Either.left(
+          `expected at most 1.2 attempts per call once the budget had drained, and fewer while down than without ` +
+            `it: got ${withBudget.drained.toFixed(2)} and ${withBudget.whileDown.toFixed(2)} ` +
+            `(${without.whileDown.toFixed(2)} without)`
+        )
+      }
+      return Either.right(
+        `without a budget every call retried into the outage (${without.whileDown.toFixed(1)} attempts per ` +
+          `call: the load on the sick backend multiplied); with it, once 50 attempts had failed, each call made ` +
+          `${withBudget.drained.toFixed(1)} attempt and failed at once, until the backend healed (RetryBudget: ` +
+          `gRPC's retryThrottling, 100 tokens, 0.1 back per success)`
+      )
+    })
+}
+
 // --- Main ---------------------------------------------------------------------------
 
 const libraryLogger = (origin: string) =>
@@ -285,20 +425,28 @@ export const main: Effect.Effect<number> = Effect.acquireUseRelease(
   (server) =>
     Effect.gen(function*() {
       const started = performance.now()
-      yield* say(`http-retry demo: a misbehaving HTTP server on ${server.origin}, and ${scenarios.length} scenarios`)
+      yield* say(
+        `http-retry demo: a misbehaving HTTP server on ${server.origin}, and ${scenarios.length + 1} scenarios`
+      )
       yield* say(
         `policy: maxAttempts ${policy.maxAttempts}, baseDelay ${Duration.format(policy.baseDelay)}, factor ` +
           `${policy.factor}, jitter ${policy.jitter} (every wait below is exact), attempt timeout ` +
           `${Duration.format(policy.attemptTimeout)}; times are measured, from the start of each scenario`
       )
       let failed = 0
-      for (const [i, scenario] of scenarios.entries()) {
-        yield* say(`\n[${i + 1}/${scenarios.length}] ${scenario.title}`)
+      const all: ReadonlyArray<Scenario | Played> = [...scenarios, retryStorm]
+      for (const [i, scenario] of all.entries()) {
+        yield* say(`\n[${i + 1}/${all.length}] ${scenario.title}`)
         scenarioStart = performance.now()
-        const result = yield* scenario.run(server.origin)
-        const elapsed = performance.now() - scenarioStart
-        if (Either.isRight(result)) yield* Effect.ignore(result.right.text)
-        const verdict = scenario.judge(result, server.seen(scenario.path), elapsed)
+        let verdict: Either.Either<string, string>
+        if ("play" in scenario) {
+          verdict = yield* scenario.play(server)
+        } else {
+          const result = yield* scenario.run(server.origin)
+          const elapsed = performance.now() - scenarioStart
+          if (Either.isRight(result)) yield* Effect.ignore(result.right.text)
+          verdict = scenario.judge(result, server.seen(scenario.path), elapsed)
+        }
         if (Either.isLeft(verdict)) failed++
         yield* say(
           Either.match(verdict, { onLeft: (why) => `      ✗ UNEXPECTED: ${why}`, onRight: (why) => `      ✓ ${why}` })
@@ -307,8 +455,8 @@ export const main: Effect.Effect<number> = Effect.acquireUseRelease(
       const total = ms(performance.now() - started)
       yield* say(
         failed === 0 ?
-          `\nAll ${scenarios.length} scenarios behaved as expected, in ${total}.` :
-          `\n${failed} of ${scenarios.length} scenarios did not behave as expected (${total}).`
+          `\nAll ${scenarios.length + 1} scenarios behaved as expected, in ${total}.` :
+          `\n${failed} of ${scenarios.length + 1} scenarios did not behave as expected (${total}).`
       )
       return failed === 0 ? 0 : 1
     }).pipe(
