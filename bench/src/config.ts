@@ -10,6 +10,8 @@ export interface ClientInfo {
   readonly packages: ReadonlyArray<string>
   /** Not in the default set; run it with --clients=NAME. */
   readonly optIn?: boolean
+  /** Runs with a retry budget (the storm scenario allows it fewer attempts). */
+  readonly budget?: boolean
   readonly retryConfig: string
 }
 
@@ -74,6 +76,16 @@ export const clients: ReadonlyArray<ClientInfo> = [
       "Retry-After on 429/503 replacing the backoff, 10 s per attempt"
   },
   {
+    name: "ours-budget",
+    label: "@http-retry/node, retry budget",
+    retries: true,
+    optIn: true,
+    budget: true,
+    packages: ["@http-retry/node", "@http-retry/core"],
+    retryConfig: "as @http-retry/node, with `budget: true`: `RetryBudget` defaults (100 tokens per origin, 0.1 " +
+      "back per success, retries while more than 50 are left), kept in the process"
+  },
+  {
     name: "ours-lean",
     label: "@http-retry/node, lean",
     retries: true,
@@ -130,9 +142,10 @@ export interface Scenario {
   readonly title: string
   /**
    * "throughput": req/s of a client without faults; "retry": total time of a retry schedule against the time it
-   * should take; "retry-rate": calls/s through a retry schedule whose waits are short; "cold-start".
+   * should take; "retry-rate": calls/s through a retry schedule whose waits are short; "storm": attempts per call
+   * against a backend that is down; "cold-start".
    */
-  readonly kind: "throughput" | "retry" | "retry-rate" | "cold-start"
+  readonly kind: "throughput" | "retry" | "retry-rate" | "storm" | "cold-start"
   /** The server route. */
   readonly path: string
   readonly concurrency: number
@@ -178,6 +191,8 @@ interface Sizes {
   readonly retryWaves: number
   /** Waves of 64 calls on the retry path. */
   readonly retryRateWaves: number
+  /** Waves of 64 calls against the backend that is down. */
+  readonly stormWaves: number
   /** Warm the retry paths up with one wave each (the Retry-After one costs a second per client). */
   readonly retryWarmup: boolean
 }
@@ -192,6 +207,7 @@ const fullLists: ClientLists = {
   fault: retrying,
   reset: retrying,
   "retry-after": retrying,
+  storm: ["ours", "ours-budget"],
   "cold-start": everyDefault
 }
 
@@ -203,7 +219,8 @@ const quickLists: ClientLists = {
   "happy-1": ["effect", "effect-withretry", "fetch", "fetch-withretry", "ours"],
   "happy-64": ["undici", "effect", "effect-withretry", "fetch", "fetch-withretry", "ours", "ours-lean"],
   "retry-64": ["ours", "got", "ky", "effect-withretry", "platform-retry"],
-  fault: ["ours"]
+  fault: ["ours"],
+  storm: ["ours", "ours-budget"]
 }
 
 const scenarios = (size: Sizes, lists: ClientLists, scale: number): ReadonlyArray<Scenario> => {
@@ -289,6 +306,20 @@ const scenarios = (size: Sizes, lists: ClientLists, scale: number): ReadonlyArra
       baseDelayMs: BASE_DELAY_MS
     },
     {
+      name: "storm",
+      title: "A backend failing 100%, 64 in flight: attempts per call, without and with the retry budget",
+      kind: "storm",
+      path: "/down",
+      concurrency: 64,
+      count: 64 * waves(size.stormWaves),
+      // No warm-up: it would drain the budget (one per origin) before the run.
+      warmup: 0,
+      attemptsPerRequest: 4,
+      waitsMs: [FAST_BASE_DELAY_MS, FAST_BASE_DELAY_MS * 2, FAST_BASE_DELAY_MS * 4],
+      policy: "fault",
+      baseDelayMs: FAST_BASE_DELAY_MS
+    },
+    {
       name: "cold-start",
       title: "Cold start: fresh process, import, one request",
       kind: "cold-start",
@@ -323,6 +354,7 @@ export const makeMode = (name: ModeName, scale = 1): Mode => {
             warmup64: 2_000,
             retryWaves: 6,
             retryRateWaves: 40,
+            stormWaves: 10,
             retryWarmup: true
           },
           fullLists,
@@ -344,6 +376,7 @@ export const makeMode = (name: ModeName, scale = 1): Mode => {
             warmup64: 2_000,
             retryWaves: 4,
             retryRateWaves: 30,
+            stormWaves: 10,
             retryWarmup: true
           },
           quickLists,
@@ -365,6 +398,7 @@ export const makeMode = (name: ModeName, scale = 1): Mode => {
             warmup64: 64,
             retryWaves: 2,
             retryRateWaves: 2,
+            stormWaves: 2,
             retryWarmup: false
           },
           fullLists,

@@ -158,6 +158,13 @@ const runSummary = (run: Run): string => {
   const r = run.result
   const attempts = run.server?.routes[run.scenario.path]?.attempts ?? 0
   const failed = r.failures > 0 ? `, ${r.failures} failed (${r.firstError})` : ""
+  if (run.scenario.kind === "storm") {
+    const fifty = run.server?.routes[run.scenario.path]?.afterFifty
+    const drained = fifty === undefined || fifty.ids === 0 ?
+      "" :
+      `, ${(fifty.attempts / fifty.ids).toFixed(2)} per call after the first 50 (${fifty.afterMs.toFixed(0)} ms in)`
+    return `${(attempts / r.count).toFixed(2)} attempts per call${drained}, ${r.failures} of ${r.count} failed`
+  }
   const unit = run.scenario.attemptsPerRequest > 1 ? "calls/s" : "req/s"
   return `${fmt(r.count / (r.elapsedMs / 1000))} ${unit}, ${r.elapsedMs.toFixed(0)} ms, ${attempts} attempts${failed}`
 }

@@ -9,6 +9,11 @@ export interface RouteStats {
   readonly retriedIds: number
   /** Gaps between attempt n and n+1 of the same id, ms, per n: [min, median]. */
   readonly gaps: ReadonlyArray<readonly [min: number, median: number]>
+  /**
+   * On a route whose ids are tracked, once it has seen 50 attempts (a retry budget of 100 tokens has drained):
+   * when the 50th came, from the first, and the ids whose first attempt came after it, with their attempts.
+   */
+  readonly afterFifty?: { readonly afterMs: number; readonly ids: number; readonly attempts: number } | undefined
 }
 
 export interface ServerStats {

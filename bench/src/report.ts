@@ -126,6 +126,7 @@ export const problems = (run: Run): Array<string> => {
   if (run.result === undefined) return []
   const out: Array<string> = []
   const { result, scenario } = run
+  if (scenario.kind === "storm") return stormProblems(run as Run & { result: ClientResult })
   if (result.failures > 0) {
     out.push(`WRONG: ${result.failures} of ${result.count} requests failed (${result.firstError})`)
   }
@@ -143,6 +144,38 @@ export const problems = (run: Run): Array<string> => {
       )
     }
   })
+  return out
+}
+
+/**
+ * Against a backend that is down every call fails. Without a budget each makes the policy's attempts; with one
+ * (100 tokens, a fresh process per run), at most 49 retries are made in all: each failure that leaves more than 50
+ * tokens lets one through.
+ */
+const stormProblems = (run: Run & { result: ClientResult }): Array<string> => {
+  const out: Array<string> = []
+  const { result, scenario } = run
+  if (result.failures !== result.count) {
+    out.push(
+      `WRONG: ${result.count - result.failures} of ${result.count} calls succeeded against a backend that is down`
+    )
+  }
+  const attempts = attemptsOf(run)
+  if (run.client.budget === true) {
+    if (attempts < result.count || attempts > result.count + 49) {
+      out.push(
+        `WRONG: the server saw ${attempts} attempts; a budget of 100 tokens allows ${result.count} to ${
+          result.count + 49
+        }`
+      )
+    }
+  } else if (attempts !== result.count * scenario.attemptsPerRequest) {
+    out.push(
+      `WRONG: the server saw ${attempts} attempts, the policy makes exactly ${
+        result.count * scenario.attemptsPerRequest
+      }`
+    )
+  }
   return out
 }
 
@@ -407,6 +440,70 @@ const retryRateSection = (results: Results, scenario: Scenario): string => {
     `between them, so the figure is mostly the retry's own work. Every client retries 503 with base ` +
     `${scenario.baseDelayMs} ms, factor 2, no jitter (settings above). "waits seen" is the median gap between ` +
     `attempts of one call at the server.`,
+    "",
+    ...tables.flatMap((t) => [t, ""])
+  ].join("\n").trimEnd()
+}
+
+/** Issue 15's target for the budget: at most this many attempts per call once drained, within the first second. */
+const STORM_DRAINED_TARGET = 1.2
+
+const stormSection = (results: Results, scenario: Scenario): string => {
+  const readings: Array<string> = []
+  const tables = placementsOf(results).map((placement) => {
+    const rows = scenario.clients.map((name) => {
+      const runs = runsOf(results, scenario.name, name, placement)
+      const skipped = skippedNote(runs)
+      if (skipped !== undefined) return [label(results, name), `skipped: ${skipped}`, ...Array(5).fill("")]
+      const m = measured(runs)
+      const fifty = m.map((r) => r.server?.routes[scenario.path]?.afterFifty)
+      const drained = spread(fifty.map((f) => f === undefined || f.ids === 0 ? NaN : f.attempts / f.ids))
+      const drainedAfter = spread(fifty.map((f) => f?.afterMs ?? NaN))
+      if (clientInfo(results, name)?.budget === true && drained.n > 0) {
+        const met = drained.max <= STORM_DRAINED_TARGET && drainedAfter.max <= 1000 && allCorrect(runs)
+        readings.push(
+          `${placement}: ${met ? "met" : "not met"}, ${withRange(drained, 2)} attempts per call after the 50th ` +
+            `attempt, which came ${withRange(drainedAfter, 1)} ms after the first`
+        )
+      }
+      return [
+        label(results, name),
+        withRange(spread(m.map((r) => attemptsOf(r) / r.result.count)), 2),
+        withRange(drained, 2),
+        withRange(drainedAfter, 1),
+        num(spread(m.map((r) => r.result.p50Ms)).median, 2),
+        withRange(spread(m.map(attemptsOf))),
+        verdict(runs)
+      ]
+    })
+    return [
+      `### ${placement}`,
+      "",
+      table(
+        [
+          "client",
+          "attempts per call",
+          "after the first 50 attempts",
+          "50th attempt after, ms",
+          "p50 ms to fail",
+          "attempts",
+          "verdict"
+        ],
+        rows
+      )
+    ].join("\n")
+  })
+  return [
+    `## ${scenario.title}`,
+    "",
+    `${num(scenario.count)} calls, ${scenario.concurrency} in flight, to a route that answers 503 to every request; ` +
+    `each run in a fresh process. The policy is the default's shape (4 attempts, factor 2, no jitter) with a ` +
+    `${scenario.baseDelayMs} ms base backoff, so the run measures attempts rather than waits. "after the first 50 ` +
+    `attempts" counts, at the server, the calls whose first attempt came after the route's 50th attempt (once ` +
+    `those 50 have failed, the budget's 100 tokens are down to 50) and divides their attempts by them.`,
+    "",
+    `Issue 15's target, at most ${STORM_DRAINED_TARGET} attempts per call once the budget has drained, drained ` +
+    `within the first second: ${readings.length === 0 ? "not measured" : readings.join("; ")}.`,
     "",
     ...tables.flatMap((t) => [t, ""])
   ].join("\n").trimEnd()
@@ -901,6 +998,7 @@ export const render = (results: Results): string => {
     if (scenario.kind === "throughput") sections.push(throughputSection(results, scenario))
     if (scenario.kind === "retry") sections.push(retrySection(results, scenario))
     if (scenario.kind === "retry-rate") sections.push(retryRateSection(results, scenario))
+    if (scenario.kind === "storm") sections.push(stormSection(results, scenario))
     if (scenario.kind === "cold-start") sections.push(coldSection(results, scenario))
   }
   sections.push(leakSection(results.leak))

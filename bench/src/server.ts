@@ -8,6 +8,7 @@
  * - /reset: the first attempt has its connection destroyed before any header is written, then 200
  * - /retry-after: 503 with `Retry-After: 1` on the first attempt, then 200
  * - /leak: ids divisible by 10 get 503 on the first attempt, then 200
+ * - /down: 503, always (a backend that is down)
  */
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -87,6 +88,10 @@ const handle = (req: Http.IncomingMessage, res: Http.ServerResponse) => {
         ? send(res, 503, unavailableBody, { "retry-after": "1" })
         : send(res, 200, okBody(id))
     }
+    case "/down": {
+      attempt(r, id, true)
+      return send(res, 503, unavailableBody)
+    }
     case "/leak": {
       const faulty = Number(id) % 10 === 0
       return attempt(r, id, faulty) === 1 && faulty ? send(res, 503, unavailableBody) : send(res, 200, okBody(id))
@@ -113,10 +118,25 @@ const routeStats = (r: Route): RouteStats => {
       ;(gaps[n - 1] ??= []).push(times[n] - times[n - 1])
     }
   }
+  const all = [...r.byId.values()].flat().sort((a, b) => a - b)
+  let afterFifty: RouteStats["afterFifty"]
+  if (all.length >= 50) {
+    const fiftieth = all[49]
+    let ids = 0
+    let attempts = 0
+    for (const times of r.byId.values()) {
+      if (times[0] > fiftieth) {
+        ids++
+        attempts += times.length
+      }
+    }
+    afterFifty = { afterMs: fiftieth - all[0], ids, attempts }
+  }
   return {
     attempts: r.attempts,
     retriedIds,
-    gaps: gaps.map(minMedian)
+    gaps: gaps.map(minMedian),
+    afterFifty
   }
 }
 
