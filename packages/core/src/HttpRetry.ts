@@ -310,15 +310,14 @@ export interface LayerOptions extends Omit<RetryOptions<HttpClientError.HttpClie
  *
  * @example
  * ```ts
- * import { HttpClient } from "@effect/platform"
+ * import { FetchHttpClient, HttpClient } from "@effect/platform"
  * import { HttpRetry } from "@http-retry/core"
  * import { Effect, Layer } from "effect"
  *
- * // Retries per origin stop while more than about 1 attempt in 11 fails (gRPC's retryThrottling).
- * const RetryingClient = (base: Layer.Layer<HttpClient.HttpClient>) =>
- *   HttpRetry.layer(undefined, { budget: true }).pipe(Layer.provide(base))
+ * // With a retry budget: retries to an origin stop while many of its attempts fail (RetryBudget).
+ * const Live = HttpRetry.layer(undefined, { budget: true }).pipe(Layer.provide(FetchHttpClient.layer))
  *
- * const program = HttpClient.get("https://api.internal.test/items").pipe(Effect.scoped)
+ * const program = HttpClient.get("https://api.internal.test/items").pipe(Effect.provide(Live))
  * ```
  *
  * @since 0.1.0
