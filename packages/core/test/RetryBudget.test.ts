@@ -376,7 +376,7 @@ describe.concurrent("RetryBudget", () => {
             }]
           ]
         )
-        // A success at a full bucket changes nothing, and sets nothing.
+        // An origin whose bucket stays full: the gauge reads maxTokens, set once.
         const healthy = freshOrigin("metrics-ok")
         const fine = yield* TestHttpClient.make(() => ok())
         yield* HttpRetry.withRetry(fine.client, noJitter(), { budget }).get(`${healthy}/x`)

@@ -295,7 +295,7 @@ export const withRetry: {
       send,
       onRetry: options?.onRetry,
       onGiveUp: options?.onGiveUp,
-      budget: options?.budget === undefined ? undefined : new Budget.Hooks(options.budget),
+      budget: options?.budget === undefined ? undefined : Budget.hooksOf(options.budget),
       tracing: options?.tracing !== false,
       innerSpans: !Predicate.hasProperty(inner, NoSpansTypeId),
       readsTimeout: isReadingAttemptTimeout(inner)

@@ -226,10 +226,10 @@ export const tokens = Metric.gauge("http_retry_budget_tokens", {
 const budgetExhausted: Decision = { _tag: "GiveUp", reason: "BudgetExhausted" }
 
 /**
- * A retrying client's budget: what the loop calls after each attempt and
- * before each retry. One per client; the gauge is set only when the tokens
- * of an origin have changed since this client last set it, so a healthy
- * origin costs a map lookup per attempt.
+ * A budget as the retry loop uses it: what the loop calls after each attempt
+ * and before each retry. The gauge is set only when the tokens of an origin
+ * have changed since it was last set, so a healthy origin costs two map
+ * lookups per attempt.
  *
  * @internal
  */
@@ -291,6 +291,23 @@ export class Hooks {
       ).pipe(Effect.ignore)
     )
   }
+}
+
+const hooks = new WeakMap<Api.Service, Hooks>()
+
+/**
+ * The hooks of a budget, one per budget: the clients that share it (a layer's, and those `HttpRetry.request`
+ * makes from it) share what was last published to the gauge.
+ *
+ * @internal
+ */
+export const hooksOf = (service: Api.Service): Hooks => {
+  let found = hooks.get(service)
+  if (found === undefined) {
+    found = new Hooks(service)
+    hooks.set(service, found)
+  }
+  return found
 }
 
 // --- Config -------------------------------------------------------------------
