@@ -5,7 +5,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { HttpRetry, type HttpStatusError, RetryPolicy } from "@http-retry/core"
+import { HttpRetry, type HttpStatusError, RetryBudget, RetryPolicy } from "@http-retry/core"
 import type * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -146,6 +146,52 @@ describe("withRetry keeps the client's own E and R", () => {
         UpstreamError | HttpStatusError.HttpStatusError | Cause.TimeoutException,
         Upstream
       >
+    >()
+  })
+})
+
+describe("the retry budget", () => {
+  const budget = RetryBudget.unsafeMake()
+
+  it("withRetry takes a budget and keeps E and R; onGiveUp adds what it needs to R and sees the client's errors", () => {
+    expectTypeOf(HttpRetry.withRetry(custom, policy, { budget })).toEqualTypeOf<
+      HttpClient.HttpClient.With<UpstreamError | HttpStatusError.HttpStatusError | Cause.TimeoutException, Upstream>
+    >()
+    const client = HttpRetry.withRetry(custom, policy, {
+      budget,
+      onGiveUp: (info) => {
+        expectTypeOf(info.reason).toEqualTypeOf<HttpStatusError.GiveUpReason>()
+        if (info.failure._tag === "Error") {
+          expectTypeOf(info.failure.error).toEqualTypeOf<UpstreamError | Cause.TimeoutException>()
+        }
+        return Effect.flatMap(Metrics, (metrics) => metrics.retried)
+      }
+    })
+    expectTypeOf(client).toEqualTypeOf<
+      HttpClient.HttpClient.With<
+        UpstreamError | HttpStatusError.HttpStatusError | Cause.TimeoutException,
+        Upstream | Metrics
+      >
+    >()
+  })
+
+  it("withRetry takes a budget service, not the layer's options", () => {
+    // @ts-expect-error: withRetry needs a budget made with RetryBudget.make
+    HttpRetry.withRetry(custom, policy, { budget: true })
+  })
+
+  it("layer takes true or the budget's options, and needs no RetryBudget", () => {
+    expectTypeOf(HttpRetry.layer(policy, { budget: true })).toEqualTypeOf<
+      Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient>
+    >()
+    expectTypeOf(HttpRetry.layer(policy, { budget: { maxTokens: 10 } })).toEqualTypeOf<
+      Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient>
+    >()
+    expectTypeOf(RetryBudget.layer()).toEqualTypeOf<
+      Layer.Layer<RetryBudget.RetryBudget, RetryPolicy.RetryPolicyError>
+    >()
+    expectTypeOf(RetryBudget.make()).toEqualTypeOf<
+      Effect.Effect<RetryBudget.Service, RetryPolicy.RetryPolicyError>
     >()
   })
 })
