@@ -32,6 +32,13 @@ import type { RetryPolicyError } from "./RetryPolicy.js"
  * before a retry and may ask a shared store, but never fails: a store that
  * cannot answer decides on what it knows locally.
  *
+ * How the retry calls it: `origin` is always `originOf(request.url)`. After
+ * a failed attempt it calls `record(origin, "failure")` first, then, if the
+ * policy would retry, `acquire(origin)`: the failure already counts when the
+ * retry is asked for. `acquire` takes nothing (as in gRPC): a retry that is
+ * made costs a token only if it fails too. A first attempt is never asked
+ * for.
+ *
  * @since 0.2.0
  * @category models
  */
