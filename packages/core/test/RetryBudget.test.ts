@@ -383,6 +383,27 @@ describe.concurrent("RetryBudget", () => {
         assert.strictEqual((yield* Metric.value(Metric.tagged(RetryBudget.tokens, "origin", healthy))).value, 10)
       }))
 
+    it.effect("onGiveUp, with no budget: once per failed call, with its reason; never on success", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.make((request) =>
+          request.url.endsWith("/gone") ? respond(404) : request.url.endsWith("/ok") ? ok() : respond(503)
+        )
+        const seen: Array<string> = []
+        const client = HttpRetry.withRetry(test.client, noJitter({ maxAttempts: 2 }), {
+          onGiveUp: (info) =>
+            Effect.sync(() => {
+              seen.push(`${info.attempt}/${info.maxAttempts} ${info.reason} ${info.failure._tag} ${info.request.url}`)
+            })
+        })
+        yield* observe(test, client.get("http://api.test/down"))
+        yield* observe(test, client.get("http://api.test/gone"))
+        yield* observe(test, client.get("http://api.test/ok"))
+        assert.deepStrictEqual(seen, [
+          "2/2 AttemptsExhausted Status http://api.test/down",
+          "1/2 NotRetryable Status http://api.test/gone"
+        ])
+      }))
+
     it.effect("without a budget, nothing is recorded", () =>
       Effect.gen(function*() {
         const origin = freshOrigin("none")
