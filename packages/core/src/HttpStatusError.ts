@@ -36,7 +36,9 @@ export type TypeId = typeof TypeId
  * - `AttemptsExhausted`: `maxAttempts` were made;
  * - `DeadlineExceeded`: the next wait would end past `maxElapsed`;
  * - `RetryAfterTooLong`: the server asked for a wait longer than `maxRetryAfter`,
- *   or one that would end past the deadline.
+ *   or one that would end past the deadline;
+ * - `CircuitOpen`: the origin's circuit breaker was open, so the retry was not
+ *   made (see `CircuitBreaker`).
  *
  * @since 0.1.0
  * @category models
@@ -48,6 +50,7 @@ export type GiveUpReason =
   | "AttemptsExhausted"
   | "DeadlineExceeded"
   | "RetryAfterTooLong"
+  | "CircuitOpen"
 
 const reasonText: Record<GiveUpReason, string> = {
   NotRetryable: "status not retried",
@@ -55,7 +58,8 @@ const reasonText: Record<GiveUpReason, string> = {
   BodyNotReplayable: "body not replayable",
   AttemptsExhausted: "attempts exhausted",
   DeadlineExceeded: "deadline exceeded",
-  RetryAfterTooLong: "Retry-After too long"
+  RetryAfterTooLong: "Retry-After too long",
+  CircuitOpen: "circuit open"
 }
 
 /**

@@ -8,6 +8,15 @@
  */
 
 /**
+ * A circuit breaker per origin, shared by every call through the client:
+ * after enough failures an origin is left alone for a while, and calls to it
+ * fail at once with a typed `CircuitOpenError`, without touching the network.
+ *
+ * @since 0.2.0
+ */
+export * as CircuitBreaker from "./CircuitBreaker.js"
+
+/**
  * Retrying requests: a combinator that turns any `HttpClient` into one that
  * fails with a typed `HttpStatusError` on a final non-2xx answer and retries
  * transient failures under a `RetryPolicy`.

@@ -7,7 +7,7 @@
  */
 import type * as Undici from "@effect/platform-node/Undici"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import type { RetryPolicy } from "@http-retry/core"
+import type { CircuitBreaker, RetryPolicy } from "@http-retry/core"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
@@ -83,6 +83,13 @@ export interface Options extends ClientOptions {
    * untraced hot loops). Default `true`.
    */
   readonly tracing?: boolean | undefined
+  /**
+   * `true` or options: a circuit breaker per origin (see `CircuitBreaker`):
+   * the `CircuitBreaker` service in the layer's context when one is provided,
+   * otherwise one made for this layer. A bad option throws a
+   * `RetryPolicyError` naming it (`breaker.openFor`). Default `false`.
+   */
+  readonly breaker?: boolean | CircuitBreaker.Options | undefined
 }
 
 /**
@@ -130,7 +137,7 @@ export const layer: (options?: Options) => Layer.Layer<HttpClient.HttpClient> = 
  * `HttpRetry.withRetry` themselves. It behaves as `NodeHttpClient.layerUndici`
  * does (a span per request, trace headers, `withScope`,
  * `NodeHttpClient.UndiciRequestOptions`) on either transport. It takes no
- * retry option: `policy` or `tracing` given from JavaScript is a
+ * retry option: `policy`, `tracing` or `breaker` given from JavaScript is a
  * `NodeHttpRetryOptionsError`.
  *
  * @since 0.1.0
@@ -143,9 +150,10 @@ export const layerClient: (options?: ClientOptions) => Layer.Layer<HttpClient.Ht
  * variables (see `RetryPolicy.config`) plus `HTTP_RETRY_PROXY`,
  * `HTTP_RETRY_TLS_REJECT_UNAUTHORIZED`, `HTTP_RETRY_CA_FILE`,
  * `HTTP_RETRY_CONNECTIONS`, `HTTP_RETRY_KEEP_ALIVE_TIMEOUT`,
- * `HTTP_RETRY_CONNECT_TIMEOUT`, `HTTP_RETRY_TRACING` (true or false) and
- * `HTTP_RETRY_TRANSPORT` (direct or platform). A bad value fails with a
- * `ConfigError` naming the variable.
+ * `HTTP_RETRY_CONNECT_TIMEOUT`, `HTTP_RETRY_TRACING` (true or false),
+ * `HTTP_RETRY_TRANSPORT` (direct or platform) and the breaker's
+ * `HTTP_RETRY_BREAKER` and `HTTP_RETRY_BREAKER_*` (see `CircuitBreaker.config`).
+ * A bad value fails with a `ConfigError` naming the variable.
  *
  * @since 0.1.0
  * @category layers

@@ -1,7 +1,10 @@
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
+import type * as CircuitBreaker from "../CircuitBreaker.js"
 import type * as HttpRetry from "../HttpRetry.js"
 import type { Plan } from "./plan.js"
 
@@ -22,6 +25,8 @@ export interface Wrapped<E> {
   readonly innerSpans: boolean
   /** Whether the wrapped client reads `AttemptTimeout` (marked with `readsAttemptTimeout`). */
   readonly readsTimeout: boolean
+  /** The circuit breaker, when one is on. */
+  readonly breaker: CircuitBreaker.Service | undefined
 }
 
 /**
@@ -44,4 +49,9 @@ export interface Call<E> extends Wrapped<E> {
   traceParent?: Tracer.AnySpan | undefined
   /** Whether the call started with no parent span, set by the first attempt. */
   traceRoot?: boolean | undefined
+  /** Under a breaker: the request's origin, once read. */
+  origin?: string | undefined
+  /** Under a breaker: the failure a retry follows, and its `Retry-After`, for a retry the breaker refuses. */
+  lastFailure?: unknown
+  lastHint?: Option.Option<Duration.Duration> | undefined
 }

@@ -14,6 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Random from "effect/Random"
+import * as CircuitBreaker from "../CircuitBreaker.js"
 import type * as HttpRetry from "../HttpRetry.js"
 import * as HttpStatusError from "../HttpStatusError.js"
 import * as RetryAfter from "../RetryAfter.js"
@@ -22,6 +23,7 @@ import { type Continue, sendAttempt } from "./attempt.js"
 import type { Call, Wrapped } from "./call.js"
 import { isReadingAttemptTimeout, NoSpansTypeId } from "./clientMarks.js"
 import { split } from "./clientSplit.js"
+import * as Breaker from "./breaker.js"
 import * as Decision from "./decision.js"
 import { drain } from "./drain.js"
 import { describe, formatWait, log } from "./logging.js"
@@ -56,7 +58,18 @@ const attempt = <E>(
   now: number
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
   const timeoutMillis = Decision.attemptTimeoutMillis(call.plan, now - call.startMillis)
-  return sendAttempt(call, n, fiber, timeoutMillis, settle(call, n, now))
+  if (call.breaker === undefined) return sendAttempt(call, n, fiber, timeoutMillis, settle(call, n, now))
+  // The breaker: a rejected first attempt fails with CircuitOpenError; a rejected retry ends with the last failure.
+  return Breaker.guard(
+    call,
+    n,
+    fiber,
+    now,
+    settle(call, n, now),
+    (k) => sendAttempt(call, n, fiber, timeoutMillis, k),
+    (error) =>
+      n === 1 ? Breaker.failOpen(call, error) : giveUp(call, n - 1, call.lastFailure, call.lastHint!, "CircuitOpen")
+  )
 }
 
 /** A later attempt, after a wait: read the clock when it starts. */
@@ -125,6 +138,25 @@ const afterFailure = <E>(
     return plan.policy.jitter === "full" ? Effect.flatMap(Random.next, decide) : decide(1)
   })
 
+/** Ends the call after attempt `n` with its failure: typed, redacted and logged. */
+const giveUp = <E>(
+  call: Call<E>,
+  n: number,
+  failure: unknown,
+  hint: Option.Option<Duration.Duration>,
+  reason: HttpStatusError.GiveUpReason
+): Effect.Effect<never, unknown> => {
+  const plan = call.plan
+  const error = failure instanceof Decision.StatusFailure ?
+    HttpStatusError.makeWith(failure.response, n, hint, reason, plan.redaction) :
+    isRequestError(failure) ?
+    redactRequestError(failure, plan.redaction) :
+    failure
+  if (plan.logLevel === undefined) return Effect.fail(error)
+  const line = `${call.label}: attempt ${n}/${plan.policy.maxAttempts} -> ${describe(failure)}; giving up: ${reason}`
+  return Effect.zipRight(log(call, line), Effect.fail(error))
+}
+
 const carryOut = <E>(
   call: Call<E>,
   n: number,
@@ -135,17 +167,16 @@ const carryOut = <E>(
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
   const plan = call.plan
   const max = plan.policy.maxAttempts
-  if (decision._tag === "GiveUp") {
-    const error = failure instanceof Decision.StatusFailure ?
-      HttpStatusError.makeWith(failure.response, n, hint, decision.reason, plan.redaction) :
-      isRequestError(failure) ?
-      redactRequestError(failure, plan.redaction) :
-      failure
-    if (plan.logLevel === undefined) return Effect.fail(error)
-    const line = `${call.label}: attempt ${n}/${max} -> ${describe(failure)}; giving up: ${decision.reason}`
-    return Effect.zipRight(log(call, line), Effect.fail(error))
-  }
+  if (decision._tag === "GiveUp") return giveUp(call, n, failure, hint, decision.reason)
   const { delayMillis, source } = decision
+  if (call.breaker !== undefined) {
+    // Open past the wait: give up now rather than wait for an attempt the breaker would not send.
+    if (Breaker.refusesRetry(call, now + delayMillis)) {
+      return Effect.zipRight(Breaker.retryRefused(call, n + 1), giveUp(call, n, failure, hint, "CircuitOpen"))
+    }
+    call.lastFailure = failure
+    call.lastHint = hint
+  }
   const delay = Duration.millis(delayMillis)
   let before: Effect.Effect<boolean, never, unknown> = failure instanceof Decision.StatusFailure ?
     drain(failure.response, plan.policy.maxDrainBytes, Math.min(plan.attemptTimeoutMillis, 1000), false) :
@@ -197,6 +228,7 @@ class CallState<E> implements Call<E> {
   readonly tracing: boolean
   readonly innerSpans: boolean
   readonly readsTimeout: boolean
+  readonly breaker: Wrapped<E>["breaker"]
   traceParent: Call<E>["traceParent"] = undefined
   traceRoot: boolean | undefined = undefined
   private cachedLabel: string | undefined = undefined
@@ -212,6 +244,7 @@ class CallState<E> implements Call<E> {
     this.tracing = wrapped.tracing
     this.innerSpans = wrapped.innerSpans
     this.readsTimeout = wrapped.readsTimeout
+    this.breaker = wrapped.breaker
   }
   // Only a log line or an error needs the redacted URL: keep URL parsing off the happy path.
   get label(): string {
@@ -273,7 +306,8 @@ export const withRetry: {
       onRetry: options?.onRetry,
       tracing: options?.tracing !== false,
       innerSpans: !Predicate.hasProperty(inner, NoSpansTypeId),
-      readsTimeout: isReadingAttemptTimeout(inner)
+      readsTimeout: isReadingAttemptTimeout(inner),
+      breaker: options?.breaker
     }
     const client = HttpClient.makeWith(
       (request) => Effect.flatMap(request, (request) => execute(wrapped, request)),
@@ -287,12 +321,30 @@ export const withRetry: {
 /** @internal */
 export const layer = (
   policy: RetryPolicy.RetryPolicy = policyInternal.defaults,
-  options?: HttpRetry.RetryOptions<HttpClientError.HttpClientError, never>
-): Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> =>
-  Layer.effect(
+  options?: HttpRetry.LayerOptions<HttpClientError.HttpClientError>
+): Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> => {
+  const breakerOption = options?.breaker
+  if (breakerOption === undefined || breakerOption === false) {
+    return Layer.effect(
+      HttpClient.HttpClient,
+      Effect.map(
+        HttpClient.HttpClient,
+        (client) => withRetry(client, policy, options as HttpRetry.RetryOptions<unknown, never>) as HttpClient.HttpClient
+      )
+    )
+  }
+  // Validated here, where the layer is written; the context's breaker, when there is one, wins over a local one.
+  const local = Breaker.make(breakerOption === true ? undefined : breakerOption)
+  return Layer.effect(
     HttpClient.HttpClient,
-    Effect.map(HttpClient.HttpClient, (client) => withRetry(client, policy, options) as HttpClient.HttpClient)
+    Effect.gen(function*() {
+      const client = yield* HttpClient.HttpClient
+      const provided = yield* Effect.serviceOption(CircuitBreaker.CircuitBreaker)
+      const breaker = Option.isSome(provided) ? provided.value : yield* local
+      return withRetry(client, policy, { ...options, breaker }) as HttpClient.HttpClient
+    })
   )
+}
 
 /** @internal */
 export const client: Effect.Effect<

@@ -1,7 +1,7 @@
 import * as Undici from "@effect/platform-node/Undici"
 import * as Client from "@effect/platform/HttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { HttpRetry, RetryPolicy } from "@http-retry/core"
+import { CircuitBreaker, HttpRetry, RetryPolicy } from "@http-retry/core"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Data from "effect/Data"
@@ -54,6 +54,7 @@ interface Resolved {
   readonly connectTimeoutMillis: number
   readonly tracing: boolean
   readonly transport: "direct" | "platform"
+  readonly breaker: boolean | CircuitBreaker.Options
 }
 
 const durationMillis = (field: string, input: Duration.DurationInput | undefined, fallback: number): number => {
@@ -74,7 +75,7 @@ const durationMillis = (field: string, input: Duration.DurationInput | undefined
 }
 
 const CLIENT_KEYS = ["tls", "proxy", "connections", "keepAliveTimeout", "connectTimeout", "transport"]
-const RETRY_KEYS = ["policy", "tracing"]
+const RETRY_KEYS = ["policy", "tracing", "breaker"]
 const KNOWN_KEYS = [...RETRY_KEYS, ...CLIENT_KEYS]
 
 const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved => {
@@ -128,7 +129,8 @@ const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved =>
       fail("tracing", String(options.tracing), "expected true or false"),
     transport: options.transport === undefined || options.transport === "direct" || options.transport === "platform" ?
       options.transport ?? "direct" :
-      fail("transport", JSON.stringify(options.transport), "expected \"direct\" or \"platform\"")
+      fail("transport", JSON.stringify(options.transport), "expected \"direct\" or \"platform\""),
+    breaker: options.breaker ?? false
   }
 }
 
@@ -240,7 +242,10 @@ export const layerClient = (options?: NodeHttpRetry.ClientOptions): Layer.Layer<
 /** @internal */
 export const layer = (options?: NodeHttpRetry.Options): Layer.Layer<HttpClient.HttpClient> => {
   const resolved = resolve(options)
-  return HttpRetry.layer(resolved.policy, { tracing: resolved.tracing }).pipe(Layer.provide(clientLayer(resolved)))
+  const retry = resolved.breaker === false ?
+    HttpRetry.layer(resolved.policy, { tracing: resolved.tracing }) :
+    HttpRetry.layer(resolved.policy, { tracing: resolved.tracing, breaker: resolved.breaker })
+  return retry.pipe(Layer.provide(clientLayer(resolved)))
 }
 
 // --- Config -------------------------------------------------------------------
@@ -285,6 +290,7 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<NodeHttpRetry.Optio
   ) => variable(prefix === "" ? name : `${prefix}_${name}`, decode, show)
   const fields = Config.all({
     policy: RetryPolicy.config(prefix),
+    breaker: CircuitBreaker.config(prefix),
     proxy: optional("PROXY", (text) => {
       try {
         resolve({ proxy: text })
@@ -331,7 +337,8 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<NodeHttpRetry.Optio
     ...(f.keepAliveTimeout === undefined ? {} : { keepAliveTimeout: f.keepAliveTimeout }),
     ...(f.connectTimeout === undefined ? {} : { connectTimeout: f.connectTimeout }),
     ...(f.tracing === undefined ? {} : { tracing: f.tracing }),
-    ...(f.transport === undefined ? {} : { transport: f.transport })
+    ...(f.transport === undefined ? {} : { transport: f.transport }),
+    ...(f.breaker === false ? {} : { breaker: f.breaker })
   }))
   return options
 }
