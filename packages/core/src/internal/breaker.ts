@@ -341,9 +341,11 @@ export class CircuitOpenError extends Data.TaggedError("CircuitOpenError")<{
 
   /** One line: the origin, what opened it, when a probe may go, and the request not sent. */
   override get message(): string {
-    const when = this.state === "HalfOpen" ? "half-open, probe in flight" : `probe in ${formatWait(
-      Duration.toMillis(this.retryIn)
-    )}`
+    const when = this.state === "HalfOpen" ? "half-open, probe in flight" : `probe in ${
+      formatWait(
+        Duration.toMillis(this.retryIn)
+      )
+    }`
     return `Circuit open for ${this.origin} (opened by ${
       describeFailure(this.openedBy)
     }; ${when}): ${this.method} ${this.url} not sent`
@@ -351,7 +353,8 @@ export class CircuitOpenError extends Data.TaggedError("CircuitOpenError")<{
 }
 
 /** @internal */
-export const isCircuitOpenError = (u: unknown): u is CircuitOpenError => Predicate.hasProperty(u, CircuitOpenErrorTypeId)
+export const isCircuitOpenError = (u: unknown): u is CircuitOpenError =>
+  Predicate.hasProperty(u, CircuitOpenErrorTypeId)
 
 // --- Origins --------------------------------------------------------------------
 
@@ -436,7 +439,11 @@ const transitioned = <E>(
 ): void => {
   const tag = MetricLabel.make("origin", origin)
   metrics.state.unsafeUpdate(stateValue[transition.to], [tag])
-  metrics.transitions.unsafeUpdate(1, [tag, MetricLabel.make("from", transition.from), MetricLabel.make("to", transition.to)])
+  metrics.transitions.unsafeUpdate(1, [
+    tag,
+    MetricLabel.make("from", transition.from),
+    MetricLabel.make("to", transition.to)
+  ])
   const attributes: Record<string, unknown> = {
     "http_retry.breaker.origin": origin,
     "http_retry.breaker.from": transition.from,
@@ -615,11 +622,16 @@ export const retryRefused = <E>(call: Call<E>, n: number): Effect.Effect<void> =
  */
 export const failOpen = <E>(call: Call<E>, error: CircuitOpenError): Effect.Effect<never, CircuitOpenError> => {
   if (call.plan.logLevel === undefined) return Effect.fail(error)
-  const when = error.state === "HalfOpen" ? "half-open, probe in flight" : `probe in ${
-    formatWait(Duration.toMillis(error.retryIn))
-  }`
+  const when = error.state === "HalfOpen" ?
+    "half-open, probe in flight" :
+    `probe in ${formatWait(Duration.toMillis(error.retryIn))}`
   return Effect.zipRight(
-    log(call, `${call.label}: not sent, circuit open for ${error.origin} (opened by ${describeFailure(error.openedBy)}; ${when})`),
+    log(
+      call,
+      `${call.label}: not sent, circuit open for ${error.origin} (opened by ${
+        describeFailure(error.openedBy)
+      }; ${when})`
+    ),
     Effect.fail(error)
   )
 }
@@ -652,10 +664,11 @@ const numberText = (text: string): Either.Either<number, string> => {
   return text !== "" && Number.isFinite(n) ? Either.right(n) : Either.left(`expected a number, got ${show(text)}`)
 }
 
-const orOff = (read: (text: string) => Either.Either<number, string>) => (text: string): Either.Either<number | false, string> =>
-  text.toLowerCase() === "off" || text.toLowerCase() === "false" ?
-    Either.right(false as const) :
-    Either.mapLeft(read(text), (e) => `${e}, or off`)
+const orOff =
+  (read: (text: string) => Either.Either<number, string>) => (text: string): Either.Either<number | false, string> =>
+    text.toLowerCase() === "off" || text.toLowerCase() === "false" ?
+      Either.right(false as const) :
+      Either.mapLeft(read(text), (e) => `${e}, or off`)
 
 const integerText = (text: string): Either.Either<number, string> =>
   /^\d+$/.test(text) ? Either.right(Number(text)) : Either.left(`expected a whole number, got ${show(text)}`)

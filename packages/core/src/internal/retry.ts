@@ -20,10 +20,10 @@ import * as HttpStatusError from "../HttpStatusError.js"
 import * as RetryAfter from "../RetryAfter.js"
 import type * as RetryPolicy from "../RetryPolicy.js"
 import { type Continue, sendAttempt } from "./attempt.js"
+import * as Breaker from "./breaker.js"
 import type { Call, Wrapped } from "./call.js"
 import { isReadingAttemptTimeout, NoSpansTypeId } from "./clientMarks.js"
 import { split } from "./clientSplit.js"
-import * as Breaker from "./breaker.js"
 import * as Decision from "./decision.js"
 import { drain } from "./drain.js"
 import { describe, formatWait, log } from "./logging.js"
@@ -329,7 +329,8 @@ export const layer = (
       HttpClient.HttpClient,
       Effect.map(
         HttpClient.HttpClient,
-        (client) => withRetry(client, policy, options as HttpRetry.RetryOptions<unknown, never>) as HttpClient.HttpClient
+        (client) =>
+          withRetry(client, policy, options as HttpRetry.RetryOptions<unknown, never>) as HttpClient.HttpClient
       )
     )
   }
