@@ -89,6 +89,15 @@ export const clients: ReadonlyArray<ClientInfo> = [
       "client, so that against the plain platform client it shows what the retry itself costs"
   },
   {
+    name: "ours-breaker",
+    label: "@http-retry/node, breaker on",
+    retries: true,
+    optIn: true,
+    packages: ["@http-retry/node", "@http-retry/core"],
+    retryConfig: "as @http-retry/node, with `breaker: true`: a circuit breaker per origin, its defaults (open after " +
+      "5 failures in a row, or half of at least 20 calls in 10 s; open for 5 s; 1 probe)"
+  },
+  {
     name: "got",
     label: "got",
     retries: true,
@@ -130,9 +139,11 @@ export interface Scenario {
   readonly title: string
   /**
    * "throughput": req/s of a client without faults; "retry": total time of a retry schedule against the time it
-   * should take; "retry-rate": calls/s through a retry schedule whose waits are short; "cold-start".
+   * should take; "retry-rate": calls/s through a retry schedule whose waits are short; "cold-start"; "open-state":
+   * calls to a backend that is down once the circuit breaker has opened (the warm-up opens it): every call must
+   * fail at once and the server must see none of them.
    */
-  readonly kind: "throughput" | "retry" | "retry-rate" | "cold-start"
+  readonly kind: "throughput" | "retry" | "retry-rate" | "cold-start" | "open-state"
   /** The server route. */
   readonly path: string
   readonly concurrency: number
@@ -185,9 +196,13 @@ interface Sizes {
 /** The clients of each scenario; a scenario not named here is not run. */
 type ClientLists = Partial<Record<string, ReadonlyArray<string>>>
 
+/** The breaker's rows: its cost on the happy path, and its open state. TODO(issue 15): the budget's rows join these. */
+const breakerHappy = ["ours-breaker"]
+
 const fullLists: ClientLists = {
-  "happy-1": everyDefault,
-  "happy-64": everyDefault,
+  "happy-1": [...everyDefault, ...breakerHappy],
+  "happy-64": [...everyDefault, ...breakerHappy],
+  "breaker-open": ["ours-breaker"],
   "retry-64": ["ours", "ours-platform", "got", "ky", "axios", "effect-withretry", "platform-retry"],
   fault: retrying,
   reset: retrying,
@@ -201,9 +216,10 @@ const fullLists: ClientLists = {
  */
 const quickLists: ClientLists = {
   "happy-1": ["effect", "effect-withretry", "fetch", "fetch-withretry", "ours"],
-  "happy-64": ["undici", "effect", "effect-withretry", "fetch", "fetch-withretry", "ours", "ours-lean"],
+  "happy-64": ["undici", "effect", "effect-withretry", "fetch", "fetch-withretry", "ours", "ours-lean", ...breakerHappy],
   "retry-64": ["ours", "got", "ky", "effect-withretry", "platform-retry"],
-  fault: ["ours"]
+  fault: ["ours"],
+  "breaker-open": ["ours-breaker"]
 }
 
 const scenarios = (size: Sizes, lists: ClientLists, scale: number): ReadonlyArray<Scenario> => {
@@ -287,6 +303,21 @@ const scenarios = (size: Sizes, lists: ClientLists, scale: number): ReadonlyArra
       waitsMs: [1000],
       policy: "fault",
       baseDelayMs: BASE_DELAY_MS
+    },
+    {
+      name: "breaker-open",
+      title: "Circuit breaker open: a backend that answers 503 to everything, 64 in flight",
+      kind: "open-state",
+      path: "/down",
+      concurrency: 64,
+      count: 64 * waves(size.retryRateWaves),
+      // On /warmup/down (the same origin): the first wave's failures open the breaker, and the calls after it warm
+      // the rejected path up.
+      warmup: 64 * 10,
+      attemptsPerRequest: 0,
+      waitsMs: [],
+      policy: "fault",
+      baseDelayMs: FAST_BASE_DELAY_MS
     },
     {
       name: "cold-start",

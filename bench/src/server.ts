@@ -8,6 +8,7 @@
  * - /reset: the first attempt has its connection destroyed before any header is written, then 200
  * - /retry-after: 503 with `Retry-After: 1` on the first attempt, then 200
  * - /leak: ids divisible by 10 get 503 on the first attempt, then 200
+ * - /down: 503, always (a backend that is down, for the circuit breaker)
  */
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -86,6 +87,10 @@ const handle = (req: Http.IncomingMessage, res: Http.ServerResponse) => {
       return attempt(r, id, true) === 1
         ? send(res, 503, unavailableBody, { "retry-after": "1" })
         : send(res, 200, okBody(id))
+    }
+    case "/down": {
+      attempt(r, id, true)
+      return send(res, 503, unavailableBody)
     }
     case "/leak": {
       const faulty = Number(id) % 10 === 0
