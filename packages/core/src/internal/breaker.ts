@@ -416,6 +416,20 @@ export const metrics = {
 
 const stateValue: Record<CircuitBreaker.State, number> = { Closed: 0, HalfOpen: 1, Open: 2 }
 
+// Effect keeps a metric's hook per array of extra tags, by identity: one array per origin, made once, keeps a
+// rejected call from building and hashing a metric key.
+const originTags = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+
+const tagsOf = (origin: string): ReadonlyArray<MetricLabel.MetricLabel> => {
+  let tags = originTags.get(origin)
+  if (tags === undefined) {
+    if (originTags.size >= 4096) originTags.clear()
+    tags = [MetricLabel.make("origin", origin)]
+    originTags.set(origin, tags)
+  }
+  return tags
+}
+
 const clockOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Clock.Clock =>
   Context.get(fiber.currentDefaultServices, Clock.Clock)
 
@@ -463,7 +477,7 @@ const rejected = <E>(
   n: number,
   state: "Open" | "HalfOpen"
 ): void => {
-  metrics.rejected.unsafeUpdate(1, [MetricLabel.make("origin", origin)])
+  metrics.rejected.unsafeUpdate(1, tagsOf(origin))
   spanEvent(call, fiber, "http_retry.breaker.rejected", {
     "http_retry.breaker.origin": origin,
     "http_retry.breaker.state": state,
@@ -515,6 +529,9 @@ const outcomeOf = <E>(call: Call<E>, failure: unknown, now: number): CircuitBrea
   return { _tag: "Failure", failure: described, retryAfterMillis }
 }
 
+/** V8's `Error.stackTraceLimit`, not in the standard library's types (this package has no Node types). */
+const ErrorWithLimit = Error as { stackTraceLimit?: number | undefined }
+
 /**
  * Attempt `n` of `call` under its breaker: rejected at once when the origin
  * is open (`refused` says how the call ends), or sent with `send` and its
@@ -538,18 +555,21 @@ export const guard = <E>(
   if (admission._tag === "Reject") {
     rejected(call, fiber, origin, n, admission.state)
     const openUntil = admission.state === "Open" ? admission.opening.openUntil : now
-    return refused(
-      new CircuitOpenError({
-        origin,
-        method: call.request.method,
-        url: Redact.requestUrl(call.request, call.plan.redaction, true),
-        state: admission.state,
-        openedAt: admission.opening.openedAt,
-        openUntil,
-        retryIn: Duration.millis(Math.max(0, openUntil - now)),
-        openedBy: admission.opening.failure
-      })
-    )
+    // The error's stack would show this module's frames only, and capturing it was most of a rejection's cost.
+    const stackTraceLimit = ErrorWithLimit.stackTraceLimit
+    ErrorWithLimit.stackTraceLimit = 0
+    const error = new CircuitOpenError({
+      origin,
+      method: call.request.method,
+      url: Redact.requestUrl(call.request, call.plan.redaction, true),
+      state: admission.state,
+      openedAt: admission.opening.openedAt,
+      openUntil,
+      retryIn: Duration.millis(Math.max(0, openUntil - now)),
+      openedBy: admission.opening.failure
+    })
+    ErrorWithLimit.stackTraceLimit = stackTraceLimit
+    return refused(error)
   }
   if (admission._tag === "Probe" && admission.transition !== undefined) {
     transitioned(call, fiber, origin, admission.transition)
