@@ -216,7 +216,16 @@ const fullLists: ClientLists = {
  */
 const quickLists: ClientLists = {
   "happy-1": ["effect", "effect-withretry", "fetch", "fetch-withretry", "ours"],
-  "happy-64": ["undici", "effect", "effect-withretry", "fetch", "fetch-withretry", "ours", "ours-lean", ...breakerHappy],
+  "happy-64": [
+    "undici",
+    "effect",
+    "effect-withretry",
+    "fetch",
+    "fetch-withretry",
+    "ours",
+    "ours-lean",
+    ...breakerHappy
+  ],
   "retry-64": ["ours", "got", "ky", "effect-withretry", "platform-retry"],
   fault: ["ours"],
   "breaker-open": ["ours-breaker"]
