@@ -591,6 +591,26 @@ describe("CircuitBreaker", () => {
         assert.deepStrictEqual(breaker.status("http://x.test", 0), { _tag: "Closed" })
       }))
 
+    it.effect("the breaker belongs to the client: HttpRetry.request with a policy of its own still goes through it", () =>
+      Effect.gen(function*() {
+        const origin = freshOrigin()
+        const program = Effect.gen(function*() {
+          const own = RetryPolicy.make({ maxAttempts: 1 })
+          const results = yield* repeat(6, Effect.either(HttpRetry.request(request(origin), own)))
+          const test = yield* TestHttpClient.TestHttpClient
+          return { results, sent: (yield* test.requests).length }
+        })
+        const { results, sent } = yield* program.pipe(
+          Effect.provide(
+            HttpRetry.layer(oneAttempt, { breaker: true }).pipe(
+              Layer.provideMerge(TestHttpClient.layer(() => TestHttpClient.respond(503)))
+            )
+          )
+        )
+        assert.strictEqual(sent, 5)
+        openError(results[5])
+      }))
+
     it("a layer with a bad breaker option throws where it is written", () => {
       assert.throws(
         () => HttpRetry.layer(undefined, { breaker: { openFor: "soon" as "1s" } }),

@@ -299,6 +299,9 @@ export const withRetry: {
   ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2> => {
     // Retry at one layer only: re-wrapping a retrying client replaces its policy.
     const inner = (isRetrying(self) ? self[RetryingTypeId].inner : self) as HttpClient.HttpClient.With<E, R>
+    // The breaker belongs to the client, not to its policy: a re-wrap that names none keeps the one it had.
+    const breaker = options?.breaker ?? (isRetrying(self) ? self[RetryingTypeId].options?.breaker : undefined)
+    if (breaker !== options?.breaker) options = { ...options, breaker }
     const { preprocess, send } = split(inner)
     const wrapped: Wrapped<E> = {
       base: planOf(policy),
@@ -307,7 +310,7 @@ export const withRetry: {
       tracing: options?.tracing !== false,
       innerSpans: !Predicate.hasProperty(inner, NoSpansTypeId),
       readsTimeout: isReadingAttemptTimeout(inner),
-      breaker: options?.breaker
+      breaker
     }
     const client = HttpClient.makeWith(
       (request) => Effect.flatMap(request, (request) => execute(wrapped, request)),
