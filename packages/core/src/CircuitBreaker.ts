@@ -56,9 +56,22 @@ export type State = "Closed" | "Open" | "HalfOpen"
  * @category models
  */
 export type Failure =
-  | { readonly _tag: "Status"; readonly status: number }
-  | { readonly _tag: "Transport"; readonly kind: TransportFailure.Kind }
-  | { readonly _tag: "Timeout" }
+  | {
+    /** An answer whose status the policy retries. */
+    readonly _tag: "Status"
+    /** Its status. */
+    readonly status: number
+  }
+  | {
+    /** A transport failure the policy retries (refused, reset …). */
+    readonly _tag: "Transport"
+    /** What `TransportFailure.classify` made of it. */
+    readonly kind: TransportFailure.Kind
+  }
+  | {
+    /** The attempt timed out. */
+    readonly _tag: "Timeout"
+  }
 
 /**
  * Why and until when an origin is open.
@@ -83,9 +96,24 @@ export interface Opening {
  * @category models
  */
 export type Status =
-  | { readonly _tag: "Closed" }
-  | { readonly _tag: "Open"; readonly opening: Opening }
-  | { readonly _tag: "HalfOpen"; readonly opening: Opening; readonly probes: number }
+  | {
+    /** Every call goes. */
+    readonly _tag: "Closed"
+  }
+  | {
+    /** No call goes until `opening.openUntil`. */
+    readonly _tag: "Open"
+    /** Why and until when. */
+    readonly opening: Opening
+  }
+  | {
+    /** Probes may go. */
+    readonly _tag: "HalfOpen"
+    /** The opening that ended. */
+    readonly opening: Opening
+    /** Probes in flight. */
+    readonly probes: number
+  }
 
 /**
  * The answer to `admit`. `Pass` and `Probe` let the attempt go; a `Probe`
@@ -96,16 +124,22 @@ export type Status =
  * @category models
  */
 export type Admission =
-  | { readonly _tag: "Pass" }
   | {
+    /** Closed: the attempt goes. */
+    readonly _tag: "Pass"
+  }
+  | {
+    /** Half-open: the attempt goes as a probe. */
     readonly _tag: "Probe"
     /** Set on the probe that moved the breaker from open to half-open. */
     readonly transition: Transition | undefined
   }
   | {
+    /** The attempt does not go. */
     readonly _tag: "Reject"
     /** `Open`, or `HalfOpen` with every probe place taken. */
     readonly state: "Open" | "HalfOpen"
+    /** Why and until when it is open. */
     readonly opening: Opening
   }
 
@@ -116,14 +150,22 @@ export type Admission =
  * @category models
  */
 export type Outcome =
-  | { readonly _tag: "Success" }
   | {
+    /** A 2xx answer. */
+    readonly _tag: "Success"
+  }
+  | {
+    /** A failure the call's policy retries (`retryOn`). */
     readonly _tag: "Failure"
+    /** What it was. */
     readonly failure: Failure
     /** A 429's or 503's `Retry-After`, already capped at the policy's `maxRetryAfter`. */
     readonly retryAfterMillis: number | undefined
   }
-  | { readonly _tag: "Ignored" }
+  | {
+    /** Anything else (a 404): neither a success nor a failure. */
+    readonly _tag: "Ignored"
+  }
 
 /**
  * A change of state, for metrics and span events.
@@ -132,7 +174,9 @@ export type Outcome =
  * @category models
  */
 export interface Transition {
+  /** The state before. */
   readonly from: State
+  /** The state after. */
   readonly to: State
   /** The opening, when `to` is `Open`. */
   readonly opening: Opening | undefined
@@ -196,11 +240,17 @@ export interface Options {
  * @category models
  */
 export interface Settings {
+  /** Failures in a row that open it; `false`: no such rule. */
   readonly consecutiveFailures: number | false
+  /** The share of failed calls in `window` that opens it; `false`: no such rule. */
   readonly failureRatio: number | false
+  /** The sliding window of `failureRatio`. */
   readonly window: Duration.Duration
+  /** The least calls in `window` for `failureRatio` to apply. */
   readonly minimumCalls: number
+  /** How long it stays open before a probe may go. */
   readonly openFor: Duration.Duration
+  /** Probes in flight at once while half-open. */
   readonly halfOpenProbes: number
 }
 
@@ -311,8 +361,11 @@ export const originOf: (request: HttpClientRequest.HttpClientRequest) => string 
  * @category metrics
  */
 export const metrics: {
+  /** `http_retry_breaker_state`: 0 closed, 1 half-open, 2 open. */
   readonly state: Metric.Metric.Gauge<number>
+  /** `http_retry_breaker_transitions`, tagged `from` and `to`. */
   readonly transitions: Metric.Metric.Counter<number>
+  /** `http_retry_breaker_rejected`: calls and retries not sent. */
   readonly rejected: Metric.Metric.Counter<number>
 } = internal.metrics
 
