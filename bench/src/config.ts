@@ -101,6 +101,24 @@ export const clients: ReadonlyArray<ClientInfo> = [
       "client, so that against the plain platform client it shows what the retry itself costs"
   },
   {
+    name: "ours-guarded",
+    label: "@http-retry/node, budget and breaker on",
+    retries: true,
+    optIn: true,
+    packages: ["@http-retry/node", "@http-retry/core"],
+    retryConfig: "as @http-retry/node, with `budget: true, breaker: true`: the retry budget and the circuit " +
+      "breaker per origin, both at their defaults"
+  },
+  {
+    name: "ours-breaker",
+    label: "@http-retry/node, breaker on",
+    retries: true,
+    optIn: true,
+    packages: ["@http-retry/node", "@http-retry/core"],
+    retryConfig: "as @http-retry/node, with `breaker: true`: a circuit breaker per origin, its defaults (open after " +
+      "5 failures in a row, or half of at least 20 calls in 10 s; open for 5 s; 1 probe)"
+  },
+  {
     name: "got",
     label: "got",
     retries: true,
@@ -143,9 +161,10 @@ export interface Scenario {
   /**
    * "throughput": req/s of a client without faults; "retry": total time of a retry schedule against the time it
    * should take; "retry-rate": calls/s through a retry schedule whose waits are short; "storm": attempts per call
-   * against a backend that is down; "cold-start".
+   * against a backend that is down; "cold-start"; "open-state": calls to a backend that is down once the circuit
+   * breaker has opened (the warm-up opens it): every call must fail at once and the server must see none of them.
    */
-  readonly kind: "throughput" | "retry" | "retry-rate" | "storm" | "cold-start"
+  readonly kind: "throughput" | "retry" | "retry-rate" | "storm" | "cold-start" | "open-state"
   /** The server route. */
   readonly path: string
   readonly concurrency: number
@@ -200,9 +219,13 @@ interface Sizes {
 /** The clients of each scenario; a scenario not named here is not run. */
 type ClientLists = Partial<Record<string, ReadonlyArray<string>>>
 
+/** The happy path with the retry budget and the circuit breaker on, against the same layer without them. */
+const breakerHappy = ["ours-guarded"]
+
 const fullLists: ClientLists = {
-  "happy-1": everyDefault,
-  "happy-64": everyDefault,
+  "happy-1": [...everyDefault, ...breakerHappy],
+  "happy-64": [...everyDefault, ...breakerHappy],
+  "breaker-open": ["ours-breaker"],
   "retry-64": ["ours", "ours-platform", "got", "ky", "axios", "effect-withretry", "platform-retry"],
   fault: retrying,
   reset: retrying,
@@ -217,10 +240,20 @@ const fullLists: ClientLists = {
  */
 const quickLists: ClientLists = {
   "happy-1": ["effect", "effect-withretry", "fetch", "fetch-withretry", "ours"],
-  "happy-64": ["undici", "effect", "effect-withretry", "fetch", "fetch-withretry", "ours", "ours-lean"],
+  "happy-64": [
+    "undici",
+    "effect",
+    "effect-withretry",
+    "fetch",
+    "fetch-withretry",
+    "ours",
+    "ours-lean",
+    ...breakerHappy
+  ],
   "retry-64": ["ours", "got", "ky", "effect-withretry", "platform-retry"],
   fault: ["ours"],
-  storm: ["ours", "ours-budget"]
+  storm: ["ours", "ours-budget"],
+  "breaker-open": ["ours-breaker"]
 }
 
 const scenarios = (size: Sizes, lists: ClientLists, scale: number): ReadonlyArray<Scenario> => {
@@ -316,6 +349,21 @@ const scenarios = (size: Sizes, lists: ClientLists, scale: number): ReadonlyArra
       warmup: 0,
       attemptsPerRequest: 4,
       waitsMs: [FAST_BASE_DELAY_MS, FAST_BASE_DELAY_MS * 2, FAST_BASE_DELAY_MS * 4],
+      policy: "fault",
+      baseDelayMs: FAST_BASE_DELAY_MS
+    },
+    {
+      name: "breaker-open",
+      title: "Circuit breaker open: a backend that answers 503 to everything, 64 in flight",
+      kind: "open-state",
+      path: "/down",
+      concurrency: 64,
+      count: 64 * waves(size.retryRateWaves),
+      // On /warmup/down (the same origin): the first wave's failures open the breaker, and the calls after it warm
+      // the rejected path up.
+      warmup: 64 * 10,
+      attemptsPerRequest: 0,
+      waitsMs: [],
       policy: "fault",
       baseDelayMs: FAST_BASE_DELAY_MS
     },

@@ -60,7 +60,9 @@ const scenarios: ReadonlyArray<Scenario> = mode.scenarios
     wanted === undefined ? s : {
       ...s,
       clients: wanted.filter((name) =>
-        s.kind === "throughput" || s.kind === "cold-start" || allClients.find((c) => c.name === name)!.retries
+        s.kind === "open-state"
+          ? s.clients.includes(name)
+          : s.kind === "throughput" || s.kind === "cold-start" || allClients.find((c) => c.name === name)!.retries
       )
     }
   )

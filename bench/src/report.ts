@@ -127,6 +127,7 @@ export const problems = (run: Run): Array<string> => {
   const out: Array<string> = []
   const { result, scenario } = run
   if (scenario.kind === "storm") return stormProblems(run as Run & { result: ClientResult })
+  if (scenario.kind === "open-state") return openStateProblems(run as Run & { result: ClientResult })
   if (result.failures > 0) {
     out.push(`WRONG: ${result.failures} of ${result.count} requests failed (${result.firstError})`)
   }
@@ -176,6 +177,21 @@ const stormProblems = (run: Run & { result: ClientResult }): Array<string> => {
       }`
     )
   }
+  return out
+}
+
+/** While the breaker is open every call fails with CircuitOpenError, and the server sees none of them. */
+const openStateProblems = (run: Run & { result: ClientResult }): Array<string> => {
+  const out: Array<string> = []
+  const { result } = run
+  if (result.failures !== result.count || !(result.firstError ?? "").includes("CircuitOpenError")) {
+    out.push(
+      `WRONG: ${result.failures} of ${result.count} calls failed (${result.firstError}); all must fail with ` +
+        "CircuitOpenError"
+    )
+  }
+  const attempts = attemptsOf(run)
+  if (attempts !== 0) out.push(`WRONG: the server saw ${attempts} requests while the breaker was open`)
   return out
 }
 
@@ -550,6 +566,65 @@ const coldSection = (results: Results, scenario: Scenario): string => {
 }
 
 /** The issue's table: each retry against the client it wraps (or the client it is compared to), per placement. */
+/**
+ * The circuit breaker and the retry budget (issue 15): what the two cost together on the happy path (the same layer
+ * with and without them), and how fast a call fails while the breaker is open.
+ */
+const breakerSection = (results: Results): string => {
+  const open = results.scenarios.find((s) => s.kind === "open-state")
+  const happy = results.scenarios.filter((s) => s.kind === "throughput" && s.clients.includes("ours-guarded"))
+  if (open === undefined && happy.length === 0) return ""
+  const rows = placementsOf(results).flatMap((placement) => {
+    const out: Array<Array<string>> = []
+    for (const scenario of happy) {
+      const on = runsOf(results, scenario.name, "ours-guarded", placement)
+      const off = runsOf(results, scenario.name, "ours", placement)
+      const ratio = ratioWithinRounds(on, off, rps)
+      const correct = allCorrect(on) && allCorrect(off)
+      out.push([
+        placement,
+        `happy path, ${scenario.concurrency} in flight: req/s budget and breaker on ÷ off`,
+        withRange(ratio, 2, "×"),
+        "≥ 0.97×",
+        ratio.n === 0 ? "not measured" : ratio.median >= 0.97 && correct ? "met" : "NOT met"
+      ])
+    }
+    if (open !== undefined) {
+      const runs = measured(runsOf(results, open.name, "ours-breaker", placement))
+      const p50 = spread(runs.map((r) => r.result.p50Ms))
+      const p99 = spread(runs.map((r) => r.result.p99Ms))
+      const sent = spread(runs.map(attemptsOf))
+      const correct = allCorrect(runs)
+      out.push([
+        placement,
+        `open: time per call, p50 / p99 ms (${num(open.count)} calls, ${open.concurrency} in flight)`,
+        `${withRange(p50, 3)} / ${withRange(p99, 3)}`,
+        "p50 < 1 ms",
+        runs.length === 0 ? "not measured" : p50.max < 1 && correct ? "met" : "NOT met"
+      ])
+      out.push([
+        placement,
+        "open: requests the server saw meanwhile",
+        withRange(sent),
+        "0",
+        runs.length === 0 ? "not measured" : sent.max === 0 && correct ? "met" : "NOT met"
+      ])
+    }
+    return out
+  })
+  return [
+    "## Circuit breaker (and retry budget) on the happy path",
+    "",
+    "`NodeHttpRetry.layer({ budget: true, breaker: true })` (both at their defaults) against " +
+    "`NodeHttpRetry.layer()`, the same round and placement; and, with `breaker: true`, against /down (503 to everything) once five failing calls on the same origin have " +
+    "opened it: every call must fail with `CircuitOpenError` without a request, in under a millisecond (the " +
+    "median call, worst round). A rejected call never waits on I/O, so its 64 fibers share one thread: the p99 " +
+    "is the time the other fibers' turns take (Effect yields every 2048 operations), not the breaker's work.",
+    "",
+    table(["placement", "figure", "measured", "target", ""], rows)
+  ].join("\n")
+}
+
 const retryCostSection = (results: Results): string => {
   const pairs: ReadonlyArray<readonly [text: string, a: string, b: string, target: string]> = [
     [
@@ -993,7 +1068,12 @@ const headerSection = (results: Results): string => {
 }
 
 export const render = (results: Results): string => {
-  const sections = [headerSection(results), targetsSection(results), retryCostSection(results)]
+  const sections = [
+    headerSection(results),
+    targetsSection(results),
+    retryCostSection(results),
+    breakerSection(results)
+  ]
   for (const scenario of results.scenarios) {
     if (scenario.kind === "throughput") sections.push(throughputSection(results, scenario))
     if (scenario.kind === "retry") sections.push(retrySection(results, scenario))

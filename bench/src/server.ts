@@ -8,7 +8,7 @@
  * - /reset: the first attempt has its connection destroyed before any header is written, then 200
  * - /retry-after: 503 with `Retry-After: 1` on the first attempt, then 200
  * - /leak: ids divisible by 10 get 503 on the first attempt, then 200
- * - /down: 503, always (a backend that is down)
+ * - /down: 503, always (a backend that is down: the retry budget's storm, the circuit breaker's open state)
  */
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"

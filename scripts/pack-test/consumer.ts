@@ -6,7 +6,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type { HttpStatusError } from "@http-retry/core"
+import type { CircuitBreaker, HttpStatusError } from "@http-retry/core"
 import { HttpRetry, RetryPolicy } from "@http-retry/core"
 import type * as HttpRetryModule from "@http-retry/core/HttpRetry"
 import { NodeHttpRetry } from "@http-retry/node"
@@ -18,7 +18,11 @@ type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B
 const equal = <A, B>(_: Equals<A, B>): void => {}
 type ErrorOf<T> = T extends Effect.Effect<infer _A, infer E, infer _R> ? E : never
 
-type Expected = HttpStatusError.HttpStatusError | Cause.TimeoutException | HttpClientError.HttpClientError
+type Expected =
+  | HttpStatusError.HttpStatusError
+  | Cause.TimeoutException
+  | CircuitBreaker.CircuitOpenError
+  | HttpClientError.HttpClientError
 
 const policy = RetryPolicy.make({ maxAttempts: 3, baseDelay: "250ms" })
 
@@ -32,7 +36,10 @@ equal<ErrorOf<typeof items>, Expected>(true)
 const handled = items.pipe(
   Effect.catchTag("HttpStatusError", (error) => Effect.succeed({ gaveUp: error.reason, attempts: error.attempts }))
 )
-equal<ErrorOf<typeof handled>, Cause.TimeoutException | HttpClientError.HttpClientError>(true)
+equal<
+  ErrorOf<typeof handled>,
+  Cause.TimeoutException | CircuitBreaker.CircuitOpenError | HttpClientError.HttpClientError
+>(true)
 
 export const health = HttpRetry.request(HttpClientRequest.get("https://api.internal.test/health"))
 equal<ErrorOf<typeof health>, Expected>(true)
@@ -40,7 +47,10 @@ equal<ErrorOf<typeof health>, Expected>(true)
 const layer = NodeHttpRetry.layer({ policy, tls: { rejectUnauthorized: true }, proxy: "none" })
 equal<typeof layer, Layer.Layer<HttpClient.HttpClient>>(true)
 
-export const main: Effect.Effect<unknown, Cause.TimeoutException | HttpClientError.HttpClientError> = handled.pipe(
+export const main: Effect.Effect<
+  unknown,
+  Cause.TimeoutException | CircuitBreaker.CircuitOpenError | HttpClientError.HttpClientError
+> = handled.pipe(
   Effect.provide(layer)
 )
 

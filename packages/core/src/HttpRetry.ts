@@ -14,6 +14,7 @@ import type * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
+import type * as CircuitBreaker from "./CircuitBreaker.js"
 import type { HttpStatusError } from "./HttpStatusError.js"
 import type * as HttpStatusErrorModule from "./HttpStatusError.js"
 import * as clientMarks from "./internal/clientMarks.js"
@@ -25,12 +26,13 @@ import type * as RetryPolicy from "./RetryPolicy.js"
 
 /**
  * The error channel of a retrying client over a client failing with `E`: the
- * typed status error, the per-attempt timeout, and the client's own errors.
+ * typed status error, the per-attempt timeout, the client's own errors, and
+ * the call a circuit breaker did not send.
  *
  * @since 0.1.0
  * @category models
  */
-export type RetryError<E> = E | HttpStatusError | Cause.TimeoutException
+export type RetryError<E> = E | HttpStatusError | Cause.TimeoutException | CircuitBreaker.CircuitOpenError
 
 /**
  * What failed on the attempt that is about to be retried.
@@ -119,6 +121,12 @@ export interface RetryOptions<E, R> {
    * not traced anyway. Default `true`.
    */
   readonly tracing?: boolean | undefined
+  /**
+   * A circuit breaker per origin (see `CircuitBreaker`): before each attempt
+   * it is asked whether the attempt may go, and after it told how it ended.
+   * Default: none.
+   */
+  readonly breaker?: CircuitBreaker.Service | undefined
 }
 
 /**
@@ -292,7 +300,7 @@ export const followRedirects: {
  * @since 0.2.0
  * @category models
  */
-export interface LayerOptions extends Omit<RetryOptions<HttpClientError.HttpClientError, never>, "budget"> {
+export interface LayerOptions extends Omit<RetryOptions<HttpClientError.HttpClientError, never>, "budget" | "breaker"> {
   /**
    * A retry budget per origin (`RetryBudget`), off by default. `true` or the
    * budget's options turn it on: the layer uses the `RetryBudget` in its
@@ -302,11 +310,31 @@ export interface LayerOptions extends Omit<RetryOptions<HttpClientError.HttpClie
    * `RetryPolicyError` naming it.
    */
   readonly budget?: boolean | RetryBudget.Options | undefined
+  /**
+   * A circuit breaker per origin (`CircuitBreaker`), off by default. `true` or
+   * the breaker's options turn it on: the layer uses the `CircuitBreaker` in
+   * its context when one is provided (its options then are that service's),
+   * and otherwise makes its own from these options. A bad option throws a
+   * `RetryPolicyError` naming it.
+   */
+  readonly breaker?: boolean | CircuitBreaker.Options | undefined
 }
 
 /**
  * A Layer that decorates whatever `HttpClient` is in context with
- * `withRetry(policy)`.
+ * `withRetry(policy)`. With `breaker`, its calls go through a circuit breaker
+ * per origin; bad breaker options throw a `RetryPolicyError` here.
+ *
+ * @example
+ * ```ts
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { HttpRetry } from "@http-retry/core"
+ * import { Layer } from "effect"
+ *
+ * const client = HttpRetry.layer(undefined, { breaker: { consecutiveFailures: 3 } }).pipe(
+ *   Layer.provide(FetchHttpClient.layer)
+ * )
+ * ```
  *
  * @example
  * ```ts

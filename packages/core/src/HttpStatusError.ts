@@ -39,6 +39,8 @@ export type TypeId = typeof TypeId
  *   or one that would end past the deadline;
  * - `BudgetExhausted`: the policy would have retried, but the retry budget
  *   of the origin refused it (`RetryBudget`).
+ * - `CircuitOpen`: the origin's circuit breaker was open, so the retry was not
+ *   made (see `CircuitBreaker`).
  *
  * @since 0.1.0
  * @category models
@@ -51,6 +53,7 @@ export type GiveUpReason =
   | "DeadlineExceeded"
   | "RetryAfterTooLong"
   | "BudgetExhausted"
+  | "CircuitOpen"
 
 const reasonText: Record<GiveUpReason, string> = {
   NotRetryable: "status not retried",
@@ -59,7 +62,8 @@ const reasonText: Record<GiveUpReason, string> = {
   AttemptsExhausted: "attempts exhausted",
   DeadlineExceeded: "deadline exceeded",
   RetryAfterTooLong: "Retry-After too long",
-  BudgetExhausted: "retry budget exhausted"
+  BudgetExhausted: "retry budget exhausted",
+  CircuitOpen: "circuit open"
 }
 
 /**

@@ -8,6 +8,40 @@
  */
 
 /**
+ * A circuit breaker per origin (scheme, host, port), shared by every call
+ * through the client: after enough failures the origin is left alone for a
+ * while, and calls to it fail at once with a `CircuitOpenError` instead of
+ * waiting out their timeouts and backoffs against a backend that is down.
+ *
+ * - **Closed** (normal): every call goes. It opens after
+ *   `consecutiveFailures` failures in a row (default 5), or when at least
+ *   `failureRatio` (default 0.5) of the calls in the last `window` (default
+ *   10 seconds) failed, counted once `minimumCalls` (default 20) were made in
+ *   it. Either rule may be turned off with `false`.
+ * - **Open**: no call goes, for `openFor` (default 5 seconds), or longer when
+ *   the failure that opened it was a 429 or 503 with a `Retry-After` (capped
+ *   at the policy's `maxRetryAfter`). A first attempt fails with
+ *   `CircuitOpenError`; a retry is not made, and the call ends with its last
+ *   failure (give-up reason `CircuitOpen` on an `HttpStatusError`).
+ * - **Half-open**: from `openFor` on, at most `halfOpenProbes` calls (default
+ *   1) go as probes; a probe's success closes the breaker, its failure opens
+ *   it again for `openFor`. A probe that is interrupted gives its place back.
+ *
+ * What counts as a failure is what the call's policy retries (`retryOn`: its
+ * statuses, transport failures that can heal, attempt timeouts); a 2xx answer
+ * is a success; any other answer (a 404) is neither.
+ *
+ * The `CircuitBreaker` service is the store: `make` keeps the state in this
+ * process; a shared store (Redis) implements the same `Service`. Its checks
+ * and records are synchronous and make no I/O, as they run on every attempt.
+ * Times are milliseconds on Effect's `Clock`, passed in by the caller, so a
+ * breaker is exact under `TestClock`.
+ *
+ * @since 0.2.0
+ */
+export * as CircuitBreaker from "./CircuitBreaker.js"
+
+/**
  * Retrying requests: a combinator that turns any `HttpClient` into one that
  * fails with a typed `HttpStatusError` on a final non-2xx answer and retries
  * transient failures under a `RetryPolicy`.

@@ -5,7 +5,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { HttpRetry, type HttpStatusError, RetryBudget, RetryPolicy } from "@http-retry/core"
+import { CircuitBreaker, HttpRetry, type HttpStatusError, RetryBudget, RetryPolicy } from "@http-retry/core"
 import type * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -14,7 +14,11 @@ import type * as Layer from "effect/Layer"
 import { describe, expectTypeOf, it } from "vitest"
 
 /** What every retried request can fail with over the platform's client. */
-type Retried = HttpStatusError.HttpStatusError | Cause.TimeoutException | HttpClientError.HttpClientError
+type Retried =
+  | HttpStatusError.HttpStatusError
+  | Cause.TimeoutException
+  | CircuitBreaker.CircuitOpenError
+  | HttpClientError.HttpClientError
 
 class Upstream extends Context.Tag("test/Upstream")<Upstream, { readonly token: string }>() {}
 class UpstreamError extends Data.TaggedError("UpstreamError")<{ readonly cause: unknown }> {}
@@ -63,6 +67,18 @@ describe("the error channel of a retried request", () => {
       Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient>
     >()
   })
+
+  it("the breaker adds nothing to the layer's requirements: a CircuitBreaker in context is optional", () => {
+    expectTypeOf(HttpRetry.layer(policy, { breaker: true })).toEqualTypeOf<
+      Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient>
+    >()
+    expectTypeOf(HttpRetry.layer(policy, { breaker: { openFor: "10 seconds" } })).toEqualTypeOf<
+      Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient>
+    >()
+    expectTypeOf(CircuitBreaker.layer()).toEqualTypeOf<Layer.Layer<CircuitBreaker.CircuitBreaker>>()
+    // @ts-expect-error: withRetry takes a breaker service, not options
+    HttpRetry.withRetry(platform, policy, { breaker: true })
+  })
 })
 
 describe("catchTag", () => {
@@ -77,7 +93,7 @@ describe("catchTag", () => {
     expectTypeOf(recovered).toEqualTypeOf<
       Effect.Effect<
         HttpClientResponse.HttpClientResponse | null,
-        Cause.TimeoutException | HttpClientError.HttpClientError,
+        Cause.TimeoutException | CircuitBreaker.CircuitOpenError | HttpClientError.HttpClientError,
         HttpClient.HttpClient
       >
     >()
@@ -88,12 +104,32 @@ describe("catchTag", () => {
       Effect.catchTags({
         HttpStatusError: () => Effect.succeed(null),
         TimeoutException: () => Effect.succeed(null),
+        CircuitOpenError: () => Effect.succeed(null),
         RequestError: () => Effect.succeed(null),
         ResponseError: () => Effect.succeed(null)
       })
     )
     expectTypeOf(recovered).toEqualTypeOf<
       Effect.Effect<HttpClientResponse.HttpClientResponse | null, never, HttpClient.HttpClient>
+    >()
+  })
+
+  it("catches CircuitOpenError by tag, with its fields typed", () => {
+    const recovered = HttpRetry.request(request).pipe(
+      Effect.catchTag("CircuitOpenError", (error) => {
+        expectTypeOf(error).toEqualTypeOf<CircuitBreaker.CircuitOpenError>()
+        expectTypeOf(error.origin).toEqualTypeOf<string>()
+        expectTypeOf(error.openUntil).toEqualTypeOf<number>()
+        expectTypeOf(error.openedBy).toEqualTypeOf<CircuitBreaker.Failure>()
+        return Effect.succeed(null)
+      })
+    )
+    expectTypeOf(recovered).toEqualTypeOf<
+      Effect.Effect<
+        HttpClientResponse.HttpClientResponse | null,
+        HttpStatusError.HttpStatusError | Cause.TimeoutException | HttpClientError.HttpClientError,
+        HttpClient.HttpClient
+      >
     >()
   })
 
@@ -105,7 +141,7 @@ describe("catchTag", () => {
 
 describe("withRetry keeps the client's own E and R", () => {
   type Expected = HttpClient.HttpClient.With<
-    UpstreamError | HttpStatusError.HttpStatusError | Cause.TimeoutException,
+    UpstreamError | HttpStatusError.HttpStatusError | Cause.TimeoutException | CircuitBreaker.CircuitOpenError,
     Upstream
   >
 
@@ -121,7 +157,7 @@ describe("withRetry keeps the client's own E and R", () => {
 
   it("adds what onRetry needs to R, data-first and data-last", () => {
     type WithMetrics = HttpClient.HttpClient.With<
-      UpstreamError | HttpStatusError.HttpStatusError | Cause.TimeoutException,
+      UpstreamError | HttpStatusError.HttpStatusError | Cause.TimeoutException | CircuitBreaker.CircuitOpenError,
       Upstream | Metrics
     >
     expectTypeOf(HttpRetry.withRetry(custom, policy, { onRetry })).toEqualTypeOf<WithMetrics>()
@@ -143,7 +179,7 @@ describe("withRetry keeps the client's own E and R", () => {
     expectTypeOf(HttpRetry.withRetry(custom).get("https://api.internal.test/items")).toEqualTypeOf<
       Effect.Effect<
         HttpClientResponse.HttpClientResponse,
-        UpstreamError | HttpStatusError.HttpStatusError | Cause.TimeoutException,
+        UpstreamError | HttpStatusError.HttpStatusError | Cause.TimeoutException | CircuitBreaker.CircuitOpenError,
         Upstream
       >
     >()
@@ -155,7 +191,10 @@ describe("the retry budget", () => {
 
   it("withRetry takes a budget and keeps E and R; onGiveUp adds what it needs to R and sees the client's errors", () => {
     expectTypeOf(HttpRetry.withRetry(custom, policy, { budget })).toEqualTypeOf<
-      HttpClient.HttpClient.With<UpstreamError | HttpStatusError.HttpStatusError | Cause.TimeoutException, Upstream>
+      HttpClient.HttpClient.With<
+        UpstreamError | HttpStatusError.HttpStatusError | Cause.TimeoutException | CircuitBreaker.CircuitOpenError,
+        Upstream
+      >
     >()
     const client = HttpRetry.withRetry(custom, policy, {
       budget,
@@ -169,7 +208,7 @@ describe("the retry budget", () => {
     })
     expectTypeOf(client).toEqualTypeOf<
       HttpClient.HttpClient.With<
-        UpstreamError | HttpStatusError.HttpStatusError | Cause.TimeoutException,
+        UpstreamError | HttpStatusError.HttpStatusError | Cause.TimeoutException | CircuitBreaker.CircuitOpenError,
         Upstream | Metrics
       >
     >()

@@ -7,7 +7,7 @@
  */
 import type * as Undici from "@effect/platform-node/Undici"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import type { RetryBudget, RetryPolicy } from "@http-retry/core"
+import type { CircuitBreaker, RetryBudget, RetryPolicy } from "@http-retry/core"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
@@ -92,6 +92,13 @@ export interface Options extends ClientOptions {
    * (`budget.maxTokens`), as a bad policy does.
    */
   readonly budget?: boolean | RetryBudget.Options | undefined
+  /**
+   * `true` or options: a circuit breaker per origin (see `CircuitBreaker`):
+   * the `CircuitBreaker` service in the layer's context when one is provided,
+   * otherwise one made for this layer. A bad option throws a
+   * `RetryPolicyError` naming it (`breaker.openFor`). Default `false`.
+   */
+  readonly breaker?: boolean | CircuitBreaker.Options | undefined
 }
 
 /**
@@ -139,7 +146,7 @@ export const layer: (options?: Options) => Layer.Layer<HttpClient.HttpClient> = 
  * `HttpRetry.withRetry` themselves. It behaves as `NodeHttpClient.layerUndici`
  * does (a span per request, trace headers, `withScope`,
  * `NodeHttpClient.UndiciRequestOptions`) on either transport. It takes no
- * retry option: `policy`, `tracing` or `budget` given from JavaScript is a
+ * retry option: `policy`, `tracing`, `budget` or `breaker` given from JavaScript is a
  * `NodeHttpRetryOptionsError`.
  *
  * @since 0.1.0
@@ -153,10 +160,12 @@ export const layerClient: (options?: ClientOptions) => Layer.Layer<HttpClient.Ht
  * `HTTP_RETRY_TLS_REJECT_UNAUTHORIZED`, `HTTP_RETRY_CA_FILE`,
  * `HTTP_RETRY_CONNECTIONS`, `HTTP_RETRY_KEEP_ALIVE_TIMEOUT`,
  * `HTTP_RETRY_CONNECT_TIMEOUT`, `HTTP_RETRY_TRACING` (true or false),
- * `HTTP_RETRY_TRANSPORT` (direct or platform) and the retry budget's
+ * `HTTP_RETRY_TRANSPORT` (direct or platform), the retry budget's
  * (see `RetryBudget.config`: `HTTP_RETRY_BUDGET`,
- * `HTTP_RETRY_BUDGET_MAX_TOKENS`, `HTTP_RETRY_BUDGET_TOKEN_RATIO`). A bad
- * value fails with a `ConfigError` naming the variable.
+ * `HTTP_RETRY_BUDGET_MAX_TOKENS`, `HTTP_RETRY_BUDGET_TOKEN_RATIO`) and the
+ * breaker's `HTTP_RETRY_BREAKER` and `HTTP_RETRY_BREAKER_*` (see
+ * `CircuitBreaker.config`). A bad value fails with a `ConfigError` naming the
+ * variable.
  *
  * @since 0.1.0
  * @category layers

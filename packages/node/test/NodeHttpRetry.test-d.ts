@@ -5,7 +5,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { HttpRetry, type HttpStatusError, RetryPolicy } from "@http-retry/core"
+import { type CircuitBreaker, HttpRetry, type HttpStatusError, RetryPolicy } from "@http-retry/core"
 import { NodeHttpRetry } from "@http-retry/node"
 import type * as Cause from "effect/Cause"
 import type * as ConfigError from "effect/ConfigError"
@@ -19,6 +19,9 @@ describe("NodeHttpRetry", () => {
     expectTypeOf(NodeHttpRetry.layer({ policy: RetryPolicy.make({ maxAttempts: 3 }), proxy: "env" }))
       .toEqualTypeOf<Layer.Layer<HttpClient.HttpClient>>()
     expectTypeOf(NodeHttpRetry.layerClient()).toEqualTypeOf<Layer.Layer<HttpClient.HttpClient>>()
+    expectTypeOf(NodeHttpRetry.layer({ breaker: true })).toEqualTypeOf<Layer.Layer<HttpClient.HttpClient>>()
+    expectTypeOf(NodeHttpRetry.layer({ breaker: { consecutiveFailures: 3, openFor: "2s" } }))
+      .toEqualTypeOf<Layer.Layer<HttpClient.HttpClient>>()
   })
 
   it("layerClient's options have no retry fields", () => {
@@ -29,6 +32,8 @@ describe("NodeHttpRetry", () => {
     NodeHttpRetry.layerClient({ policy: RetryPolicy.defaults })
     // @ts-expect-error: so is tracing
     NodeHttpRetry.layerClient({ tracing: false })
+    // @ts-expect-error: and the circuit breaker, which counts what the policy retries
+    NodeHttpRetry.layerClient({ breaker: true })
   })
 
   it("layerConfig can fail only with a ConfigError", () => {
@@ -44,7 +49,10 @@ describe("NodeHttpRetry", () => {
     expectTypeOf(program).toEqualTypeOf<
       Effect.Effect<
         HttpClientResponse.HttpClientResponse,
-        HttpStatusError.HttpStatusError | Cause.TimeoutException | HttpClientError.HttpClientError
+        | HttpStatusError.HttpStatusError
+        | Cause.TimeoutException
+        | CircuitBreaker.CircuitOpenError
+        | HttpClientError.HttpClientError
       >
     >()
   })

@@ -1,7 +1,10 @@
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
+import type * as CircuitBreaker from "../CircuitBreaker.js"
 import type * as HttpRetry from "../HttpRetry.js"
 import type { Plan } from "./plan.js"
 import type { Hooks as BudgetHooks } from "./retryBudget.js"
@@ -26,6 +29,8 @@ export interface Wrapped<E> {
   readonly innerSpans: boolean
   /** Whether the wrapped client reads `AttemptTimeout` (marked with `readsAttemptTimeout`). */
   readonly readsTimeout: boolean
+  /** The circuit breaker, when one is on. */
+  readonly breaker: CircuitBreaker.Service | undefined
 }
 
 /**
@@ -41,7 +46,7 @@ export interface Call<E> extends Wrapped<E> {
   readonly startMillis: number
   /** The method and redacted URL, for log lines and messages. */
   readonly label: string
-  /** The request's origin, for the retry budget (computed once per call). */
+  /** The request's origin, for the retry budget and the breaker (computed once per call). */
   readonly origin: string
   /**
    * For a call started with no parent span: the span its later attempts are
@@ -50,4 +55,7 @@ export interface Call<E> extends Wrapped<E> {
   traceParent?: Tracer.AnySpan | undefined
   /** Whether the call started with no parent span, set by the first attempt. */
   traceRoot?: boolean | undefined
+  /** Under a breaker: the failure a retry follows, and its `Retry-After`, for a retry the breaker refuses. */
+  lastFailure?: unknown
+  lastHint?: Option.Option<Duration.Duration> | undefined
 }

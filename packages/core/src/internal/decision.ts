@@ -82,7 +82,8 @@ const isReplayable = (request: HttpClientRequest.HttpClientRequest): boolean => 
 const methodRetried = (plan: Plan, request: HttpClientRequest.HttpClientRequest): boolean =>
   plan.methods.has(request.method) || request.headers["idempotency-key"] !== undefined
 
-const retryable = (plan: Plan, failure: Failure): boolean => {
+/** @internal */
+export const retryable = (plan: Plan, failure: Failure): boolean => {
   switch (failure._tag) {
     case "Status":
       return plan.statuses(failure.status)

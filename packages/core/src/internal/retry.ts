@@ -14,11 +14,13 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Random from "effect/Random"
+import * as CircuitBreaker from "../CircuitBreaker.js"
 import type * as HttpRetry from "../HttpRetry.js"
 import * as HttpStatusError from "../HttpStatusError.js"
 import * as RetryAfter from "../RetryAfter.js"
 import type * as RetryPolicy from "../RetryPolicy.js"
 import { type Continue, sendAttempt } from "./attempt.js"
+import * as Breaker from "./breaker.js"
 import type { Call, Wrapped } from "./call.js"
 import { isReadingAttemptTimeout, NoSpansTypeId } from "./clientMarks.js"
 import { split } from "./clientSplit.js"
@@ -57,7 +59,18 @@ const attempt = <E>(
   now: number
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
   const timeoutMillis = Decision.attemptTimeoutMillis(call.plan, now - call.startMillis)
-  return sendAttempt(call, n, fiber, timeoutMillis, settle(call, n, now))
+  if (call.breaker === undefined) return sendAttempt(call, n, fiber, timeoutMillis, settle(call, n, now))
+  // The breaker: a rejected first attempt fails with CircuitOpenError; a rejected retry ends with the last failure.
+  return Breaker.guard(
+    call,
+    n,
+    fiber,
+    now,
+    settle(call, n, now),
+    (k) => sendAttempt(call, n, fiber, timeoutMillis, k),
+    (error) =>
+      n === 1 ? Breaker.failOpen(call, error) : giveUp(call, n - 1, call.lastFailure, call.lastHint!, "CircuitOpen")
+  )
 }
 
 /** A later attempt, after a wait: read the clock when it starts. */
@@ -130,6 +143,32 @@ const retryFailure = <E>(failure: unknown): HttpRetry.RetryFailure<E> =>
     { _tag: "Status", response: failure.response } :
     { _tag: "Error", error: failure as E | Cause.TimeoutException }
 
+/** Ends the call after attempt `n` with its failure: typed, redacted, logged, and told to `onGiveUp`. */
+const giveUp = <E>(
+  call: Call<E>,
+  n: number,
+  failure: unknown,
+  hint: Option.Option<Duration.Duration>,
+  reason: HttpStatusError.GiveUpReason
+): Effect.Effect<never, unknown, unknown> => {
+  const plan = call.plan
+  const max = plan.policy.maxAttempts
+  const error = failure instanceof Decision.StatusFailure ?
+    HttpStatusError.makeWith(failure.response, n, hint, reason, plan.redaction) :
+    isRequestError(failure) ?
+    redactRequestError(failure, plan.redaction) :
+    failure
+  const fail = call.onGiveUp === undefined ?
+    Effect.fail(error) :
+    Effect.zipRight(
+      call.onGiveUp({ attempt: n, maxAttempts: max, reason, request: call.request, failure: retryFailure(failure) }),
+      Effect.fail(error)
+    )
+  if (plan.logLevel === undefined) return fail
+  const line = `${call.label}: attempt ${n}/${max} -> ${describe(failure)}; giving up: ${reason}`
+  return Effect.zipRight(log(call, line), fail)
+}
+
 const carryOut = <E>(
   call: Call<E>,
   n: number,
@@ -140,29 +179,16 @@ const carryOut = <E>(
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
   const plan = call.plan
   const max = plan.policy.maxAttempts
-  if (decision._tag === "GiveUp") {
-    const error = failure instanceof Decision.StatusFailure ?
-      HttpStatusError.makeWith(failure.response, n, hint, decision.reason, plan.redaction) :
-      isRequestError(failure) ?
-      redactRequestError(failure, plan.redaction) :
-      failure
-    const fail = call.onGiveUp === undefined ?
-      Effect.fail(error) :
-      Effect.zipRight(
-        call.onGiveUp({
-          attempt: n,
-          maxAttempts: max,
-          reason: decision.reason,
-          request: call.request,
-          failure: retryFailure(failure)
-        }),
-        Effect.fail(error)
-      )
-    if (plan.logLevel === undefined) return fail
-    const line = `${call.label}: attempt ${n}/${max} -> ${describe(failure)}; giving up: ${decision.reason}`
-    return Effect.zipRight(log(call, line), fail)
-  }
+  if (decision._tag === "GiveUp") return giveUp(call, n, failure, hint, decision.reason)
   const { delayMillis, source } = decision
+  if (call.breaker !== undefined) {
+    // Open past the wait: give up now rather than wait for an attempt the breaker would not send.
+    if (Breaker.refusesRetry(call, now + delayMillis)) {
+      return Effect.zipRight(Breaker.retryRefused(call, n + 1), giveUp(call, n, failure, hint, "CircuitOpen"))
+    }
+    call.lastFailure = failure
+    call.lastHint = hint
+  }
   const delay = Duration.millis(delayMillis)
   let before: Effect.Effect<boolean, never, unknown> = failure instanceof Decision.StatusFailure ?
     drain(failure.response, plan.policy.maxDrainBytes, Math.min(plan.attemptTimeoutMillis, 1000), false) :
@@ -214,6 +240,7 @@ class CallState<E> implements Call<E> {
   readonly tracing: boolean
   readonly innerSpans: boolean
   readonly readsTimeout: boolean
+  readonly breaker: Wrapped<E>["breaker"]
   traceParent: Call<E>["traceParent"] = undefined
   traceRoot: boolean | undefined = undefined
   private cachedLabel: string | undefined = undefined
@@ -232,6 +259,7 @@ class CallState<E> implements Call<E> {
     this.tracing = wrapped.tracing
     this.innerSpans = wrapped.innerSpans
     this.readsTimeout = wrapped.readsTimeout
+    this.breaker = wrapped.breaker
   }
   get origin(): string {
     return this.cachedOrigin ??= Budget.originOf(this.request.url)
@@ -289,6 +317,9 @@ export const withRetry: {
   ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2> => {
     // Retry at one layer only: re-wrapping a retrying client replaces its policy.
     const inner = (isRetrying(self) ? self[RetryingTypeId].inner : self) as HttpClient.HttpClient.With<E, R>
+    // The breaker belongs to the client, not to its policy: a re-wrap that names none keeps the one it had.
+    const breaker = options?.breaker ?? (isRetrying(self) ? self[RetryingTypeId].options?.breaker : undefined)
+    if (breaker !== options?.breaker) options = { ...options, breaker }
     const { preprocess, send } = split(inner)
     const wrapped: Wrapped<E> = {
       base: planOf(policy),
@@ -298,7 +329,8 @@ export const withRetry: {
       budget: options?.budget === undefined ? undefined : Budget.hooksOf(options.budget),
       tracing: options?.tracing !== false,
       innerSpans: !Predicate.hasProperty(inner, NoSpansTypeId),
-      readsTimeout: isReadingAttemptTimeout(inner)
+      readsTimeout: isReadingAttemptTimeout(inner),
+      breaker
     }
     const client = HttpClient.makeWith(
       (request) => Effect.flatMap(request, (request) => execute(wrapped, request)),
@@ -314,14 +346,25 @@ export const layer = (
   policy: RetryPolicy.RetryPolicy = policyInternal.defaults,
   options?: HttpRetry.LayerOptions
 ): Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> => {
+  // Validated here, where the layer is written; a budget or breaker in the context wins over a local one.
   const budget = Budget.fromOption(options?.budget)
+  const breakerOption = options?.breaker
+  const local = breakerOption === undefined || breakerOption === false ?
+    undefined :
+    Breaker.make(breakerOption === true ? undefined : breakerOption)
+  const breaker: Effect.Effect<CircuitBreaker.Service | undefined> = local === undefined ?
+    Effect.succeed(undefined) :
+    Effect.flatMap(
+      Effect.serviceOption(CircuitBreaker.CircuitBreaker),
+      (provided) => Option.isSome(provided) ? Effect.succeed(provided.value) : local
+    )
   return Layer.effect(
     HttpClient.HttpClient,
-    Effect.zipWith(
-      HttpClient.HttpClient,
-      budget,
-      (client, budget) => withRetry(client, policy, { ...options, budget }) as HttpClient.HttpClient
-    )
+    Effect.gen(function*() {
+      const client = yield* HttpClient.HttpClient
+      const retryOptions = { ...options, budget: yield* budget, breaker: yield* breaker }
+      return withRetry(client, policy, retryOptions as HttpRetry.RetryOptions<unknown, never>) as HttpClient.HttpClient
+    })
   )
 }
 

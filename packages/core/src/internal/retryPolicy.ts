@@ -16,7 +16,8 @@ import type * as RetryPolicy from "../RetryPolicy.js"
 /** @internal */
 export const TypeId: typeof RetryPolicy.TypeId = Symbol.for("@http-retry/core/RetryPolicy") as typeof RetryPolicy.TypeId
 
-const show = (value: unknown): string => {
+/** @internal */
+export const show = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value)
   if (Duration.isDuration(value)) return Duration.format(value)
   if (Array.isArray(value)) return `[${value.map(show).join(", ")}]`
@@ -97,7 +98,8 @@ export const parseDuration = (
     Either.left(`duration out of range: ${show(text)}`)
 }
 
-const decodeDuration = (field: string, input: unknown, allowZero: boolean): Duration.Duration => {
+/** @internal */
+export const decodeDuration = (field: string, input: unknown, allowZero: boolean): Duration.Duration => {
   let duration: Duration.Duration | undefined
   if (typeof input === "number") {
     if (Number.isNaN(input)) return fail(field, input, "not a number")
@@ -178,7 +180,8 @@ const decodeLog = (
   return fail("log", input, "expected a boolean, a log level or { level, query, body }")
 }
 
-const checkKeys = (field: string, input: object, known: ReadonlyArray<string>): void => {
+/** @internal */
+export const checkKeys = (field: string, input: object, known: ReadonlyArray<string>): void => {
   for (const key of Object.keys(input)) {
     if (!known.includes(key)) {
       fail(field === "" ? key : `${field}.${key}`, (input as Record<string, unknown>)[key], "unknown option")

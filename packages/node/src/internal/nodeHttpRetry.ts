@@ -1,7 +1,7 @@
 import * as Undici from "@effect/platform-node/Undici"
 import * as Client from "@effect/platform/HttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { HttpRetry, RetryBudget, RetryPolicy } from "@http-retry/core"
+import { CircuitBreaker, HttpRetry, RetryBudget, RetryPolicy } from "@http-retry/core"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Data from "effect/Data"
@@ -55,6 +55,7 @@ interface Resolved {
   readonly tracing: boolean
   readonly transport: "direct" | "platform"
   readonly budget: boolean | RetryBudget.Options | undefined
+  readonly breaker: boolean | CircuitBreaker.Options
 }
 
 const durationMillis = (field: string, input: Duration.DurationInput | undefined, fallback: number): number => {
@@ -75,7 +76,7 @@ const durationMillis = (field: string, input: Duration.DurationInput | undefined
 }
 
 const CLIENT_KEYS = ["tls", "proxy", "connections", "keepAliveTimeout", "connectTimeout", "transport"]
-const RETRY_KEYS = ["policy", "tracing", "budget"]
+const RETRY_KEYS = ["policy", "tracing", "budget", "breaker"]
 const KNOWN_KEYS = [...RETRY_KEYS, ...CLIENT_KEYS]
 
 const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved => {
@@ -143,7 +144,8 @@ const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved =>
       fail("tracing", String(options.tracing), "expected true or false"),
     transport: options.transport === undefined || options.transport === "direct" || options.transport === "platform" ?
       options.transport ?? "direct" :
-      fail("transport", JSON.stringify(options.transport), "expected \"direct\" or \"platform\"")
+      fail("transport", JSON.stringify(options.transport), "expected \"direct\" or \"platform\""),
+    breaker: options.breaker ?? false
   }
 }
 
@@ -255,9 +257,12 @@ export const layerClient = (options?: NodeHttpRetry.ClientOptions): Layer.Layer<
 /** @internal */
 export const layer = (options?: NodeHttpRetry.Options): Layer.Layer<HttpClient.HttpClient> => {
   const resolved = resolve(options)
-  return HttpRetry.layer(resolved.policy, { tracing: resolved.tracing, budget: resolved.budget }).pipe(
-    Layer.provide(clientLayer(resolved))
-  )
+  return HttpRetry.layer(resolved.policy, {
+    tracing: resolved.tracing,
+    budget: resolved.budget,
+    breaker: resolved.breaker
+  })
+    .pipe(Layer.provide(clientLayer(resolved)))
 }
 
 // --- Config -------------------------------------------------------------------
@@ -303,6 +308,7 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<NodeHttpRetry.Optio
   const fields = Config.all({
     policy: RetryPolicy.config(prefix),
     budget: RetryBudget.config(prefix),
+    breaker: CircuitBreaker.config(prefix),
     proxy: optional("PROXY", (text) => {
       try {
         resolve({ proxy: text })
@@ -350,7 +356,8 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<NodeHttpRetry.Optio
     ...(f.keepAliveTimeout === undefined ? {} : { keepAliveTimeout: f.keepAliveTimeout }),
     ...(f.connectTimeout === undefined ? {} : { connectTimeout: f.connectTimeout }),
     ...(f.tracing === undefined ? {} : { tracing: f.tracing }),
-    ...(f.transport === undefined ? {} : { transport: f.transport })
+    ...(f.transport === undefined ? {} : { transport: f.transport }),
+    ...(f.breaker === false ? {} : { breaker: f.breaker })
   }))
   return options
 }
