@@ -8,6 +8,14 @@
  */
 
 /**
+ * Hedged requests: a second attempt beside a slow one, the first accepted
+ * answer wins; the delay, the budget per origin and the metrics.
+ *
+ * @since 0.2.0
+ */
+export * as Hedging from "./Hedging.js"
+
+/**
  * Retrying requests: a combinator that turns any `HttpClient` into one that
  * fails with a typed `HttpStatusError` on a final non-2xx answer and retries
  * transient failures under a `RetryPolicy`.

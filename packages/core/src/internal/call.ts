@@ -3,6 +3,7 @@ import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import type * as Effect from "effect/Effect"
 import type * as Tracer from "effect/Tracer"
 import type * as HttpRetry from "../HttpRetry.js"
+import type * as Hedge from "./hedge.js"
 import type { Plan } from "./plan.js"
 
 /**
@@ -22,6 +23,8 @@ export interface Wrapped<E> {
   readonly innerSpans: boolean
   /** Whether the wrapped client reads `AttemptTimeout` (marked with `readsAttemptTimeout`). */
   readonly readsTimeout: boolean
+  /** The hedging of a client made by `withHedging` (hedge.ts). */
+  readonly hedging: Hedge.State | undefined
 }
 
 /**
@@ -44,4 +47,6 @@ export interface Call<E> extends Wrapped<E> {
   traceParent?: Tracer.AnySpan | undefined
   /** Whether the call started with no parent span, set by the first attempt. */
   traceRoot?: boolean | undefined
+  /** This call's hedging, when its client hedges and its request may be sent more than once. */
+  readonly hedge?: Hedge.HedgeCall | undefined
 }

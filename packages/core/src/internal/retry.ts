@@ -14,6 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Random from "effect/Random"
+import type * as Hedging from "../Hedging.js"
 import type * as HttpRetry from "../HttpRetry.js"
 import * as HttpStatusError from "../HttpStatusError.js"
 import * as RetryAfter from "../RetryAfter.js"
@@ -24,6 +25,7 @@ import { isReadingAttemptTimeout, NoSpansTypeId } from "./clientMarks.js"
 import { split } from "./clientSplit.js"
 import * as Decision from "./decision.js"
 import { drain } from "./drain.js"
+import * as Hedge from "./hedge.js"
 import { describe, formatWait, log } from "./logging.js"
 import { CurrentOverrides, withValidOverrides } from "./overrides.js"
 import { backoffMillis, type Plan, planOf, planWith } from "./plan.js"
@@ -55,6 +57,11 @@ const attempt = <E>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   now: number
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
+  // Hedging (hedge.ts): attempts from `n` on run side by side, and the round settles as one attempt would.
+  const hedge = call.hedge
+  if (hedge !== undefined && hedge.hedgesLeft > 0 && n < call.plan.policy.maxAttempts) {
+    return Hedge.round(call as Call<unknown>, hedge, n, now, (n, startMillis) => settle(call, n, startMillis))
+  }
   const timeoutMillis = Decision.attemptTimeoutMillis(call.plan, now - call.startMillis)
   return sendAttempt(call, n, fiber, timeoutMillis, settle(call, n, now))
 }
@@ -197,6 +204,8 @@ class CallState<E> implements Call<E> {
   readonly tracing: boolean
   readonly innerSpans: boolean
   readonly readsTimeout: boolean
+  readonly hedging: Hedge.State | undefined
+  hedge: Hedge.HedgeCall | undefined = undefined
   traceParent: Call<E>["traceParent"] = undefined
   traceRoot: boolean | undefined = undefined
   private cachedLabel: string | undefined = undefined
@@ -212,6 +221,7 @@ class CallState<E> implements Call<E> {
     this.tracing = wrapped.tracing
     this.innerSpans = wrapped.innerSpans
     this.readsTimeout = wrapped.readsTimeout
+    this.hedging = wrapped.hedging
   }
   // Only a log line or an error needs the redacted URL: keep URL parsing off the happy path.
   get label(): string {
@@ -228,7 +238,9 @@ const execute = <E>(
   Effect.withFiberRuntime((fiber) => {
     const plan: Plan = planWith(wrapped.base, Context.get(fiber.currentContext, CurrentOverrides))
     const now = clockOf(fiber).unsafeCurrentTimeMillis()
-    return attempt(new CallState(wrapped, plan, request, now), 1, fiber, now)
+    const call = new CallState(wrapped, plan, request, now)
+    if (wrapped.hedging !== undefined) call.hedge = Hedge.begin(wrapped.hedging, call as Call<unknown>, now)
+    return attempt(call, 1, fiber, now)
   })
 
 /** @internal */
@@ -240,6 +252,7 @@ export interface Retrying {
     readonly inner: HttpClient.HttpClient.With<unknown, unknown>
     readonly policy: RetryPolicy.RetryPolicy
     readonly options: HttpRetry.RetryOptions<unknown, unknown> | undefined
+    readonly hedging: Hedge.State | undefined
   }
 }
 
@@ -263,26 +276,73 @@ export const withRetry: {
     self: HttpClient.HttpClient.With<E, R>,
     policy: RetryPolicy.RetryPolicy = policyInternal.defaults,
     options?: HttpRetry.RetryOptions<E, R2>
-  ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2> => {
-    // Retry at one layer only: re-wrapping a retrying client replaces its policy.
-    const inner = (isRetrying(self) ? self[RetryingTypeId].inner : self) as HttpClient.HttpClient.With<E, R>
-    const { preprocess, send } = split(inner)
-    const wrapped: Wrapped<E> = {
-      base: planOf(policy),
-      send,
-      onRetry: options?.onRetry,
-      tracing: options?.tracing !== false,
-      innerSpans: !Predicate.hasProperty(inner, NoSpansTypeId),
-      readsTimeout: isReadingAttemptTimeout(inner)
-    }
-    const client = HttpClient.makeWith(
-      (request) => Effect.flatMap(request, (request) => execute(wrapped, request)),
-      preprocess
-    ) as HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
-    Object.defineProperty(client, RetryingTypeId, { value: { inner, policy, options }, enumerable: false })
-    return client
-  }
+  ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2> =>
+    // Re-wrapping keeps the client's hedging: it is not part of the policy.
+    retrying(self, policy, options, isRetrying(self) ? self[RetryingTypeId].hedging : undefined)
 )
+
+/**
+ * A retrying client over `self` (over its inner client if it already retries), hedged when `hedging` is given.
+ *
+ * @internal
+ */
+export const retrying = <E, R, R2>(
+  self: HttpClient.HttpClient.With<E, R>,
+  policy: RetryPolicy.RetryPolicy,
+  options: HttpRetry.RetryOptions<E, R2> | undefined,
+  hedging: Hedge.State | undefined
+): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2> => {
+  // Retry at one layer only: re-wrapping a retrying client replaces its policy.
+  const inner = (isRetrying(self) ? self[RetryingTypeId].inner : self) as HttpClient.HttpClient.With<E, R>
+  const { preprocess, send } = split(inner)
+  const wrapped: Wrapped<E> = {
+    base: planOf(policy),
+    send,
+    onRetry: options?.onRetry,
+    tracing: options?.tracing !== false,
+    innerSpans: !Predicate.hasProperty(inner, NoSpansTypeId),
+    readsTimeout: isReadingAttemptTimeout(inner),
+    hedging
+  }
+  const client = HttpClient.makeWith(
+    (request) => Effect.flatMap(request, (request) => execute(wrapped, request)),
+    preprocess
+  ) as HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
+  Object.defineProperty(client, RetryingTypeId, { value: { inner, policy, options, hedging }, enumerable: false })
+  return client
+}
+
+/** @internal */
+export const withHedging: {
+  <R2 = never>(
+    options?: Hedging.Options<R2>
+  ): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
+  <E, R, R2 = never>(
+    self: HttpClient.HttpClient.With<E, R>,
+    options?: Hedging.Options<R2>
+  ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
+} = function(this: unknown, ...args: ReadonlyArray<unknown>) {
+  const hedge = <E, R, R2>(
+    self: HttpClient.HttpClient.With<E, R>,
+    options: Hedging.Options<R2> | undefined
+  ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2> => {
+    // The state (per origin) belongs to this client.
+    const hedging = Hedge.make(options as Hedging.Options<unknown> | undefined)
+    if (!isRetrying(self)) return retrying(self, policyInternal.defaults, undefined, hedging)
+    const { inner, options: retryOptions, policy } = self[RetryingTypeId]
+    return retrying(inner as HttpClient.HttpClient.With<E, R>, policy, retryOptions, hedging) as HttpClient.HttpClient.With<
+      HttpRetry.RetryError<E>,
+      R | R2
+    >
+  }
+  if (Predicate.hasProperty(args[0], HttpClient.TypeId)) {
+    return hedge(args[0] as HttpClient.HttpClient, args[1] as Hedging.Options<unknown> | undefined)
+  }
+  // Data-last: checked now, so a bad option throws where it is written.
+  const options = args[0] as Hedging.Options<unknown> | undefined
+  Hedge.settingsOf(options)
+  return (self: HttpClient.HttpClient) => hedge(self, options)
+} as never
 
 /** @internal */
 export const layer = (
