@@ -1,7 +1,8 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
-import { Hedging, HttpRetry, RetryBudget, RetryPolicy, TestHttpClient } from "@http-retry/core"
+import type { RetryPolicy } from "@http-retry/core"
+import { Hedging, HttpRetry, RetryBudget, TestHttpClient } from "@http-retry/core"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -9,16 +10,7 @@ import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as TestClock from "effect/TestClock"
 import * as Tracer from "effect/Tracer"
-import {
-  captureLogs,
-  failure,
-  noJitter,
-  observe,
-  type Outcome,
-  statusError,
-  success,
-  timeoutError
-} from "./utils.js"
+import { captureLogs, failure, noJitter, observe, type Outcome, statusError, success, timeoutError } from "./utils.js"
 
 const { delayed, fail, hang, ok, respond } = TestHttpClient
 

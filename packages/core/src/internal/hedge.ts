@@ -94,7 +94,12 @@ export const settingsOf = (options: Hedging.Options<unknown> = {}): Settings => 
     const floorMillis = millisOf("delay.floor", delay.floor, true)
     compiled = {
       _tag: "Adaptive",
-      percentile: numberIn("delay.percentile", delay.percentile ?? 95, (n) => n > 0 && n < 100, "must be > 0 and < 100"),
+      percentile: numberIn(
+        "delay.percentile",
+        delay.percentile ?? 95,
+        (n) => n > 0 && n < 100,
+        "must be > 0 and < 100"
+      ),
       floorMillis,
       initialMillis: delay.initial === undefined ?
         floorMillis :
@@ -113,7 +118,9 @@ export const settingsOf = (options: Hedging.Options<unknown> = {}): Settings => 
         "must be an integer from 1 to 100000"
       )
     }
-    if (compiled.maxSamples < compiled.minSamples) fail("delay.maxSamples", compiled.maxSamples, "must be >= minSamples")
+    if (compiled.maxSamples < compiled.minSamples) {
+      fail("delay.maxSamples", compiled.maxSamples, "must be >= minSamples")
+    }
   } else {
     compiled = { _tag: "Fixed", millis: millisOf("delay", delay, true) }
   }
@@ -236,7 +243,9 @@ class OriginState {
     this.latencies = settings.delay._tag === "Adaptive" ? new Latencies(settings.delay) : undefined
   }
   delayMillis(now: number): number {
-    return this.latencies === undefined ? (this.settings.delay as { millis: number }).millis : this.latencies.delayMillis(now)
+    return this.latencies === undefined
+      ? (this.settings.delay as { millis: number }).millis
+      : this.latencies.delayMillis(now)
   }
 }
 
@@ -429,14 +438,24 @@ export const round = (
           return plan.logLevel === undefined ? counted : Effect.zipRight(counted, log(call, line))
         }
         if (!hc.origin.budget.take(at)) {
-          return refused("hedge", `${call.label}: attempt ${started}/${max} no answer after ${formatWait(delayMillis)}; hedge budget spent, not hedging`)
+          return refused(
+            "hedge",
+            `${call.label}: attempt ${started}/${max} no answer after ${
+              formatWait(delayMillis)
+            }; hedge budget spent, not hedging`
+          )
         }
         return Effect.flatMap(Effect.serviceOption(RetryBudget), (budget) =>
           Effect.flatMap(
             Option.isSome(budget) ? budget.value.acquire(origin) : Effect.succeed(true),
             (allowed): Effect.Effect<void, never, unknown> => {
               if (!allowed) {
-                return refused("retry", `${call.label}: attempt ${started}/${max} no answer after ${formatWait(delayMillis)}; retry budget spent, not hedging`)
+                return refused(
+                  "retry",
+                  `${call.label}: attempt ${started}/${max} no answer after ${
+                    formatWait(delayMillis)
+                  }; retry budget spent, not hedging`
+                )
               }
               hc.hedgesLeft--
               const next = started + 1
@@ -444,14 +463,24 @@ export const round = (
               if (plan.logLevel !== undefined) {
                 before = Effect.zipRight(
                   before,
-                  log(call, `${call.label}: attempt ${started}/${max} no answer after ${formatWait(delayMillis)}; hedging with attempt ${next}`)
+                  log(
+                    call,
+                    `${call.label}: attempt ${started}/${max} no answer after ${
+                      formatWait(delayMillis)
+                    }; hedging with attempt ${next}`
+                  )
                 )
               }
               const onHedge = hc.origin.settings.onHedge
               if (onHedge !== undefined) {
                 before = Effect.zipRight(
                   before,
-                  onHedge({ attempt: next, maxAttempts: max, delay: Duration.millis(delayMillis), request: call.request })
+                  onHedge({
+                    attempt: next,
+                    maxAttempts: max,
+                    delay: Duration.millis(delayMillis),
+                    request: call.request
+                  })
                 )
               }
               return Effect.zipRight(
@@ -466,7 +495,9 @@ export const round = (
           ))
       }
 
-      const onOutcome = (outcome: Outcome): Effect.Effect<HttpClientResponse.HttpClientResponse | undefined, unknown, unknown> => {
+      const onOutcome = (
+        outcome: Outcome
+      ): Effect.Effect<HttpClientResponse.HttpClientResponse | undefined, unknown, unknown> => {
         running.delete(outcome.n)
         starts.delete(outcome.n)
         const { exit } = outcome
@@ -474,11 +505,16 @@ export const round = (
         if (Exit.isSuccess(exit) && latencies !== undefined) latencies.add(end, end - outcome.startMillis)
         if (Exit.isSuccess(exit) && isStatusOk(exit.value)) {
           const won = outcome.hedge ? count(hedgesWon, hc.origin.origin) : Effect.void
-          return Effect.zipRight(Effect.zipRight(stopOthers, won), settle(outcome.n, outcome.startMillis).onSuccess(exit.value))
+          return Effect.zipRight(
+            Effect.zipRight(stopOthers, won),
+            settle(outcome.n, outcome.startMillis).onSuccess(exit.value)
+          )
         }
         const failure = Exit.isSuccess(exit) ?
           Option.some<unknown>(new Decision.StatusFailure(exit.value)) :
-          Cause.isDie(exit.cause) ? Option.none() : Cause.failureOption(exit.cause)
+          Cause.isDie(exit.cause)
+          ? Option.none()
+          : Cause.failureOption(exit.cause)
         const retried = Option.isSome(failure) && Decision.retries(plan, Decision.classify(failure.value))
         if (!retried || running.size === 0) {
           // The last attempt running failed, or an outcome the policy does not retry: the call goes on as without hedging.
@@ -489,7 +525,10 @@ export const round = (
         let dropped: Effect.Effect<unknown, never, unknown> = Effect.void
         if (plan.logLevel !== undefined) {
           const others = Array.from(running.keys()).join(", ")
-          dropped = log(call, `${call.label}: attempt ${outcome.n}/${max} -> ${describe(failure.value)}; attempt ${others} still running`)
+          dropped = log(
+            call,
+            `${call.label}: attempt ${outcome.n}/${max} -> ${describe(failure.value)}; attempt ${others} still running`
+          )
         }
         if (failure.value instanceof Decision.StatusFailure) {
           const response = failure.value.response
@@ -513,7 +552,10 @@ export const round = (
         return Effect.flatMap(take, (outcome) =>
           outcome === undefined ?
             Effect.flatMap(Effect.suspend(() => onTimer(clock.unsafeCurrentTimeMillis())), next) :
-            Effect.flatMap(onOutcome(outcome), (response) => response === undefined ? next() : Effect.succeed(response)))
+            Effect.flatMap(
+              onOutcome(outcome),
+              (response) => response === undefined ? next() : Effect.succeed(response)
+            ))
       }
 
       return Effect.zipRight(start(n, now, false), next()).pipe(Effect.onExit(() => stopOthers))

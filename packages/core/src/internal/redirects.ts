@@ -9,7 +9,7 @@ import * as Predicate from "effect/Predicate"
 import { keepMarks } from "./clientMarks.js"
 import { split } from "./clientSplit.js"
 import { drain } from "./drain.js"
-import { isRetrying, RetryingTypeId, retrying } from "./retry.js"
+import { isRetrying, retrying, RetryingTypeId } from "./retry.js"
 import * as policyInternal from "./retryPolicy.js"
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])

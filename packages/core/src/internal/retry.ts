@@ -330,7 +330,12 @@ export const withHedging: {
     const hedging = Hedge.make(options as Hedging.Options<unknown> | undefined)
     if (!isRetrying(self)) return retrying(self, policyInternal.defaults, undefined, hedging)
     const { inner, options: retryOptions, policy } = self[RetryingTypeId]
-    return retrying(inner as HttpClient.HttpClient.With<E, R>, policy, retryOptions, hedging) as HttpClient.HttpClient.With<
+    return retrying(
+      inner as HttpClient.HttpClient.With<E, R>,
+      policy,
+      retryOptions,
+      hedging
+    ) as HttpClient.HttpClient.With<
       HttpRetry.RetryError<E>,
       R | R2
     >
