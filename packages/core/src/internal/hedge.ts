@@ -122,7 +122,7 @@ export const settingsOf = (options: Hedging.Options<unknown> = {}): Settings => 
       fail("delay.maxSamples", compiled.maxSamples, "must be >= minSamples")
     }
   } else {
-    compiled = { _tag: "Fixed", millis: millisOf("delay", delay, true) }
+    compiled = { _tag: "Fixed", millis: millisOf("delay", delay, false) }
   }
   const budget = options.budget ?? {}
   return {
