@@ -22,7 +22,8 @@ describe("demo", () => {
           "POST answered 503, without an Idempotency-Key",
           "POST answered 503, 503, then 201, with an Idempotency-Key",
           "GET whose first connection is reset",
-          "GET answered 503 for ever, with a 1 s deadline (maxElapsed) and a 200 ms base delay"
+          "GET answered 503 for ever, with a 1 s deadline (maxElapsed) and a 200 ms base delay",
+          "four GETs, the second answered after 3 s, with hedging after 500 ms"
         ])
         const outcomes = scenarios.map((s) => s.split("\n").find((line) => /^ {6}[✓✗] /.test(line)))
         assert.match(outcomes[0]!, /✓ succeeded on attempt 3 /)
@@ -43,8 +44,15 @@ describe("demo", () => {
         )
         assert.match(outcomes[5]!, /✓ succeeded on attempt 2 /)
         assert.match(outcomes[6]!, /✓ gave up with HttpStatusError \(reason DeadlineExceeded\) after \d attempts/)
+        const hedge = /✓ all 4 pages in (\d+) ms .* a second attempt \((\d+) ms after the first\).* 5 requests/
+          .exec(outcomes[7]!)
+        assert.isNotNull(hedge, outcomes[7])
+        // Measured: the hedge went after the 500 ms delay, and the pages came well before the slow answer's 3 s.
+        assert.isAtLeast(Number(hedge![2]), 490)
+        assert.isBelow(Number(hedge![1]), 3000)
+        assert.include(scenarios[7], "GET /sometimes-slow #2: the client closed the connection, no answer sent")
         assert.notInclude(out, "✗")
-        assert.match(out, /All 7 scenarios behaved as expected/)
+        assert.match(out, /All 8 scenarios behaved as expected/)
       }),
     30_000
   )
