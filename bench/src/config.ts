@@ -10,6 +10,8 @@ export interface ClientInfo {
   readonly packages: ReadonlyArray<string>
   /** Not in the default set; run it with --clients=NAME. */
   readonly optIn?: boolean
+  /** Sends hedges: the server may see more attempts than requests, up to the hedge budget. */
+  readonly hedges?: boolean
   readonly retryConfig: string
 }
 
@@ -89,6 +91,16 @@ export const clients: ReadonlyArray<ClientInfo> = [
       "client, so that against the plain platform client it shows what the retry itself costs"
   },
   {
+    name: "ours-hedged",
+    label: "@http-retry/node + hedging",
+    retries: true,
+    optIn: true,
+    hedges: true,
+    packages: ["@http-retry/node", "@http-retry/core"],
+    retryConfig: "as @http-retry/node, its client with `HttpRetry.withHedging()` under the defaults: a hedge when " +
+      "no headers came within the p95 of the latency seen (floor 10 ms, 20 samples first), at most 5% of requests"
+  },
+  {
     name: "got",
     label: "got",
     retries: true,
@@ -130,9 +142,10 @@ export interface Scenario {
   readonly title: string
   /**
    * "throughput": req/s of a client without faults; "retry": total time of a retry schedule against the time it
-   * should take; "retry-rate": calls/s through a retry schedule whose waits are short; "cold-start".
+   * should take; "retry-rate": calls/s through a retry schedule whose waits are short; "cold-start"; "tail": p99
+   * against a server whose answers are sometimes slow, with and without hedging.
    */
-  readonly kind: "throughput" | "retry" | "retry-rate" | "cold-start"
+  readonly kind: "throughput" | "retry" | "retry-rate" | "cold-start" | "tail"
   /** The server route. */
   readonly path: string
   readonly concurrency: number
@@ -185,9 +198,13 @@ interface Sizes {
 /** The clients of each scenario; a scenario not named here is not run. */
 type ClientLists = Partial<Record<string, ReadonlyArray<string>>>
 
+/** Hedging against none, side by side: the tail scenario and the happy path (issue 16). */
+const hedgingPair = ["ours", "ours-hedged"]
+
 const fullLists: ClientLists = {
   "happy-1": everyDefault,
-  "happy-64": everyDefault,
+  "happy-64": [...everyDefault, "ours-hedged"],
+  "tail-64": hedgingPair,
   "retry-64": ["ours", "ours-platform", "got", "ky", "axios", "effect-withretry", "platform-retry"],
   fault: retrying,
   reset: retrying,
@@ -201,7 +218,8 @@ const fullLists: ClientLists = {
  */
 const quickLists: ClientLists = {
   "happy-1": ["effect", "effect-withretry", "fetch", "fetch-withretry", "ours"],
-  "happy-64": ["undici", "effect", "effect-withretry", "fetch", "fetch-withretry", "ours", "ours-lean"],
+  "happy-64": ["undici", "effect", "effect-withretry", "fetch", "fetch-withretry", "ours", "ours-lean", "ours-hedged"],
+  "tail-64": hedgingPair,
   "retry-64": ["ours", "got", "ky", "effect-withretry", "platform-retry"],
   fault: ["ours"]
 }
@@ -228,6 +246,19 @@ const scenarios = (size: Sizes, lists: ClientLists, scale: number): ReadonlyArra
       title: "Happy path, 64 in flight",
       kind: "throughput",
       path: "/happy",
+      concurrency: 64,
+      count: n(size.happy64),
+      warmup: n(size.warmup64),
+      attemptsPerRequest: 1,
+      waitsMs: [],
+      policy: "default",
+      baseDelayMs: BASE_DELAY_MS
+    },
+    {
+      name: "tail-64",
+      title: "Tail: 2% of answers after 200 ms, the rest at once, 64 in flight, hedging on and off",
+      kind: "tail",
+      path: "/tail",
       concurrency: 64,
       count: n(size.happy64),
       warmup: n(size.warmup64),

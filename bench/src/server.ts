@@ -8,6 +8,7 @@
  * - /reset: the first attempt has its connection destroyed before any header is written, then 200
  * - /retry-after: 503 with `Retry-After: 1` on the first attempt, then 200
  * - /leak: ids divisible by 10 get 503 on the first attempt, then 200
+ * - /tail: every 50th request to arrive (2%, hedges included) is answered after 200 ms, the others at once
  */
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -16,6 +17,10 @@ import type { FromServer, RouteStats, ServerStats, ToServer } from "./protocol.j
 
 const okBody = (id: string) => `{"ok":true,"id":${id}}`
 const unavailableBody = "{\"ok\":false,\"error\":\"unavailable\"}"
+
+/** The slow answers of /tail: one arrival in `TAIL_EVERY`, after `TAIL_DELAY_MS`. */
+const TAIL_EVERY = 50
+const TAIL_DELAY_MS = 200
 
 interface Route {
   attempts: number
@@ -86,6 +91,14 @@ const handle = (req: Http.IncomingMessage, res: Http.ServerResponse) => {
       return attempt(r, id, true) === 1
         ? send(res, 503, unavailableBody, { "retry-after": "1" })
         : send(res, 200, okBody(id))
+    }
+    case "/tail": {
+      attempt(r, id, false)
+      if (r.attempts % TAIL_EVERY !== 0) return send(res, 200, okBody(id))
+      // A client that gave up on the answer (a hedge won) has closed the connection: nothing to write then.
+      const timer = setTimeout(() => res.destroyed || send(res, 200, okBody(id)), TAIL_DELAY_MS)
+      res.on("close", () => clearTimeout(timer))
+      return
     }
     case "/leak": {
       const faulty = Number(id) % 10 === 0

@@ -1,5 +1,7 @@
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -7,7 +9,6 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import type * as Hedging from "../Hedging.js"
 import { RetryBudget } from "../RetryBudget.js"
 import { type Continue, sendAttempt } from "./attempt.js"
@@ -15,6 +16,7 @@ import type { Call } from "./call.js"
 import * as Decision from "./decision.js"
 import { drain } from "./drain.js"
 import { describe, formatWait, log } from "./logging.js"
+import { afterPendingIo, liveClock } from "./timeout.js"
 
 // Hedged requests: when an attempt has no answer after the hedge delay, send
 // another one alongside it; the first answer the policy accepts wins and the
@@ -356,6 +358,8 @@ type Outcome = {
 const isStatusOk = (response: HttpClientResponse.HttpClientResponse): boolean =>
   response.status >= 200 && response.status < 300
 
+const TIMER = "timer" as const
+
 /**
  * Attempts `n` onwards of `call` with hedging, until one of them settles the
  * call: an answer the policy accepts (the winner, and the others are
@@ -366,6 +370,12 @@ const isStatusOk = (response: HttpClientResponse.HttpClientResponse): boolean =>
  * loop does without hedging (a failure goes to the decision with `n`, the
  * number of attempts made).
  *
+ * Each attempt runs on a child fiber whose end is observed, not joined; the
+ * hedge timer is one native timer on the live clock (fired after the I/O
+ * ready at that moment, as the attempt timeout is, so an answer already
+ * there wins), a sleep on any other clock (`TestClock`). A call answered
+ * before the delay costs one fiber and one timer more than without hedging.
+ *
  * @internal
  */
 export const round = (
@@ -375,188 +385,270 @@ export const round = (
   now: number,
   settle: (n: number, startMillis: number) => Continue
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
-  Effect.flatMap(Queue.unbounded<Outcome>(), (queue) =>
-    Effect.clockWith((clock) => {
-      const plan = call.plan
-      const max = plan.policy.maxAttempts
-      const running = new Map<number, Fiber.RuntimeFiber<unknown, unknown>>()
-      const starts = new Map<number, number>()
-      let started = n - 1
-      const start = (n: number, at: number, hedge: boolean) =>
-        Effect.map(
-          Effect.fork(
-            Effect.withFiberRuntime<void, never, unknown>((fiber) =>
-              Effect.flatMap(
-                Effect.exit(sendAttempt(
-                  call,
-                  n,
-                  fiber,
-                  Decision.attemptTimeoutMillis(plan, at - call.startMillis),
-                  passThrough,
-                  hedge
-                )),
-                (exit) => Queue.offer(queue, { n, hedge, startMillis: at, exit })
-              )
+  Effect.withFiberRuntime((parent) => {
+    const clock = Context.get(parent.currentDefaultServices, Clock.Clock)
+    const delayMillis = hc.origin.delayMillis(now)
+    return Effect.flatMap(Effect.fork(attemptOf(call, n, now, false)), (first) => {
+      if (clock !== liveClock) return hedged(call, hc, n, now, settle, clock, first, delayMillis)
+      // The common case, an answer within the delay, without the machinery of several attempts.
+      return Effect.flatMap(
+        Effect.async<Exit.Exit<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>> | typeof TIMER>(
+          (resume) => {
+            let late: { readonly cancel: () => void } | undefined
+            const observer = (exit: Exit.Exit<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>) => {
+              clearTimeout(timer)
+              late?.cancel()
+              resume(Effect.succeed(exit))
+            }
+            const timer = setTimeout(() => {
+              late = afterPendingIo(() => {
+                first.removeObserver(observer)
+                resume(Effect.succeed(TIMER))
+              })
+            }, Math.max(0, now + delayMillis - clock.unsafeCurrentTimeMillis()))
+            first.addObserver(observer)
+            return Effect.zipRight(
+              Effect.sync(() => {
+                clearTimeout(timer)
+                late?.cancel()
+              }),
+              Fiber.interrupt(first)
             )
-          ),
-          (fiber) => {
-            running.set(n, fiber)
-            starts.set(n, at)
-            started = n
           }
-        )
-      const latencies = hc.origin.latencies
-      const delayMillis = hc.origin.delayMillis(now)
-      /** Interrupts the attempts still running; an interrupted one's time so far is a latency sample (a lower bound). */
-      const stopOthers = Effect.suspend(() => {
-        if (running.size === 0) return Effect.void
-        const fibers = Array.from(running.values())
-        running.clear()
-        return Effect.zipRight(
-          Fiber.interruptAll(fibers),
-          Effect.sync(() => {
-            if (latencies === undefined) return
+        ),
+        (outcome) => {
+          if (outcome === TIMER) return hedged(call, hc, n, now, settle, clock, first, delayMillis, true)
+          // The child ends with the attempt's exit as its value.
+          if (Exit.isFailure(outcome)) return Effect.failCause(outcome.cause)
+          const exit = outcome.value
+          const k = settle(n, now)
+          if (Exit.isFailure(exit)) return k.onFailure(exit.cause)
+          const latencies = hc.origin.latencies
+          if (latencies !== undefined) {
+            const end = clock.unsafeCurrentTimeMillis()
+            latencies.add(end, end - now)
+          }
+          return k.onSuccess(exit.value)
+        }
+      )
+    })
+  })
+
+/** Attempt `n`, started at `at`, on its own fiber: its exit is the fiber's value. */
+const attemptOf = (call: Call<unknown>, n: number, at: number, hedge: boolean) =>
+  Effect.exit(
+    Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, unknown, unknown>((fiber) =>
+      sendAttempt(call, n, fiber, Decision.attemptTimeoutMillis(call.plan, at - call.startMillis), passThrough, hedge)
+    )
+  )
+
+/**
+ * The round with attempt `n` running on `first`: the hedge timer (fired
+ * already when `fired`), the hedges, and the outcomes as they come.
+ */
+const hedged = (
+  call: Call<unknown>,
+  hc: HedgeCall,
+  n: number,
+  now: number,
+  settle: (n: number, startMillis: number) => Continue,
+  clock: Clock.Clock,
+  first: Fiber.RuntimeFiber<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>,
+  delayMillis: number,
+  fired = false
+): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
+  Effect.suspend(() => {
+    const live = clock === liveClock
+    const plan = call.plan
+    const max = plan.policy.maxAttempts
+    const running = new Map<number, Fiber.RuntimeFiber<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>>()
+    const starts = new Map<number, number>()
+    const done: Array<Outcome> = []
+    let wake: (() => void) | undefined
+    let started = n - 1
+    const adopt = (
+      n: number,
+      at: number,
+      hedge: boolean,
+      fiber: Fiber.RuntimeFiber<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>
+    ) => {
+      running.set(n, fiber)
+      starts.set(n, at)
+      started = n
+      fiber.addObserver((exit) => {
+        // An attempt interrupted here was taken out of `running` first: its end is no outcome.
+        if (running.get(n) !== fiber || Exit.isFailure(exit)) return
+        done.push({ n, hedge, startMillis: at, exit: exit.value })
+        const w = wake
+        wake = undefined
+        w?.()
+      })
+    }
+    const start = (n: number, at: number, hedge: boolean) =>
+      Effect.map(Effect.fork(attemptOf(call, n, at, hedge)), (fiber) => adopt(n, at, hedge, fiber))
+    const latencies = hc.origin.latencies
+    /** Interrupts the attempts still running; an interrupted one's time so far is a latency sample (a lower bound). */
+    const stopOthers = Effect.suspend(() => {
+      if (running.size === 0) return Effect.void
+      const fibers = Array.from(running.values())
+      running.clear()
+      return Effect.zipRight(
+        Fiber.interruptAll(fibers),
+        Effect.sync(() => {
+          if (latencies !== undefined) {
             const end = clock.unsafeCurrentTimeMillis()
             for (const [, at] of starts) latencies.add(end, end - at)
-            starts.clear()
-          })
-        )
-      })
-      let hedgeAt: number | undefined = now + delayMillis
+          }
+          starts.clear()
+        })
+      )
+    })
+    let hedgeAt: number | undefined = fired ? undefined : now + delayMillis
 
-      /** The hedge timer fired with no answer yet: send a hedge if the limits and the budgets allow. */
-      const onTimer = (at: number): Effect.Effect<void, never, unknown> => {
-        hedgeAt = undefined
-        const elapsed = at - call.startMillis
-        if (
-          hc.hedgesLeft <= 0 || started >= max || elapsed >= plan.maxElapsedMillis ||
-          Decision.attemptTimeoutMillis(plan, elapsed) <= 0
-        ) return Effect.void
-        const origin = hc.origin.origin
-        const refused = (budget: "hedge" | "retry", line: string): Effect.Effect<void> => {
-          const counted = count(hedgesRefused, origin, budget)
-          return plan.logLevel === undefined ? counted : Effect.zipRight(counted, log(call, line))
+    /** The next outcome, or `TIMER` when the hedge timer fires first. */
+    const next: Effect.Effect<Outcome | typeof TIMER> = Effect.suspend(() => {
+      const ready = done.shift()
+      if (ready !== undefined) return Effect.succeed(ready)
+      const at = hedgeAt
+      const outcome = Effect.async<Outcome | typeof TIMER>((resume) => {
+        let timer: ReturnType<typeof setTimeout> | undefined
+        let late: { readonly cancel: () => void } | undefined
+        const cancel = () => {
+          if (timer !== undefined) clearTimeout(timer)
+          late?.cancel()
         }
-        if (!hc.origin.budget.take(at)) {
-          return refused(
-            "hedge",
-            `${call.label}: attempt ${started}/${max} no answer after ${
-              formatWait(delayMillis)
-            }; hedge budget spent, not hedging`
-          )
+        wake = () => {
+          cancel()
+          resume(Effect.sync(() => done.shift()!))
         }
-        return Effect.flatMap(Effect.serviceOption(RetryBudget), (budget) =>
-          Effect.flatMap(
-            Option.isSome(budget) ? budget.value.acquire(origin) : Effect.succeed(true),
-            (allowed): Effect.Effect<void, never, unknown> => {
-              if (!allowed) {
-                return refused(
-                  "retry",
-                  `${call.label}: attempt ${started}/${max} no answer after ${
-                    formatWait(delayMillis)
-                  }; retry budget spent, not hedging`
-                )
-              }
-              hc.hedgesLeft--
-              const next = started + 1
-              let before: Effect.Effect<void, never, unknown> = count(hedgesSent, origin)
-              if (plan.logLevel !== undefined) {
-                before = Effect.zipRight(
-                  before,
-                  log(
-                    call,
-                    `${call.label}: attempt ${started}/${max} no answer after ${
-                      formatWait(delayMillis)
-                    }; hedging with attempt ${next}`
-                  )
-                )
-              }
-              const onHedge = hc.origin.settings.onHedge
-              if (onHedge !== undefined) {
-                before = Effect.zipRight(
-                  before,
-                  onHedge({
-                    attempt: next,
-                    maxAttempts: max,
-                    delay: Duration.millis(delayMillis),
-                    request: call.request
-                  })
-                )
-              }
-              return Effect.zipRight(
+        if (live && at !== undefined) {
+          timer = setTimeout(() => {
+            late = afterPendingIo(() => {
+              wake = undefined
+              resume(Effect.succeed(TIMER))
+            })
+          }, Math.max(0, at - clock.unsafeCurrentTimeMillis()))
+        }
+        return Effect.sync(() => {
+          cancel()
+          wake = undefined
+        })
+      })
+      if (live || at === undefined) return outcome
+      return Effect.timeoutTo(outcome, {
+        duration: Duration.millis(Math.max(0, at - clock.unsafeCurrentTimeMillis())),
+        onTimeout: () => TIMER,
+        onSuccess: (outcome) => outcome
+      })
+    })
+
+    /** The hedge timer fired with no answer yet: send a hedge if the limits and the budgets allow. */
+    const onTimer = (at: number): Effect.Effect<void, never, unknown> => {
+      hedgeAt = undefined
+      const elapsed = at - call.startMillis
+      if (
+        hc.hedgesLeft <= 0 || started >= max || elapsed >= plan.maxElapsedMillis ||
+        Decision.attemptTimeoutMillis(plan, elapsed) <= 0
+      ) return Effect.void
+      const origin = hc.origin.origin
+      const waited = `${call.label}: attempt ${started}/${max} no answer after ${formatWait(delayMillis)}`
+      const refused = (budget: "hedge" | "retry"): Effect.Effect<void> => {
+        const counted = count(hedgesRefused, origin, budget)
+        return plan.logLevel === undefined ?
+          counted :
+          Effect.zipRight(counted, log(call, `${waited}; ${budget} budget spent, not hedging`))
+      }
+      if (!hc.origin.budget.take(at)) return refused("hedge")
+      return Effect.flatMap(Effect.serviceOption(RetryBudget), (budget) =>
+        Effect.flatMap(
+          Option.isSome(budget) ? budget.value.acquire(origin) : Effect.succeed(true),
+          (allowed): Effect.Effect<void, never, unknown> => {
+            if (!allowed) return refused("retry")
+            hc.hedgesLeft--
+            const hedge = started + 1
+            let before: Effect.Effect<void, never, unknown> = count(hedgesSent, origin)
+            if (plan.logLevel !== undefined) {
+              before = Effect.zipRight(before, log(call, `${waited}; hedging with attempt ${hedge}`))
+            }
+            const onHedge = hc.origin.settings.onHedge
+            if (onHedge !== undefined) {
+              before = Effect.zipRight(
                 before,
-                Effect.suspend(() => {
-                  const at = clock.unsafeCurrentTimeMillis()
-                  if (hc.hedgesLeft > 0) hedgeAt = at + delayMillis
-                  return start(next, at, true)
+                onHedge({
+                  attempt: hedge,
+                  maxAttempts: max,
+                  delay: Duration.millis(delayMillis),
+                  request: call.request
                 })
               )
             }
-          ))
-      }
+            return Effect.zipRight(
+              before,
+              Effect.suspend(() => {
+                const at = clock.unsafeCurrentTimeMillis()
+                if (hc.hedgesLeft > 0) hedgeAt = at + delayMillis
+                return start(hedge, at, true)
+              })
+            )
+          }
+        ))
+    }
 
-      const onOutcome = (
-        outcome: Outcome
-      ): Effect.Effect<HttpClientResponse.HttpClientResponse | undefined, unknown, unknown> => {
-        running.delete(outcome.n)
-        starts.delete(outcome.n)
-        const { exit } = outcome
+    const onOutcome = (
+      outcome: Outcome
+    ): Effect.Effect<HttpClientResponse.HttpClientResponse | undefined, unknown, unknown> => {
+      running.delete(outcome.n)
+      starts.delete(outcome.n)
+      const { exit } = outcome
+      if (Exit.isSuccess(exit) && latencies !== undefined) {
         const end = clock.unsafeCurrentTimeMillis()
-        if (Exit.isSuccess(exit) && latencies !== undefined) latencies.add(end, end - outcome.startMillis)
-        if (Exit.isSuccess(exit) && isStatusOk(exit.value)) {
-          const won = outcome.hedge ? count(hedgesWon, hc.origin.origin) : Effect.void
-          return Effect.zipRight(
-            Effect.zipRight(stopOthers, won),
-            settle(outcome.n, outcome.startMillis).onSuccess(exit.value)
-          )
-        }
-        const failure = Exit.isSuccess(exit) ?
-          Option.some<unknown>(new Decision.StatusFailure(exit.value)) :
-          Cause.isDie(exit.cause)
-          ? Option.none()
-          : Cause.failureOption(exit.cause)
-        const retried = Option.isSome(failure) && Decision.retries(plan, Decision.classify(failure.value))
-        if (!retried || running.size === 0) {
-          // The last attempt running failed, or an outcome the policy does not retry: the call goes on as without hedging.
-          const k = settle(started, outcome.startMillis)
-          return Effect.zipRight(stopOthers, Exit.isSuccess(exit) ? k.onSuccess(exit.value) : k.onFailure(exit.cause))
-        }
-        // A failed attempt while another still runs: dropped, its body drained beside the others.
-        let dropped: Effect.Effect<unknown, never, unknown> = Effect.void
-        if (plan.logLevel !== undefined) {
-          const others = Array.from(running.keys()).join(", ")
-          dropped = log(
-            call,
-            `${call.label}: attempt ${outcome.n}/${max} -> ${describe(failure.value)}; attempt ${others} still running`
-          )
-        }
-        if (failure.value instanceof Decision.StatusFailure) {
-          const response = failure.value.response
-          dropped = Effect.zipRight(
-            dropped,
-            Effect.fork(drain(response, plan.policy.maxDrainBytes, Math.min(plan.attemptTimeoutMillis, 1000), false))
-          )
-        }
-        return Effect.as(dropped, undefined)
+        latencies.add(end, end - outcome.startMillis)
       }
-
-      const next = (): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
-        const at = hedgeAt
-        const take = at === undefined ?
-          Queue.take(queue) :
-          Effect.timeoutTo(Queue.take(queue), {
-            duration: Duration.millis(Math.max(0, at - clock.unsafeCurrentTimeMillis())),
-            onTimeout: () => undefined,
-            onSuccess: (outcome: Outcome | undefined) => outcome
-          })
-        return Effect.flatMap(take, (outcome) =>
-          outcome === undefined ?
-            Effect.flatMap(Effect.suspend(() => onTimer(clock.unsafeCurrentTimeMillis())), next) :
-            Effect.flatMap(
-              onOutcome(outcome),
-              (response) => response === undefined ? next() : Effect.succeed(response)
-            ))
+      if (Exit.isSuccess(exit) && isStatusOk(exit.value)) {
+        const k = settle(outcome.n, outcome.startMillis)
+        if (running.size === 0 && !outcome.hedge) return k.onSuccess(exit.value)
+        const won = outcome.hedge ? count(hedgesWon, hc.origin.origin) : Effect.void
+        return Effect.zipRight(Effect.zipRight(stopOthers, won), k.onSuccess(exit.value))
       }
+      const failure = Exit.isSuccess(exit) ?
+        Option.some<unknown>(new Decision.StatusFailure(exit.value)) :
+        Cause.isDie(exit.cause) ?
+        Option.none() :
+        Cause.failureOption(exit.cause)
+      const retried = Option.isSome(failure) && Decision.retries(plan, Decision.classify(failure.value))
+      if (!retried || running.size === 0) {
+        // The last attempt running failed, or an outcome the policy does not retry: on as without hedging.
+        const k = settle(started, outcome.startMillis)
+        return Effect.zipRight(stopOthers, Exit.isSuccess(exit) ? k.onSuccess(exit.value) : k.onFailure(exit.cause))
+      }
+      // A failed attempt while another still runs: dropped, its body drained beside the others.
+      let dropped: Effect.Effect<unknown, never, unknown> = Effect.void
+      if (plan.logLevel !== undefined) {
+        const others = Array.from(running.keys()).join(", ")
+        dropped = log(
+          call,
+          `${call.label}: attempt ${outcome.n}/${max} -> ${describe(failure.value)}; attempt ${others} still running`
+        )
+      }
+      if (failure.value instanceof Decision.StatusFailure) {
+        const response = failure.value.response
+        dropped = Effect.zipRight(
+          dropped,
+          Effect.fork(drain(response, plan.policy.maxDrainBytes, Math.min(plan.attemptTimeoutMillis, 1000), false))
+        )
+      }
+      return Effect.as(dropped, undefined)
+    }
 
-      return Effect.zipRight(start(n, now, false), next()).pipe(Effect.onExit(() => stopOthers))
-    }))
+    const loop: Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> = Effect.flatMap(
+      next,
+      (outcome) =>
+        outcome === TIMER ?
+          Effect.zipRight(Effect.suspend(() => onTimer(clock.unsafeCurrentTimeMillis())), loop) :
+          Effect.flatMap(onOutcome(outcome), (response) => response === undefined ? loop : Effect.succeed(response))
+    )
+
+    adopt(n, now, false, first)
+    const begin = fired ? Effect.zipRight(Effect.suspend(() => onTimer(clock.unsafeCurrentTimeMillis())), loop) : loop
+    return Effect.onExit(begin, () => stopOthers)
+  })
