@@ -462,7 +462,6 @@ const hedged = (
     const plan = call.plan
     const max = plan.policy.maxAttempts
     const running = new Map<number, Fiber.RuntimeFiber<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>>()
-    const starts = new Map<number, number>()
     const done: Array<Outcome> = []
     let wake: (() => void) | undefined
     let started = n - 1
@@ -473,7 +472,6 @@ const hedged = (
       fiber: Fiber.RuntimeFiber<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>
     ) => {
       running.set(n, fiber)
-      starts.set(n, at)
       started = n
       fiber.addObserver((exit) => {
         // An attempt interrupted here was taken out of `running` first: its end is no outcome.
@@ -487,21 +485,15 @@ const hedged = (
     const start = (n: number, at: number, hedge: boolean) =>
       Effect.map(Effect.fork(attemptOf(call, n, at, hedge)), (fiber) => adopt(n, at, hedge, fiber))
     const latencies = hc.origin.latencies
-    /** Interrupts the attempts still running; an interrupted one's time so far is a latency sample (a lower bound). */
+    /**
+     * Interrupts the attempts still running. Their time so far is no latency sample: a lower bound only, it
+     * would pull a high percentile up to the delay itself, round after round.
+     */
     const stopOthers = Effect.suspend(() => {
       if (running.size === 0) return Effect.void
       const fibers = Array.from(running.values())
       running.clear()
-      return Effect.zipRight(
-        Fiber.interruptAll(fibers),
-        Effect.sync(() => {
-          if (latencies !== undefined) {
-            const end = clock.unsafeCurrentTimeMillis()
-            for (const [, at] of starts) latencies.add(end, end - at)
-          }
-          starts.clear()
-        })
-      )
+      return Fiber.interruptAll(fibers)
     })
     let hedgeAt: number | undefined = fired ? undefined : now + delayMillis
 
@@ -598,7 +590,6 @@ const hedged = (
       outcome: Outcome
     ): Effect.Effect<HttpClientResponse.HttpClientResponse | undefined, unknown, unknown> => {
       running.delete(outcome.n)
-      starts.delete(outcome.n)
       const { exit } = outcome
       if (Exit.isSuccess(exit) && latencies !== undefined) {
         const end = clock.unsafeCurrentTimeMillis()
