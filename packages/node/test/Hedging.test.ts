@@ -32,7 +32,7 @@ interface SlowServer {
  * still waiting and those the client gave up on. Closed, every socket destroyed, with the scope; at that point no
  * socket may be left open by the client (the layer is closed first).
  */
-const slowServer = (isSlow: (url: string) => boolean) =>
+const slowServer = (isSlow: (url: string, index: number) => boolean | number) =>
   Effect.acquireRelease(
     Effect.promise(() =>
       new Promise<SlowServer & { readonly close: () => Promise<void> }>((resolve) => {
@@ -43,7 +43,9 @@ const slowServer = (isSlow: (url: string) => boolean) =>
         const server = http.createServer((req, res) => {
           requests++
           req.resume()
-          if (!isSlow(req.url ?? "")) return void res.end(req.url)
+          const slow = isSlow(req.url ?? "", requests)
+          if (typeof slow === "number") return void res.writeHead(slow).end()
+          if (!slow) return void res.end(req.url)
           waiting++
           const timer = setTimeout(() => res.end("slow"), slowMillis)
           res.on("close", () => {
@@ -103,6 +105,25 @@ describe("hedged requests", () => {
       assert.strictEqual(server.aborted(), 1)
       assert.isBelow(millis, slowMillis)
       // The layer is closed: no socket of the client is left.
+      yield* eventually(() => server.openSockets() === 0)
+    }))
+
+  it.scopedLive("a 503 is retried after the backoff, and the retry, slow, is hedged", () =>
+    Effect.gen(function*() {
+      const server = yield* slowServer((_url, index) => index === 1 ? 503 : index === 2)
+      const [body, millis] = yield* timed(
+        Effect.gen(function*() {
+          const client = yield* HttpClient.HttpClient
+          const body = yield* Effect.flatMap(client.get(`${server.url}/c`), (response) => response.text)
+          // The loser is aborted while the layer is still open, not by its closing.
+          yield* eventually(() => server.waiting() === 0)
+          return body
+        }).pipe(Effect.provide(hedging({ delay: "50 millis" })))
+      )
+      assert.strictEqual(body, "/c")
+      assert.strictEqual(server.requests(), 3)
+      assert.strictEqual(server.aborted(), 1)
+      assert.isBelow(millis, slowMillis)
       yield* eventually(() => server.openSockets() === 0)
     }))
 
