@@ -539,7 +539,7 @@ const hedged = (
       hedgeAt = undefined
       const elapsed = at - call.startMillis
       if (
-        hc.hedgesLeft <= 0 || started >= max || elapsed >= plan.maxElapsedMillis ||
+        done.length > 0 || hc.hedgesLeft <= 0 || started >= max || elapsed >= plan.maxElapsedMillis ||
         Decision.attemptTimeoutMillis(plan, elapsed) <= 0
       ) return Effect.void
       const origin = hc.origin.origin
