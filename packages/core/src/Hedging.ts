@@ -64,8 +64,11 @@ export interface Options<R = never> {
    * requests (so a quiet client still hedges). Defaults 0.05, 10 seconds, 1.
    */
   readonly budget?: {
+    /** Hedges per request at most, from 0 to 1. Default 0.05. */
     readonly ratio?: number | undefined
+    /** How far back requests and hedges count. Default 10 seconds. */
     readonly window?: Duration.DurationInput | undefined
+    /** Hedges allowed in any window however few the requests, an integer from 0. Default 1. */
     readonly minimum?: number | undefined
   } | undefined
   /** Runs before each hedge is sent; it cannot fail the request. */
