@@ -12,6 +12,8 @@ export interface ClientInfo {
   readonly optIn?: boolean
   /** Runs with a retry budget (the storm scenario allows it fewer attempts). */
   readonly budget?: boolean
+  /** Sends hedges: the server may see more attempts than requests, up to the hedge budget. */
+  readonly hedges?: boolean
   readonly retryConfig: string
 }
 
@@ -119,6 +121,16 @@ export const clients: ReadonlyArray<ClientInfo> = [
       "5 failures in a row, or half of at least 20 calls in 10 s; open for 5 s; 1 probe)"
   },
   {
+    name: "ours-hedged",
+    label: "@http-retry/node + hedging",
+    retries: true,
+    optIn: true,
+    hedges: true,
+    packages: ["@http-retry/node", "@http-retry/core"],
+    retryConfig: "as @http-retry/node, its client with `HttpRetry.withHedging()` under the defaults: a hedge when " +
+      "no headers came within the p95 of the latency seen (floor 10 ms, 20 samples first), at most 5% of requests"
+  },
+  {
     name: "got",
     label: "got",
     retries: true,
@@ -162,9 +174,10 @@ export interface Scenario {
    * "throughput": req/s of a client without faults; "retry": total time of a retry schedule against the time it
    * should take; "retry-rate": calls/s through a retry schedule whose waits are short; "storm": attempts per call
    * against a backend that is down; "cold-start"; "open-state": calls to a backend that is down once the circuit
-   * breaker has opened (the warm-up opens it): every call must fail at once and the server must see none of them.
+   * breaker has opened (the warm-up opens it): every call must fail at once and the server must see none of them;
+   * "tail": p99 against a server whose answers are sometimes slow, with and without hedging.
    */
-  readonly kind: "throughput" | "retry" | "retry-rate" | "storm" | "cold-start" | "open-state"
+  readonly kind: "throughput" | "retry" | "retry-rate" | "storm" | "cold-start" | "open-state" | "tail"
   /** The server route. */
   readonly path: string
   readonly concurrency: number
@@ -222,10 +235,14 @@ type ClientLists = Partial<Record<string, ReadonlyArray<string>>>
 /** The happy path with the retry budget and the circuit breaker on, against the same layer without them. */
 const breakerHappy = ["ours-guarded"]
 
+/** Hedging against none, side by side: the tail scenario and the happy path (issue 16). */
+const hedgingPair = ["ours", "ours-hedged"]
+
 const fullLists: ClientLists = {
   "happy-1": [...everyDefault, ...breakerHappy],
-  "happy-64": [...everyDefault, ...breakerHappy],
+  "happy-64": [...everyDefault, ...breakerHappy, "ours-hedged"],
   "breaker-open": ["ours-breaker"],
+  "tail-64": hedgingPair,
   "retry-64": ["ours", "ours-platform", "got", "ky", "axios", "effect-withretry", "platform-retry"],
   fault: retrying,
   reset: retrying,
@@ -248,8 +265,10 @@ const quickLists: ClientLists = {
     "fetch-withretry",
     "ours",
     "ours-lean",
-    ...breakerHappy
+    ...breakerHappy,
+    "ours-hedged"
   ],
+  "tail-64": hedgingPair,
   "retry-64": ["ours", "got", "ky", "effect-withretry", "platform-retry"],
   fault: ["ours"],
   storm: ["ours", "ours-budget"],
@@ -278,6 +297,19 @@ const scenarios = (size: Sizes, lists: ClientLists, scale: number): ReadonlyArra
       title: "Happy path, 64 in flight",
       kind: "throughput",
       path: "/happy",
+      concurrency: 64,
+      count: n(size.happy64),
+      warmup: n(size.warmup64),
+      attemptsPerRequest: 1,
+      waitsMs: [],
+      policy: "default",
+      baseDelayMs: BASE_DELAY_MS
+    },
+    {
+      name: "tail-64",
+      title: "Tail: 2% of answers after 200 ms, the rest at once, 64 in flight, hedging on and off",
+      kind: "tail",
+      path: "/tail",
       concurrency: 64,
       count: n(size.happy64),
       warmup: n(size.warmup64),

@@ -118,6 +118,10 @@ const TIMER_SLACK_MS = 2
 
 const rps = (r: ClientResult) => r.count / (r.elapsedMs / 1000)
 
+/** The default hedge budget's ratio, and the hedges its minimum (1 per 10 s window) adds over a run. */
+const HEDGE_BUDGET = 0.05
+const HEDGE_WINDOWS_SLACK = 10
+
 const attemptsOf = (run: Run) => run.server?.routes[run.scenario.path]?.attempts ?? 0
 
 /** Everything wrong with one run, worded for the verdict column. An empty list is a correct run. */
@@ -133,7 +137,13 @@ export const problems = (run: Run): Array<string> => {
   }
   const expected = result.count * scenario.attemptsPerRequest
   const attempts = attemptsOf(run)
-  if (attempts !== expected) {
+  if (run.client.hedges === true) {
+    // A hedge is an extra attempt, up to the hedge budget: 5% of requests, at least 1 per 10 s window.
+    const most = Math.floor(expected * HEDGE_BUDGET) + HEDGE_WINDOWS_SLACK
+    if (attempts < expected || attempts > expected + most) {
+      out.push(`WRONG: the server saw ${attempts} attempts, the hedge budget allows ${expected} to ${expected + most}`)
+    }
+  } else if (attempts !== expected) {
     out.push(`WRONG: the server saw ${attempts} attempts, the policy allows exactly ${expected}`)
   }
   const gaps = run.server?.routes[scenario.path]?.gaps ?? []
@@ -335,6 +345,48 @@ const throughputSection = (results: Results, scenario: Scenario): string => {
     `${num(scenario.count)} requests after ${num(scenario.warmup)} warm-up requests, per round and placement. ` +
     `"× same client without retry": platform-node + HttpRetry.withRetry and @http-retry/node, platform transport ` +
     `against platform-node (no retry); FetchHttpClient + HttpRetry.withRetry against FetchHttpClient (no retry).`,
+    "",
+    ...tables.flatMap((t) => [t, ""])
+  ].join("\n").trimEnd()
+}
+
+/** Extra requests the server saw, as a fraction of the requests made. */
+const extraOf = (run: Run & { result: ClientResult }) => attemptsOf(run) / run.result.count - 1
+
+const tailSection = (results: Results, scenario: Scenario): string => {
+  const tables = placementsOf(results).map((placement) => {
+    const of = (client: string) => runsOf(results, scenario.name, client, placement)
+    const rows = scenario.clients.map((name) => {
+      const runs = of(name)
+      const skipped = skippedNote(runs)
+      if (skipped !== undefined) return [label(results, name), `skipped: ${skipped}`, ...Array(6).fill("")]
+      const m = measured(runs)
+      return [
+        label(results, name),
+        withRange(spread(m.map((r) => rps(r.result)))),
+        withRange(spread(m.map((r) => r.result.p50Ms)), 2),
+        withRange(spread(m.map((r) => r.result.p99Ms)), 1),
+        name === "ours" ? "" : withRange(ratioWithinRounds(runs, of("ours"), (r) => r.p99Ms), 2, "×"),
+        withRange(spread(m.map(attemptsOf))),
+        pct(spread(m.map(extraOf))),
+        verdict(runs)
+      ]
+    })
+    return [
+      `### ${placement}`,
+      "",
+      table(
+        ["client", "req/s", "p50 ms", "p99 ms", "p99 × without hedging", "attempts", "extra requests", "verdict"],
+        rows
+      )
+    ].join("\n")
+  })
+  return [
+    `## ${scenario.title}`,
+    "",
+    `${num(scenario.count)} requests after ${num(scenario.warmup)} warm-up requests, per round and placement. ` +
+    `The server answers every 50th request to arrive (hedges included) after 200 ms and the others at once; ` +
+    `"extra requests": what reached the server beyond one per request, the hedges.`,
     "",
     ...tables.flatMap((t) => [t, ""])
   ].join("\n").trimEnd()
@@ -938,12 +990,66 @@ const targets = (results: Results): { readonly issue: Array<Target>; readonly ea
   return { issue, earlier }
 }
 
+/** Issue 16's targets: hedging against the tail, side by side with the same client without it. */
+const hedgingTargets = (results: Results): Array<Target> => {
+  const both = (placement: PlacementName) => ({
+    on: runsOf(results, "tail-64", "ours-hedged", placement),
+    off: runsOf(results, "tail-64", "ours", placement)
+  })
+  const wrongOf = (runs: ReadonlyArray<ReadonlyArray<Run>>) =>
+    runs.flatMap((r) => r.length > 0 && !allCorrect(r) ? [label(results, r[0].client.name)] : [])
+  const wrongNote = (wrong: ReadonlyArray<string>) => wrong.length === 0 ? "" : `, and ${wrong.join(", ")} WRONG there`
+  return [
+    {
+      text: "2% of answers after 200 ms, 64 in flight: p99 with hedging ≤ 1/5 of p99 without it",
+      readings: placementsOf(results).map((placement) => {
+        const { off, on } = both(placement)
+        const ratio = ratioWithinRounds(on, off, (r) => r.p99Ms)
+        const p99 = (runs: ReadonlyArray<Run>) => withRange(spread(measured(runs).map((r) => r.result.p99Ms)), 1)
+        const wrong = wrongOf([on, off])
+        return {
+          placement,
+          met: ratio.n === 0 ? undefined : ratio.median <= 0.2 && wrong.length === 0,
+          figure: `${withRange(ratio, 2, "×")} (${p99(on)} ms against ${p99(off)} ms)${wrongNote(wrong)}`
+        }
+      })
+    },
+    {
+      text: "the same run: requests reaching the server with hedging ≤ 6% more than without",
+      readings: placementsOf(results).map((placement) => {
+        const { on } = both(placement)
+        const extra = spread(measured(on).map(extraOf))
+        const wrong = wrongOf([on])
+        return {
+          placement,
+          met: extra.n === 0 ? undefined : extra.median <= 0.06 && wrong.length === 0,
+          figure: `${pct(extra)}${wrongNote(wrong)}`
+        }
+      })
+    },
+    ratioTarget(results, {
+      text: "happy path, 64 in flight: @http-retry/node with hedging on ≥ 0.95× the req/s with it off",
+      scenario: "happy-64",
+      a: "ours-hedged",
+      b: "ours",
+      floor: 0.95
+    })
+  ]
+}
+
 const targetLine = (t: Target): string => {
   const met = overall(t)
   const word = met === undefined ? "not measured" : met ? "met" : "not met"
   const figures = t.readings.map((r) => `${r.placement} ${r.met === undefined ? "not measured" : r.figure}`)
   return `- **${word}**: ${t.text}: ${figures.length === 0 ? "not run" : figures.join("; ")}` +
     (t.was === undefined ? "" : ` (when the issue was filed, unpinned / pinned: ${t.was})`)
+}
+
+const hedgingLines = (results: Results): Array<string> => {
+  const hedging = hedgingTargets(results).filter((t) => t.readings.some((r) => r.met !== undefined))
+  if (hedging.length === 0) return []
+  const met = hedging.filter((t) => overall(t) === true).length
+  return [`### Issue 16, hedging: ${met} of ${hedging.length} met`, "", ...hedging.map(targetLine), ""]
 }
 
 const targetsSection = (results: Results): string => {
@@ -969,6 +1075,7 @@ const targetsSection = (results: Results): string => {
     "",
     ...issue.map(targetLine),
     "",
+    ...hedgingLines(results),
     "### Earlier targets",
     "",
     ...earlierRun.map(targetLine),
@@ -1080,6 +1187,7 @@ export const render = (results: Results): string => {
     if (scenario.kind === "retry-rate") sections.push(retryRateSection(results, scenario))
     if (scenario.kind === "storm") sections.push(stormSection(results, scenario))
     if (scenario.kind === "cold-start") sections.push(coldSection(results, scenario))
+    if (scenario.kind === "tail") sections.push(tailSection(results, scenario))
   }
   sections.push(leakSection(results.leak))
   sections.push(profileSection())

@@ -9,6 +9,7 @@
  * - /retry-after: 503 with `Retry-After: 1` on the first attempt, then 200
  * - /leak: ids divisible by 10 get 503 on the first attempt, then 200
  * - /down: 503, always (a backend that is down: the retry budget's storm, the circuit breaker's open state)
+ * - /tail: every 50th request to arrive (2%, hedges included) is answered after 200 ms, the others at once
  */
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -17,6 +18,10 @@ import type { FromServer, RouteStats, ServerStats, ToServer } from "./protocol.j
 
 const okBody = (id: string) => `{"ok":true,"id":${id}}`
 const unavailableBody = "{\"ok\":false,\"error\":\"unavailable\"}"
+
+/** The slow answers of /tail: one arrival in `TAIL_EVERY`, after `TAIL_DELAY_MS`. */
+const TAIL_EVERY = 50
+const TAIL_DELAY_MS = 200
 
 interface Route {
   attempts: number
@@ -91,6 +96,14 @@ const handle = (req: Http.IncomingMessage, res: Http.ServerResponse) => {
     case "/down": {
       attempt(r, id, true)
       return send(res, 503, unavailableBody)
+    }
+    case "/tail": {
+      attempt(r, id, false)
+      if (r.attempts % TAIL_EVERY !== 0) return send(res, 200, okBody(id))
+      // A client that gave up on the answer (a hedge won) has closed the connection: nothing to write then.
+      const timer = setTimeout(() => res.destroyed || send(res, 200, okBody(id)), TAIL_DELAY_MS)
+      res.on("close", () => clearTimeout(timer))
+      return
     }
     case "/leak": {
       const faulty = Number(id) % 10 === 0

@@ -23,6 +23,7 @@ describe("demo", () => {
           "POST answered 503, 503, then 201, with an Idempotency-Key",
           "GET whose first connection is reset",
           "GET answered 503 for ever, with a 1 s deadline (maxElapsed) and a 200 ms base delay",
+          "four GETs, the second answered after 3 s, with hedging after 500 ms",
           "A backend down for 1.5 s, then healed: 6 GETs every 100 ms, without and with a retry budget"
         ])
         const outcomes = scenarios.map((s) => s.split("\n").find((line) => /^ {6}[✓✗] /.test(line)))
@@ -44,8 +45,15 @@ describe("demo", () => {
         )
         assert.match(outcomes[5]!, /✓ succeeded on attempt 2 /)
         assert.match(outcomes[6]!, /✓ gave up with HttpStatusError \(reason DeadlineExceeded\) after \d attempts/)
+        const hedge = /✓ all 4 pages in (\d+) ms .* a second attempt \((\d+) ms after the first\).* 5 requests/
+          .exec(outcomes[7]!)
+        assert.isNotNull(hedge, outcomes[7])
+        // Measured: the hedge went after the 500 ms delay, and the pages came well before the slow answer's 3 s.
+        assert.isAtLeast(Number(hedge![2]), 490)
+        assert.isBelow(Number(hedge![1]), 3000)
+        assert.include(scenarios[7], "GET /sometimes-slow #2: the client closed the connection, no answer sent")
         // Without and with the budget: attempts per call, and how fast calls failed.
-        const storm = scenarios[7]
+        const storm = scenarios[8]
         const without = /without a budget: +(\d+\.\d+) attempts per call while down/.exec(storm)
         const withBudget =
           /with the budget: +(\d+\.\d+) attempts per call while down, (\d+\.\d+) after the first 50 failures; (\d+) of 120 calls failed, in \d+ ms \(median\)/
@@ -56,11 +64,11 @@ describe("demo", () => {
         assert.isBelow(Number(withBudget![1]), Number(without![1]))
         assert.isAbove(Number(withBudget![3]), 0)
         assert.match(
-          outcomes[7]!,
+          outcomes[8]!,
           /✓ without a budget every call retried into the outage .* each call made 1\.[0-2] attempt/
         )
         assert.notInclude(out, "✗")
-        assert.match(out, /All 8 scenarios behaved as expected/)
+        assert.match(out, /All 9 scenarios behaved as expected/)
       }),
     30_000
   )

@@ -34,6 +34,22 @@ describe("http-retry exit codes", () => {
       assert.strictEqual(server.requests.length, 1)
     }))
 
+  it.scopedLive("0: --hedge sends a second attempt beside a slow first one; the first answer wins", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make((request) =>
+        request.index === 1 ?
+          TestServer.respond(200, { body: "slow", delay: 10_000 }) :
+          TestServer.respond(200, { body: "hedged" })
+      )
+      const result = yield* run(["--hedge", "100ms", "-v", server.url])
+      assert.strictEqual(result.code, 0)
+      assert.strictEqual(result.stdout.toString(), "hedged")
+      assert.strictEqual(server.requests.length, 2)
+      const stderr = result.stderr.toString()
+      assert.include(stderr, `* GET ${server.url}/: attempt 1/4 no answer after 100ms; hedging with attempt 2`)
+      assert.include(stderr, `* GET ${server.url}/: attempt 2/4 -> 200`)
+    }))
+
   it.scopedLive("0: 503, 503, 200 succeeds on the third attempt", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make(TestServer.sequence([503, 503, TestServer.respond(200, { body: "ok" })]))

@@ -15,6 +15,7 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
+import type * as Hedging from "./Hedging.js"
 import type { HttpStatusError } from "./HttpStatusError.js"
 import type * as HttpStatusErrorModule from "./HttpStatusError.js"
 import * as clientMarks from "./internal/clientMarks.js"
@@ -255,6 +256,52 @@ export const withRetry: {
     options?: RetryOptions<E, R2>
   ): HttpClient.HttpClient.With<RetryError<E>, R | R2>
 } = internal.withRetry
+
+/**
+ * Hedges the requests of a retrying client (over any other client, of
+ * `withRetry(RetryPolicy.defaults)`): when an attempt of a request the
+ * policy may send again (a method in `methods` or an `Idempotency-Key`, a
+ * body that can be replayed) has no response headers after the hedge delay,
+ * another attempt is sent beside it. The first answer the policy accepts
+ * wins, and the others are interrupted at once. An answer the policy does
+ * not retry (a 404) ends the call as it would without hedging; a failure it
+ * retries only drops that attempt while another is still running, and the
+ * last one to fail goes to the retry decision as usual.
+ *
+ * Every hedge is an attempt: it counts against `maxAttempts` and
+ * `maxElapsed`, has its own span (with `Hedging.spanAttribute` set), and is
+ * seen by `onHedge` and the `Hedging` metrics. A budget per origin (default 5%
+ * of requests over 10 seconds) and the `RetryBudget` in context, if any, can
+ * refuse it. The client's policy and `onRetry` are kept; `withRetry` over a
+ * hedging client keeps its hedging.
+ *
+ * @example
+ * ```ts
+ * import { HttpClient } from "@effect/platform"
+ * import { HttpRetry } from "@http-retry/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const client = (yield* HttpClient.HttpClient).pipe(
+ *     HttpRetry.withRetry(),
+ *     HttpRetry.withHedging({ delay: { percentile: 95, floor: "20 millis" } })
+ *   )
+ *   return yield* client.get("https://example.test/items")
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const withHedging: {
+  <R2 = never>(
+    options?: Hedging.Options<R2>
+  ): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<RetryError<E>, R | R2>
+  <E, R, R2 = never>(
+    self: HttpClient.HttpClient.With<E, R>,
+    options?: Hedging.Options<R2>
+  ): HttpClient.HttpClient.With<RetryError<E>, R | R2>
+} = internal.withHedging
 
 /**
  * Follows redirects (301, 302, 303, 307, 308; at most `maxRedirects`, default

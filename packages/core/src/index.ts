@@ -42,6 +42,21 @@
 export * as CircuitBreaker from "./CircuitBreaker.js"
 
 /**
+ * Hedged requests, as in "The Tail at Scale": when an attempt that may be
+ * sent again has no answer after the hedge delay, a second one is sent beside
+ * it; the first answer the policy accepts wins and the other attempts are
+ * interrupted (their connections closed, their bodies never read). The delay
+ * is fixed or follows a percentile of the latency seen per origin, and a
+ * budget per origin caps the extra load.
+ *
+ * Turn it on with `HttpRetry.withHedging` on a client, or `Hedging.layer`
+ * over the client in context.
+ *
+ * @since 0.2.0
+ */
+export * as Hedging from "./Hedging.js"
+
+/**
  * Retrying requests: a combinator that turns any `HttpClient` into one that
  * fails with a typed `HttpStatusError` on a final non-2xx answer and retries
  * transient failures under a `RetryPolicy`.

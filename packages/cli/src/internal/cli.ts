@@ -5,7 +5,7 @@ import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import type * as HttpMethod from "@effect/platform/HttpMethod"
-import { HttpRetry, HttpStatusError, TransportFailure } from "@http-retry/core"
+import { type Hedging, HttpRetry, HttpStatusError, TransportFailure } from "@http-retry/core"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -290,12 +290,25 @@ export const execute = (settings: Options.Settings): Effect.Effect<Outcome> =>
           Effect.asVoid(Effect.fork(countdown(info))) :
           Effect.void
       )
+    const onHedge = (info: Hedging.HedgeInfo) =>
+      Effect.zipRight(
+        Ref.set(attempts, info.attempt),
+        settings.verbose ?
+          stderrLine(
+            `* ${target}: attempt ${info.attempt - 1}/${max} no answer after ${
+              Options.formatDuration(info.delay)
+            }; hedging with attempt ${info.attempt}`
+          ) :
+          Effect.void
+      )
     // Tracer settings go on the retrying client: the retry owns each attempt's span and its trace headers.
-    const client = (yield* HttpClient.HttpClient).pipe(
+    const retrying = (yield* HttpClient.HttpClient).pipe(
       // No span per attempt: nothing here records traces.
-      HttpRetry.withRetry(settings.policy, { onRetry, tracing: false }),
-      HttpClient.withTracerPropagation(false)
+      HttpRetry.withRetry(settings.policy, { onRetry, tracing: false })
     )
+    const client = (settings.hedge === undefined ? retrying : retrying.pipe(
+      HttpRetry.withHedging({ delay: settings.hedge, onHedge })
+    )).pipe(HttpClient.withTracerPropagation(false))
 
     if (settings.verbose) {
       yield* stderrLine(`> ${target}`)

@@ -23,10 +23,18 @@ interface Seen {
   readonly at: number
   readonly idempotencyKey: string | undefined
   readonly body: string
+  /** Set when the client closed the connection before a delayed answer was sent. */
+  aborted: boolean
 }
 
 type Answer =
-  | { readonly status: number; readonly headers?: http.OutgoingHttpHeaders; readonly body?: string }
+  | {
+    readonly status: number
+    readonly headers?: http.OutgoingHttpHeaders
+    readonly body?: string
+    /** Milliseconds before the answer is sent. */
+    readonly delay?: number
+  }
   | "reset"
 
 /** Per path: what the n-th request (from 0) gets; the last answer repeats. */
@@ -37,7 +45,14 @@ const routes: Record<string, ReadonlyArray<Answer>> = {
   "/orders": [{ status: 503 }],
   "/payments": [{ status: 503 }, { status: 503 }, { status: 201, body: "{\"payment\":\"p-1\"}" }],
   "/reset": ["reset", { status: 200, body: "{\"healed\":true}" }],
-  "/overloaded": [{ status: 503 }]
+  "/overloaded": [{ status: 503 }],
+  "/sometimes-slow": [
+    { status: 200, body: "{\"page\":1}" },
+    { status: 200, body: "{\"page\":2}", delay: 3000 },
+    { status: 200, body: "{\"page\":2}" },
+    { status: 200, body: "{\"page\":3}" },
+    { status: 200, body: "{\"page\":4}" }
+  ]
 }
 
 /** Paths under this answer 503 from their first request until `OUTAGE_MILLIS` later, then 200, and print nothing. */
@@ -70,24 +85,40 @@ const startServer = (): Promise<Server> => {
       seen.set(path, list)
       const key = req.headers["idempotency-key"]
       const now = performance.now()
-      list.push({
+      const entry: Seen = {
         method: req.method ?? "GET",
         url,
         at: now,
         idempotencyKey: Array.isArray(key) ? key[0] : key,
-        body: Buffer.concat(chunks).toString()
-      })
+        body: Buffer.concat(chunks).toString(),
+        aborted: false
+      }
+      list.push(entry)
       if (path.startsWith(OUTAGE)) {
         if (!healAt.has(path)) healAt.set(path, now + OUTAGE_MILLIS)
         return void res.writeHead(now < healAt.get(path)! ? 503 : 200).end()
       }
       const answers = routes[path] ?? [{ status: 404 }]
       const answer = answers[Math.min(list.length, answers.length) - 1]
-      const what = answer === "reset" ? "connection reset, no answer" : String(answer.status)
+      const what = answer === "reset" ?
+        "connection reset, no answer" :
+        answer.delay === undefined ?
+        String(answer.status) :
+        `${answer.status} in ${ms(answer.delay)}`
       const keyNote = key === undefined ? "" : ` (Idempotency-Key: ${key})`
-      process.stdout.write(`      ${stamp()}  server   ${req.method} ${path} #${list.length}${keyNote} -> ${what}\n`)
+      const line = `${req.method} ${path} #${list.length}`
+      process.stdout.write(`      ${stamp()}  server   ${line}${keyNote} -> ${what}\n`)
       if (answer === "reset") return req.socket.destroy()
-      res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers }).end(answer.body ?? "")
+      const send = () =>
+        res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers }).end(answer.body ?? "")
+      if (answer.delay === undefined) return send()
+      const timer = setTimeout(send, answer.delay)
+      res.on("close", () => {
+        clearTimeout(timer)
+        if (res.writableFinished) return
+        entry.aborted = true
+        process.stdout.write(`      ${stamp()}  server   ${line}: the client closed the connection, no answer sent\n`)
+      })
     })
   })
   server.on("connection", (socket: net.Socket) => {
@@ -154,6 +185,36 @@ const expectGiveUp = (result: Result, reason: HttpStatusError.GiveUpReason): Htt
   Either.isLeft(result) && HttpStatusError.isHttpStatusError(result.left) && result.left.reason === reason ?
     result.left :
     `expected HttpStatusError with reason ${reason}, got ${describe(result)}`
+
+// Hedging, in a scenario of its own: pages read one after the other, one of them slow.
+const hedged: Scenario = {
+  title: "four GETs, the second answered after 3 s, with hedging after 500 ms",
+  path: "/sometimes-slow",
+  run: (origin) =>
+    Effect.either(Effect.flatMap(HttpClient.HttpClient, (client) => {
+      const hedging = client.pipe(HttpRetry.withHedging({ delay: "500 millis" }))
+      return Effect.flatMap(
+        Effect.forEach([1, 2, 3, 4], () =>
+          Effect.flatMap(hedging.get(`${origin}/sometimes-slow`), (response) => Effect.as(response.text, response))),
+        (responses) =>
+          Effect.succeed(responses[responses.length - 1])
+      )
+    })),
+  judge: (result, seen, elapsed) => {
+    const wrong = expectStatus(result, 200)
+    if (wrong !== undefined) return Either.left(wrong)
+    if (seen.length !== 5) return Either.left(`expected 5 requests (4 and one hedge), the server saw ${seen.length}`)
+    if (!seen[1].aborted) return Either.left("expected the slow attempt to be abandoned, its connection closed")
+    if (elapsed >= 3000) return Either.left(`expected the 4 pages well before 3 s, took ${ms(elapsed)}`)
+    const hedgeAfter = seen[2].at - seen[1].at
+    return Either.right(
+      `all 4 pages in ${ms(elapsed)} instead of over 3 s: page 2 had no answer after 500 ms, so the library sent ` +
+        `a second attempt (${ms(hedgeAfter)} after the first), took its answer and closed the slow attempt's ` +
+        `connection at once; the server saw 5 requests for 4 pages, and the hedge budget (5% of requests, at least ` +
+        `1 per 10 s) keeps it from doing that to every slow answer`
+    )
+  }
+}
 
 const scenarios: ReadonlyArray<Scenario> = [
   {
@@ -281,7 +342,8 @@ const scenarios: ReadonlyArray<Scenario> = [
           `the next wait (${ms(next)}) would have ended past the 1 s deadline, so it did not start it`
       )
     }
-  }
+  },
+  hedged
 ]
 
 // --- A retry storm, with and without a retry budget -------------------------------------

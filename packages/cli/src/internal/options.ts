@@ -8,7 +8,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Path from "@effect/platform/Path"
 import * as Terminal from "@effect/platform/Terminal"
-import { RetryPolicy } from "@http-retry/core"
+import { Hedging, HttpRetry, RetryPolicy } from "@http-retry/core"
 import { NodeHttpRetry } from "@http-retry/node"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -189,6 +189,14 @@ export const table = {
     group: "Retry",
     description: "timeout of each attempt, up to the response headers",
     default: fmt(d.attemptTimeout)
+  }),
+  hedge: valued({
+    long: "hedge",
+    value: "<seconds>",
+    group: "Retry",
+    description:
+      "when a request the policy may repeat has no answer after this delay, send a second attempt beside it; the first answer wins (one hedge, counted in --max-attempts)",
+    default: "off"
   }),
   noJitter: flag({
     long: "no-jitter",
@@ -486,6 +494,8 @@ export interface Settings {
   /** Set only by --max-time: a hard cap on the whole transfer, body included. */
   readonly maxTime: Duration.Duration | undefined
   readonly client: Layer.Layer<HttpClient.HttpClient>
+  /** Set by --hedge: the hedge delay. */
+  readonly hedge: Duration.Duration | undefined
   readonly include: boolean
   readonly output: string | undefined
   readonly verbose: boolean
@@ -725,6 +735,18 @@ export const settings = (parsed: Parsed, version: string): Effect.Effect<Setting
     const output = Option.getOrUndefined(o.output)
     if (output === "") return yield* usage("--output", "expected a file name, got \"\"")
 
+    let hedge: Duration.Duration | undefined
+    if (Option.isSome(o.hedge)) {
+      hedge = yield* seconds("--hedge", o.hedge.value)
+      // The library's own check of the delay.
+      try {
+        HttpRetry.withHedging({ delay: hedge })
+      } catch (error) {
+        if (!(error instanceof Hedging.HedgingError)) throw error
+        return yield* usage("--hedge", `${error.reason}, got ${show(o.hedge.value)}`)
+      }
+    }
+
     return {
       url,
       method,
@@ -733,6 +755,7 @@ export const settings = (parsed: Parsed, version: string): Effect.Effect<Setting
       policy,
       maxTime: Option.isSome(o.maxTime) ? (yield* seconds("--max-time", o.maxTime.value)) : undefined,
       client,
+      hedge,
       include: o.include,
       output,
       verbose: o.verbose,

@@ -23,6 +23,14 @@ import { withinTimeout } from "./timeout.js"
 
 const constTrue = () => true
 
+/**
+ * The span attribute of an attempt sent as a hedge (while another attempt of
+ * the call was still waiting for its answer).
+ *
+ * @internal
+ */
+export const HEDGE_ATTRIBUTE = "http_retry.hedge"
+
 const secretsByRedaction = new WeakMap<Redact.Redaction, RedactingTracer.Secrets>()
 
 const secretsOf = (redaction: Redact.Redaction): RedactingTracer.Secrets => {
@@ -43,15 +51,17 @@ const traced = <E>(
   call: Call<E>,
   n: number,
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  hedge: boolean,
   send: (
     request: HttpClientRequest.HttpClientRequest
   ) => Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown>
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
   const request = call.request
   const redaction = call.plan.redaction
-  const attributes = Redact.spanAttributes(request, redaction)
+  const attributes: Record<string, string | number | boolean> = Redact.spanAttributes(request, redaction)
   attributes["http.request.method"] = request.method
   if (n > 1) attributes["http.request.resend_count"] = n - 1
+  if (hedge) attributes[HEDGE_ATTRIBUTE] = true
   const name = Context.get(fiber.currentContext, HttpClient.SpanNameGenerator)(request)
   const parent = call.traceParent
   const options = parent === undefined ?
@@ -91,9 +101,11 @@ const annotated = <E>(
   call: Call<E>,
   n: number,
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  hedge: boolean,
   sending: Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown>
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
   if (n > 1) sending = Effect.annotateSpans(sending, "http.request.resend_count", n - 1)
+  if (hedge) sending = Effect.annotateSpans(sending, HEDGE_ATTRIBUTE, true)
   if (call.traceParent !== undefined) sending = Effect.withParentSpan(sending, call.traceParent)
   const redaction = call.plan.redaction
   if (RedactingTracer.hasSecret(call.request, secretsOf(redaction))) {
@@ -147,7 +159,8 @@ export interface Continue {
 
 /**
  * Sends attempt `n` of `call` on `fiber`, bounded by `timeoutMillis`, and
- * goes on with `k` once the attempt is over.
+ * goes on with `k` once the attempt is over. `hedge` marks its span as a
+ * hedge's (see hedge.ts).
  *
  * A client that reads `AttemptTimeout` gets it in its context for the send
  * and enforces it itself; any other is bounded by `withinTimeout`. The
@@ -163,7 +176,8 @@ export const sendAttempt = <E>(
   n: number,
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   timeoutMillis: number,
-  k: Continue
+  k: Continue,
+  hedge = false
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
   const max = call.plan.policy.maxAttempts
   const request = call.request
@@ -181,8 +195,8 @@ export const sendAttempt = <E>(
   const sent = !traceable ?
     bounded(request) :
     call.innerSpans ?
-    annotated(call, n, fiber, bounded(request)) :
-    traced(call, n, fiber, bounded)
+    annotated(call, n, fiber, hedge, bounded(request)) :
+    traced(call, n, fiber, hedge, bounded)
   const next: Continue = call.traceRoot === true && n === 1 ?
     {
       onSuccess: (response) => {

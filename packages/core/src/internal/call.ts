@@ -6,6 +6,7 @@ import type * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
 import type * as CircuitBreaker from "../CircuitBreaker.js"
 import type * as HttpRetry from "../HttpRetry.js"
+import type * as Hedge from "./hedge.js"
 import type { Plan } from "./plan.js"
 import type { Hooks as BudgetHooks } from "./retryBudget.js"
 
@@ -31,6 +32,8 @@ export interface Wrapped<E> {
   readonly readsTimeout: boolean
   /** The circuit breaker, when one is on. */
   readonly breaker: CircuitBreaker.Service | undefined
+  /** The hedging of a client made by `withHedging` (hedge.ts). */
+  readonly hedging: Hedge.State | undefined
 }
 
 /**
@@ -58,4 +61,6 @@ export interface Call<E> extends Wrapped<E> {
   /** Under a breaker: the failure a retry follows, and its `Retry-After`, for a retry the breaker refuses. */
   lastFailure?: unknown
   lastHint?: Option.Option<Duration.Duration> | undefined
+  /** This call's hedging, when its client hedges and its request may be sent more than once. */
+  readonly hedge?: Hedge.HedgeCall | undefined
 }

@@ -158,3 +158,20 @@ export const minTimeLeftMillis = (plan: Plan, lastAttemptMillis: number): number
  */
 export const attemptTimeoutMillis = (plan: Plan, elapsedMillis: number): number =>
   Math.max(0, Math.min(plan.attemptTimeoutMillis, plan.maxElapsedMillis - elapsedMillis))
+
+/**
+ * Whether the policy may send `request` more than once (its method is retried
+ * or it has an `Idempotency-Key`, and its body can be sent again): what a
+ * hedge needs.
+ *
+ * @internal
+ */
+export const mayResend = (plan: Plan, request: HttpClientRequest.HttpClientRequest): boolean =>
+  methodRetried(plan, request) && isReplayable(request)
+
+/**
+ * Whether the policy retries this kind of failure (whatever the limits say).
+ *
+ * @internal
+ */
+export const retries = (plan: Plan, failure: Failure): boolean => retryable(plan, failure)

@@ -9,7 +9,7 @@ import * as Predicate from "effect/Predicate"
 import { keepMarks } from "./clientMarks.js"
 import { split } from "./clientSplit.js"
 import { drain } from "./drain.js"
-import { isRetrying, RetryingTypeId, withRetry } from "./retry.js"
+import { isRetrying, retrying, RetryingTypeId } from "./retry.js"
 import * as policyInternal from "./retryPolicy.js"
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
@@ -82,8 +82,8 @@ const following = <E, R>(
 ): HttpClient.HttpClient.With<E, R> => {
   if (!isRetrying(self)) return follow(self, maxRedirects)
   // Follow inside each attempt, so that the retry sees (and gives up on) the final answer, not the 3xx.
-  const { inner, options, policy } = self[RetryingTypeId]
-  return withRetry(follow(inner, maxRedirects), policy, options) as HttpClient.HttpClient.With<E, R>
+  const { hedging, inner, options, policy } = self[RetryingTypeId]
+  return retrying(follow(inner, maxRedirects), policy, options, hedging) as HttpClient.HttpClient.With<E, R>
 }
 
 /** @internal */

@@ -15,6 +15,7 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Random from "effect/Random"
 import * as CircuitBreaker from "../CircuitBreaker.js"
+import type * as Hedging from "../Hedging.js"
 import type * as HttpRetry from "../HttpRetry.js"
 import * as HttpStatusError from "../HttpStatusError.js"
 import * as RetryAfter from "../RetryAfter.js"
@@ -26,6 +27,7 @@ import { isReadingAttemptTimeout, NoSpansTypeId } from "./clientMarks.js"
 import { split } from "./clientSplit.js"
 import * as Decision from "./decision.js"
 import { drain } from "./drain.js"
+import * as Hedge from "./hedge.js"
 import { describe, formatWait, log } from "./logging.js"
 import { CurrentOverrides, withValidOverrides } from "./overrides.js"
 import { backoffMillis, type Plan, planOf, planWith } from "./plan.js"
@@ -58,6 +60,11 @@ const attempt = <E>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   now: number
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
+  // Hedging (hedge.ts): attempts from `n` on run side by side, and the round settles as one attempt would.
+  const hedge = call.hedge
+  if (hedge !== undefined && hedge.hedgesLeft > 0 && n < call.plan.policy.maxAttempts) {
+    return Hedge.round(call as Call<unknown>, hedge, n, now, (n, startMillis) => settle(call, n, startMillis))
+  }
   const timeoutMillis = Decision.attemptTimeoutMillis(call.plan, now - call.startMillis)
   if (call.breaker === undefined) return sendAttempt(call, n, fiber, timeoutMillis, settle(call, n, now))
   // The breaker: a rejected first attempt fails with CircuitOpenError; a rejected retry ends with the last failure.
@@ -241,6 +248,8 @@ class CallState<E> implements Call<E> {
   readonly innerSpans: boolean
   readonly readsTimeout: boolean
   readonly breaker: Wrapped<E>["breaker"]
+  readonly hedging: Hedge.State | undefined
+  hedge: Hedge.HedgeCall | undefined = undefined
   traceParent: Call<E>["traceParent"] = undefined
   traceRoot: boolean | undefined = undefined
   private cachedLabel: string | undefined = undefined
@@ -260,6 +269,7 @@ class CallState<E> implements Call<E> {
     this.innerSpans = wrapped.innerSpans
     this.readsTimeout = wrapped.readsTimeout
     this.breaker = wrapped.breaker
+    this.hedging = wrapped.hedging
   }
   get origin(): string {
     return this.cachedOrigin ??= Budget.originOf(this.request.url)
@@ -279,7 +289,9 @@ const execute = <E>(
   Effect.withFiberRuntime((fiber) => {
     const plan: Plan = planWith(wrapped.base, Context.get(fiber.currentContext, CurrentOverrides))
     const now = clockOf(fiber).unsafeCurrentTimeMillis()
-    return attempt(new CallState(wrapped, plan, request, now), 1, fiber, now)
+    const call = new CallState(wrapped, plan, request, now)
+    if (wrapped.hedging !== undefined) call.hedge = Hedge.begin(wrapped.hedging, call as Call<unknown>, now)
+    return attempt(call, 1, fiber, now)
   })
 
 /** @internal */
@@ -291,6 +303,7 @@ export interface Retrying {
     readonly inner: HttpClient.HttpClient.With<unknown, unknown>
     readonly policy: RetryPolicy.RetryPolicy
     readonly options: HttpRetry.RetryOptions<unknown, unknown> | undefined
+    readonly hedging: Hedge.State | undefined
   }
 }
 
@@ -314,32 +327,84 @@ export const withRetry: {
     self: HttpClient.HttpClient.With<E, R>,
     policy: RetryPolicy.RetryPolicy = policyInternal.defaults,
     options?: HttpRetry.RetryOptions<E, R2>
-  ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2> => {
-    // Retry at one layer only: re-wrapping a retrying client replaces its policy.
-    const inner = (isRetrying(self) ? self[RetryingTypeId].inner : self) as HttpClient.HttpClient.With<E, R>
-    // The breaker belongs to the client, not to its policy: a re-wrap that names none keeps the one it had.
-    const breaker = options?.breaker ?? (isRetrying(self) ? self[RetryingTypeId].options?.breaker : undefined)
-    if (breaker !== options?.breaker) options = { ...options, breaker }
-    const { preprocess, send } = split(inner)
-    const wrapped: Wrapped<E> = {
-      base: planOf(policy),
-      send,
-      onRetry: options?.onRetry,
-      onGiveUp: options?.onGiveUp,
-      budget: options?.budget === undefined ? undefined : Budget.hooksOf(options.budget),
-      tracing: options?.tracing !== false,
-      innerSpans: !Predicate.hasProperty(inner, NoSpansTypeId),
-      readsTimeout: isReadingAttemptTimeout(inner),
-      breaker
-    }
-    const client = HttpClient.makeWith(
-      (request) => Effect.flatMap(request, (request) => execute(wrapped, request)),
-      preprocess
-    ) as HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
-    Object.defineProperty(client, RetryingTypeId, { value: { inner, policy, options }, enumerable: false })
-    return client
-  }
+  ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2> =>
+    // Re-wrapping keeps the client's hedging: it is not part of the policy.
+    retrying(self, policy, options, isRetrying(self) ? self[RetryingTypeId].hedging : undefined)
 )
+
+/**
+ * A retrying client over `self` (over its inner client if it already retries), hedged when `hedging` is given.
+ *
+ * @internal
+ */
+export const retrying = <E, R, R2>(
+  self: HttpClient.HttpClient.With<E, R>,
+  policy: RetryPolicy.RetryPolicy,
+  options: HttpRetry.RetryOptions<E, R2> | undefined,
+  hedging: Hedge.State | undefined
+): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2> => {
+  // Retry at one layer only: re-wrapping a retrying client replaces its policy.
+  const inner = (isRetrying(self) ? self[RetryingTypeId].inner : self) as HttpClient.HttpClient.With<E, R>
+  // The breaker belongs to the client, not to its policy: a re-wrap that names none keeps the one it had.
+  const breaker = options?.breaker ?? (isRetrying(self) ? self[RetryingTypeId].options?.breaker : undefined)
+  if (breaker !== options?.breaker) options = { ...options, breaker }
+  const { preprocess, send } = split(inner)
+  const wrapped: Wrapped<E> = {
+    base: planOf(policy),
+    send,
+    onRetry: options?.onRetry,
+    onGiveUp: options?.onGiveUp,
+    budget: options?.budget === undefined ? undefined : Budget.hooksOf(options.budget),
+    tracing: options?.tracing !== false,
+    innerSpans: !Predicate.hasProperty(inner, NoSpansTypeId),
+    readsTimeout: isReadingAttemptTimeout(inner),
+    breaker,
+    hedging
+  }
+  const client = HttpClient.makeWith(
+    (request) => Effect.flatMap(request, (request) => execute(wrapped, request)),
+    preprocess
+  ) as HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
+  Object.defineProperty(client, RetryingTypeId, { value: { inner, policy, options, hedging }, enumerable: false })
+  return client
+}
+
+/** @internal */
+export const withHedging: {
+  <R2 = never>(
+    options?: Hedging.Options<R2>
+  ): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
+  <E, R, R2 = never>(
+    self: HttpClient.HttpClient.With<E, R>,
+    options?: Hedging.Options<R2>
+  ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
+} = function(this: unknown, ...args: ReadonlyArray<unknown>) {
+  const hedge = <E, R, R2>(
+    self: HttpClient.HttpClient.With<E, R>,
+    options: Hedging.Options<R2> | undefined
+  ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2> => {
+    // The state (per origin) belongs to this client.
+    const hedging = Hedge.make(options as Hedging.Options<unknown> | undefined)
+    if (!isRetrying(self)) return retrying(self, policyInternal.defaults, undefined, hedging)
+    const { inner, options: retryOptions, policy } = self[RetryingTypeId]
+    return retrying(
+      inner as HttpClient.HttpClient.With<E, R>,
+      policy,
+      retryOptions,
+      hedging
+    ) as HttpClient.HttpClient.With<
+      HttpRetry.RetryError<E>,
+      R | R2
+    >
+  }
+  if (Predicate.hasProperty(args[0], HttpClient.TypeId)) {
+    return hedge(args[0] as HttpClient.HttpClient, args[1] as Hedging.Options<unknown> | undefined)
+  }
+  // Data-last: checked now, so a bad option throws where it is written.
+  const options = args[0] as Hedging.Options<unknown> | undefined
+  Hedge.settingsOf(options)
+  return (self: HttpClient.HttpClient) => hedge(self, options)
+} as never
 
 /** @internal */
 export const layer = (

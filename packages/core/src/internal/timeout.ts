@@ -12,7 +12,8 @@ import * as Fiber from "effect/Fiber"
  * Runs `f` after the I/O that is ready now has been read: `setImmediate` on
  * Node (its check phase follows the poll phase), a zero timer elsewhere.
  */
-const afterPendingIo: (f: () => void) => { readonly cancel: () => void } = (() => {
+/** @internal */
+export const afterPendingIo: (f: () => void) => { readonly cancel: () => void } = (() => {
   const host = globalThis as {
     setImmediate?: (f: () => void) => unknown
     clearImmediate?: (handle: unknown) => void
@@ -31,7 +32,8 @@ const afterPendingIo: (f: () => void) => { readonly cancel: () => void } = (() =
 })()
 
 /** The live `Clock`, as every fiber without a `TestClock` (or another clock of its own) has it. */
-const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
+/** @internal */
+export const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
 
 /**
  * Bounds `effect` (the send of a client that reads no `AttemptTimeout`, a

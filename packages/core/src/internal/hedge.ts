@@ -1,0 +1,635 @@
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import type * as Hedging from "../Hedging.js"
+import { RetryBudget } from "../RetryBudget.js"
+import { type Continue, sendAttempt } from "./attempt.js"
+import type { Call } from "./call.js"
+import * as Decision from "./decision.js"
+import { drain } from "./drain.js"
+import { describe, formatWait, log } from "./logging.js"
+import { afterPendingIo, liveClock } from "./timeout.js"
+
+// Hedged requests: when an attempt has no answer after the hedge delay, send
+// another one alongside it; the first answer the policy accepts wins and the
+// others are interrupted. Per origin, a window of latencies (for the adaptive
+// delay) and of requests and hedges (for the budget).
+
+/** Public as `Hedging.HedgingError`: left unmarked so its declaration stays in the published types. */
+export class HedgingError extends Data.TaggedError("HedgingError")<{
+  readonly field: string
+  readonly value: unknown
+  readonly reason: string
+}> {
+  override get message(): string {
+    let shown: string
+    try {
+      shown = typeof this.value === "string" ? JSON.stringify(this.value) : String(this.value)
+    } catch {
+      shown = typeof this.value
+    }
+    return `Invalid hedging option: ${this.field} = ${shown} (${this.reason})`
+  }
+}
+
+const fail = (field: string, value: unknown, reason: string): never => {
+  throw new HedgingError({ field, value, reason })
+}
+
+const millisOf = (field: string, input: unknown, allowZero: boolean): number => {
+  let duration: Duration.Duration | undefined
+  try {
+    duration = Duration.decode(input as Duration.DurationInput)
+  } catch {
+    duration = undefined
+  }
+  if (duration === undefined) return fail(field, input, "not a duration")
+  const millis = Duration.toMillis(duration)
+  if (!Number.isFinite(millis)) return fail(field, input, "must be finite")
+  if (millis < 0 || (!allowZero && millis === 0)) return fail(field, input, allowZero ? "must be >= 0" : "must be > 0")
+  return millis
+}
+
+const numberIn = (field: string, value: unknown, check: (n: number) => boolean, reason: string): number =>
+  typeof value === "number" && Number.isFinite(value) && check(value) ? value : fail(field, value, reason)
+
+/**
+ * Hedging options, checked and in milliseconds.
+ *
+ * @internal
+ */
+export interface Settings {
+  readonly delay:
+    | { readonly _tag: "Fixed"; readonly millis: number }
+    | {
+      readonly _tag: "Adaptive"
+      readonly percentile: number
+      readonly floorMillis: number
+      readonly initialMillis: number
+      readonly windowMillis: number
+      readonly minSamples: number
+      readonly maxSamples: number
+    }
+  readonly maxHedges: number
+  readonly budgetRatio: number
+  readonly budgetWindowMillis: number
+  readonly budgetMinimum: number
+  readonly onHedge: ((info: Hedging.HedgeInfo) => Effect.Effect<void, never, unknown>) | undefined
+}
+
+const isAdaptive = (delay: unknown): delay is Hedging.AdaptiveDelay =>
+  typeof delay === "object" && delay !== null && !Duration.isDuration(delay) && !Array.isArray(delay)
+
+/** @internal */
+export const settingsOf = (options: Hedging.Options<unknown> = {}): Settings => {
+  const delay = options.delay ?? { floor: "10 millis" }
+  let compiled: Settings["delay"]
+  if (isAdaptive(delay)) {
+    const floorMillis = millisOf("delay.floor", delay.floor, true)
+    compiled = {
+      _tag: "Adaptive",
+      percentile: numberIn(
+        "delay.percentile",
+        delay.percentile ?? 95,
+        (n) => n > 0 && n < 100,
+        "must be > 0 and < 100"
+      ),
+      floorMillis,
+      initialMillis: delay.initial === undefined ?
+        floorMillis :
+        Math.max(floorMillis, millisOf("delay.initial", delay.initial, true)),
+      windowMillis: millisOf("delay.window", delay.window ?? "30 seconds", false),
+      minSamples: numberIn(
+        "delay.minSamples",
+        delay.minSamples ?? 20,
+        (n) => Number.isInteger(n) && n >= 1,
+        "must be an integer >= 1"
+      ),
+      maxSamples: numberIn(
+        "delay.maxSamples",
+        delay.maxSamples ?? 1000,
+        (n) => Number.isInteger(n) && n >= 1 && n <= 100_000,
+        "must be an integer from 1 to 100000"
+      )
+    }
+    if (compiled.maxSamples < compiled.minSamples) {
+      fail("delay.maxSamples", compiled.maxSamples, "must be >= minSamples")
+    }
+  } else {
+    compiled = { _tag: "Fixed", millis: millisOf("delay", delay, false) }
+  }
+  const budget = options.budget ?? {}
+  return {
+    delay: compiled,
+    maxHedges: numberIn(
+      "maxHedges",
+      options.maxHedges ?? 1,
+      (n) => Number.isInteger(n) && n >= 1,
+      "must be an integer >= 1"
+    ),
+    budgetRatio: numberIn("budget.ratio", budget.ratio ?? 0.05, (n) => n >= 0 && n <= 1, "must be from 0 to 1"),
+    budgetWindowMillis: millisOf("budget.window", budget.window ?? "10 seconds", false),
+    budgetMinimum: numberIn(
+      "budget.minimum",
+      budget.minimum ?? 1,
+      (n) => Number.isInteger(n) && n >= 0,
+      "must be an integer >= 0"
+    ),
+    onHedge: options.onHedge as Settings["onHedge"]
+  }
+}
+
+const BUCKETS = 10
+
+/** Requests and hedges to one origin over a sliding window, in `BUCKETS` buckets. */
+class Budget {
+  private readonly requests = new Float64Array(BUCKETS)
+  private readonly hedges = new Float64Array(BUCKETS)
+  private readonly stamps = new Float64Array(BUCKETS).fill(-1)
+  private readonly bucketMillis: number
+  constructor(private readonly settings: Settings) {
+    this.bucketMillis = settings.budgetWindowMillis / BUCKETS
+  }
+  private slot(now: number): number {
+    const index = Math.floor(now / this.bucketMillis)
+    const slot = index % BUCKETS
+    if (this.stamps[slot] !== index) {
+      this.stamps[slot] = index
+      this.requests[slot] = 0
+      this.hedges[slot] = 0
+    }
+    return slot
+  }
+  request(now: number): void {
+    this.requests[this.slot(now)]++
+  }
+  /** Takes one hedge from the budget if it has one left. */
+  take(now: number): boolean {
+    const current = this.slot(now)
+    const oldest = Math.floor(now / this.bucketMillis) - BUCKETS
+    let requests = 0
+    let hedges = 0
+    for (let i = 0; i < BUCKETS; i++) {
+      if (this.stamps[i] > oldest) {
+        requests += this.requests[i]
+        hedges += this.hedges[i]
+      }
+    }
+    if (hedges >= Math.max(this.settings.budgetMinimum, this.settings.budgetRatio * requests)) return false
+    this.hedges[current]++
+    return true
+  }
+}
+
+/** The latencies to first headers seen for one origin over a sliding window: a ring of the latest samples. */
+class Latencies {
+  private readonly values: Float64Array
+  private readonly times: Float64Array
+  private size = 0
+  private next = 0
+  private cached = -1
+  private cachedAt = 0
+  private added = 0
+  constructor(private readonly delay: Extract<Settings["delay"], { _tag: "Adaptive" }>) {
+    this.values = new Float64Array(delay.maxSamples)
+    this.times = new Float64Array(delay.maxSamples)
+  }
+  add(now: number, millis: number): void {
+    this.values[this.next] = millis
+    this.times[this.next] = now
+    this.next = (this.next + 1) % this.values.length
+    if (this.size < this.values.length) this.size++
+    this.added++
+  }
+  /**
+   * The hedge delay: the percentile of the samples in the window (nearest
+   * rank), at least the floor; the initial delay until `minSamples`. Sorted
+   * again after 1/32 more samples or a tenth of the window, so a busy client
+   * sorts rarely.
+   */
+  delayMillis(now: number): number {
+    const delay = this.delay
+    const stale = this.cached < 0 || this.added >= Math.max(1, this.size >>> 5) ||
+      now - this.cachedAt >= delay.windowMillis / 10
+    if (stale) {
+      const since = now - delay.windowMillis
+      let count = 0
+      for (let i = 0; i < this.size; i++) if (this.times[i] > since) count++
+      if (count < delay.minSamples) {
+        this.cached = delay.initialMillis
+      } else {
+        // A typed array sorts numbers without a comparator call per comparison.
+        const inWindow = new Float64Array(count)
+        let j = 0
+        for (let i = 0; i < this.size; i++) if (this.times[i] > since) inWindow[j++] = this.values[i]
+        inWindow.sort()
+        const rank = Math.ceil(delay.percentile / 100 * inWindow.length) - 1
+        this.cached = Math.max(delay.floorMillis, inWindow[rank])
+      }
+      this.cachedAt = now
+      this.added = 0
+    }
+    return this.cached
+  }
+}
+
+class OriginState {
+  readonly budget: Budget
+  readonly latencies: Latencies | undefined
+  constructor(readonly origin: string, readonly settings: Settings) {
+    this.budget = new Budget(settings)
+    this.latencies = settings.delay._tag === "Adaptive" ? new Latencies(settings.delay) : undefined
+  }
+  delayMillis(now: number): number {
+    return this.latencies === undefined
+      ? (this.settings.delay as { millis: number }).millis
+      : this.latencies.delayMillis(now)
+  }
+}
+
+/**
+ * What one hedging client keeps: its settings and a state per origin.
+ *
+ * @internal
+ */
+export class State {
+  private readonly origins = new Map<string, OriginState>()
+  constructor(readonly settings: Settings) {}
+  origin(origin: string): OriginState {
+    let state = this.origins.get(origin)
+    if (state === undefined) {
+      state = new OriginState(origin, this.settings)
+      this.origins.set(origin, state)
+    }
+    return state
+  }
+}
+
+/** @internal */
+export const make = (options?: Hedging.Options<unknown>): State => new State(settingsOf(options))
+
+/**
+ * One call's hedging: its origin's state and the hedges it may still send.
+ *
+ * @internal
+ */
+export interface HedgeCall {
+  readonly origin: OriginState
+  hedgesLeft: number
+}
+
+/**
+ * A call that may be hedged (its method is retried, its body can be sent
+ * again) starts here: it counts as a request in its origin's budget.
+ *
+ * @internal
+ */
+export const begin = (
+  state: State,
+  call: Call<unknown>,
+  now: number
+): HedgeCall | undefined => {
+  if (!Decision.mayResend(call.plan, call.request)) return undefined
+  const origin = state.origin(call.origin)
+  origin.budget.request(now)
+  return { origin, hedgesLeft: state.settings.maxHedges }
+}
+
+/** @internal */
+export const hedgesSent: Metric.Metric.Counter<number> = Metric.counter("http_retry.hedges.sent", {
+  description: "Hedges sent: attempts started while another attempt of the same call was still waiting for its answer",
+  incremental: true
+})
+
+/** @internal */
+export const hedgesWon: Metric.Metric.Counter<number> = Metric.counter("http_retry.hedges.won", {
+  description: "Hedges whose answer was the one the call returned",
+  incremental: true
+})
+
+/** @internal */
+export const hedgesRefused: Metric.Metric.Counter<number> = Metric.counter("http_retry.hedges.refused", {
+  description: "Hedges not sent because the hedge budget (budget=hedge) or the retry budget (budget=retry) was spent",
+  incremental: true
+})
+
+const count = (metric: Metric.Metric.Counter<number>, origin: string, budget?: string): Effect.Effect<void> => {
+  let tagged = Metric.tagged(metric, "origin", origin)
+  if (budget !== undefined) tagged = Metric.tagged(tagged, "budget", budget)
+  return Metric.increment(tagged)
+}
+
+const passThrough: Continue = {
+  onSuccess: Effect.succeed,
+  onFailure: Effect.failCause
+}
+
+type Outcome = {
+  readonly n: number
+  readonly hedge: boolean
+  readonly startMillis: number
+  readonly exit: Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>
+}
+
+const isStatusOk = (response: HttpClientResponse.HttpClientResponse): boolean =>
+  response.status >= 200 && response.status < 300
+
+const TIMER = "timer" as const
+
+/**
+ * Attempts `n` onwards of `call` with hedging, until one of them settles the
+ * call: an answer the policy accepts (the winner, and the others are
+ * interrupted), an outcome it does not retry (which ends the call at once, as
+ * gRPC's and Envoy's hedging do), or the failure of the last attempt still
+ * running. A retried failure while another attempt runs only drops that
+ * attempt. `settle(n, startMillis)` goes on from the outcome as the retry
+ * loop does without hedging (a failure goes to the decision with `n`, the
+ * number of attempts made).
+ *
+ * Each attempt runs on a child fiber whose end is observed, not joined; the
+ * hedge timer is one native timer on the live clock (fired after the I/O
+ * ready at that moment, as the attempt timeout is, so an answer already
+ * there wins), a sleep on any other clock (`TestClock`). A call answered
+ * before the delay costs one fiber and one timer more than without hedging.
+ *
+ * @internal
+ */
+export const round = (
+  call: Call<unknown>,
+  hc: HedgeCall,
+  n: number,
+  now: number,
+  settle: (n: number, startMillis: number) => Continue
+): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
+  Effect.withFiberRuntime((parent) => {
+    const clock = Context.get(parent.currentDefaultServices, Clock.Clock)
+    const delayMillis = hc.origin.delayMillis(now)
+    return Effect.flatMap(Effect.fork(attemptOf(call, n, now, false)), (first) => {
+      if (clock !== liveClock) return hedged(call, hc, n, now, settle, clock, first, delayMillis)
+      // The common case, an answer within the delay, without the machinery of several attempts.
+      return Effect.flatMap(
+        Effect.async<Exit.Exit<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>> | typeof TIMER>(
+          (resume) => {
+            let late: { readonly cancel: () => void } | undefined
+            const observer = (exit: Exit.Exit<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>) => {
+              clearTimeout(timer)
+              late?.cancel()
+              resume(Effect.succeed(exit))
+            }
+            const timer = setTimeout(() => {
+              late = afterPendingIo(() => {
+                first.removeObserver(observer)
+                resume(Effect.succeed(TIMER))
+              })
+            }, Math.max(0, now + delayMillis - clock.unsafeCurrentTimeMillis()))
+            first.addObserver(observer)
+            return Effect.zipRight(
+              Effect.sync(() => {
+                clearTimeout(timer)
+                late?.cancel()
+              }),
+              Fiber.interrupt(first)
+            )
+          }
+        ),
+        (outcome) => {
+          if (outcome === TIMER) return hedged(call, hc, n, now, settle, clock, first, delayMillis, true)
+          // The child ends with the attempt's exit as its value.
+          if (Exit.isFailure(outcome)) return Effect.failCause(outcome.cause)
+          const exit = outcome.value
+          const k = settle(n, now)
+          if (Exit.isFailure(exit)) return k.onFailure(exit.cause)
+          const latencies = hc.origin.latencies
+          if (latencies !== undefined) {
+            const end = clock.unsafeCurrentTimeMillis()
+            latencies.add(end, end - now)
+          }
+          return k.onSuccess(exit.value)
+        }
+      )
+    })
+  })
+
+/** Attempt `n`, started at `at`, on its own fiber: its exit is the fiber's value. */
+const attemptOf = (call: Call<unknown>, n: number, at: number, hedge: boolean) =>
+  Effect.exit(
+    Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, unknown, unknown>((fiber) =>
+      sendAttempt(call, n, fiber, Decision.attemptTimeoutMillis(call.plan, at - call.startMillis), passThrough, hedge)
+    )
+  )
+
+/**
+ * The round with attempt `n` running on `first`: the hedge timer (fired
+ * already when `fired`), the hedges, and the outcomes as they come.
+ */
+const hedged = (
+  call: Call<unknown>,
+  hc: HedgeCall,
+  n: number,
+  now: number,
+  settle: (n: number, startMillis: number) => Continue,
+  clock: Clock.Clock,
+  first: Fiber.RuntimeFiber<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>,
+  delayMillis: number,
+  fired = false
+): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
+  Effect.suspend(() => {
+    const live = clock === liveClock
+    const plan = call.plan
+    const max = plan.policy.maxAttempts
+    const running = new Map<number, Fiber.RuntimeFiber<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>>()
+    const done: Array<Outcome> = []
+    let wake: (() => void) | undefined
+    let started = n - 1
+    const adopt = (
+      n: number,
+      at: number,
+      hedge: boolean,
+      fiber: Fiber.RuntimeFiber<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>
+    ) => {
+      running.set(n, fiber)
+      started = n
+      fiber.addObserver((exit) => {
+        // An attempt interrupted here was taken out of `running` first: its end is no outcome.
+        if (running.get(n) !== fiber || Exit.isFailure(exit)) return
+        done.push({ n, hedge, startMillis: at, exit: exit.value })
+        const w = wake
+        wake = undefined
+        w?.()
+      })
+    }
+    const start = (n: number, at: number, hedge: boolean) =>
+      Effect.map(Effect.fork(attemptOf(call, n, at, hedge)), (fiber) => adopt(n, at, hedge, fiber))
+    const latencies = hc.origin.latencies
+    /**
+     * Interrupts the attempts still running. Their time so far is no latency sample: a lower bound only, it
+     * would pull a high percentile up to the delay itself, round after round.
+     */
+    const stopOthers = Effect.suspend(() => {
+      if (running.size === 0) return Effect.void
+      const fibers = Array.from(running.values())
+      running.clear()
+      return Fiber.interruptAll(fibers)
+    })
+    let hedgeAt: number | undefined = fired ? undefined : now + delayMillis
+
+    /** The next outcome, or `TIMER` when the hedge timer fires first. */
+    const next: Effect.Effect<Outcome | typeof TIMER> = Effect.suspend(() => {
+      const ready = done.shift()
+      if (ready !== undefined) return Effect.succeed(ready)
+      const at = hedgeAt
+      const outcome = Effect.async<Outcome | typeof TIMER>((resume) => {
+        let timer: ReturnType<typeof setTimeout> | undefined
+        let late: { readonly cancel: () => void } | undefined
+        const cancel = () => {
+          if (timer !== undefined) clearTimeout(timer)
+          late?.cancel()
+        }
+        wake = () => {
+          cancel()
+          resume(Effect.sync(() => done.shift()!))
+        }
+        if (live && at !== undefined) {
+          timer = setTimeout(() => {
+            late = afterPendingIo(() => {
+              wake = undefined
+              resume(Effect.succeed(TIMER))
+            })
+          }, Math.max(0, at - clock.unsafeCurrentTimeMillis()))
+        }
+        return Effect.sync(() => {
+          cancel()
+          wake = undefined
+        })
+      })
+      if (live || at === undefined) return outcome
+      return Effect.timeoutTo(outcome, {
+        duration: Duration.millis(Math.max(0, at - clock.unsafeCurrentTimeMillis())),
+        onTimeout: () => TIMER,
+        onSuccess: (outcome) => outcome
+      })
+    })
+
+    /** The hedge timer fired with no answer yet: send a hedge if the limits and the budgets allow. */
+    const onTimer = (at: number): Effect.Effect<void, never, unknown> => {
+      hedgeAt = undefined
+      const elapsed = at - call.startMillis
+      if (
+        done.length > 0 || hc.hedgesLeft <= 0 || started >= max || elapsed >= plan.maxElapsedMillis ||
+        Decision.attemptTimeoutMillis(plan, elapsed) <= 0
+      ) return Effect.void
+      const origin = hc.origin.origin
+      const waited = `${call.label}: attempt ${started}/${max} no answer after ${formatWait(delayMillis)}`
+      const refused = (budget: "hedge" | "retry"): Effect.Effect<void> => {
+        const counted = count(hedgesRefused, origin, budget)
+        return plan.logLevel === undefined ?
+          counted :
+          Effect.zipRight(counted, log(call, `${waited}; ${budget} budget spent, not hedging`))
+      }
+      if (!hc.origin.budget.take(at)) return refused("hedge")
+      // The call's retry budget, or one in the context (a client with no budget of its own), is asked too.
+      return Effect.flatMap(
+        call.budget === undefined
+          ? Effect.serviceOption(RetryBudget)
+          : Effect.succeed(Option.some(call.budget.service)),
+        (budget) =>
+          Effect.flatMap(
+            Option.isSome(budget) ? budget.value.acquire(origin) : Effect.succeed(true),
+            (allowed): Effect.Effect<void, never, unknown> => {
+              if (!allowed) return refused("retry")
+              hc.hedgesLeft--
+              const hedge = started + 1
+              let before: Effect.Effect<void, never, unknown> = count(hedgesSent, origin)
+              if (plan.logLevel !== undefined) {
+                before = Effect.zipRight(before, log(call, `${waited}; hedging with attempt ${hedge}`))
+              }
+              const onHedge = hc.origin.settings.onHedge
+              if (onHedge !== undefined) {
+                before = Effect.zipRight(
+                  before,
+                  onHedge({
+                    attempt: hedge,
+                    maxAttempts: max,
+                    delay: Duration.millis(delayMillis),
+                    request: call.request
+                  })
+                )
+              }
+              return Effect.zipRight(
+                before,
+                Effect.suspend(() => {
+                  const at = clock.unsafeCurrentTimeMillis()
+                  if (hc.hedgesLeft > 0) hedgeAt = at + delayMillis
+                  return start(hedge, at, true)
+                })
+              )
+            }
+          )
+      )
+    }
+
+    const onOutcome = (
+      outcome: Outcome
+    ): Effect.Effect<HttpClientResponse.HttpClientResponse | undefined, unknown, unknown> => {
+      running.delete(outcome.n)
+      const { exit } = outcome
+      if (Exit.isSuccess(exit) && latencies !== undefined) {
+        const end = clock.unsafeCurrentTimeMillis()
+        latencies.add(end, end - outcome.startMillis)
+      }
+      if (Exit.isSuccess(exit) && isStatusOk(exit.value)) {
+        const k = settle(outcome.n, outcome.startMillis)
+        if (running.size === 0 && !outcome.hedge) return k.onSuccess(exit.value)
+        const won = outcome.hedge ? count(hedgesWon, hc.origin.origin) : Effect.void
+        return Effect.zipRight(Effect.zipRight(stopOthers, won), k.onSuccess(exit.value))
+      }
+      const failure = Exit.isSuccess(exit) ?
+        Option.some<unknown>(new Decision.StatusFailure(exit.value)) :
+        Cause.isDie(exit.cause) ?
+        Option.none() :
+        Cause.failureOption(exit.cause)
+      const retried = Option.isSome(failure) && Decision.retries(plan, Decision.classify(failure.value))
+      if (!retried || running.size === 0) {
+        // The last attempt running failed, or an outcome the policy does not retry: on as without hedging.
+        const k = settle(started, outcome.startMillis)
+        return Effect.zipRight(stopOthers, Exit.isSuccess(exit) ? k.onSuccess(exit.value) : k.onFailure(exit.cause))
+      }
+      // A failed attempt while another still runs: dropped, its body drained beside the others.
+      let dropped: Effect.Effect<unknown, never, unknown> = Effect.void
+      if (plan.logLevel !== undefined) {
+        const others = Array.from(running.keys()).join(", ")
+        dropped = log(
+          call,
+          `${call.label}: attempt ${outcome.n}/${max} -> ${describe(failure.value)}; attempt ${others} still running`
+        )
+      }
+      if (failure.value instanceof Decision.StatusFailure) {
+        const response = failure.value.response
+        dropped = Effect.zipRight(
+          dropped,
+          Effect.fork(drain(response, plan.policy.maxDrainBytes, Math.min(plan.attemptTimeoutMillis, 1000), false))
+        )
+      }
+      return Effect.as(dropped, undefined)
+    }
+
+    const loop: Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> = Effect.flatMap(
+      next,
+      (outcome) =>
+        outcome === TIMER ?
+          Effect.zipRight(Effect.suspend(() => onTimer(clock.unsafeCurrentTimeMillis())), loop) :
+          Effect.flatMap(onOutcome(outcome), (response) => response === undefined ? loop : Effect.succeed(response))
+    )
+
+    adopt(n, now, false, first)
+    const begin = fired ? Effect.zipRight(Effect.suspend(() => onTimer(clock.unsafeCurrentTimeMillis())), loop) : loop
+    return Effect.onExit(begin, () => stopOthers)
+  })

@@ -1,0 +1,157 @@
+/**
+ * Hedged requests against a real server: the slow attempt loses, and its request is aborted at once, its socket
+ * closed before the server answered (the other project of this package runs the same file on
+ * `transport: "platform"`).
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import { assert, describe, it } from "@effect/vitest"
+import { Hedging } from "@http-retry/core"
+import { NodeHttpRetry } from "@http-retry/node"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as http from "node:http"
+import type * as net from "node:net"
+import { eventually, fast, timed } from "./harness.js"
+
+const slowMillis = 5_000
+
+interface SlowServer {
+  readonly url: string
+  /** Requests received. */
+  readonly requests: () => number
+  /** Slow requests still waiting for their answer, their socket open. */
+  readonly waiting: () => number
+  /** Slow requests whose socket the client closed before the answer was written. */
+  readonly aborted: () => number
+  /** TCP connections open right now. */
+  readonly openSockets: () => number
+}
+
+/**
+ * A server that answers at once, except the requests `isSlow` picks, answered after 5 s: it counts the slow ones
+ * still waiting and those the client gave up on. Closed, every socket destroyed, with the scope; at that point no
+ * socket may be left open by the client (the layer is closed first).
+ */
+const slowServer = (isSlow: (url: string, index: number) => boolean | number) =>
+  Effect.acquireRelease(
+    Effect.promise(() =>
+      new Promise<SlowServer & { readonly close: () => Promise<void> }>((resolve) => {
+        const sockets = new Set<net.Socket>()
+        let requests = 0
+        let waiting = 0
+        let aborted = 0
+        const server = http.createServer((req, res) => {
+          requests++
+          req.resume()
+          const slow = isSlow(req.url ?? "", requests)
+          if (typeof slow === "number") return void res.writeHead(slow).end()
+          if (!slow) return void res.end(req.url)
+          waiting++
+          const timer = setTimeout(() => res.end("slow"), slowMillis)
+          res.on("close", () => {
+            clearTimeout(timer)
+            waiting--
+            if (!res.writableFinished) aborted++
+          })
+        })
+        server.on("connection", (socket) => {
+          sockets.add(socket)
+          socket.on("close", () => sockets.delete(socket))
+        })
+        server.listen(0, "127.0.0.1", () => {
+          const { port } = server.address() as net.AddressInfo
+          resolve({
+            url: `http://127.0.0.1:${port}`,
+            requests: () => requests,
+            waiting: () => waiting,
+            aborted: () => aborted,
+            openSockets: () => sockets.size,
+            close: () =>
+              new Promise((done) => {
+                for (const socket of sockets) socket.destroy()
+                server.close(() => done())
+              })
+          })
+        })
+      })
+    ),
+    (server) => Effect.promise(() => server.close())
+  )
+
+const hedging = (options: Hedging.Options) =>
+  Hedging.layer(options).pipe(Layer.provide(NodeHttpRetry.layer({ policy: fast() })))
+
+describe("hedged requests", () => {
+  it.scopedLive("the slow first attempt loses to the hedge: its request is aborted, nothing left open", () =>
+    Effect.gen(function*() {
+      let first = true
+      const server = yield* slowServer(() => {
+        const slow = first
+        first = false
+        return slow
+      })
+      const [bodies, millis] = yield* timed(
+        Effect.gen(function*() {
+          const client = yield* HttpClient.HttpClient
+          const body = yield* Effect.flatMap(client.get(`${server.url}/a`), (response) => response.text)
+          // Aborted when the hedge won, not 5 s later.
+          yield* eventually(() => server.waiting() === 0)
+          const again = yield* Effect.flatMap(client.get(`${server.url}/b`), (response) => response.text)
+          return [body, again]
+        }).pipe(Effect.provide(hedging({ delay: "50 millis" })))
+      )
+      assert.deepStrictEqual(bodies, ["/a", "/b"])
+      assert.strictEqual(server.requests(), 3)
+      assert.strictEqual(server.aborted(), 1)
+      assert.isBelow(millis, slowMillis)
+      // The layer is closed: no socket of the client is left.
+      yield* eventually(() => server.openSockets() === 0)
+    }))
+
+  it.scopedLive("a 503 is retried after the backoff, and the retry, slow, is hedged", () =>
+    Effect.gen(function*() {
+      const server = yield* slowServer((_url, index) => index === 1 ? 503 : index === 2)
+      const [body, millis] = yield* timed(
+        Effect.gen(function*() {
+          const client = yield* HttpClient.HttpClient
+          const body = yield* Effect.flatMap(client.get(`${server.url}/c`), (response) => response.text)
+          // The loser is aborted while the layer is still open, not by its closing.
+          yield* eventually(() => server.waiting() === 0)
+          return body
+        }).pipe(Effect.provide(hedging({ delay: "50 millis" })))
+      )
+      assert.strictEqual(body, "/c")
+      assert.strictEqual(server.requests(), 3)
+      assert.strictEqual(server.aborted(), 1)
+      assert.isBelow(millis, slowMillis)
+      yield* eventually(() => server.openSockets() === 0)
+    }))
+
+  it.scopedLive("ten concurrent calls, every other one slow: none waits for its slow attempt, none left open", () =>
+    Effect.gen(function*() {
+      const seen = new Set<string>()
+      const server = yield* slowServer((url) => {
+        const first = !seen.has(url)
+        seen.add(url)
+        return first && Number(url.slice(1)) % 2 === 1
+      })
+      const [bodies, millis] = yield* timed(
+        Effect.gen(function*() {
+          const client = yield* HttpClient.HttpClient
+          const bodies = yield* Effect.forEach(
+            Array.from({ length: 10 }, (_, i) => i),
+            (i) => Effect.flatMap(client.get(`${server.url}/${i}`), (response) => response.text),
+            { concurrency: "unbounded" }
+          )
+          yield* eventually(() => server.waiting() === 0)
+          return bodies
+        }).pipe(Effect.provide(hedging({ delay: "200 millis", budget: { minimum: 10 } })))
+      )
+      assert.deepStrictEqual(bodies, Array.from({ length: 10 }, (_, i) => `/${i}`))
+      // One hedge per slow call; a fast call may be hedged too on a busy machine (10 connections opening at once).
+      assert.isAtLeast(server.requests(), 15)
+      assert.strictEqual(server.aborted(), 5)
+      assert.isBelow(millis, slowMillis)
+      yield* eventually(() => server.openSockets() === 0)
+    }))
+})
