@@ -84,7 +84,9 @@ export const withinTimeout = <A, E, R>(
         fiberRefs,
         runtimeFlags: FiberRefs.getOrDefault(fiberRefs, FiberRef.currentRuntimeFlags)
       }),
-      Effect.exit(effect as Effect.Effect<A, E>)
+      // Only the send is interruptible: once it has ended, its exit is kept whatever interrupt comes next (the
+      // fiber may yield to the scheduler between any two steps).
+      Effect.uninterruptibleMask((restore) => Effect.exit(restore(effect as Effect.Effect<A, E>)))
     )
     child.addObserver((exit) => {
       clearTimeout(timer)
