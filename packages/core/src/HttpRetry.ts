@@ -134,7 +134,7 @@ export interface RetryOptions<E, R> {
  * The timeout of the attempt being sent, for a client that enforces it
  * itself.
  *
- * By default `withRetry` runs each attempt's send on a child fiber that a
+ * By default `withRetry` runs each attempt's send on a fiber of its own that a
  * native timer interrupts (with any client; `Effect.timeoutFail` under
  * `TestClock`, so the timeout is exact there). A client marked with `readsAttemptTimeout` gets
  * this service in its context while the attempt is sent instead, read as the
@@ -185,7 +185,7 @@ export interface ReadsAttemptTimeout {
 
 /**
  * Marks a client as one that enforces `AttemptTimeout` itself: `withRetry`
- * then provides it for each attempt's send instead of bounding the send with a child fiber and a timer.
+ * then provides it for each attempt's send instead of bounding the send with a fiber of its own and a timer.
  *
  * @since 0.1.0
  * @category combinators

@@ -63,7 +63,7 @@ export interface ClientOptions {
    * the attempt timeout as one native timer.
    *
    * `"platform"`: `@effect/platform-node`'s `NodeHttpClient.makeUndici`
-   * itself; the retry bounds its attempts itself (a child fiber interrupted by
+   * itself; the retry bounds its attempts itself (a fiber of its own interrupted by
    * a timer, which aborts the request).
    */
   readonly transport?: "direct" | "platform" | undefined

@@ -36,6 +36,45 @@ describe("keep-alive", () => {
     }
   }
 
+  // undici takes a connection back one turn of the event loop after its response ends, so a call started right after
+  // another call's answer opens a connection of its own (with or without a retry, as undici.request does; node:http's
+  // agent frees its socket at once). A retry waits at least one timer after its drain, so it never does: at N calls in
+  // flight every connection is opened by a call's first attempt.
+  for (const backoff of ["0 millis", "10 millis"] as const) {
+    it.scopedLive(`16 calls in flight, each 503, 503, 200 with a ${backoff} backoff: no retry opens a connection`, () =>
+      Effect.gen(function*() {
+        const CALLS = 16
+        const attempts = new Map<string, number>()
+        const server = yield* serve((request) => {
+          const n = (attempts.get(request.url) ?? 0) + 1
+          attempts.set(request.url, n)
+          return n <= 2 ? TestServer.respond(503, { body: "x".repeat(1000) }) : TestServer.respond(200, { body: "ok" })
+        })
+        const answers = yield* HttpClient.HttpClient.pipe(
+          Effect.flatMap((client) =>
+            Effect.forEach(
+              Array.from({ length: CALLS }, (_, i) => i),
+              (i) => Effect.flatMap(client.get(`${server.url}/call/${i}`), (response) => response.text),
+              { concurrency: "unbounded" }
+            )
+          ),
+          Effect.provide(NodeHttpRetry.layer({ policy: fast({ baseDelay: backoff, factor: 1 }) }))
+        )
+        assert.deepStrictEqual(answers, Array.from({ length: CALLS }, () => "ok"))
+        assert.strictEqual(server.requests.length, 3 * CALLS)
+        // Which attempt of its call opened each connection: the first request seen on it.
+        const seen = new Map<string, number>()
+        const opened: Array<number> = []
+        for (const request of server.requests) {
+          const n = (seen.get(request.url) ?? 0) + 1
+          seen.set(request.url, n)
+          if (opened[request.connectionId] === undefined) opened[request.connectionId] = n
+        }
+        assert.deepStrictEqual(opened.filter((n) => n !== undefined), Array.from({ length: CALLS }, () => 1))
+        assert.strictEqual(server.connections, CALLS)
+      }))
+  }
+
   it.scopedLive("maxDrainBytes sets the limit: a 100 KiB body over a 16 KiB limit is cut off, its connection closed", () =>
     Effect.gen(function*() {
       const server = yield* serve(TestServer.sequence([

@@ -37,7 +37,7 @@ export const drain = (
 ): Effect.Effect<boolean> => {
   const drained = untilReusable ? Effect.as(connectionReturned, true) : Effect.succeed(true)
   const length = Number(response.headers["content-length"] ?? Number.NaN)
-  // One child fiber and a native timer on the live clock: `Effect.timeout` forked two and joined their fiber refs,
+  // One fiber and a native timer on the live clock: `Effect.timeout` forked two and joined their fiber refs,
   // on every retried answer.
   const bounded = <A, E>(read: Effect.Effect<A, E>) =>
     Effect.withFiberRuntime<A, E | Cause.TimeoutException>((fiber) =>

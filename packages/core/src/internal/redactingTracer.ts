@@ -55,6 +55,29 @@ const queryHasSecret = (search: string, secrets: Secrets): boolean => {
 }
 
 /**
+ * Whether `url` has userinfo: an "@" in its authority, the part after "//"
+ * (`scheme://`, or a URL relative to the scheme) up to the first "/", "?" or
+ * "#". An "@" in the path (`/users/@me`), the query or the fragment is not
+ * userinfo. A backslash, which WHATWG URL reads as "/" in http(s) URLs, does
+ * not end the authority here: at worst that redacts a span needlessly.
+ */
+const hasUserinfo = (url: string): boolean => {
+  const at = url.indexOf("@")
+  if (at === -1) return false
+  const slashes = url.indexOf("//")
+  // "//" must open the URL or follow its scheme (nothing before it but "scheme:").
+  if (slashes === -1 || slashes > at || (slashes > 0 && !/^[A-Za-z][A-Za-z0-9+.-]*:$/.test(url.slice(0, slashes)))) {
+    return false
+  }
+  const start = slashes + 2
+  for (let i = start; i < at; i++) {
+    const c = url.charCodeAt(i)
+    if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) return false
+  }
+  return true
+}
+
+/**
  * Whether a span of `request` could show a secret: userinfo in the URL, a
  * secret query parameter, or a secret header the platform does not redact.
  * String checks only on the usual request (no "@" or "?", no URL parameter).
@@ -64,8 +87,7 @@ const queryHasSecret = (search: string, secrets: Secrets): boolean => {
 export const hasSecret = (request: HttpClientRequest.HttpClientRequest, secrets: Secrets): boolean => {
   const url = request.url
   const query = url.indexOf("?")
-  const at = url.indexOf("@")
-  if (at !== -1 && (query === -1 || at < query)) return true
+  if (hasUserinfo(url)) return true
   if (query !== -1 && queryHasSecret(url.slice(query), secrets)) return true
   for (const [name] of request.urlParams) {
     if (secrets.redaction.query.has(name.toLowerCase())) return true

@@ -1,4 +1,4 @@
-// A timeout on the live clock that costs one child fiber, not the two of `Effect.timeout`.
+// A timeout on the live clock that costs one fiber, not the two of `Effect.timeout`.
 
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -7,6 +7,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
+import * as Runtime from "effect/Runtime"
 
 /**
  * Runs `f` after the I/O that is ready now has been read: `setImmediate` on
@@ -37,9 +40,12 @@ export const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
 
 /**
  * Bounds `effect` (the send of a client that reads no `AttemptTimeout`, a
- * failed attempt's drain) by `millis` on `fiber`'s clock.
+ * failed attempt's drain) by `millis` on `fiber`'s clock. `fiber` is the
+ * fiber that runs the returned effect.
  *
- * On the live clock the send runs on one child fiber, and one native timer
+ * On the live clock the send runs on a fiber of its own, started at once with
+ * `fiber`'s context, fiber refs and runtime flags (not its child: it is never
+ * left running, as the interruption below waits for it), and one native timer
  * interrupts it (every platform client aborts its request on interruption):
  * `Effect.timeoutFail` forks a second fiber for its sleep, races the two and
  * joins the winner's fiber refs, which cost about as much as the rest of the
@@ -59,36 +65,48 @@ export const withinTimeout = <A, E, R>(
   if (Context.get(fiber.currentDefaultServices, Clock.Clock) !== liveClock) {
     return Effect.timeoutFail(effect, { duration: Duration.millis(millis), onTimeout })
   }
-  return Effect.uninterruptibleMask((restore) =>
-    // The child ends with the send's exit as its value: a failed send is not a fiber's unhandled error to log.
-    Effect.flatMap(Effect.fork(Effect.exit(restore(effect))), (child) =>
-      restore(Effect.async<A, E | Cause.TimeoutException>((resume) => {
-        let timedOut = false
-        let late: { readonly cancel: () => void } | undefined
-        const timer = setTimeout(() => {
-          late = afterPendingIo(() => {
-            timedOut = true
-            child.unsafeInterruptAsFork(child.id())
-          })
-        }, Math.max(1, Math.ceil(millis)))
-        child.addObserver((exit) => {
-          clearTimeout(timer)
-          late?.cancel()
-          const outcome: Exit.Exit<A, E> = Exit.isSuccess(exit) ? exit.value : Exit.failCause(exit.cause)
-          resume(
-            timedOut && Exit.isFailure(outcome) && Cause.isInterruptedOnly(outcome.cause) ?
-              Effect.fail(onTimeout()) :
-              outcome
-          )
-        })
-        // Interrupted from outside: stop the timer, interrupt the send and wait for it to end.
-        return Effect.zipRight(
-          Effect.sync(() => {
-            clearTimeout(timer)
-            late?.cancel()
-          }),
-          Fiber.interrupt(child)
-        )
-      })))
-  )
+  return Effect.async<A, E | Cause.TimeoutException>((resume) => {
+    let timedOut = false
+    let late: { readonly cancel: () => void } | undefined
+    const timer = setTimeout(() => {
+      late = afterPendingIo(() => {
+        timedOut = true
+        child.unsafeInterruptAsFork(child.id())
+      })
+    }, Math.max(1, Math.ceil(millis)))
+    // The send starts here, on this stack, with the caller's context, fiber refs and runtime flags (so it is as
+    // interruptible as the caller), and runs until its first wait: `Effect.fork` would first queue it on the scheduler,
+    // and tell the caller's fiber to record it as a child. It ends with the send's exit as its value: a failed send is
+    // not a fiber's unhandled error to log.
+    // (`getFiberRefs` records the fiber's current runtime flags in its refs.)
+    const fiberRefs = fiber.getFiberRefs()
+    const child = Runtime.runFork(
+      Runtime.make({
+        context: fiber.currentContext,
+        fiberRefs,
+        runtimeFlags: FiberRefs.getOrDefault(fiberRefs, FiberRef.currentRuntimeFlags)
+      }),
+      // Only the send is interruptible: once it has ended, its exit is kept whatever interrupt comes next (the
+      // fiber may yield to the scheduler between any two steps).
+      Effect.uninterruptibleMask((restore) => Effect.exit(restore(effect as Effect.Effect<A, E>)))
+    )
+    child.addObserver((exit) => {
+      clearTimeout(timer)
+      late?.cancel()
+      const outcome: Exit.Exit<A, E> = Exit.isSuccess(exit) ? exit.value : Exit.failCause(exit.cause)
+      resume(
+        timedOut && Exit.isFailure(outcome) && Cause.isInterruptedOnly(outcome.cause) ?
+          Effect.fail(onTimeout()) :
+          outcome
+      )
+    })
+    // Interrupted from outside: stop the timer, interrupt the send and wait for it to end.
+    return Effect.zipRight(
+      Effect.sync(() => {
+        clearTimeout(timer)
+        late?.cancel()
+      }),
+      Fiber.interrupt(child)
+    )
+  })
 }

@@ -3,6 +3,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { HttpRetry, TestHttpClient } from "@http-retry/core"
 import * as Effect from "effect/Effect"
 import * as util from "node:util"
+import { planOf } from "../../src/internal/plan.js"
+import * as RedactingTracer from "../../src/internal/redactingTracer.js"
 import { captureLogs, failure, noJitter, requestError, runScript, statusError, timeoutError, times } from "../utils.js"
 
 const { fail, hang, respond } = TestHttpClient
@@ -124,6 +126,28 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
         for (const [where, text] of Object.entries(renderings(error))) assertNoSecret(text, where)
         assert.include(error.message, "api.test/x")
       }))
+
+    it("a span is redacted for userinfo in the authority only, not for an \"@\" in the path, query or fragment", () => {
+      const secrets = RedactingTracer.secretsOf(planOf(noJitter()).redaction)
+      const cases: ReadonlyArray<readonly [string, boolean]> = [
+        ["http://u-alice:pw-hunter2@api.test/x", true],
+        ["https://u-alice@api.test", true],
+        ["http://u-alice@api.test?page=2", true],
+        ["//u-alice:pw@api.test/x", true],
+        ["http://api.test/users/@me", false],
+        ["/users/@me", false],
+        ["http://api.test/x?mention=@me", false],
+        ["http://api.test/x#@me", false],
+        ["http://api.test?next=http://u:p@other.test/", false],
+        ["/x?next=http://u:p@other.test/", false],
+        ["mailto:someone@api.test", false]
+      ]
+      for (const [url, secret] of cases) {
+        assert.strictEqual(RedactingTracer.hasSecret(HttpClientRequest.get(url), secrets), secret, url)
+      }
+      // A secret query name is still found after an "@" in the path.
+      assert.isTrue(RedactingTracer.hasSecret(HttpClientRequest.get("http://api.test/users/@me?token=t"), secrets))
+    })
 
     it.effect("redactedHeaders and redactedUrl show what a policy hides", () =>
       Effect.sync(() => {
