@@ -34,8 +34,22 @@ export * as HttpStatusError from "./HttpStatusError.js"
 export * as RetryAfter from "./RetryAfter.js"
 
 /**
- * A retry budget per origin, shared by every call through the client (gRPC's
- * `retryThrottling`): a backend that is down sees about one attempt per call.
+ * A retry budget: how many retries the calls to one origin may make, shared by
+ * every call through the client, so that a backend that is down sees about one
+ * attempt per call instead of `maxAttempts` (no retry storm).
+ *
+ * The algorithm is gRPC's `retryThrottling` (gRFC A6), per origin (scheme,
+ * host, port): a bucket of `maxTokens` tokens, full at the start; an attempt
+ * that fails in a way the policy retries (`retryOn`) takes 1 token, an answer
+ * the policy accepts gives back `tokenRatio` (never above `maxTokens`); a retry
+ * is made only while more than half of `maxTokens` is left. First attempts are
+ * never refused. With the defaults (100 tokens, 0.1) retries stop once about 50
+ * more attempts have failed than a tenth of those that succeeded, and in
+ * steady state they go on while fewer than about 1 attempt in 11 fails.
+ *
+ * The `RetryBudget` service is the store: `make` keeps the buckets in this
+ * process; `@http-retry/redis` keeps them in Redis, shared by a fleet. Tests
+ * swap it with a Layer.
  *
  * @since 0.2.0
  */

@@ -42,7 +42,12 @@ export interface Options {
    * and left open when the scope closes.
    */
   readonly client?: Redis | undefined
-  /** Prefix of the keys, one per origin (`<prefix><scheme>://<host>:<port>`). Default `"http-retry:budget:"`. */
+  /**
+   * Prefix of the keys, one per origin: `<prefix><origin>`, the origin as
+   * `new URL(url).origin` writes it (`http-retry:budget:https://api.example.com`).
+   * Processes that share a prefix share the budget, and should share its
+   * numbers. Default `"http-retry:budget:"`.
+   */
   readonly keyPrefix?: string | undefined
   /** The budget's numbers, as `RetryBudget.Options`: 100 tokens per origin, 0.1 back per accepted answer. */
   readonly budget?: RetryBudget.Options | undefined

@@ -69,6 +69,9 @@ const positiveDuration = (
   return Either.right(decoded.value)
 }
 
+// Tokens are counted in thousandths, as gRPC counts them (and as the core's local budget does).
+const thousandths = (n: number): boolean => Math.abs(n * 1000 - Math.round(n * 1000)) < 1e-6
+
 /** @internal */
 export const validate = (options: Api.Options = {}): Either.Either<Resolved, RedisRetryBudgetError> =>
   Either.gen(function*() {
@@ -82,10 +85,24 @@ export const validate = (options: Api.Options = {}): Either.Either<Resolved, Red
         })
       )
     }
+    if (!thousandths(maxTokens)) {
+      return yield* Either.left(
+        new RedisRetryBudgetError({ field: "budget.maxTokens", value: maxTokens, expected: "at most 3 decimal places" })
+      )
+    }
     const tokenRatio = options.budget?.tokenRatio ?? defaults.tokenRatio
     if (typeof tokenRatio !== "number" || !(tokenRatio > 0 && tokenRatio <= 1)) {
       return yield* Either.left(
         new RedisRetryBudgetError({ field: "budget.tokenRatio", value: tokenRatio, expected: "more than 0, at most 1" })
+      )
+    }
+    if (!thousandths(tokenRatio)) {
+      return yield* Either.left(
+        new RedisRetryBudgetError({
+          field: "budget.tokenRatio",
+          value: tokenRatio,
+          expected: "at most 3 decimal places"
+        })
       )
     }
     const keyPrefix = options.keyPrefix ?? defaults.keyPrefix
@@ -115,7 +132,7 @@ export const validate = (options: Api.Options = {}): Either.Either<Resolved, Red
       connectTimeout,
       budget: { maxTokens, tokenRatio },
       maxMilli: Math.round(maxTokens * 1000),
-      ratioMilli: Math.max(1, Math.round(tokenRatio * 1000))
+      ratioMilli: Math.round(tokenRatio * 1000)
     }
   })
 
