@@ -71,20 +71,33 @@ export interface Options {
 }
 
 /**
+ * @since 0.2.0
+ * @category models
+ */
+export interface Defaults {
+  /** `"http-retry:budget:"` */
+  readonly keyPrefix: string
+  /** 100 millis */
+  readonly flushInterval: Duration.Duration
+  /** 10 minutes */
+  readonly idleExpiry: Duration.Duration
+  /** 100 millis */
+  readonly timeout: Duration.Duration
+  /** 1 second */
+  readonly connectTimeout: Duration.Duration
+  /** 100, as the core's budget */
+  readonly maxTokens: number
+  /** 0.1, as the core's budget */
+  readonly tokenRatio: number
+}
+
+/**
  * The defaults of `Options`.
  *
  * @since 0.2.0
  * @category constructors
  */
-export const defaults: {
-  readonly keyPrefix: string
-  readonly flushInterval: Duration.Duration
-  readonly idleExpiry: Duration.Duration
-  readonly timeout: Duration.Duration
-  readonly connectTimeout: Duration.Duration
-  readonly maxTokens: number
-  readonly tokenRatio: number
-} = internal.defaults
+export const defaults: Defaults = internal.defaults
 
 /**
  * An option out of range, named with its value.
