@@ -10,6 +10,8 @@
  * - happy: one process, 64 in flight, every answer 200: req/s with the Redis budget on over off (rounds alternate,
  *   the ratio of the medians). Target: at least 0.97x.
  *
+ * Options: --smoke, --rounds=N (happy path; default 5), --only=fleet|happy.
+ *
  * The retry loop calls the `RetryBudget` service directly (record each attempt, acquire before a retry), as the
  * retrying clients do with their budget on; it measures the store, not the HTTP layer.
  */
@@ -28,6 +30,7 @@ const smoke = args.includes("--smoke")
 const rounds = Number(args.find((a) => a.startsWith("--rounds="))?.split("=")[1] ?? (smoke ? 1 : 5))
 const fleetCalls = smoke ? 300 : 2000
 const happyCalls = smoke ? 2000 : 20_000
+const only = args.find((a) => a.startsWith("--only="))?.split("=")[1]
 const here = Path.dirname(fileURLToPath(import.meta.url))
 
 const redisBinary = process.env.REDIS_SERVER ?? "redis-server"
@@ -76,7 +79,14 @@ const run = async (
   processes: number,
   config: Omit<ClientConfig, "redis" | "keyPrefix">,
   sharedPrefix: boolean
-): Promise<{ readonly results: ReadonlyArray<ClientResult>; readonly start: number; readonly seen: number }> => {
+): Promise<
+  {
+    readonly results: ReadonlyArray<ClientResult>
+    readonly start: number
+    readonly seen: number
+    readonly warnings: number
+  }
+> => {
   runs++
   const children = Array.from({ length: processes }, (_, i) => {
     const keyPrefix = sharedPrefix ? `bench:${runs}:` : `bench:${runs}:${i}:`
@@ -89,11 +99,14 @@ const run = async (
     ], { cwd: Path.join(here, ".."), stdio: ["pipe", "pipe", "inherit"] })
     return { child, lines: Readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]() }
   })
+  // The clients' log lines: a warning is a process that went on without Redis for a while.
+  let warnings = 0
   const next = async (i: number): Promise<string> => {
     for (;;) {
       const line = await children[i].lines.next()
       if (line.done) throw new Error(`fleet client ${i} ended without a result`)
       if (!String(line.value).startsWith("timestamp=")) return String(line.value)
+      if (String(line.value).includes("level=WARN")) warnings++
     }
   }
   for (let i = 0; i < processes; i++) {
@@ -108,7 +121,7 @@ const run = async (
       child.exitCode !== null ? undefined : new Promise((resolve) => child.once("exit", resolve))
     )
   )
-  return { results, start, seen: seen - before }
+  return { results, start, seen: seen - before, warnings }
 }
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -116,7 +129,7 @@ const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math
 // --- fleet: a backend failing 100% ----------------------------------------------------------------------------------
 
 const fleetRow = async (label: string, budget: ClientConfig["budget"], shared: boolean) => {
-  const { results, seen: backendSaw, start } = await run(4, {
+  const { results, seen: backendSaw, start, warnings } = await run(4, {
     backend: `http://127.0.0.1:${backendPort}/fail`,
     calls: fleetCalls,
     inFlight: 16,
@@ -136,12 +149,13 @@ const fleetRow = async (label: string, budget: ClientConfig["budget"], shared: b
     perCall: attempts / calls.length,
     drainedMs: drained === undefined ? undefined : drained - start,
     afterCalls: after.length,
-    afterPerCall: after.length === 0 ? undefined : afterAttempts / after.length
+    afterPerCall: after.length === 0 ? undefined : afterAttempts / after.length,
+    warnings
   }
 }
 
 console.log(`fleet bench: redis-server on 127.0.0.1:${redisPort}, ${smoke ? "smoke" : `${rounds} happy-path rounds`}`)
-const fleet = [
+const fleet = only === "happy" ? [] : [
   await fleetRow("no budget", "off", false),
   await fleetRow("a budget per process (4 prefixes)", "redis", false),
   await fleetRow("one budget in Redis", "redis", true)
@@ -150,7 +164,7 @@ const fleet = [
 // --- happy path: every answer 200, one process, Redis budget on vs off -----------------------------------------------
 
 const happy: Record<"on" | "off", Array<number>> = { on: [], off: [] }
-for (let round = 0; round < rounds; round++) {
+for (let round = 0; round < (only === "fleet" ? 0 : rounds); round++) {
   for (const budget of round % 2 === 0 ? ["off", "redis"] as const : ["redis", "off"] as const) {
     const { results } = await run(1, {
       backend: `http://127.0.0.1:${backendPort}/ok`,
@@ -169,17 +183,17 @@ const fixed = (n: number | undefined, digits = 2) => n === undefined ? "-" : n.t
 console.log(`
 Fleet: 4 processes x 16 in flight, ${fleetCalls} calls each, backend answering 503 to everything, up to 4 attempts
 
-| budget | calls | attempts per call | drained after | calls once drained | attempts per call once drained |
-| --- | --: | --: | --: | --: | --: |
+| budget | calls | attempts per call | drained after | calls once drained | attempts per call once drained | processes that lost Redis for a while |
+| --- | --: | --: | --: | --: | --: | --: |
 ${
   fleet.map((r) =>
     `| ${r.label} | ${r.calls} | ${fixed(r.perCall)} | ${
       r.drainedMs === undefined ? "-" : `${r.drainedMs} ms`
-    } | ${r.afterCalls} | ${fixed(r.afterPerCall)} |`
+    } | ${r.afterCalls} | ${fixed(r.afterPerCall)} | ${r.warnings} |`
   ).join("\n")
 }
 `)
-const shared = fleet[2]
+const shared = fleet[2] ?? { afterPerCall: undefined, drainedMs: undefined }
 const ratio = median(happy.on) / median(happy.off)
 console.log(
   `target: one shared budget, at most 1.2 attempts per call once drained, drained within 1 s: ${
@@ -191,12 +205,12 @@ console.log(
   }`
 )
 console.log(`
-Happy path: one process, 64 in flight, ${happyCalls} calls of 200, median of ${rounds} round(s)
+Happy path: one process, 64 in flight, ${happyCalls} calls of 200, ${rounds} round(s), ratio of the medians
 
 | budget | req/s |
 | --- | --: |
-| off | ${fixed(median(happy.off), 0)} |
-| one budget in Redis | ${fixed(median(happy.on), 0)} |
+| off | ${happy.off.map((n) => fixed(n, 0)).join(", ")} |
+| one budget in Redis | ${happy.on.map((n) => fixed(n, 0)).join(", ")} |
 
 target: Redis budget on / off >= 0.97x: ${fixed(ratio, 3)}x -> ${ratio >= 0.97 ? "met" : "NOT met"}${
   smoke ? " (smoke: one short round, the figure means nothing)" : ""

@@ -197,6 +197,31 @@ describe.skipIf(!available)("RedisRetryBudget on a real redis-server", () => {
       assert.strictEqual(yield* scriptCalls(server.admin), 1, "one call for 3000 records over 3 origins")
     }))
 
+  it.scopedLive("retries waiting together ask Redis once per origin", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const keyPrefix = freshPrefix()
+      const budget = yield* RedisRetryBudget.make({ redis: server.url, keyPrefix, flushInterval: "1 hour" })
+      assert.isTrue(yield* budget.acquire(origin))
+      yield* Effect.promise(() => server.admin.config("RESETSTAT"))
+      for (let i = 0; i < 64; i++) budget.record(origin, "failure")
+      const decisions = yield* Effect.all(Array.from({ length: 64 }, () => budget.acquire(origin)), {
+        concurrency: "unbounded"
+      })
+      assert.deepStrictEqual(decisions, Array.from({ length: 64 }, () => false), "36 tokens left")
+      assert.strictEqual(yield* scriptCalls(server.admin), 1)
+      assert.strictEqual(yield* Effect.promise(() => server.admin.get(keyPrefix + origin)), "36000")
+      // One failure more while a question is out: the answer plus it.
+      budget.record(origin, "failure")
+      const [first, second] = yield* Effect.all([
+        budget.acquire(origin),
+        Effect.sync(() => budget.record(origin, "failure")).pipe(Effect.zipRight(budget.acquire(origin)))
+      ], { concurrency: "unbounded" })
+      assert.isFalse(first)
+      assert.isFalse(second)
+      assert.strictEqual(budget.tokens(origin), 34)
+    }))
+
   it.scopedLive("keys expire when their origin goes quiet; every write sets the expiry again", () =>
     Effect.gen(function*() {
       const server = yield* redisServer

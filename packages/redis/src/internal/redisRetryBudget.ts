@@ -355,6 +355,7 @@ export const make = (
     })
 
     const threshold = maxMilli / 2
+    const asking = new Map<string, Promise<Answer>>()
     const service: RetryBudget.Service = {
       options: resolved.budget,
       record: (origin, outcome) => {
@@ -370,12 +371,15 @@ export const make = (
         Effect.suspend(() => {
           const e = entry(origin)
           if (!healthy) return Effect.succeed(local(e) > threshold)
-          return await_(send([origin])).pipe(
-            Effect.map(Option.match({
-              onNone: () => local(e) > threshold,
-              onSome: (answer) => (answer._tag === "Tokens" ? answer.tokens[0] : local(e)) > threshold
-            }))
-          )
+          // One question per origin at a time: the retries that wait with it take its answer plus what this process
+          // counted since (the local view right after the answer), instead of one round trip each.
+          let question = asking.get(origin)
+          if (question === undefined) {
+            const sent = send([origin]).finally(() => asking.delete(origin))
+            asking.set(origin, sent)
+            question = sent
+          }
+          return Effect.map(await_(question), () => local(e) > threshold)
         })
     }
 
