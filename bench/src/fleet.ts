@@ -18,7 +18,7 @@
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
-import type * as Net from "node:net"
+import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Readline from "node:readline"
@@ -44,7 +44,9 @@ const listen = (server: Http.Server | Net.Server): Promise<number> =>
 
 // --- redis-server and the backend ----------------------------------------------------------------------------------
 
-const redisPort = await listen(Http.createServer()).then(async (port) => port)
+const probe = Http.createServer()
+const redisPort = await listen(probe)
+await new Promise((resolve) => probe.close(resolve))
 const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "http-retry-fleet-bench-"))
 const redis = ChildProcess.spawn(redisBinary, [
   "--port",
@@ -58,6 +60,20 @@ const redis = ChildProcess.spawn(redisBinary, [
   "--dir",
   dir
 ], { stdio: "ignore" })
+// Ready when it answers PING.
+for (let tries = 0;; tries++) {
+  const pong = await new Promise<boolean>((resolve) => {
+    const socket = Net.connect(redisPort, "127.0.0.1", () => socket.write("PING\r\n"))
+    socket.once("data", (data) => {
+      socket.destroy()
+      resolve(data.toString().startsWith("+PONG"))
+    })
+    socket.once("error", () => resolve(false))
+  })
+  if (pong) break
+  if (tries > 500 || redis.exitCode !== null) throw new Error(`redis-server did not start on ${redisPort}`)
+  await new Promise((resolve) => setTimeout(resolve, 20))
+}
 let seen = 0
 const backend = Http.createServer((request, response) => {
   seen++
@@ -106,7 +122,7 @@ const run = async (
       const line = await children[i].lines.next()
       if (line.done) throw new Error(`fleet client ${i} ended without a result`)
       if (!String(line.value).startsWith("timestamp=")) return String(line.value)
-      if (String(line.value).includes("level=WARN")) warnings++
+      if (String(line.value).includes("level=WARN") && warnings++ === 0) console.error(`(${String(line.value)})`)
     }
   }
   for (let i = 0; i < processes; i++) {
