@@ -27,6 +27,8 @@ export interface ClientResult {
   /** When this process first saw a retry refused (ms since the epoch). */
   readonly firstRefusal: number | undefined
   readonly elapsedMs: number
+  /** CPU time (user + system) this process spent on the calls, in microseconds: steadier than req/s on a busy host. */
+  readonly cpuMicros: number
 }
 
 const config = JSON.parse(process.argv[2]) as ClientConfig
@@ -75,10 +77,17 @@ const program = Effect.gen(function*() {
     }
   })
   const started = performance.now()
+  const cpu = process.cpuUsage()
   const calls = yield* Effect.forEach(Array.from({ length: config.calls }), () => call, {
     concurrency: config.inFlight
   })
-  const result: ClientResult = { calls, firstRefusal, elapsedMs: performance.now() - started }
+  const used = process.cpuUsage(cpu)
+  const result: ClientResult = {
+    calls,
+    firstRefusal,
+    elapsedMs: performance.now() - started,
+    cpuMicros: used.user + used.system
+  }
   process.stdout.write(JSON.stringify(result) + "\n")
 }).pipe(Effect.provide(budgetLayer))
 

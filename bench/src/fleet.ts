@@ -180,6 +180,7 @@ const fleet = only === "happy" ? [] : [
 // --- happy path: every answer 200, one process, Redis budget on vs off -----------------------------------------------
 
 const happy: Record<"on" | "off", Array<number>> = { on: [], off: [] }
+const happyCpu: Record<"on" | "off", Array<number>> = { on: [], off: [] }
 for (let round = 0; round < (only === "fleet" ? 0 : rounds); round++) {
   for (const budget of round % 2 === 0 ? ["off", "redis"] as const : ["redis", "off"] as const) {
     const { results } = await run(1, {
@@ -190,6 +191,7 @@ for (let round = 0; round < (only === "fleet" ? 0 : rounds); round++) {
       budget
     }, true)
     happy[budget === "redis" ? "on" : "off"].push(happyCalls / (results[0].elapsedMs / 1000))
+    happyCpu[budget === "redis" ? "on" : "off"].push(results[0].cpuMicros / happyCalls)
   }
 }
 
@@ -223,11 +225,16 @@ if (happy.off.length > 0) {
   console.log(`
 Happy path: one process, 64 in flight, ${happyCalls} calls of 200, ${rounds} round(s), ratio of the medians
 
-| budget | req/s |
-| --- | --: |
-| off | ${happy.off.map((n) => fixed(n, 0)).join(", ")} |
-| one budget in Redis | ${happy.on.map((n) => fixed(n, 0)).join(", ")} |
+| budget | req/s, each round | CPU µs per call, each round |
+| --- | --: | --: |
+| off | ${happy.off.map((n) => fixed(n, 0)).join(", ")} | ${happyCpu.off.map((n) => fixed(n, 0)).join(", ")} |
+| one budget in Redis | ${happy.on.map((n) => fixed(n, 0)).join(", ")} | ${
+    happyCpu.on.map((n) => fixed(n, 0)).join(", ")
+  } |
 
+CPU per call, off / on (the req/s ratio a CPU-bound client would see): ${
+    fixed(median(happyCpu.off) / median(happyCpu.on), 3)
+  }x
 target: Redis budget on / off >= 0.97x: ${fixed(ratio, 3)}x -> ${ratio >= 0.97 ? "met" : "NOT met"}${
     smoke ? " (smoke: short rounds, the figure means little)" : ""
   }`)

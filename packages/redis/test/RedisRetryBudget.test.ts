@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import type * as RetryBudget from "@http-retry/core/RetryBudget"
+import * as RetryBudget from "@http-retry/core/RetryBudget"
 import { RedisRetryBudget } from "@http-retry/redis"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -63,6 +63,7 @@ describe("RedisRetryBudget options", () => {
         { budget: { tokenRatio: Number.NaN } },
         "RedisRetryBudget: budget.tokenRatio must be more than 0, at most 1, got NaN"
       ],
+      [{ keyPrefix: 7 as unknown as string }, "RedisRetryBudget: keyPrefix must be a string, got 7"],
       [
         { flushInterval: "0 millis" },
         "RedisRetryBudget: flushInterval must be a finite duration of 1 ms or more, got \"0 millis\""
@@ -160,6 +161,24 @@ describe.skipIf(!available)("RedisRetryBudget on a real redis-server", () => {
       assert.isTrue(yield* small.acquire(origin), "2.5 tokens > 2")
       assert.strictEqual(small.tokens(origin), 2.5)
       assert.deepStrictEqual(small.options, { maxTokens: 4, tokenRatio: 0.5 })
+    }))
+
+  it.scopedLive("the layer provides the core's RetryBudget", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const keyPrefix = freshPrefix()
+      const left = yield* Effect.gen(function*() {
+        const budget = yield* RetryBudget.RetryBudget
+        budget.record(origin, "failure")
+        assert.isTrue(yield* budget.acquire(origin))
+        return budget.tokens(origin)
+      }).pipe(Effect.provide(RedisRetryBudget.layer({ redis: server.url, keyPrefix, timeout: patient })))
+      assert.strictEqual(left, 99)
+      assert.strictEqual(yield* Effect.promise(() => server.admin.get(keyPrefix + origin)), "99000")
+      const error = yield* Effect.flip(
+        Effect.provide(RetryBudget.RetryBudget, RedisRetryBudget.layer({ budget: { tokenRatio: 2 } }))
+      )
+      assert.strictEqual(error.field, "budget.tokenRatio")
     }))
 
   it.scopedLive("two stores on one prefix share one bucket per origin", () =>
