@@ -163,6 +163,7 @@ const fleetRow = async (label: string, budget: ClientConfig["budget"], shared: b
     label,
     calls: calls.length,
     perCall: attempts / calls.length,
+    retries: attempts - calls.length,
     drainedMs: drained === undefined ? undefined : drained - start,
     afterCalls: after.length,
     afterPerCall: after.length === 0 ? undefined : afterAttempts / after.length,
@@ -202,11 +203,11 @@ if (fleet.length > 0) {
   console.log(`
 Fleet: 4 processes x 16 in flight, ${fleetCalls} calls each, backend answering 503 to everything, up to 4 attempts
 
-| budget | calls | attempts per call | drained after | calls once drained | attempts per call once drained | warnings (lost Redis for a while) |
-| --- | --: | --: | --: | --: | --: | --: |
+| budget | calls | retries | attempts per call | drained after | calls once drained | attempts per call once drained | warnings (lost Redis for a while) |
+| --- | --: | --: | --: | --: | --: | --: | --: |
 ${
     fleet.map((r) =>
-      `| ${r.label} | ${r.calls} | ${fixed(r.perCall)} | ${
+      `| ${r.label} | ${r.calls} | ${r.retries} | ${fixed(r.perCall)} | ${
         r.drainedMs === undefined ? "-" : `${r.drainedMs} ms`
       } | ${r.afterCalls} | ${fixed(r.afterPerCall)} | ${r.warnings} |`
     ).join("\n")
