@@ -4,6 +4,7 @@ import { defineConfig, type TestProjectConfiguration } from "vitest/config"
 const projects: Array<TestProjectConfiguration> = [
   path.join(__dirname, "packages/core"),
   path.join(__dirname, "packages/node"),
+  path.join(__dirname, "packages/redis"),
   path.join(__dirname, "packages/cli"),
   // The Node layer's tests again, on the platform's undici client (`transport: "platform"`) instead of the direct
   // transport: both must pass everything.
@@ -31,12 +32,12 @@ const projects: Array<TestProjectConfiguration> = [
 export default defineConfig({
   test: {
     projects,
-    // `pnpm coverage`: the libraries' own code (@http-retry/core and @http-retry/node), as the tests run it in process.
+    // `pnpm coverage`: the libraries' own code (@http-retry/core, @http-retry/node and @http-retry/redis), as the tests run it in process.
     // @http-retry/cli is left out: its tests run the bundled command in a child process, which v8 coverage in the test
     // process does not see.
     coverage: {
       provider: "v8",
-      include: ["packages/core/src/**/*.ts", "packages/node/src/**/*.ts"],
+      include: ["packages/core/src/**/*.ts", "packages/node/src/**/*.ts", "packages/redis/src/**/*.ts"],
       reporter: ["text-summary", "text", "html"],
       reportsDirectory: "coverage",
       // The levels reached, rounded down a little, so that coverage cannot fall without this failing.

@@ -10,7 +10,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
-const packages = ["packages/core", "packages/node"]
+const packages = ["packages/core", "packages/node", "packages/redis"]
 
 for (const dir of packages) {
   fs.rmSync(path.join(root, dir, "dist"), { recursive: true, force: true })

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url"
 import ts from "typescript"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
-const packages = ["packages/core", "packages/node"]
+const packages = ["packages/core", "packages/node", "packages/redis"]
 
 const isTaggedErrorBase = (node) => {
   let constraint = false

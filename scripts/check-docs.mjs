@@ -105,10 +105,12 @@ let mirrored = 0
 
 const markdown = [
   path.join(root, "README.md"),
-  ...["core", "node"].map((pkg) => path.join(root, "packages", pkg, "README.md")).filter((f) => fs.existsSync(f)),
+  ...["core", "node", "redis"].map((pkg) => path.join(root, "packages", pkg, "README.md")).filter((f) =>
+    fs.existsSync(f)
+  ),
   ...walk(docsDir).filter((f) => f.endsWith(".md"))
 ]
-const sources = ["core", "node"].flatMap((pkg) =>
+const sources = ["core", "node", "redis"].flatMap((pkg) =>
   walk(path.join(root, "packages", pkg, "src")).filter((f) =>
     f.endsWith(".ts") && !f.includes(`${path.sep}internal${path.sep}`)
   )
@@ -148,7 +150,7 @@ for (const file of sources) {
 // The API reference shows a namespace's summary from its `export * as X` line in index.ts: it must be the module's own.
 const summaryOf = (comment) =>
   comment.split("\n").map((l) => l.replace(/^\s*\/?\*+\/?\s?/, "")).join("\n").split("@")[0].trim()
-for (const pkg of ["core", "node"]) {
+for (const pkg of ["core", "node", "redis"]) {
   const src = path.join(root, "packages", pkg, "src")
   const index = fs.readFileSync(path.join(src, "index.ts"), "utf8")
   for (const [, comment, name] of index.matchAll(/(\/\*\*(?:(?!\*\/)[\s\S])*\*\/)\s*export \* as (\w+) from/g)) {

@@ -6,6 +6,7 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { HttpRetry, HttpStatusError, RetryPolicy } from "@http-retry/core"
 import { NodeHttpRetry } from "@http-retry/node"
+import { RedisRetryBudget } from "@http-retry/redis"
 import * as Effect from "effect/Effect"
 import * as assert from "node:assert/strict"
 import * as child_process from "node:child_process"
@@ -19,7 +20,7 @@ const require = createRequire(import.meta.url)
 // --- Subpaths: every public module importable, the root re-exporting the same module, internals blocked ----------
 
 const publicModules = JSON.parse(process.env.PUBLIC_MODULES ?? "{}")
-assert.ok(Object.keys(publicModules).length === 2, "PUBLIC_MODULES names both packages")
+assert.ok(Object.keys(publicModules).length === 3, "PUBLIC_MODULES names the three library packages")
 for (const [pkg, modules] of Object.entries(publicModules)) {
   const root = await import(pkg)
   assert.deepEqual(Object.keys(root).sort(), [...modules].sort(), `${pkg} root exports`)
@@ -32,6 +33,7 @@ for (
   const blocked of [
     "@http-retry/core/internal/retry",
     "@http-retry/node/internal/nodeHttpRetry",
+    "@http-retry/redis/internal/redisRetryBudget",
     "@http-retry/cli/dist/bin/http-retry.cjs"
   ]
 ) {
@@ -41,9 +43,11 @@ for (
 // One copy of the core and of effect: the node package's errors are the user's classes.
 const installed = (name, from) =>
   fs.realpathSync(path.dirname(require.resolve(`${name}/package.json`, { paths: [from] })))
-const nodeDir = installed("@http-retry/node", process.cwd())
-assert.equal(installed("@http-retry/core", nodeDir), installed("@http-retry/core", process.cwd()))
-assert.equal(installed("effect", nodeDir), installed("effect", process.cwd()))
+for (const pkg of ["@http-retry/node", "@http-retry/redis"]) {
+  const dir = installed(pkg, process.cwd())
+  assert.equal(installed("@http-retry/core", dir), installed("@http-retry/core", process.cwd()), `${pkg}'s core`)
+  assert.equal(installed("effect", dir), installed("effect", process.cwd()), `${pkg}'s effect`)
+}
 
 // --- A loopback server: /flaky answers 503 once per key, then 200; /missing always 404 -------------------------------
 
@@ -111,6 +115,46 @@ try {
   assert.equal(missing.code, 22, missing.stderr)
   assert.match(missing.stderr, /HTTP 404 for GET .*\/missing after 1 attempt/)
   console.log(`bin: http-retry ${process.env.CLI_VERSION}: 503 then 200 in 2 attempts, exit 0; 404 exits 22`)
+
+  // --- The Redis store, on a redis-server of its own (CI installs one; elsewhere this part says it is skipped) ------
+
+  if (child_process.spawnSync("redis-server", ["--version"]).status === 0) {
+    const port = await new Promise((resolve) => {
+      const probe = http.createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address()
+        probe.close(() => resolve(port))
+      })
+    })
+    const redis = child_process.spawn("redis-server", [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no"
+    ], { stdio: "ignore", cwd: fs.mkdtempSync(path.join(process.cwd(), "redis-")) })
+    try {
+      const { RetryBudget } = await import("@http-retry/core")
+      const tokens = await Effect.runPromise(
+        Effect.gen(function*() {
+          const budget = yield* RetryBudget.RetryBudget
+          for (let i = 0; i < 50; i++) budget.record("http://api.test:80", "failure")
+          const allowed = yield* budget.acquire("http://api.test:80")
+          return { allowed, tokens: budget.tokens("http://api.test:80") }
+        }).pipe(
+          Effect.provide(RedisRetryBudget.layer({ redis: `redis://127.0.0.1:${port}`, connectTimeout: "10 seconds" }))
+        )
+      )
+      assert.deepEqual(tokens, { allowed: false, tokens: 50 })
+      console.log("redis: 50 failures leave 50 of 100 tokens in Redis: retries refused")
+    } finally {
+      redis.kill()
+    }
+  } else {
+    console.log("redis: skipped, no redis-server here (apt-get install -y redis-server)")
+  }
 } finally {
   server.close()
 }

@@ -8,8 +8,10 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type { CircuitBreaker, HttpStatusError } from "@http-retry/core"
 import { HttpRetry, RetryPolicy } from "@http-retry/core"
+import type { RetryBudget } from "@http-retry/core"
 import type * as HttpRetryModule from "@http-retry/core/HttpRetry"
 import { NodeHttpRetry } from "@http-retry/node"
+import { RedisRetryBudget } from "@http-retry/redis"
 import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -53,6 +55,9 @@ export const main: Effect.Effect<
 > = handled.pipe(
   Effect.provide(layer)
 )
+
+export const budget = RedisRetryBudget.layer({ redis: "redis://127.0.0.1:6379", flushInterval: "100 millis" })
+equal<typeof budget, Layer.Layer<RetryBudget.RetryBudget, RedisRetryBudget.RedisRetryBudgetError>>(true)
 
 // The subpath and the root name the same module.
 equal<typeof HttpRetryModule.withRetry, typeof HttpRetry.withRetry>(true)

@@ -1,5 +1,5 @@
 /**
- * `pnpm pack-test`: the packages as a user gets them. Builds, packs the three packages with pnpm, checks the packed
+ * `pnpm pack-test`: the packages as a user gets them. Builds, packs the four packages with pnpm, checks the packed
  * manifests, installs the tarballs into a scratch project outside the workspace (third-party packages from the npm
  * registry, at the workspace's ranges), then runs consumer.mjs there (ESM imports, a retrying request against a
  * loopback server, the `http-retry` bin installed from @http-retry/cli's tarball) and type-checks consumer.ts with
@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url"
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, "../..")
 const started = performance.now()
-const packages = ["core", "node"].map((name) => {
+const packages = ["core", "node", "redis"].map((name) => {
   const dir = path.join(root, "packages", name)
   return { dir, manifest: JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) }
 })
@@ -110,6 +110,11 @@ for (const { dir, manifest } of packages) {
     expect(published.bin === undefined, "the layer's package still has a bin")
     expect([...files].every((file) => !/\b(cli|demo)\b/.test(file)), "the command's files are packed with the layer")
   }
+  if (manifest.name === "@http-retry/redis") {
+    expect(published.dependencies["@http-retry/core"] === `^${packages[0].manifest.version}`, "core range")
+    expect(published.dependencies.ioredis !== undefined, "ioredis is not a dependency")
+    expect(published.bin === undefined, "the Redis store has a bin")
+  }
   if (problems.length > 0) fail(`${manifest.name}:\n  ${problems.join("\n  ")}`)
 }
 {
@@ -141,7 +146,7 @@ step(`packed ${Object.values(tarballs).map((file) => path.basename(file)).join("
 
 // --- A scratch project that installs the tarballs like any npm package -----------------------------------------------
 
-const [core, node] = packages.map(({ manifest }) => manifest)
+const [core, node, redis] = packages.map(({ manifest }) => manifest)
 const rootManifest = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"))
 fs.writeFileSync(
   path.join(scratch, "package.json"),
@@ -153,6 +158,7 @@ fs.writeFileSync(
       dependencies: {
         "@http-retry/core": `file:${path.basename(tarballs[core.name])}`,
         "@http-retry/node": `file:${path.basename(tarballs[node.name])}`,
+        "@http-retry/redis": `file:${path.basename(tarballs[redis.name])}`,
         "@http-retry/cli": `file:${path.basename(tarballs[cliManifest.name])}`,
         effect: node.peerDependencies.effect,
         "@effect/platform": node.peerDependencies["@effect/platform"],
