@@ -10,6 +10,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as Metric from "effect/Metric"
 import * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
 import * as http from "node:http"
@@ -158,6 +159,9 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
       }
       const status = b.service.status(origin, later)
       assert.strictEqual(status._tag, "Open")
+      // B's metrics say so, though no call of B saw it open.
+      const gauge = yield* Metric.value(Metric.tagged(CircuitBreaker.metrics.state, "origin", origin))
+      assert.strictEqual(gauge.value, 2)
     }))
 
   it.scopedLive("the fleet sends one probe: the slot is taken once; its success closes every process", () =>

@@ -624,8 +624,11 @@ export const makeStore = (
         return before === after ? Effect.void : transition(s.origin, before, after)
       }, { discard: true })
 
+    let outstanding = false
     const sync = (closing: boolean) =>
       Effect.gen(function*() {
+        // A sync that got no answer in time is still out: no other is sent over it (a stopped server would pile them up).
+        if (outstanding) return
         const sentAt = yield* Clock.currentTimeMillis
         const sent = batch(sentAt, closing)
         if (sent.length === 0 && healthy) return
@@ -636,7 +639,10 @@ export const makeStore = (
           for (let i = 1; i <= slots; i++) keys.push(`${keyPrefix}probe:${s.origin}:${i}`)
           args.push(...argsOf(s, sentAt, closing))
         }
-        const promise = (sent.length === 0 ? client.ping() : runScript(keys, args)).then(
+        outstanding = true
+        const promise = (sent.length === 0 ? client.ping() : runScript(keys, args)).finally(() => {
+          outstanding = false
+        }).then(
           (reply) => ({ _tag: "Answer", reply }) as const,
           (error: unknown) => {
             restore(sent)
