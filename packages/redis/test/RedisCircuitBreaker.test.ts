@@ -259,6 +259,90 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
       if (refused._tag === "Reject") assert.deepStrictEqual(refused.opening.failure, { _tag: "Timeout" })
     }))
 
+  it.scopedLive("a Retry-After opens it longer, for the fleet; one on a call in flight pushes the end back for all", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const keyPrefix = freshPrefix()
+      const options: RedisCircuitBreaker.Options = {
+        redis: server.url,
+        keyPrefix,
+        timeout: patient,
+        syncInterval: "1 hour",
+        probeLease: "3 hours"
+      }
+      const a = yield* makeStore(options)
+      const b = yield* makeStore(options)
+      assert.strictEqual(b.service.admit(origin, Date.now())._tag, "Pass")
+      const now = Date.now()
+      for (let i = 0; i < 4; i++) a.service.record(origin, { _tag: "Pass" }, FAILURE, now)
+      const opened = a.service.record(origin, { _tag: "Pass" }, { ...FAILURE, retryAfterMillis: 30_000 }, now)
+      assert.deepStrictEqual(opened?.opening, { openedAt: now, openUntil: now + 30_000, failure: FAILURE.failure })
+      yield* a.sync
+      yield* b.sync
+      const first = b.service.status(origin, Date.now())
+      assert.strictEqual(first._tag, "Open")
+      if (first._tag === "Open") assert.strictEqual(first.opening.openUntil - first.opening.openedAt, 30_000)
+
+      // A call sent before it opened ends with a longer Retry-After: the end moves, here and there.
+      const later = Date.now()
+      assert.isUndefined(a.service.record(origin, { _tag: "Pass" }, { ...FAILURE, retryAfterMillis: 60_000 }, later))
+      const extended = a.service.status(origin, later)
+      assert.strictEqual(extended._tag === "Open" && extended.opening.openUntil, later + 60_000)
+      yield* a.sync
+      const stored = yield* Effect.promise(() => server.admin.hgetall(`${keyPrefix}open:${origin}`))
+      assert.strictEqual(Number(stored.until) - Number(stored.at), later + 60_000 - now)
+      yield* b.sync
+      const second = b.service.status(origin, Date.now())
+      assert.strictEqual(second._tag, "Open")
+      if (second._tag === "Open" && first._tag === "Open") {
+        assert.strictEqual(second.opening.openedAt, first.opening.openedAt)
+        const length = second.opening.openUntil - second.opening.openedAt
+        assert.isTrue(Math.abs(length - (later + 60_000 - now)) < 1000, `${length}`)
+      }
+    }))
+
+  it.scopedLive("a server that does not answer (stopped, not gone): each breaker goes on alone after `timeout`", () => {
+    const logs = collectLogs()
+    return Effect.gen(function*() {
+      const server = yield* redisServer
+      const keyPrefix = freshPrefix()
+      const options: RedisCircuitBreaker.Options = {
+        redis: server.url,
+        keyPrefix,
+        syncInterval: "20 millis",
+        probeLease: "1 second",
+        timeout: "300 millis",
+        breaker: { openFor: "200 millis" }
+      }
+      const a = yield* makeStore(options)
+      const b = yield* makeStore(options)
+      assert.strictEqual(a.service.admit(origin, Date.now())._tag, "Pass")
+      assert.strictEqual(b.service.admit(origin, Date.now())._tag, "Pass")
+      yield* Effect.sleep("100 millis")
+      const pid = Number((yield* Effect.promise(() => server.admin.info("server"))).match(/process_id:(\d+)/)![1])
+      process.kill(pid, "SIGSTOP")
+      yield* Effect.addFinalizer(() => Effect.sync(() => process.kill(pid, "SIGCONT")))
+      yield* eventually(Effect.sync(() => logs.lines.length), (n) => n === 2)
+      for (const line of logs.lines) assert.match(line, /^WARN .*unreachable or slow \(no answer within 300ms\)/)
+
+      // A opens, refuses, and when the open time is over probes without a slot, and closes: all on its own.
+      failFive(a.service, Date.now())
+      assert.strictEqual(a.service.admit(origin, Date.now())._tag, "Reject")
+      yield* Effect.sleep("250 millis")
+      const probe = a.service.admit(origin, Date.now())
+      assert.strictEqual(probe._tag, "Probe")
+      assert.strictEqual(a.service.record(origin, probe, SUCCESS, Date.now())?.to, "Closed")
+      assert.strictEqual(b.service.admit(origin, Date.now())._tag, "Pass")
+
+      process.kill(pid, "SIGCONT")
+      yield* eventually(Effect.sync(() => logs.lines.length), (n) => n === 4)
+      for (const line of logs.lines.slice(2)) assert.match(line, /^INFO .*answers again; the breaker is shared again$/)
+      yield* Effect.sleep("200 millis")
+      assert.strictEqual(logs.lines.length, 4, logs.lines.join("\n"))
+      assert.strictEqual(yield* Effect.promise(() => server.admin.exists(`${keyPrefix}open:${origin}`)), 0)
+    }).pipe(Effect.provide(logs.layer))
+  })
+
   it.scopedLive(
     "through the layers: one process opens, the other stops sending; one probe closes both",
     () =>
