@@ -1,8 +1,8 @@
-import { FetchHttpClient, HttpClient } from "@effect/platform"
+import { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import * as CircuitBreaker from "@http-retry/core/CircuitBreaker"
-import * as HttpRetry from "@http-retry/core/HttpRetry"
 import * as RetryPolicy from "@http-retry/core/RetryPolicy"
+import { NodeHttpRetry } from "@http-retry/node"
 import { RedisCircuitBreaker } from "@http-retry/redis"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -373,8 +373,7 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
             )
         )
         const base = `http://127.0.0.1:${(backend.address() as { port: number }).port}`
-        const processLayer = HttpRetry.layer(RetryPolicy.make({ maxAttempts: 1 }), { breaker: true }).pipe(
-          Layer.provide(FetchHttpClient.layer),
+        const processLayer = NodeHttpRetry.layer({ policy: RetryPolicy.make({ maxAttempts: 1 }), breaker: true }).pipe(
           Layer.provide(RedisCircuitBreaker.layer({
             redis: server.url,
             keyPrefix,
