@@ -1,6 +1,6 @@
 /**
- * The fleet form of `@http-retry/core`'s retry budget: per-origin token
- * buckets in Redis, shared by every process of a service.
+ * The fleet form of `@http-retry/core`'s retry budget and circuit breaker:
+ * their state per origin in Redis, shared by every process of a service.
  *
  * @module @http-retry/redis
  * @since 0.2.0
