@@ -4,6 +4,7 @@ import * as CircuitBreaker from "@http-retry/core/CircuitBreaker"
 import * as RetryPolicy from "@http-retry/core/RetryPolicy"
 import { NodeHttpRetry } from "@http-retry/node"
 import { RedisCircuitBreaker } from "@http-retry/redis"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -12,6 +13,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
 import * as Scope from "effect/Scope"
+import * as TestClock from "effect/TestClock"
 import { Redis } from "ioredis"
 import * as http from "node:http"
 import { makeStore } from "../src/internal/redisCircuitBreaker.js"
@@ -165,6 +167,59 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
       // B's metrics say so, though no call of B saw it open.
       const gauge = yield* Metric.value(Metric.tagged(CircuitBreaker.metrics.state, "origin", origin))
       assert.strictEqual(gauge.value, 2)
+    }))
+
+  it.scoped("under TestClock: the opener's times to the millisecond, the probe at the end of the open time", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const keyPrefix = freshPrefix()
+      // Syncs only when asked (or woken by a transition): the clock is moved by hand.
+      const options: RedisCircuitBreaker.Options = {
+        redis: server.url,
+        keyPrefix,
+        timeout: patient,
+        syncInterval: "1 hour",
+        probeLease: "3 hours"
+      }
+      const a = yield* makeStore(options)
+      const b = yield* makeStore(options)
+      const at = (millis: number) => Effect.zipRight(TestClock.setTime(millis), Clock.currentTimeMillis)
+      assert.strictEqual(b.service.admit(origin, yield* at(0))._tag, "Pass")
+      const opening: CircuitBreaker.Opening = { openedAt: 0, openUntil: 5000, failure: FAILURE.failure }
+      assert.deepStrictEqual(failFive(a.service, 0), { from: "Closed", to: "Open", opening })
+      yield* a.sync
+      yield* b.sync
+      const adopted = b.service.status(origin, 0)
+      assert.strictEqual(adopted._tag, "Open")
+      if (adopted._tag === "Open") assert.strictEqual(adopted.opening.openUntil - adopted.opening.openedAt, 5000)
+
+      const refused = a.service.admit(origin, yield* at(4999))
+      assert.deepStrictEqual(refused, { _tag: "Reject", state: "Open", opening })
+      // At its end: no slot yet, refused; the next sync claims it, and the probe goes.
+      const waiting = a.service.admit(origin, yield* at(5000))
+      assert.deepStrictEqual(waiting, { _tag: "Reject", state: "HalfOpen", opening })
+      yield* a.sync
+      const probe = a.service.admit(origin, 5000)
+      assert.strictEqual(probe._tag, "Probe")
+      assert.deepStrictEqual(probe._tag === "Probe" && probe.transition, {
+        from: "Open",
+        to: "HalfOpen",
+        opening: undefined
+      })
+      assert.deepStrictEqual(a.service.status(origin, 5000), { _tag: "HalfOpen", opening, probes: 1 })
+      assert.strictEqual(b.service.admit(origin, 5000)._tag, "Reject")
+      yield* b.sync
+      assert.strictEqual(b.service.admit(origin, 5000)._tag, "Reject", "the slot is A's")
+
+      assert.deepStrictEqual(a.service.record(origin, probe, SUCCESS, yield* at(5250)), {
+        from: "HalfOpen",
+        to: "Closed",
+        opening: undefined
+      })
+      yield* a.sync
+      yield* b.sync
+      assert.deepStrictEqual(b.service.status(origin, 5250), { _tag: "Closed" })
+      assert.strictEqual(b.service.admit(origin, 5250)._tag, "Pass")
     }))
 
   it.scopedLive("the fleet sends one probe: the slot is taken once; its success closes every process", () =>
