@@ -353,8 +353,14 @@ export const makeStore = (
 
     let healthy = true
 
-    const open = (e: Entry, opening: CircuitBreaker.Opening): void => {
+    // A slot held is given back at the next sync, and no longer counted on here at once.
+    const giveBackSlot = (e: Entry): void => {
       if (e.slotUntil > 0) e.releaseSlot = true
+      e.slotUntil = 0
+    }
+
+    const open = (e: Entry, opening: CircuitBreaker.Opening): void => {
+      giveBackSlot(e)
       e.local = undefined
       e.opening = opening
       e.openingId = `${token}:${++openings}`
@@ -369,7 +375,7 @@ export const makeStore = (
     }
 
     const close = (e: Entry): void => {
-      if (e.slotUntil > 0) e.releaseSlot = true
+      giveBackSlot(e)
       e.closedId = e.openingId
       e.local = undefined
       e.opening = undefined
@@ -581,7 +587,7 @@ export const makeStore = (
         if (id === "") {
           if (e.opening === undefined || !e.shared) return Effect.void
           // Closed by a probe elsewhere (or gone quiet past its expiry): closed here too, counting afresh.
-          if (e.slotUntil > 0) e.releaseSlot = true
+          giveBackSlot(e)
           e.local = undefined
           e.opening = undefined
           e.openingId = ""
