@@ -15,7 +15,11 @@ import * as Metric from "effect/Metric"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import { Redis } from "ioredis"
+import * as child_process from "node:child_process"
 import * as http from "node:http"
+import * as path from "node:path"
+import * as readline from "node:readline"
+import { fileURLToPath } from "node:url"
 import { makeStore } from "../src/internal/redisCircuitBreaker.js"
 import { available, redisServer } from "./redisServer.js"
 
@@ -494,6 +498,89 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
         holding!()
         yield* eventually(call(a, "/a"), Either.isRight)
         yield* eventually(call(b, "/b"), Either.isRight)
+      }),
+    { timeout: 60_000 }
+  )
+
+  it.scopedLive(
+    "two processes: one opens, the other stops sending at its next sync; both end with nothing open",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* redisServer
+        const keyPrefix = freshPrefix()
+        const seen: Record<string, number> = { "/a": 0, "/b": 0 }
+        const backend = http.createServer((request, response) => {
+          seen[request.url ?? ""]++
+          response.writeHead(503).end("down")
+        })
+        yield* Effect.acquireRelease(
+          Effect.promise(() => new Promise<void>((resolve) => backend.listen(0, "127.0.0.1", resolve))),
+          () =>
+            Effect.promise(() =>
+              new Promise<void>((resolve) => {
+                backend.closeAllConnections()
+                backend.close(() => resolve())
+              })
+            )
+        )
+        const base = `http://127.0.0.1:${(backend.address() as { port: number }).port}`
+        const here = path.dirname(fileURLToPath(import.meta.url))
+        const children = ["/a", "/b"].map((p) =>
+          child_process.spawn(process.execPath, [
+            "--conditions=@http-retry/source",
+            "--import",
+            "tsx",
+            path.join(here, "fixtures", "breakerClient.ts"),
+            JSON.stringify({ redis: server.url, keyPrefix, backend: base + p })
+          ], { cwd: path.join(here, ".."), stdio: ["pipe", "pipe", "inherit"] })
+        )
+        yield* Effect.addFinalizer(() => Effect.sync(() => children.forEach((c) => c.kill())))
+        const lines = children.map((child) =>
+          readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
+        )
+        // Lines of the protocol; log lines (a child's logger writes to its stdout) are passed over.
+        const next = (i: number): Effect.Effect<string> =>
+          Effect.promise(() => lines[i].next()).pipe(
+            Effect.flatMap((r) => String(r.value).startsWith("timestamp=") ? next(i) : Effect.succeed(String(r.value)))
+          )
+        const call = (i: number) =>
+          Effect.suspend(() => {
+            children[i].stdin!.write("call\n")
+            return Effect.map(next(i), (line) =>
+              JSON.parse(line) as {
+                outcome: string
+                openedBy?: CircuitBreaker.Failure
+                length?: number
+              })
+          })
+        for (let i = 0; i < 2; i++) assert.strictEqual(yield* next(i), "ready")
+
+        assert.strictEqual((yield* call(1)).outcome, "HttpStatusError", "B knows the origin")
+        for (let i = 0; i < 5; i++) assert.strictEqual((yield* call(0)).outcome, "HttpStatusError")
+        assert.deepStrictEqual(yield* call(0), {
+          outcome: "CircuitOpenError",
+          openedBy: { _tag: "Status", status: 503 },
+          length: 5000
+        })
+        assert.strictEqual(seen["/a"], 5)
+        const refused = yield* eventually(call(1), (r) => r.outcome === "CircuitOpenError")
+        assert.deepStrictEqual(refused, {
+          outcome: "CircuitOpenError",
+          openedBy: { _tag: "Status", status: 503 },
+          length: 5000
+        })
+        const sentByB = seen["/b"]
+        for (let i = 0; i < 5; i++) assert.strictEqual((yield* call(1)).outcome, "CircuitOpenError")
+        assert.strictEqual(seen["/b"], sentByB, "no call of B reached the backend")
+
+        for (const child of children) child.stdin!.end()
+        const exits = yield* Effect.forEach(children, (child) =>
+          Effect.promise(() =>
+            new Promise<number | null>((resolve) =>
+              child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code))
+            )
+          ), { concurrency: "unbounded" })
+        assert.deepStrictEqual(exits, [0, 0], "each process ended by itself: no handle left open")
       }),
     { timeout: 60_000 }
   )
