@@ -186,7 +186,9 @@ const main = async () => {
   const started = performance.now()
   progress(
     `http-retry bench, ${mode.name} mode: ${rounds} round(s), placements ` +
-      `${placements.placements.map((p) => p.name).join(", ")}, clients ${clients.map((c) => c.name).join(", ")}`
+      `${placements.placements.map((p) => p.name).join(", ")}, clients ${
+        clients.map((c) => c.name).join(", ") || "none"
+      }${fleetWanted ? ", then the fleet rows on Redis" : ""}`
   )
   if (placements.pinnedUnavailable !== undefined) {
     progress(`note: pinned placement not run (${placements.pinnedUnavailable}); every figure is unpinned`)
@@ -223,7 +225,8 @@ const main = async () => {
       results.serverCpus[placement.name] = server.cpus
     }
     const runsStarted = performance.now()
-    for (let round = 1; round <= rounds; round++) {
+    // Only the fleet rows asked for (--scenarios=fleet): no round of scenarios.
+    for (let round = 1; round <= (scenarios.length === 0 ? 0 : rounds); round++) {
       if (round > 1) {
         const perRound = (performance.now() - runsStarted) / (round - 1) / 1000
         progress(
