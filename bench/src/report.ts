@@ -1080,6 +1080,7 @@ const targetsSection = (results: Results): string => {
     ...issue.map(targetLine),
     "",
     ...hedgingLines(results),
+    ...fleetLines(results.fleet),
     "### Earlier targets",
     "",
     ...earlierRun.map(targetLine),
@@ -1372,8 +1373,29 @@ const fleetSection = (fleet: FleetResults | undefined): string => {
     "",
     `Targets, met when they hold in every placement run: ${met} of ${targets.length} met.`,
     "",
-    ...targets.map(targetLine),
+    ...targets.map(fleetTargetLine),
     "",
     ...tables.flatMap((t) => [t, ""])
   ].join("\n").trimEnd()
+}
+
+/** As `targetLine`, in the words of the breaker's section: met, NOT met. */
+const fleetTargetLine = (t: Target): string => {
+  const met = overall(t)
+  const word = met === undefined ? "not measured" : met ? "met" : "NOT met"
+  return `- **${word}**: ${t.text}: ${t.readings.map((r) => `${r.placement} ${r.figure}`).join("; ") || "not run"}`
+}
+
+/** The fleet's targets in the Targets section, pointing at the section with the tables. */
+const fleetLines = (fleet: FleetResults | undefined): Array<string> => {
+  if (fleet === undefined) return []
+  if (fleet._tag === "Skipped") return ["### Issue 15, the fleet on Redis: not run", "", `- ${fleet.reason}`, ""]
+  const targets = fleetTargets(fleet)
+  const met = targets.filter((t) => overall(t) === true).length
+  return [
+    `### Issue 15, the fleet on Redis: ${met} of ${targets.length} met (tables: "Fleet (Redis)")`,
+    "",
+    ...targets.map(fleetTargetLine),
+    ""
+  ]
 }
