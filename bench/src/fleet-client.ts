@@ -1,49 +1,70 @@
 /**
- * One client process of the fleet bench (fleet.ts): `calls` calls, `inFlight` at a time, each retried up to
- * `maxAttempts` with a 1 ms wait, under the Redis budget (`budget: "redis"`), or none (`"off"`). The retry loop asks
- * the `RetryBudget` service directly (record every attempt, acquire before a retry), as the retrying clients do with
- * their budget on. Waits for a line on stdin to start, prints one JSON line of results.
+ * One client process of the fleet rows (fleet.ts), on the real layer as a service would run it:
+ *
+ * - "plain": `NodeHttpRetry.layer({ policy })`, no budget, no breaker;
+ * - "budget": `NodeHttpRetry.layer({ budget: true, policy })` with `RedisRetryBudget.layer` provided;
+ * - "guarded": `NodeHttpRetry.layer({ budget: true, breaker: true, policy })` with `RedisRetryBudget.layer` provided.
+ *
+ * `calls` GET calls, `inFlight` worker fibers at a time, each a request id of its own (`?id=<tag>-<i>`), after
+ * `warmup` calls on /warmup<path>. A call that fails ends with the layer's error: an `HttpStatusError` says how many
+ * attempts it made and why it gave up (`BudgetExhausted` when the budget refused its retry). Prints "ready" once the
+ * layer is built, starts on a line from stdin, prints one JSON line of results, and ends.
  */
-import * as RetryBudget from "@http-retry/core/RetryBudget"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import { HttpRetry, HttpStatusError, RetryPolicy } from "@http-retry/core"
+import { NodeHttpRetry } from "@http-retry/node"
 import { RedisRetryBudget } from "@http-retry/redis"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as readline from "node:readline"
-import { Agent, request } from "undici"
+import { ownCpuList } from "./placement.js"
+
+export type ClientKind = "plain" | "budget" | "guarded"
 
 export interface ClientConfig {
+  readonly kind: ClientKind
   readonly redis: string
   readonly keyPrefix: string
-  readonly backend: string
+  /** The backend's origin; the calls go to `${origin}${path}?id=${tag}-${i}`. */
+  readonly origin: string
+  readonly path: string
+  readonly tag: string
   readonly calls: number
+  readonly warmup: number
   readonly inFlight: number
-  readonly maxAttempts: number
-  readonly budget: "redis" | "off"
+  /** "fast": 4 attempts, 1 ms base, factor 2, no jitter (the storm's); "default": `RetryPolicy.defaults`. */
+  readonly policy: "fast" | "default"
 }
 
 export interface ClientResult {
-  /** Per call: its start (ms since the epoch) and the attempts it made. */
+  /** Per call: its start (ms since the epoch) and the attempts it made (1 for a success). */
   readonly calls: ReadonlyArray<readonly [start: number, attempts: number]>
-  /** When this process first saw a retry refused (ms since the epoch). */
+  /** Calls that failed, and the first failure, one line. */
+  readonly failures: number
+  readonly firstError: string | undefined
+  /** Calls that ended with reason BudgetExhausted, and when the first of them ended (ms since the epoch). */
+  readonly refused: number
   readonly firstRefusal: number | undefined
   readonly elapsedMs: number
-  /** CPU time (user + system) this process spent on the calls, in microseconds: steadier than req/s on a busy host. */
+  /** CPU time (user + system) this process spent on the measured calls, in microseconds. */
   readonly cpuMicros: number
+  /** The CPUs this process was allowed to run on. */
+  readonly cpus: string | undefined
 }
 
 const config = JSON.parse(process.argv[2]) as ClientConfig
-const origin = new URL(config.backend).origin
-const dispatcher = new Agent({ connections: config.inFlight })
 
-const noBudget: RetryBudget.Service = {
-  record: () => {},
-  acquire: () => Effect.succeed(true),
-  tokens: () => 100,
-  options: { maxTokens: 100, tokenRatio: 0.1 }
-}
-const budgetLayer = config.budget === "redis" ?
-  RedisRetryBudget.layer({ redis: config.redis, keyPrefix: config.keyPrefix, connectTimeout: "30 seconds" }) :
-  Layer.succeed(RetryBudget.RetryBudget, noBudget)
+const policy = config.policy === "fast" ? RetryPolicy.make({ baseDelay: "1 millis", jitter: "none" }) : undefined
+const budget = RedisRetryBudget.layer({
+  redis: config.redis,
+  keyPrefix: config.keyPrefix,
+  connectTimeout: "30 seconds"
+})
+const layer: Layer.Layer<HttpClient.HttpClient, RedisRetryBudget.RedisRetryBudgetError> = config.kind === "plain" ?
+  NodeHttpRetry.layer({ policy }) :
+  NodeHttpRetry.layer({ budget: true, breaker: config.kind === "guarded", policy }).pipe(Layer.provide(budget))
 
 const go = new Promise<void>((resolve) => {
   const lines = readline.createInterface({ input: process.stdin })
@@ -53,49 +74,71 @@ const go = new Promise<void>((resolve) => {
   })
 })
 
+const runtime = ManagedRuntime.make(layer)
+
 const program = Effect.gen(function*() {
-  const budget = yield* RetryBudget.RetryBudget
+  const client = yield* HttpRetry.client
+  const run = (path: string, count: number) =>
+    Effect.suspend(() => {
+      const calls = new Array<readonly [number, number]>(count)
+      let failures = 0
+      let firstError: string | undefined
+      let refused = 0
+      let firstRefusal: number | undefined
+      const one = (i: number) =>
+        Effect.suspend(() => {
+          const start = Date.now()
+          return client.get(`${config.origin}${path}?id=${config.tag}-${i}`).pipe(
+            Effect.flatMap((response) => response.arrayBuffer),
+            Effect.matchCause({
+              onSuccess: () => {
+                calls[i] = [start, 1]
+              },
+              onFailure: (cause) => {
+                failures++
+                const error = Cause.failureOption(cause)
+                if (error._tag === "Some" && HttpStatusError.isHttpStatusError(error.value)) {
+                  calls[i] = [start, error.value.attempts]
+                  if (error.value.reason === "BudgetExhausted") {
+                    refused++
+                    firstRefusal ??= Date.now()
+                  }
+                } else {
+                  calls[i] = [start, 0]
+                }
+                firstError ??= Cause.pretty(cause).split("\n")[0].slice(0, 300)
+              }
+            })
+          )
+        })
+      let next = 0
+      const worker = Effect.whileLoop({ while: () => next < count, body: () => one(next++), step: () => {} })
+      return Effect.all(Array.from({ length: Math.min(config.inFlight, count) }, () => worker), {
+        concurrency: "unbounded",
+        discard: true
+      }).pipe(Effect.zipRight(Effect.sync(() => ({ calls, failures, firstError, refused, firstRefusal }))))
+    })
+  if (config.warmup > 0) yield* run(`/warmup${config.path}`, config.warmup)
   process.stdout.write("ready\n")
   yield* Effect.promise(() => go)
-  let firstRefusal: number | undefined
-  const call = Effect.gen(function*() {
-    const start = Date.now()
-    for (let attempt = 1;; attempt++) {
-      const response = yield* Effect.promise(() => request(config.backend, { dispatcher }))
-      yield* Effect.promise(() => response.body.dump())
-      if (response.statusCode < 500) {
-        budget.record(origin, "success")
-        return [start, attempt] as const
-      }
-      budget.record(origin, "failure")
-      if (attempt >= config.maxAttempts) return [start, attempt] as const
-      if (!(yield* budget.acquire(origin))) {
-        firstRefusal ??= Date.now()
-        return [start, attempt] as const
-      }
-      yield* Effect.sleep("1 millis")
-    }
-  })
   const started = performance.now()
   const cpu = process.cpuUsage()
-  const calls = yield* Effect.forEach(Array.from({ length: config.calls }), () => call, {
-    concurrency: config.inFlight
-  })
+  const outcome = yield* run(config.path, config.calls)
   const used = process.cpuUsage(cpu)
   const result: ClientResult = {
-    calls,
-    firstRefusal,
+    ...outcome,
     elapsedMs: performance.now() - started,
-    cpuMicros: used.user + used.system
+    cpuMicros: used.user + used.system,
+    cpus: ownCpuList()
   }
   process.stdout.write(JSON.stringify(result) + "\n")
-}).pipe(Effect.provide(budgetLayer))
+})
 
-Effect.runPromise(program).then(
-  () => dispatcher.close(),
+runtime.runPromise(program).then(
+  () => runtime.dispose(),
   (error) => {
     console.error(error)
     process.exitCode = 1
-    return dispatcher.close()
+    return runtime.dispose()
   }
 )

@@ -3,8 +3,8 @@
  * only, writes BENCHMARKS.md) or `pnpm bench:smoke` (stdout only).
  *
  * Options: --smoke, --quick, --rounds=N, --scale=F, --placements=unpinned,pinned, --taskset=PATH,
- * --clients=a,b (adapter names in ./clients), --scenarios=a,b, --leak-client=NAME, --leak-count=N, --no-leak,
- * --no-write. See bench/README.md.
+ * --clients=a,b (adapter names in ./clients), --scenarios=a,b (`fleet`: the fleet rows on Redis), --leak-client=NAME,
+ * --leak-count=N, --no-leak, --no-write. See bench/README.md.
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -14,6 +14,7 @@ import type { CommandRun } from "./cold-commands.js"
 import { buildCommand, commandSummary, runCommands } from "./cold-commands.js"
 import type { ClientInfo, Scenario } from "./config.js"
 import { clients as allClients, makeMode } from "./config.js"
+import { fleetSizes, runFleet } from "./fleet.js"
 import type { Placement, PlacementName } from "./placement.js"
 import { detectPlacements } from "./placement.js"
 import { buildDir, buildPackages, rootDir, transpile } from "./prepare.js"
@@ -44,12 +45,16 @@ for (const name of wanted ?? []) {
 }
 const wantedScenarios = option("scenarios")?.split(",")
 for (const name of wantedScenarios ?? []) {
-  if (!mode.scenarios.some((s) => s.name === name)) {
+  if (name !== "fleet" && !mode.scenarios.some((s) => s.name === name)) {
     throw new Error(
-      `--scenarios: ${name} is not a scenario of ${mode.name} mode (${mode.scenarios.map((s) => s.name).join(", ")})`
+      `--scenarios: ${name} is not a scenario of ${mode.name} mode (${
+        [...mode.scenarios.map((s) => s.name), "fleet"].join(", ")
+      })`
     )
   }
 }
+/** The fleet rows (fleet.ts): 4 processes on one Redis budget, and the happy path with it; in every mode. */
+const fleetWanted = wantedScenarios === undefined || wantedScenarios.includes("fleet")
 /**
  * Each scenario's clients: the mode's list, or the --clients given (the retry scenarios only take those that
  * retry).
@@ -181,14 +186,16 @@ const main = async () => {
   const started = performance.now()
   progress(
     `http-retry bench, ${mode.name} mode: ${rounds} round(s), placements ` +
-      `${placements.placements.map((p) => p.name).join(", ")}, clients ${clients.map((c) => c.name).join(", ")}`
+      `${placements.placements.map((p) => p.name).join(", ")}, clients ${
+        clients.map((c) => c.name).join(", ") || "none"
+      }${fleetWanted ? ", then the fleet rows on Redis" : ""}`
   )
   if (placements.pinnedUnavailable !== undefined) {
     progress(`note: pinned placement not run (${placements.pinnedUnavailable}); every figure is unpinned`)
   }
   const buildError = buildPackages()
   if (buildError !== undefined) {
-    progress(`warning: tsc -b packages/node failed; going on with the dist/ there is:\n${buildError}`)
+    progress(`warning: tsc -b packages/node packages/redis failed; going on with the dist/ there is:\n${buildError}`)
   }
   const commandError = scenarios.some((s) => s.kind === "cold-start") ? buildCommand(rootDir) : undefined
   if (commandError !== undefined) progress(`warning: bundling packages/cli failed:\n${commandError}`)
@@ -206,7 +213,8 @@ const main = async () => {
     runs: [],
     coldRuns: [],
     commandRuns: [],
-    leak: undefined
+    leak: undefined,
+    fleet: undefined
   }
   // Once a client's import fails it will fail every time: skip it from then on instead of forking it again.
   const skipped = new Map<string, string>()
@@ -217,7 +225,8 @@ const main = async () => {
       results.serverCpus[placement.name] = server.cpus
     }
     const runsStarted = performance.now()
-    for (let round = 1; round <= rounds; round++) {
+    // Only the fleet rows asked for (--scenarios=fleet): no round of scenarios.
+    for (let round = 1; round <= (scenarios.length === 0 ? 0 : rounds); round++) {
       if (round > 1) {
         const perRound = (performance.now() - runsStarted) / (round - 1) / 1000
         progress(
@@ -285,6 +294,24 @@ const main = async () => {
         }`
       )
     }
+    if (fleetWanted) {
+      // Smoke mode keeps the rows working in the first placement only, at a size whose figures mean nothing.
+      const size = fleetSizes[mode.name]
+      const n = (x: number) => Math.max(1, Math.round(x * scale))
+      results.fleet = await runFleet({
+        size: {
+          fleetCalls: n(size.fleetCalls),
+          happyCalls: n(size.happyCalls),
+          happyWarmup: n(size.happyWarmup),
+          rounds
+        },
+        placements: mode.name === "smoke" ? placed.slice(0, 1) : placed,
+        taskset: placements.taskset,
+        buildDir,
+        timeoutMs: mode.childTimeoutMs,
+        progress
+      })
+    }
   } finally {
     for (const { server } of placed) server.stop()
   }
@@ -297,8 +324,10 @@ const main = async () => {
     progress(`wrote ${out}`)
   }
   progress(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`)
+  const fleet = results.fleet?._tag === "Ran" ? results.fleet.placements : []
   const crashed = [...results.runs, ...results.coldRuns, ...results.commandRuns].some((r) => r.crashed !== undefined) ||
-    results.leak?.crashed !== undefined
+    results.leak?.crashed !== undefined ||
+    fleet.some((p) => [...p.rows, ...p.happy].some((r) => r.crashed !== undefined))
   process.exitCode = crashed ? 1 : 0
 }
 

@@ -11,15 +11,20 @@ export const buildDir = Path.join(benchDir, "build")
 const require = createRequire(import.meta.url)
 
 /**
- * Builds @http-retry/core and @http-retry/node (tsc -b, incremental) so that the bench measures what ships, their
- * dist/, never a stale one. A failing build is reported, and the bench goes on with whatever dist/ holds: a client
+ * Builds @http-retry/core, @http-retry/node and @http-retry/redis (tsc -b, incremental) so that the bench measures
+ * what ships, their dist/, never a stale one. A failing build is reported, and the bench goes on with whatever dist/ holds: a client
  * whose import then fails is skipped.
  */
 export const buildPackages = (): string | undefined => {
   const tsc = require.resolve("typescript/bin/tsc")
   const result = ChildProcess.spawnSync(
     process.execPath,
-    [tsc, "-b", Path.join(rootDir, "packages/node/tsconfig.src.json")],
+    [
+      tsc,
+      "-b",
+      Path.join(rootDir, "packages/node/tsconfig.src.json"),
+      Path.join(rootDir, "packages/redis/tsconfig.src.json")
+    ],
     { encoding: "utf8" }
   )
   if (result.status === 0) return undefined

@@ -9,6 +9,8 @@ import * as Path from "node:path"
 import type { CommandRun } from "./cold-commands.js"
 import { commandSection } from "./cold-commands.js"
 import type { ClientInfo, Mode, Scenario } from "./config.js"
+import type { FleetPlacement, FleetResults, FleetRow, HappyRun } from "./fleet.js"
+import { FLEET_IN_FLIGHT, FLEET_PROCESSES, HAPPY_IN_FLIGHT } from "./fleet.js"
 import type { PlacementName, Placements } from "./placement.js"
 import { rootDir, undiciOfPlatformNode, versionOf } from "./prepare.js"
 import type { ClientResult, ColdStartResult, LeakResult, ServerStats } from "./protocol.js"
@@ -72,6 +74,8 @@ export interface Results {
   readonly coldRuns: Array<ColdRun>
   readonly commandRuns: Array<CommandRun>
   leak: LeakRun | undefined
+  /** The fleet rows on Redis (fleet.ts); undefined when not asked for. */
+  fleet: FleetResults | undefined
 }
 
 const versionedPackages = [
@@ -1076,6 +1080,7 @@ const targetsSection = (results: Results): string => {
     ...issue.map(targetLine),
     "",
     ...hedgingLines(results),
+    ...fleetLines(results.fleet),
     "### Earlier targets",
     "",
     ...earlierRun.map(targetLine),
@@ -1190,6 +1195,7 @@ export const render = (results: Results): string => {
     if (scenario.kind === "tail") sections.push(tailSection(results, scenario))
   }
   sections.push(leakSection(results.leak))
+  sections.push(fleetSection(results.fleet))
   sections.push(profileSection())
   return sections.filter((s) => s !== "").join("\n\n") + "\n"
 }
@@ -1198,4 +1204,198 @@ export const render = (results: Results): string => {
 const profileSection = (): string => {
   const file = Path.join(rootDir, "bench", "PROFILE.md")
   return Fs.existsSync(file) ? Fs.readFileSync(file, "utf8").trim() : ""
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fleet (Redis)
+
+/** Issue 15's fleet target: fleet-wide attempts per call once the shared budget has drained, within the first second. */
+const FLEET_DRAINED_TARGET = 1.2
+const FLEET_HAPPY_FLOOR = 0.97
+
+const fleetRowProblems = (row: FleetRow, shape: "plain" | "budget"): Array<string> => {
+  if (row.crashed !== undefined) return [`CRASHED: ${row.crashed}`]
+  const out: Array<string> = []
+  if (row.backendAttempts !== row.attempts) {
+    out.push(`WRONG: the calls counted ${row.attempts} attempts, the backend ${row.backendAttempts}`)
+  }
+  if (row.failures !== row.calls) {
+    out.push(`WRONG: ${row.calls - row.failures} of ${row.calls} calls succeeded against a backend that is down`)
+  }
+  if (shape === "plain" && row.attempts !== 4 * row.calls) {
+    out.push(`WRONG: ${row.attempts} attempts; without a budget the policy makes exactly ${4 * row.calls}`)
+  }
+  return out
+}
+
+const happyProblems = (run: HappyRun): Array<string> => {
+  if (run.crashed !== undefined) return [`CRASHED: ${run.crashed}`]
+  const out: Array<string> = []
+  if (run.failures > 0) out.push(`WRONG: ${run.failures} of ${run.calls} calls failed (${run.firstError})`)
+  if (run.backendAttempts !== run.calls) {
+    out.push(`WRONG: the server saw ${run.backendAttempts} requests for ${run.calls} calls`)
+  }
+  return out
+}
+
+const perCall = (attempts: number, calls: number) => calls === 0 ? NaN : attempts / calls
+
+const happyRatio = (p: FleetPlacement): Spread => {
+  const ratios: Array<number> = []
+  for (const on of p.happy.filter((r) => r.kind === "guarded")) {
+    const off = p.happy.find((r) => r.kind === "plain" && r.round === on.round)
+    if (off !== undefined && on.crashed === undefined && off.crashed === undefined) ratios.push(on.rps / off.rps)
+  }
+  return spread(ratios)
+}
+
+const fleetTargets = (fleet: Extract<FleetResults, { _tag: "Ran" }>): Array<Target> => [
+  {
+    text: `the fleet (${FLEET_PROCESSES} processes × ${FLEET_IN_FLIGHT} in flight, one budget in Redis, a backend ` +
+      `failing 100%): fleet-wide attempts per call ≤ ${FLEET_DRAINED_TARGET} once drained, drained within 1 s`,
+    readings: fleet.placements.map((p) => {
+      const row = p.rows.find((r) => r.label === "one budget in Redis")
+      if (row === undefined || row.crashed !== undefined) {
+        return { placement: p.placement, met: row === undefined ? undefined : false, figure: row?.crashed ?? "–" }
+      }
+      const after = perCall(row.afterAttempts, row.afterCalls)
+      const correct = fleetRowProblems(row, "budget").length === 0
+      return {
+        placement: p.placement,
+        met: !Number.isNaN(after) && after <= FLEET_DRAINED_TARGET && (row.drainedMs ?? Infinity) <= 1000 && correct,
+        figure: row.drainedMs === undefined ?
+          "never drained" :
+          `${num(after, 2)} after ${num(row.drainedMs)} ms${correct ? "" : ", WRONG"}`
+      }
+    })
+  },
+  {
+    text: `happy path, ${HAPPY_IN_FLIGHT} in flight: \`NodeHttpRetry.layer({ budget: true, breaker: true })\` over ` +
+      `\`RedisRetryBudget.layer\` ≥ ${FLEET_HAPPY_FLOOR}× the req/s of \`NodeHttpRetry.layer()\``,
+    readings: fleet.placements.map((p) => {
+      const ratio = happyRatio(p)
+      const correct = p.happy.every((r) => happyProblems(r).length === 0)
+      return {
+        placement: p.placement,
+        met: ratio.n === 0 ? (p.happy.length === 0 ? undefined : false) : ratio.median >= FLEET_HAPPY_FLOOR && correct,
+        figure: `${withRange(ratio, 2, "×")}${correct ? "" : ", WRONG runs"}`
+      }
+    })
+  }
+]
+
+const fleetSection = (fleet: FleetResults | undefined): string => {
+  if (fleet === undefined) return ""
+  if (fleet._tag === "Skipped") return `## Fleet (Redis)\n\nNot run: ${fleet.reason}.`
+  const targets = fleetTargets(fleet)
+  const tables = fleet.placements.map((p) => {
+    const rows = p.rows.map((row) => {
+      const problems = fleetRowProblems(row, row.label === "no budget" ? "plain" : "budget")
+      return [
+        row.label,
+        num(row.calls),
+        num(perCall(row.attempts, row.calls), 2),
+        num(row.attempts - row.calls),
+        num(row.refused),
+        row.drainedMs === undefined ? "–" : `${num(row.drainedMs)} ms`,
+        num(row.afterCalls),
+        num(perCall(row.afterAttempts, row.afterCalls), 2),
+        num(row.backendAttempts),
+        num(row.warnings),
+        problems.length === 0 ? "ok" : problems.join("; ")
+      ]
+    })
+    const ofKind = (kind: HappyRun["kind"]) => p.happy.filter((r) => r.kind === kind)
+    const happyRows = (["plain", "guarded"] as const).map((kind) => {
+      const runs = ofKind(kind)
+      const problems = [...new Set(runs.flatMap(happyProblems))]
+      return [
+        kind === "plain" ?
+          "`NodeHttpRetry.layer()`" :
+          "`NodeHttpRetry.layer({ budget: true, breaker: true })` over `RedisRetryBudget.layer`",
+        withRange(spread(runs.map((r) => r.rps))),
+        runs.map((r) => num(r.rps)).join(", "),
+        num(spread(runs.map((r) => r.cpuMicrosPerCall)).median),
+        kind === "plain" ? "" : withRange(happyRatio(p), 2, "×"),
+        problems.length === 0 ? (runs.length === 0 ? "–" : "ok") : problems.join("; ")
+      ]
+    })
+    const cpus = [...new Set([...p.rows.flatMap((r) => r.cpus), ...p.happy.flatMap((r) => r.cpus ?? [])])]
+    return [
+      `### ${p.placement}`,
+      "",
+      `${p.description}; redis-server ${p.redisCpus === undefined ? "free as well" : `on CPU ${p.redisCpus}`}, ` +
+      `beside the server. The ${FLEET_PROCESSES} fleet processes all sit where one client sits` +
+      `${cpus.length === 0 ? "" : ` (as they reported it: CPUs ${cpus.join(", ")})`}.`,
+      "",
+      table(
+        [
+          "budget",
+          "calls",
+          "attempts per call",
+          "retries",
+          "calls refused a retry",
+          "drained after",
+          "calls once drained",
+          "attempts per call once drained",
+          "backend saw",
+          "warnings",
+          "verdict"
+        ],
+        rows
+      ),
+      "",
+      table(["happy path", "req/s", "each round", "client CPU µs/call", "× without", "verdict"], happyRows)
+    ].join("\n")
+  })
+  const met = targets.filter((t) => overall(t) === true).length
+  return [
+    "## Fleet (Redis)",
+    "",
+    `On a redis-server ${fleet.redisVersion} the bench started for the rows (a free port, no persistence), one per ` +
+    `placement. Every client is a process of its own on the real layer, \`NodeHttpRetry.layer\` (direct ` +
+    `transport) with \`RedisRetryBudget.layer\` provided where a budget is on.`,
+    "",
+    `- The fleet: ${FLEET_PROCESSES} processes × ${num(fleet.size.fleetCalls)} calls, ${FLEET_IN_FLIGHT} in flight ` +
+    `each (${FLEET_PROCESSES * FLEET_IN_FLIGHT} for the fleet), to /down (503 to everything), each call up to 4 ` +
+    `attempts 1, 2 and 4 ms apart (\`RetryPolicy.make({ baseDelay: "1 millis", jitter: "none" })\`), once per ` +
+    `placement. Rows: no budget; a budget per process (the Redis budget under 4 key prefixes: what one budget per ` +
+    `process gives); one budget in Redis for the fleet (100 tokens, 0.1 back per success). "Drained after": from ` +
+    `the start to the first call that ended with \`BudgetExhausted\`; "once drained": the calls started after it. ` +
+    `"Warnings": log lines of processes that lost Redis for a while (no answer within 100 ms) and decided on their ` +
+    `own view meanwhile. The backend's count must equal the calls' attempts (from each \`HttpStatusError\`).`,
+    `- The happy path: one process, ${HAPPY_IN_FLIGHT} in flight, ${
+      num(fleet.size.happyCalls)
+    } calls to /happy after ` +
+    `${num(fleet.size.happyWarmup)} warm-up calls, default policy: the layer with the Redis budget and the breaker ` +
+    `on against the same layer without them, ${fleet.size.rounds} round(s), their order alternating; the ratio is ` +
+    `taken within a round, then the median (min–max).`,
+    "",
+    `Targets, met when they hold in every placement run: ${met} of ${targets.length} met.`,
+    "",
+    ...targets.map(fleetTargetLine),
+    "",
+    ...tables.flatMap((t) => [t, ""])
+  ].join("\n").trimEnd()
+}
+
+/** As `targetLine`, in the words of the breaker's section: met, NOT met. */
+const fleetTargetLine = (t: Target): string => {
+  const met = overall(t)
+  const word = met === undefined ? "not measured" : met ? "met" : "NOT met"
+  return `- **${word}**: ${t.text}: ${t.readings.map((r) => `${r.placement} ${r.figure}`).join("; ") || "not run"}`
+}
+
+/** The fleet's targets in the Targets section, pointing at the section with the tables. */
+const fleetLines = (fleet: FleetResults | undefined): Array<string> => {
+  if (fleet === undefined) return []
+  if (fleet._tag === "Skipped") return ["### Issue 15, the fleet on Redis: not run", "", `- ${fleet.reason}`, ""]
+  const targets = fleetTargets(fleet)
+  const met = targets.filter((t) => overall(t) === true).length
+  return [
+    `### Issue 15, the fleet on Redis: ${met} of ${targets.length} met (tables: "Fleet (Redis)")`,
+    "",
+    ...targets.map(fleetTargetLine),
+    ""
+  ]
 }

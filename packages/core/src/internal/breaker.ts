@@ -503,8 +503,10 @@ const ErrorWithLimit = Error as { stackTraceLimit?: number | undefined }
 
 /**
  * Attempt `n` of `call` under its breaker: rejected at once when the origin
- * is open (`refused` says how the call ends), or sent with `send` and its
- * outcome recorded before the loop goes on with `k`. A probe interrupted
+ * is open (`refused` says how the call ends), or sent with `send`, which
+ * wraps the continuation of the outcome it settles on with `record`: the
+ * outcome is recorded before the loop goes on. One attempt, or a hedged
+ * round that settles as one attempt, is one outcome. A probe interrupted
  * before its outcome gives its place back.
  *
  * @internal
@@ -514,8 +516,7 @@ export const guard = <E>(
   n: number,
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   now: number,
-  k: Continue,
-  send: (k: Continue) => Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown>,
+  send: (record: (k: Continue) => Continue) => Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown>,
   refused: (error: CircuitOpenError) => Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown>
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
   const breaker = call.breaker!
@@ -549,7 +550,7 @@ export const guard = <E>(
     const transition = breaker.record(origin, admission, outcome, clockOf(fiber).unsafeCurrentTimeMillis())
     if (transition !== undefined) transitioned(call, fiber, origin, transition)
   }
-  const sent = send({
+  const sent = send((k) => ({
     onSuccess: (response) => {
       const status = response.status
       if (status >= 200 && status < 300) settle(SUCCESS)
@@ -566,7 +567,7 @@ export const guard = <E>(
       }
       return k.onFailure(cause)
     }
-  })
+  }))
   if (admission._tag !== "Probe") return sent
   return Effect.onInterrupt(sent, () =>
     Effect.sync(() => {

@@ -62,19 +62,34 @@ const attempt = <E>(
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
   // Hedging (hedge.ts): attempts from `n` on run side by side, and the round settles as one attempt would.
   const hedge = call.hedge
-  if (hedge !== undefined && hedge.hedgesLeft > 0 && n < call.plan.policy.maxAttempts) {
-    return Hedge.round(call as Call<unknown>, hedge, n, now, (n, startMillis) => settle(call, n, startMillis))
+  const hedged = hedge !== undefined && hedge.hedgesLeft > 0 && n < call.plan.policy.maxAttempts
+  if (call.breaker === undefined) {
+    return hedged ?
+      Hedge.round(call as Call<unknown>, hedge, n, now, (n, startMillis) => settle(call, n, startMillis)) :
+      sendAttempt(
+        call,
+        n,
+        fiber,
+        Decision.attemptTimeoutMillis(call.plan, now - call.startMillis),
+        settle(call, n, now)
+      )
   }
-  const timeoutMillis = Decision.attemptTimeoutMillis(call.plan, now - call.startMillis)
-  if (call.breaker === undefined) return sendAttempt(call, n, fiber, timeoutMillis, settle(call, n, now))
   // The breaker: a rejected first attempt fails with CircuitOpenError; a rejected retry ends with the last failure.
   return Breaker.guard(
     call,
     n,
     fiber,
     now,
-    settle(call, n, now),
-    (k) => sendAttempt(call, n, fiber, timeoutMillis, k),
+    (record) =>
+      hedged ?
+        Hedge.round(call as Call<unknown>, hedge, n, now, (n, startMillis) => record(settle(call, n, startMillis))) :
+        sendAttempt(
+          call,
+          n,
+          fiber,
+          Decision.attemptTimeoutMillis(call.plan, now - call.startMillis),
+          record(settle(call, n, now))
+        ),
     (error) =>
       n === 1 ? Breaker.failOpen(call, error) : giveUp(call, n - 1, call.lastFailure, call.lastHint!, "CircuitOpen")
   )

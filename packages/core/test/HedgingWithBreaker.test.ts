@@ -1,0 +1,59 @@
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { assert, describe, it } from "@effect/vitest"
+import { CircuitBreaker, HttpRetry, RetryPolicy, TestHttpClient } from "@http-retry/core"
+import * as Effect from "effect/Effect"
+import { failure, observe, statusError } from "./utils.js"
+
+const { delayed, ok, respond } = TestHttpClient
+
+const policy = RetryPolicy.make({ maxAttempts: 2, baseDelay: "100 millis", jitter: "none" })
+
+describe("hedging under a circuit breaker", () => {
+  it.effect("a hedged round is one outcome for the breaker, and an open breaker sends no hedged attempt", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make([respond(503), respond(503), ok("never sent")])
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 2 })
+      const client = test.client.pipe(
+        HttpRetry.withRetry(policy, { breaker }),
+        HttpRetry.withHedging({ delay: "1 second" })
+      )
+      const request = HttpClientRequest.get("http://guarded.test/items")
+      // Attempt 1 (a round that may hedge) fails before its delay, attempt 2 fails: two failures in a row.
+      // (The clock moves 1 s per call, well inside the breaker's 5 s open time.)
+      const first = yield* observe(test, client.execute(request), "1 second")
+      assert.strictEqual(first.attempts, 2)
+      assert.deepStrictEqual(first.at, [0, 100])
+      assert.strictEqual(statusError(first.result).attempts, 2)
+      // Open: the next call fails at once, and the client is not asked.
+      const second = yield* observe(test, client.execute(request), "1 second")
+      assert.strictEqual(second.attempts, 2)
+      assert.isTrue(CircuitBreaker.isCircuitOpenError(failure(second.result)))
+      assert.strictEqual(second.end, 0)
+    }))
+
+  it.effect("the winner of a hedged round is the success the breaker records", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make([
+        respond(503),
+        delayed("10 seconds", ok("slow")),
+        ok("hedge"),
+        respond(503)
+      ])
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 2 })
+      const client = test.client.pipe(
+        HttpRetry.withRetry(policy, { breaker }),
+        HttpRetry.withHedging({ delay: "1 second" })
+      )
+      const request = HttpClientRequest.get("http://guarded-2.test/items")
+      // A failure, then a call whose slow first attempt loses to its hedge: the success resets the count.
+      const failed = yield* observe(test, client.execute(HttpClientRequest.post("http://guarded-2.test/items")))
+      assert.strictEqual(failed.attempts, 1)
+      const won = yield* observe(test, client.execute(request))
+      assert.strictEqual(won.result._tag, "Right")
+      assert.strictEqual(won.attempts, 3)
+      const status = yield* Effect.clockWith((clock) =>
+        Effect.sync(() => breaker.status("http://guarded-2.test", clock.unsafeCurrentTimeMillis()))
+      )
+      assert.strictEqual(status._tag, "Closed")
+    }))
+})
