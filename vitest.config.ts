@@ -41,7 +41,7 @@ export default defineConfig({
       reporter: ["text-summary", "text", "html"],
       reportsDirectory: "coverage",
       // The levels reached, rounded down a little, so that coverage cannot fall without this failing.
-      thresholds: { statements: 96.5, branches: 93.5, functions: 94.5, lines: 96.5 }
+      thresholds: { statements: 96.5, branches: 93.5, functions: 96.0, lines: 96.5 }
     }
   }
 })
