@@ -307,7 +307,7 @@ export const make = (options?: CircuitBreaker.Options): Effect.Effect<CircuitBre
 
 // --- The error ------------------------------------------------------------------
 
-/** @internal */
+/** Public as `CircuitBreaker.CircuitOpenErrorTypeId`: left unmarked, as the error class that keys on it ships. */
 export const CircuitOpenErrorTypeId: typeof CircuitBreaker.CircuitOpenErrorTypeId = Symbol.for(
   "@http-retry/core/CircuitBreaker/CircuitOpenError"
 ) as typeof CircuitBreaker.CircuitOpenErrorTypeId
