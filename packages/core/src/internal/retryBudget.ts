@@ -96,10 +96,8 @@ const slowOrigin = (url: string): string => {
  * sends: scheme and host lower-cased, the default port left out. Anything
  * unusual (IPv6, IDN, a host WHATWG rewrites, backslashes, spaces) goes to
  * `new URL`; a URL that does not parse is its own origin.
- *
- * @internal
  */
-export const originOf = (url: string): string => {
+const originOfPrefix = (url: string): string => {
   let scheme: "http" | "https"
   let start: number
   const c4 = url.charCodeAt(4)
@@ -137,6 +135,37 @@ export const originOf = (url: string): string => {
     }
   }
   return `${scheme}://${host}`
+}
+
+/** Origins already worked out, by the URL up to its path (few per client: a scan and a lookup per call). */
+const origins = new Map<string, string>()
+
+/**
+ * `new URL(url).origin`, worked out once per scheme and authority: the same
+ * origin string comes back for every URL of an origin, so the budget's and
+ * the breaker's maps find it without hashing a new string.
+ *
+ * @internal
+ */
+export const originOf = (url: string): string => {
+  let end = url.length
+  for (let i = url.indexOf("//") + 2; i > 1 && i < url.length; i++) {
+    const c = url.charCodeAt(i)
+    if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) {
+      end = i
+      break
+    }
+  }
+  const prefix = end === url.length ? url : url.slice(0, end)
+  let origin = origins.get(prefix)
+  if (origin === undefined) {
+    // The origin depends on the part before the path only; a URL that does not parse stays its own, uncached.
+    origin = originOfPrefix(url)
+    if (origin === url) return origin
+    if (origins.size >= 1024) origins.clear()
+    origins.set(prefix, origin)
+  }
+  return origin
 }
 
 // --- The local budget ---------------------------------------------------------
