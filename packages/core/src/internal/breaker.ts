@@ -24,7 +24,16 @@ import { formatWait, log } from "./logging.js"
 import * as Redact from "./redact.js"
 import { isRequestError } from "./redactedErrors.js"
 import { originOf as budgetOriginOf } from "./retryBudget.js"
-import { checkKeys, decodeDuration, parseDuration, RetryPolicyError, show } from "./retryPolicy.js"
+import {
+  booleanText,
+  checkKeys,
+  decodeDuration,
+  numberText,
+  parseDuration,
+  RetryPolicyError,
+  show,
+  variable
+} from "./retryPolicy.js"
 
 // The circuit breaker: the settings and their validation, the in-process
 // store, and the guard the retry loop puts around an attempt when a breaker
@@ -627,32 +636,6 @@ export const failOpen = <E>(call: Call<E>, error: CircuitOpenError): Effect.Effe
 }
 
 // --- Config -------------------------------------------------------------------------
-
-const variable = <A>(
-  name: string,
-  decode: (text: string) => Either.Either<A, string>
-): Config.Config<Option.Option<{ readonly value: A; readonly text: string }>> =>
-  Config.option(Config.string(name)).pipe(
-    Config.mapOrFail((option) => {
-      if (Option.isNone(option)) return Either.right(Option.none())
-      const decoded = decode(option.value.trim())
-      return Either.isRight(decoded) ?
-        Either.right(Option.some({ value: decoded.right, text: option.value })) :
-        Either.left(ConfigError.InvalidData([name], `${name}=${show(option.value)}: ${decoded.left}`))
-    })
-  )
-
-const booleanText = (text: string): Either.Either<boolean, string> => {
-  const lower = text.toLowerCase()
-  if (["true", "1", "yes", "on"].includes(lower)) return Either.right(true)
-  if (["false", "0", "no", "off"].includes(lower)) return Either.right(false)
-  return Either.left(`expected true or false, got ${show(text)}`)
-}
-
-const numberText = (text: string): Either.Either<number, string> => {
-  const n = Number(text)
-  return text !== "" && Number.isFinite(n) ? Either.right(n) : Either.left(`expected a number, got ${show(text)}`)
-}
 
 const orOff =
   (read: (text: string) => Either.Either<number, string>) => (text: string): Either.Either<number | false, string> =>

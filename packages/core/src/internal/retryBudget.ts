@@ -9,7 +9,7 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as Api from "../RetryBudget.js"
 import type { Decision } from "./decision.js"
-import { RetryPolicyError } from "./retryPolicy.js"
+import { booleanText, numberText, RetryPolicyError, show, variable } from "./retryPolicy.js"
 
 /** Public as `RetryBudget.RetryBudget`: left unmarked so its declaration stays in the published types. */
 export class RetryBudget extends Context.Tag("@http-retry/core/RetryBudget")<RetryBudget, Api.Service>() {}
@@ -340,34 +340,6 @@ export const hooksOf = (service: Api.Service): Hooks => {
 }
 
 // --- Config -------------------------------------------------------------------
-
-const show = (text: string): string => JSON.stringify(text)
-
-const variable = <A>(
-  name: string,
-  decode: (text: string) => Either.Either<A, string>
-): Config.Config<Option.Option<{ readonly value: A; readonly text: string }>> =>
-  Config.option(Config.string(name)).pipe(
-    Config.mapOrFail((option) => {
-      if (Option.isNone(option)) return Either.right(Option.none())
-      const decoded = decode(option.value.trim())
-      return Either.isRight(decoded) ?
-        Either.right(Option.some({ value: decoded.right, text: option.value })) :
-        Either.left(ConfigError.InvalidData([name], `${name}=${show(option.value)}: ${decoded.left}`))
-    })
-  )
-
-const booleanText = (text: string): Either.Either<boolean, string> => {
-  const lower = text.toLowerCase()
-  if (["true", "1", "yes", "on"].includes(lower)) return Either.right(true)
-  if (["false", "0", "no", "off"].includes(lower)) return Either.right(false)
-  return Either.left(`expected true or false, got ${show(text)}`)
-}
-
-const numberText = (text: string): Either.Either<number, string> => {
-  const n = Number(text)
-  return text !== "" && Number.isFinite(n) ? Either.right(n) : Either.left(`expected a number, got ${show(text)}`)
-}
 
 /**
  * `<prefix>_BUDGET` (true or false), `<prefix>_BUDGET_MAX_TOKENS` and

@@ -397,7 +397,14 @@ export const delays = (self: RetryPolicy.RetryPolicy, n: number): Effect.Effect<
 
 // --- Config -----------------------------------------------------------------
 
-const variable = <A>(
+/**
+ * One environment variable, trimmed and decoded; a bad value is a
+ * `ConfigError` naming the variable and the value (the budget's and the
+ * breaker's variables are read the same way).
+ *
+ * @internal
+ */
+export const variable = <A>(
   name: string,
   decode: (text: string) => Either.Either<A, string>
 ): Config.Config<Option.Option<{ readonly value: A; readonly text: string }>> =>
@@ -426,12 +433,14 @@ const minTimeLeftText = (text: string): Either.Either<Duration.Duration | "lastA
 const integerText = (text: string): Either.Either<number, string> =>
   /^\d+$/.test(text) ? Either.right(Number(text)) : Either.left(`expected a whole number, got ${show(text)}`)
 
-const numberText = (text: string): Either.Either<number, string> => {
+/** @internal */
+export const numberText = (text: string): Either.Either<number, string> => {
   const n = Number(text)
   return text !== "" && Number.isFinite(n) ? Either.right(n) : Either.left(`expected a number, got ${show(text)}`)
 }
 
-const booleanText = (text: string): Either.Either<boolean, string> => {
+/** @internal */
+export const booleanText = (text: string): Either.Either<boolean, string> => {
   const lower = text.toLowerCase()
   if (["true", "1", "yes", "on"].includes(lower)) return Either.right(true)
   if (["false", "0", "no", "off"].includes(lower)) return Either.right(false)
