@@ -9,10 +9,9 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
-import { Redis } from "ioredis"
-import type { RedisOptions } from "ioredis"
 import { createHash, randomUUID } from "node:crypto"
 import type * as Api from "../RedisCircuitBreaker.js"
+import { connect } from "./connection.js"
 
 /** Public as `RedisCircuitBreaker.RedisCircuitBreakerError`: left unmarked so its declaration stays in the published types. */
 export class RedisCircuitBreakerError extends Data.TaggedError("RedisCircuitBreakerError")<{
@@ -289,35 +288,7 @@ export const makeStore = (
     const token = randomUUID()
     let openings = 0
 
-    const ignore = () => {}
-    const owned = options.client === undefined
-    const client = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        let client = options.client
-        if (client === undefined) {
-          const redis = options.redis ?? "redis://127.0.0.1:6379"
-          const base: RedisOptions = { enableOfflineQueue: false, connectionName: "http-retry-breaker" }
-          client = typeof redis === "string" ? new Redis(redis, base) : new Redis({ ...base, ...redis })
-        }
-        client.on("error", ignore)
-        return client
-      }),
-      (client) =>
-        Effect.promise(() =>
-          new Promise<void>((resolve) => {
-            const done = () => {
-              clearTimeout(timer)
-              if (owned) client.disconnect()
-              client.off("error", ignore)
-              resolve()
-            }
-            const timer = setTimeout(done, timeoutMillis)
-            if (owned && client.status === "ready") client.quit().then(done, done)
-            else done()
-          })
-        )
-    )
-    const where = `${client.options.host ?? "127.0.0.1"}:${client.options.port ?? 6379}`
+    const { client, where } = yield* connect(options, "http-retry-breaker", timeoutMillis)
 
     const wake = yield* Queue.sliding<void>(1)
     const entries = new Map<string, Entry>()

@@ -6,10 +6,9 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { Redis } from "ioredis"
-import type { RedisOptions } from "ioredis"
 import { createHash } from "node:crypto"
 import type * as Api from "../RedisRetryBudget.js"
+import { connect } from "./connection.js"
 
 /** Public as `RedisRetryBudget.RedisRetryBudgetError`: left unmarked so its declaration stays in the published types. */
 export class RedisRetryBudgetError extends Data.TaggedError("RedisRetryBudgetError")<{
@@ -204,40 +203,7 @@ export const make = (
     const timeoutMillis = Duration.toMillis(resolved.timeout)
     const expiryMillis = Math.ceil(Duration.toMillis(resolved.idleExpiry))
 
-    // ioredis reports every failed (re)connection as an "error" event, and prints those nobody listens to: the
-    // budget's own warning says it once instead.
-    const ignore = () => {}
-    const owned = options.client === undefined
-    const client = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        let client = options.client
-        if (client === undefined) {
-          const redis = options.redis ?? "redis://127.0.0.1:6379"
-          // No offline queue: a command while the connection is down fails at once, and the budget decides locally,
-          // instead of queueing every flush for a server that may not come back soon.
-          const settings: RedisOptions = { enableOfflineQueue: false, connectionName: "http-retry-budget" }
-          client = typeof redis === "string" ? new Redis(redis, settings) : new Redis({ ...settings, ...redis })
-        }
-        client.on("error", ignore)
-        return client
-      }),
-      (client) =>
-        Effect.promise(() =>
-          new Promise<void>((resolve) => {
-            const done = () => {
-              clearTimeout(timer)
-              if (owned) client.disconnect()
-              client.off("error", ignore)
-              resolve()
-            }
-            // QUIT lets Redis close the connection after the last answer; without one in time, it is closed here.
-            const timer = setTimeout(done, timeoutMillis)
-            if (owned && client.status === "ready") client.quit().then(done, done)
-            else done()
-          })
-        )
-    )
-    const where = `${client.options.host ?? "127.0.0.1"}:${client.options.port ?? 6379}`
+    const { client, where } = yield* connect(options, "http-retry-budget", timeoutMillis)
 
     const entries = new Map<string, Entry>()
     const entry = (origin: string): Entry => {

@@ -1,0 +1,55 @@
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { Redis, type RedisOptions } from "ioredis"
+
+/**
+ * The Redis connection of a store, as a scoped resource, and where it points
+ * (`host:port`, never a password) for the store's log lines.
+ *
+ * The store's own connection has no offline queue: a command while the
+ * connection is down fails at once and the store decides locally, instead of
+ * queueing work for a server that may not come back soon. ioredis reports
+ * every failed (re)connection as an "error" event, and prints those nobody
+ * listens to: the store's own warning says it once instead. A client passed
+ * in is the caller's: it is neither quit nor disconnected.
+ *
+ * @internal
+ */
+export const connect = (
+  options: { readonly client?: Redis | undefined; readonly redis?: string | RedisOptions | undefined },
+  connectionName: string,
+  timeoutMillis: number
+): Effect.Effect<{ readonly client: Redis; readonly where: string }, never, Scope.Scope> => {
+  const ignore = () => {}
+  const owned = options.client === undefined
+  return Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        let client = options.client
+        if (client === undefined) {
+          const redis = options.redis ?? "redis://127.0.0.1:6379"
+          const settings: RedisOptions = { enableOfflineQueue: false, connectionName }
+          client = typeof redis === "string" ? new Redis(redis, settings) : new Redis({ ...settings, ...redis })
+        }
+        client.on("error", ignore)
+        return client
+      }),
+      (client) =>
+        Effect.promise(() =>
+          new Promise<void>((resolve) => {
+            const done = () => {
+              clearTimeout(timer)
+              if (owned) client.disconnect()
+              client.off("error", ignore)
+              resolve()
+            }
+            // QUIT lets Redis close the connection after the last answer; without one in time, it is closed here.
+            const timer = setTimeout(done, timeoutMillis)
+            if (owned && client.status === "ready") client.quit().then(done, done)
+            else done()
+          })
+        )
+    ),
+    (client) => ({ client, where: `${client.options.host ?? "127.0.0.1"}:${client.options.port ?? 6379}` })
+  )
+}
