@@ -53,3 +53,17 @@ export const connect = (
     (client) => ({ client, where: `${client.options.host ?? "127.0.0.1"}:${client.options.port ?? 6379}` })
   )
 }
+
+/**
+ * An option's value as a store's error shows it: strings quoted, plain values
+ * as they are, anything else by its type only (an object may hold a password).
+ *
+ * @internal
+ */
+export const describeOption = (value: unknown): string => {
+  if (typeof value === "string") return JSON.stringify(value)
+  if (typeof value === "number" || typeof value === "boolean" || value === undefined || value === null) {
+    return String(value)
+  }
+  return typeof value
+}

@@ -11,7 +11,7 @@ import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import { createHash, randomUUID } from "node:crypto"
 import type * as Api from "../RedisCircuitBreaker.js"
-import { connect } from "./connection.js"
+import { connect, describeOption } from "./connection.js"
 
 /** Public as `RedisCircuitBreaker.RedisCircuitBreakerError`: left unmarked so its declaration stays in the published types. */
 export class RedisCircuitBreakerError extends Data.TaggedError("RedisCircuitBreakerError")<{
@@ -20,16 +20,8 @@ export class RedisCircuitBreakerError extends Data.TaggedError("RedisCircuitBrea
   readonly expected: string
 }> {
   override get message(): string {
-    return `RedisCircuitBreaker: ${this.field} must be ${this.expected}, got ${describe(this.value)}`
+    return `RedisCircuitBreaker: ${this.field} must be ${this.expected}, got ${describeOption(this.value)}`
   }
-}
-
-const describe = (value: unknown): string => {
-  if (typeof value === "string") return JSON.stringify(value)
-  if (typeof value === "number" || typeof value === "boolean" || value === undefined || value === null) {
-    return String(value)
-  }
-  return typeof value
 }
 
 /** @internal */
@@ -330,35 +322,31 @@ export const makeStore = (
       e.slotUntil = 0
     }
 
-    const open = (e: Entry, opening: CircuitBreaker.Opening): void => {
+    /** Leaves the state `e` was in (its slot given back), with `write` to tell Redis, and wakes the sync. */
+    const leave = (e: Entry, write: "open" | "close"): void => {
       giveBackSlot(e)
       e.local = undefined
-      e.opening = opening
-      e.openingId = `${token}:${++openings}`
       e.shared = false
       e.sharedUntil = ""
       e.probes = 0
       e.wanted = false
       e.halfOpenReported = false
-      e.write = "open"
+      e.write = write
       e.epoch++
       wake.unsafeOffer(undefined)
     }
 
+    const open = (e: Entry, opening: CircuitBreaker.Opening): void => {
+      leave(e, "open")
+      e.opening = opening
+      e.openingId = `${token}:${++openings}`
+    }
+
     const close = (e: Entry): void => {
-      giveBackSlot(e)
+      leave(e, "close")
       e.closedId = e.openingId
-      e.local = undefined
       e.opening = undefined
       e.openingId = ""
-      e.shared = false
-      e.sharedUntil = ""
-      e.probes = 0
-      e.wanted = false
-      e.halfOpenReported = false
-      e.write = "close"
-      e.epoch++
-      wake.unsafeOffer(undefined)
     }
 
     const countClosed = (

@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import type * as Api from "../RedisRetryBudget.js"
-import { connect } from "./connection.js"
+import { connect, describeOption } from "./connection.js"
 
 /** Public as `RedisRetryBudget.RedisRetryBudgetError`: left unmarked so its declaration stays in the published types. */
 export class RedisRetryBudgetError extends Data.TaggedError("RedisRetryBudgetError")<{
@@ -17,16 +17,8 @@ export class RedisRetryBudgetError extends Data.TaggedError("RedisRetryBudgetErr
   readonly expected: string
 }> {
   override get message(): string {
-    return `RedisRetryBudget: ${this.field} must be ${this.expected}, got ${describe(this.value)}`
+    return `RedisRetryBudget: ${this.field} must be ${this.expected}, got ${describeOption(this.value)}`
   }
-}
-
-const describe = (value: unknown): string => {
-  if (typeof value === "string") return JSON.stringify(value)
-  if (typeof value === "number" || typeof value === "boolean" || value === undefined || value === null) {
-    return String(value)
-  }
-  return typeof value
 }
 
 /** @internal */
