@@ -51,6 +51,10 @@ describe("hedging under a circuit breaker", () => {
       const won = yield* observe(test, client.execute(request))
       assert.strictEqual(won.result._tag, "Right")
       assert.strictEqual(won.attempts, 3)
+      // Another failure: one in a row after the recorded success, so the breaker stays closed (without the
+      // success recorded it would be the second in a row, and open it).
+      const again = yield* observe(test, client.execute(HttpClientRequest.post("http://guarded-2.test/items")))
+      assert.strictEqual(again.attempts, 4)
       const status = yield* Effect.clockWith((clock) =>
         Effect.sync(() => breaker.status("http://guarded-2.test", clock.unsafeCurrentTimeMillis()))
       )
