@@ -7,6 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import { identity } from "effect/Function"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Hedging from "../Hedging.js"
@@ -16,7 +17,7 @@ import type { Call } from "./call.js"
 import * as Decision from "./decision.js"
 import { drain } from "./drain.js"
 import { describe, formatWait, log } from "./logging.js"
-import { afterPendingIo, liveClock } from "./timeout.js"
+import { afterPendingIo, liveClock, startBeside } from "./timeout.js"
 
 // Hedged requests: when an attempt has no answer after the hedge delay, send
 // another one alongside it; the first answer the policy accepts wins and the
@@ -372,49 +373,56 @@ export const round = (
   Effect.withFiberRuntime((parent) => {
     const clock = Context.get(parent.currentDefaultServices, Clock.Clock)
     const delayMillis = hc.origin.delayMillis(now)
-    return Effect.flatMap(Effect.fork(attemptOf(call, n, now, false)), (first) => {
-      if (clock !== liveClock) return hedged(call, hc, n, now, settle, clock, first, delayMillis)
-      // The common case, an answer within the delay, without the machinery of several attempts.
+    if (clock !== liveClock) {
       return Effect.flatMap(
-        Effect.async<Exit.Exit<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>> | typeof TIMER>(
-          (resume) => {
-            let late: { readonly cancel: () => void } | undefined
-            const observer = (exit: Exit.Exit<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>) => {
+        Effect.fork(attemptOf(call, n, now, false)),
+        (first) => hedged(call, hc, n, now, settle, clock, first, delayMillis)
+      )
+    }
+    // The common case, an answer within the delay, without the machinery of several attempts: the attempt starts
+    // at once beside this fiber (startBeside), and one native timer. Handing the attempt over to `hedged` when the
+    // timer fires is uninterruptible, so that it is never left running.
+    return Effect.uninterruptibleMask((restore) => {
+      let first: Fiber.RuntimeFiber<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>
+      const wait = Effect.async<Exit.Exit<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>> | typeof TIMER>(
+        (resume) => {
+          let late: { readonly cancel: () => void } | undefined
+          const observer = (exit: Exit.Exit<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>) => {
+            clearTimeout(timer)
+            late?.cancel()
+            resume(Effect.succeed(exit))
+          }
+          const timer = setTimeout(() => {
+            late = afterPendingIo(() => {
+              first.removeObserver(observer)
+              resume(Effect.succeed(TIMER))
+            })
+          }, Math.max(0, now + delayMillis - clock.unsafeCurrentTimeMillis()))
+          first = startBeside(parent, attemptOf(call, n, now, false))
+          first.addObserver(observer)
+          return Effect.zipRight(
+            Effect.sync(() => {
               clearTimeout(timer)
               late?.cancel()
-              resume(Effect.succeed(exit))
-            }
-            const timer = setTimeout(() => {
-              late = afterPendingIo(() => {
-                first.removeObserver(observer)
-                resume(Effect.succeed(TIMER))
-              })
-            }, Math.max(0, now + delayMillis - clock.unsafeCurrentTimeMillis()))
-            first.addObserver(observer)
-            return Effect.zipRight(
-              Effect.sync(() => {
-                clearTimeout(timer)
-                late?.cancel()
-              }),
-              Fiber.interrupt(first)
-            )
-          }
-        ),
-        (outcome) => {
-          if (outcome === TIMER) return hedged(call, hc, n, now, settle, clock, first, delayMillis, true)
-          // The child ends with the attempt's exit as its value.
-          if (Exit.isFailure(outcome)) return Effect.failCause(outcome.cause)
-          const exit = outcome.value
-          const k = settle(n, now)
-          if (Exit.isFailure(exit)) return k.onFailure(exit.cause)
-          const latencies = hc.origin.latencies
-          if (latencies !== undefined) {
-            const end = clock.unsafeCurrentTimeMillis()
-            latencies.add(end, end - now)
-          }
-          return k.onSuccess(exit.value)
+            }),
+            Fiber.interrupt(first)
+          )
         }
       )
+      return Effect.flatMap(restore(wait), (outcome) => {
+        if (outcome === TIMER) return hedged(call, hc, n, now, settle, clock, first, delayMillis, true, restore)
+        // The attempt's fiber ends with the attempt's exit as its value.
+        if (Exit.isFailure(outcome)) return Effect.failCause(outcome.cause)
+        const exit = outcome.value
+        const k = settle(n, now)
+        if (Exit.isFailure(exit)) return restore(k.onFailure(exit.cause))
+        const latencies = hc.origin.latencies
+        if (latencies !== undefined) {
+          const end = clock.unsafeCurrentTimeMillis()
+          latencies.add(end, end - now)
+        }
+        return restore(k.onSuccess(exit.value))
+      })
     })
   })
 
@@ -439,7 +447,8 @@ const hedged = (
   clock: Clock.Clock,
   first: Fiber.RuntimeFiber<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>,
   delayMillis: number,
-  fired = false
+  fired = false,
+  restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> = identity
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
   Effect.suspend(() => {
     const live = clock === liveClock
@@ -631,5 +640,5 @@ const hedged = (
 
     adopt(n, now, false, first)
     const begin = fired ? Effect.zipRight(Effect.suspend(() => onTimer(clock.unsafeCurrentTimeMillis())), loop) : loop
-    return Effect.onExit(begin, () => stopOthers)
+    return Effect.onExit(restore(begin), () => stopOthers)
   })

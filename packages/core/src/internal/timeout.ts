@@ -39,6 +39,30 @@ export const afterPendingIo: (f: () => void) => { readonly cancel: () => void } 
 export const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
 
 /**
+ * Starts `effect` at once, on this stack, on a fiber of its own with
+ * `fiber`'s context, fiber refs and runtime flags. Not `fiber`'s child (no
+ * message to it, no entry in its children, no turn of the scheduler first):
+ * whoever starts it interrupts it on every path that would leave it behind.
+ *
+ * @internal
+ */
+export const startBeside = <A, E>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  effect: Effect.Effect<A, E, unknown>
+): Fiber.RuntimeFiber<A, E> => {
+  // (`getFiberRefs` records the fiber's current runtime flags in its refs.)
+  const fiberRefs = fiber.getFiberRefs()
+  return Runtime.runFork(
+    Runtime.make({
+      context: fiber.currentContext,
+      fiberRefs,
+      runtimeFlags: FiberRefs.getOrDefault(fiberRefs, FiberRef.currentRuntimeFlags)
+    }),
+    effect as Effect.Effect<A, E>
+  )
+}
+
+/**
  * Bounds `effect` (the send of a client that reads no `AttemptTimeout`, a
  * failed attempt's drain) by `millis` on `fiber`'s clock. `fiber` is the
  * fiber that runs the returned effect.
@@ -78,14 +102,8 @@ export const withinTimeout = <A, E, R>(
     // interruptible as the caller), and runs until its first wait: `Effect.fork` would first queue it on the scheduler,
     // and tell the caller's fiber to record it as a child. It ends with the send's exit as its value: a failed send is
     // not a fiber's unhandled error to log.
-    // (`getFiberRefs` records the fiber's current runtime flags in its refs.)
-    const fiberRefs = fiber.getFiberRefs()
-    const child = Runtime.runFork(
-      Runtime.make({
-        context: fiber.currentContext,
-        fiberRefs,
-        runtimeFlags: FiberRefs.getOrDefault(fiberRefs, FiberRef.currentRuntimeFlags)
-      }),
+    const child = startBeside(
+      fiber,
       // Only the send is interruptible: once it has ended, its exit is kept whatever interrupt comes next (the
       // fiber may yield to the scheduler between any two steps).
       Effect.uninterruptibleMask((restore) => Effect.exit(restore(effect as Effect.Effect<A, E>)))
