@@ -380,12 +380,16 @@ export const round = (
       )
     }
     // The common case, an answer within the delay, without the machinery of several attempts: the attempt starts
-    // at once beside this fiber (startBeside), and one native timer. Handing the attempt over to `hedged` when the
-    // timer fires is uninterruptible, so that it is never left running.
+    // at once beside this fiber (startBeside, so not its child: nothing interrupts it but this code), and one native
+    // timer. The wait alone is interruptible; whatever ends it (the caller interrupted while waiting, or at the step
+    // that makes the caller interruptible again after it) interrupts the attempt unless it has ended, and the
+    // hand-over to `hedged` when the timer fires is uninterruptible, so the attempt is never left running.
     return Effect.uninterruptibleMask((restore) => {
-      let first: Fiber.RuntimeFiber<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>
+      let first: Fiber.RuntimeFiber<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>> | undefined
       const wait = Effect.async<Exit.Exit<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>> | typeof TIMER>(
         (resume) => {
+          // Started before the timer is armed: if starting it throws, no timer is left to fire.
+          const attempt = first = startBeside(parent, attemptOf(call, n, now, false))
           let late: { readonly cancel: () => void } | undefined
           const observer = (exit: Exit.Exit<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>) => {
             clearTimeout(timer)
@@ -394,23 +398,23 @@ export const round = (
           }
           const timer = setTimeout(() => {
             late = afterPendingIo(() => {
-              first.removeObserver(observer)
+              attempt.removeObserver(observer)
               resume(Effect.succeed(TIMER))
             })
           }, Math.max(0, now + delayMillis - clock.unsafeCurrentTimeMillis()))
-          first = startBeside(parent, attemptOf(call, n, now, false))
-          first.addObserver(observer)
-          return Effect.zipRight(
-            Effect.sync(() => {
-              clearTimeout(timer)
-              late?.cancel()
-            }),
-            Fiber.interrupt(first)
-          )
+          attempt.addObserver(observer)
+          return Effect.sync(() => {
+            clearTimeout(timer)
+            late?.cancel()
+          })
         }
       )
-      return Effect.flatMap(restore(wait), (outcome) => {
-        if (outcome === TIMER) return hedged(call, hc, n, now, settle, clock, first, delayMillis, true, restore)
+      const waited = Effect.onExit(
+        restore(wait),
+        (exit) => Exit.isFailure(exit) && first !== undefined ? Fiber.interrupt(first) : Effect.void
+      )
+      return Effect.flatMap(waited, (outcome) => {
+        if (outcome === TIMER) return hedged(call, hc, n, now, settle, clock, first!, delayMillis, true, restore)
         // The attempt's fiber ends with the attempt's exit as its value.
         if (Exit.isFailure(outcome)) return Effect.failCause(outcome.cause)
         const exit = outcome.value
