@@ -418,6 +418,40 @@ describe("HttpRetry.withHedging", () => {
         assert.strictEqual(clientSpans[1].attributes.get(Hedging.spanAttribute), true)
         assert.strictEqual(clientSpans[1].attributes.get("http.request.resend_count"), 1)
       }))
+
+    it.effect("one trace per call: with no parent span, the hedge joins the first attempt's trace", () =>
+      Effect.gen(function*() {
+        const spans: Array<Tracer.Span> = []
+        const base = yield* Effect.tracer
+        const tracer = Tracer.make({
+          span: (name, parent, context, links, startTime, kind, options) => {
+            const span = base.span(name, parent, context, links, startTime, kind, options)
+            spans.push(span)
+            return span
+          },
+          context: base.context
+        })
+        for (const quiet of [false, true]) {
+          spans.length = 0
+          const test = yield* TestHttpClient.make([hang, delayed("10 millis", ok("hedge"))])
+          // A client that records no span of its own: the retry records each attempt's span itself.
+          const inner = quiet ?
+            HttpRetry.withNoSpans(test.client.pipe(HttpClient.withTracerDisabledWhen(() => true))) :
+            test.client
+          const client = inner.pipe(HttpRetry.withRetry(noJitter()), HttpRetry.withHedging({ delay: "100 millis" }))
+          const out = yield* observe(test, Effect.withTracer(client.get(freshUrl()), tracer))
+          assert.strictEqual(yield* success(out.result).text, "hedge")
+          const [first, hedge] = spans.filter((span) => span.kind === "client")
+          assert.isTrue(first.parent._tag === "None", "the call has no parent span")
+          assert.strictEqual(hedge.traceId, first.traceId)
+          assert.strictEqual(hedge.parent._tag === "Some" ? hedge.parent.value.spanId : undefined, first.spanId)
+          const sent = yield* test.requests
+          assert.deepStrictEqual(
+            sent.map((r) => r.request.headers["traceparent"]?.split("-")[1]),
+            [first.traceId, first.traceId]
+          )
+        }
+      }))
   })
 
   describe("options", () => {

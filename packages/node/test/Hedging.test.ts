@@ -25,6 +25,8 @@ interface SlowServer {
   readonly aborted: () => number
   /** TCP connections open right now. */
   readonly openSockets: () => number
+  /** The `traceparent` header of each request received, in order. */
+  readonly traceparents: () => ReadonlyArray<string | undefined>
 }
 
 /**
@@ -40,8 +42,10 @@ const slowServer = (isSlow: (url: string, index: number) => boolean | number) =>
         let requests = 0
         let waiting = 0
         let aborted = 0
+        const traceparents: Array<string | undefined> = []
         const server = http.createServer((req, res) => {
           requests++
+          traceparents.push(req.headers.traceparent)
           req.resume()
           const slow = isSlow(req.url ?? "", requests)
           if (typeof slow === "number") return void res.writeHead(slow).end()
@@ -66,6 +70,7 @@ const slowServer = (isSlow: (url: string, index: number) => boolean | number) =>
             waiting: () => waiting,
             aborted: () => aborted,
             openSockets: () => sockets.size,
+            traceparents: () => traceparents,
             close: () =>
               new Promise((done) => {
                 for (const socket of sockets) socket.destroy()
@@ -103,6 +108,11 @@ describe("hedged requests", () => {
       assert.deepStrictEqual(bodies, ["/a", "/b"])
       assert.strictEqual(server.requests(), 3)
       assert.strictEqual(server.aborted(), 1)
+      // One trace per call, with no caller span: the hedge carries the first attempt's trace id, in a span of its own.
+      const [slow, hedge] = server.traceparents().slice(0, 2).map((header) => String(header).split("-"))
+      assert.match(slow[1], /^[0-9a-f]{32}$/)
+      assert.strictEqual(hedge[1], slow[1])
+      assert.notStrictEqual(hedge[2], slow[2])
       assert.isBelow(millis, slowMillis)
       // The layer is closed: no socket of the client is left.
       yield* eventually(() => server.openSockets() === 0)
