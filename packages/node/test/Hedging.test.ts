@@ -45,7 +45,8 @@ const slowServer = (isSlow: (url: string, index: number) => boolean | number) =>
         const traceparents: Array<string | undefined> = []
         const server = http.createServer((req, res) => {
           requests++
-          traceparents.push(req.headers.traceparent)
+          const traceparent = req.headers.traceparent
+          traceparents.push(typeof traceparent === "string" ? traceparent : undefined)
           req.resume()
           const slow = isSlow(req.url ?? "", requests)
           if (typeof slow === "number") return void res.writeHead(slow).end()

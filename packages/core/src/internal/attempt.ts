@@ -10,7 +10,6 @@ import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
-import * as Tracer from "effect/Tracer"
 import type { Call } from "./call.js"
 import { AttemptTimeout } from "./clientMarks.js"
 import { StatusFailure } from "./decision.js"
@@ -109,32 +108,18 @@ const annotated = <E>(
   if (hedge) sending = Effect.annotateSpans(sending, HEDGE_ATTRIBUTE, true)
   if (call.traceParent !== undefined) sending = Effect.withParentSpan(sending, call.traceParent)
   const redaction = call.plan.redaction
-  let tracer: Tracer.Tracer | undefined
   if (RedactingTracer.hasSecret(call.request, secretsOf(redaction))) {
-    tracer = RedactingTracer.make(
-      fiber.currentTracer,
-      redaction,
-      (error) => isRequestError(error) ? redactRequestError(error, redaction) : error
+    sending = Effect.withTracer(
+      sending,
+      RedactingTracer.make(
+        fiber.currentTracer,
+        redaction,
+        (error) => isRequestError(error) ? redactRequestError(error, redaction) : error
+      )
     )
   }
-  // A hedge may be sent beside the first attempt of a call with no parent span, before that attempt's answer tells
-  // its trace (joinTrace): the first span the wrapped client starts is kept, so the hedge joins its trace.
-  if (n === 1 && call.traceRoot === true && call.hedge !== undefined) {
-    tracer = keepingFirstSpan(tracer ?? fiber.currentTracer, call)
-  }
-  return tracer === undefined ? sending : Effect.withTracer(sending, tracer)
+  return sending
 }
-
-/** `tracer`, keeping the first span it starts as the call's trace parent. */
-const keepingFirstSpan = <E>(tracer: Tracer.Tracer, call: Call<E>): Tracer.Tracer =>
-  Tracer.make({
-    span(name, parent, context, links, startTime, kind, options) {
-      const span = tracer.span(name, parent, context, links, startTime, kind, options)
-      call.traceParent ??= span
-      return span
-    },
-    context: (f, fiber) => tracer.context(f, fiber)
-  })
 
 /** The request as the wrapped client sent it (trace headers included), where the outcome carries it. */
 const sentRequest = (outcome: unknown): HttpClientRequest.HttpClientRequest | undefined =>
@@ -203,10 +188,19 @@ export const sendAttempt = <E>(
   const disabledWhen = fiber.getFiberRef(HttpClient.currentTracerDisabledWhen)
   const traceable = call.tracing && fiber.getFiberRef(FiberRef.currentTracerEnabled) && !disabledWhen(request)
   if (n === 1 && traceable) call.traceRoot = fiber.currentSpan === undefined
+  // A hedge may go out beside the first attempt of a call with no parent span before that attempt's answer tells its
+  // trace (joinTrace): the fiber the send runs on is noted, so that the hedge can take the span it is sending under.
+  const send = n === 1 && call.traceRoot === true && call.hedge !== undefined && call.innerSpans ?
+    (request: HttpClientRequest.HttpClientRequest) =>
+      Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, unknown, unknown>((sending) => {
+        call.sendFiber = sending
+        return call.send(request)
+      }) :
+    call.send
   const bounded = (request: HttpClientRequest.HttpClientRequest) =>
     call.readsTimeout ?
-      call.send(request) :
-      withinTimeout(call.send(request), fiber, timeoutMillis, onTimeout)
+      send(request) :
+      withinTimeout(send(request), fiber, timeoutMillis, onTimeout)
   const sent = !traceable ?
     bounded(request) :
     call.innerSpans ?

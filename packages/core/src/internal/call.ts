@@ -1,6 +1,7 @@
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import type * as Duration from "effect/Duration"
+import type * as Fiber from "effect/Fiber"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
@@ -58,6 +59,11 @@ export interface Call<E> extends Wrapped<E> {
   traceParent?: Tracer.AnySpan | undefined
   /** Whether the call started with no parent span, set by the first attempt. */
   traceRoot?: boolean | undefined
+  /**
+   * For a hedging call with no parent span: the fiber its first attempt's send runs on (the wrapped client's span is
+   * current there while it waits for the answer), for a hedge to join that attempt's trace.
+   */
+  sendFiber?: Fiber.RuntimeFiber<unknown, unknown> | undefined
   /** Under a breaker: the failure a retry follows, and its `Retry-After`, for a retry the breaker refuses. */
   lastFailure?: unknown
   lastHint?: Option.Option<Duration.Duration> | undefined

@@ -430,6 +430,17 @@ export const round = (
     })
   })
 
+/**
+ * One trace per call, hedges included: a call with no parent span takes its first attempt's trace once that
+ * attempt's answer is in (attempt.ts), too late for a hedge sent beside it. The hedge's parent is then the span the
+ * first attempt is sending under, current on the fiber its send runs on while it waits for the answer (the wrapped
+ * client's own span), as a retry's parent would be. A client that records no span of its own has it set already.
+ */
+const joinFirstTrace = (call: Call<unknown>): void => {
+  if (call.traceRoot !== true || call.traceParent !== undefined || call.sendFiber === undefined) return
+  call.traceParent = call.sendFiber.currentSpan
+}
+
 /** Attempt `n`, started at `at`, on its own fiber: its exit is the fiber's value. */
 const attemptOf = (call: Call<unknown>, n: number, at: number, hedge: boolean) =>
   Effect.exit(
@@ -581,6 +592,7 @@ const hedged = (
                 Effect.suspend(() => {
                   const at = clock.unsafeCurrentTimeMillis()
                   if (hc.hedgesLeft > 0) hedgeAt = at + delayMillis
+                  joinFirstTrace(call)
                   return start(hedge, at, true)
                 })
               )
