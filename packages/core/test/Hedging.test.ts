@@ -18,6 +18,20 @@ let origins = 0
 /** A fresh origin per test, so the metrics (tagged by origin) count that test's hedges only. */
 const freshUrl = () => `http://hedge-${++origins}.test/items`
 
+/** The fiber's tracer, keeping every span it starts. */
+const recording = Effect.map(Effect.tracer, (base) => {
+  const spans: Array<Tracer.Span> = []
+  const tracer = Tracer.make({
+    span: (name, parent, context, links, startTime, kind, options) => {
+      const span = base.span(name, parent, context, links, startTime, kind, options)
+      spans.push(span)
+      return span
+    },
+    context: base.context
+  })
+  return { spans, tracer }
+})
+
 const counter = (metric: Metric.Metric.Counter<number>, origin: string, budget?: string) =>
   Effect.map(
     Metric.value(
@@ -398,16 +412,7 @@ describe("HttpRetry.withHedging", () => {
 
     it.effect("the hedge's span is marked; the first attempt's is not", () =>
       Effect.gen(function*() {
-        const spans: Array<Tracer.Span> = []
-        const base = yield* Effect.tracer
-        const tracer = Tracer.make({
-          span: (name, parent, context, links, startTime, kind, options) => {
-            const span = base.span(name, parent, context, links, startTime, kind, options)
-            spans.push(span)
-            return span
-          },
-          context: base.context
-        })
+        const { spans, tracer } = yield* recording
         const test = yield* TestHttpClient.make([hang, delayed("10 millis", ok("hedge"))])
         const client = test.client.pipe(HttpRetry.withRetry(noJitter()), HttpRetry.withHedging({ delay: "100 millis" }))
         const out = yield* observe(test, Effect.withTracer(client.get(freshUrl()), tracer))
@@ -421,16 +426,7 @@ describe("HttpRetry.withHedging", () => {
 
     it.effect("one trace per call: with no parent span, the hedge joins the first attempt's trace", () =>
       Effect.gen(function*() {
-        const spans: Array<Tracer.Span> = []
-        const base = yield* Effect.tracer
-        const tracer = Tracer.make({
-          span: (name, parent, context, links, startTime, kind, options) => {
-            const span = base.span(name, parent, context, links, startTime, kind, options)
-            spans.push(span)
-            return span
-          },
-          context: base.context
-        })
+        const { spans, tracer } = yield* recording
         for (const quiet of [false, true]) {
           spans.length = 0
           const test = yield* TestHttpClient.make([hang, delayed("10 millis", ok("hedge"))])
