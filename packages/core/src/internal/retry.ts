@@ -9,7 +9,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import { dual } from "effect/Function"
+import { dual, identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
@@ -63,33 +63,26 @@ const attempt = <E>(
   // Hedging (hedge.ts): attempts from `n` on run side by side, and the round settles as one attempt would.
   const hedge = call.hedge
   const hedged = hedge !== undefined && hedge.hedgesLeft > 0 && n < call.plan.policy.maxAttempts
-  if (call.breaker === undefined) {
-    return hedged ?
-      Hedge.round(call as Call<unknown>, hedge, n, now, (n, startMillis) => settle(call, n, startMillis)) :
+  // `record` wraps the continuation the outcome settles on: the breaker records it there, and without one it is
+  // the continuation itself.
+  const send = (record: (k: Continue) => Continue) =>
+    hedged ?
+      Hedge.round(call as Call<unknown>, hedge, n, now, (n, startMillis) => record(settle(call, n, startMillis))) :
       sendAttempt(
         call,
         n,
         fiber,
         Decision.attemptTimeoutMillis(call.plan, now - call.startMillis),
-        settle(call, n, now)
+        record(settle(call, n, now))
       )
-  }
+  if (call.breaker === undefined) return send(identity)
   // The breaker: a rejected first attempt fails with CircuitOpenError; a rejected retry ends with the last failure.
   return Breaker.guard(
     call,
     n,
     fiber,
     now,
-    (record) =>
-      hedged ?
-        Hedge.round(call as Call<unknown>, hedge, n, now, (n, startMillis) => record(settle(call, n, startMillis))) :
-        sendAttempt(
-          call,
-          n,
-          fiber,
-          Decision.attemptTimeoutMillis(call.plan, now - call.startMillis),
-          record(settle(call, n, now))
-        ),
+    send,
     (error) =>
       n === 1 ? Breaker.failOpen(call, error) : giveUp(call, n - 1, call.lastFailure, call.lastHint!, "CircuitOpen")
   )
