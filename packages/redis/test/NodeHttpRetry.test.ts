@@ -10,8 +10,8 @@ import { HttpRetry, HttpStatusError, RetryPolicy } from "@http-retry/core"
 import { NodeHttpRetry } from "@http-retry/node"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as http from "node:http"
 import { HttpLive } from "./fixtures/httpLive.js"
+import { backendServer } from "./processes.js"
 import { available, redisServer } from "./redisServer.js"
 
 // Waits of 1, 2 and 4 ms: the test is about attempts, not waits.
@@ -22,22 +22,11 @@ const patient = { timeout: "10 seconds", connectTimeout: "10 seconds" } as const
 /** A backend that is down: 503 to every request, counted by `?from=`. */
 const downBackend = Effect.gen(function*() {
   const seen = new Map<string, number>()
-  const backend = http.createServer((request, response) => {
+  const origin = yield* backendServer((request, response) => {
     const from = new URL(request.url ?? "/", "http://backend").searchParams.get("from") ?? "?"
     seen.set(from, (seen.get(from) ?? 0) + 1)
     response.writeHead(503, { "content-type": "text/plain" }).end("down")
   })
-  yield* Effect.acquireRelease(
-    Effect.promise(() => new Promise<void>((resolve) => backend.listen(0, "127.0.0.1", resolve))),
-    () =>
-      Effect.promise(() =>
-        new Promise<void>((resolve) => {
-          backend.closeAllConnections()
-          backend.close(() => resolve())
-        })
-      )
-  )
-  const origin = `http://127.0.0.1:${(backend.address() as { port: number }).port}`
   return { origin, seen: (from: string) => seen.get(from) ?? 0 }
 })
 

@@ -15,12 +15,8 @@ import * as Metric from "effect/Metric"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import { Redis } from "ioredis"
-import * as child_process from "node:child_process"
-import * as http from "node:http"
-import * as path from "node:path"
-import * as readline from "node:readline"
-import { fileURLToPath } from "node:url"
 import { makeStore } from "../src/internal/redisCircuitBreaker.js"
+import { backendServer, spawnFixtures } from "./processes.js"
 import { available, redisServer } from "./redisServer.js"
 
 const origin = "http://api.internal.test"
@@ -122,20 +118,31 @@ describe("RedisCircuitBreaker options", () => {
     }))
 })
 
+/**
+ * `count` stores on one real redis-server under a fresh key prefix, as processes of a fleet. By default they sync
+ * only when asked (or woken by a transition), and a probe's slot outlives the test.
+ */
+const storesOn = (count: number, overrides: Partial<RedisCircuitBreaker.Options> = {}) =>
+  Effect.gen(function*() {
+    const server = yield* redisServer
+    const keyPrefix = freshPrefix()
+    const options: RedisCircuitBreaker.Options = {
+      redis: server.url,
+      keyPrefix,
+      timeout: patient,
+      syncInterval: "1 hour",
+      probeLease: "3 hours",
+      ...overrides
+    }
+    const stores: Array<Effect.Effect.Success<ReturnType<typeof makeStore>>> = []
+    for (let i = 0; i < count; i++) stores.push(yield* makeStore(options))
+    return { stores, server, keyPrefix }
+  })
+
 describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => {
   it.scopedLive("an opening in one process is adopted by another at its next sync, with what opened it", () =>
     Effect.gen(function*() {
-      const server = yield* redisServer
-      const keyPrefix = freshPrefix()
-      const options: RedisCircuitBreaker.Options = {
-        redis: server.url,
-        keyPrefix,
-        timeout: patient,
-        syncInterval: "1 hour",
-        probeLease: "3 hours"
-      }
-      const a = yield* makeStore(options)
-      const b = yield* makeStore(options)
+      const { stores: [a, b], server, keyPrefix } = yield* storesOn(2)
       const now = Date.now()
       assert.strictEqual(b.service.admit(origin, now)._tag, "Pass")
       const opened = failFive(a.service, now)
@@ -175,18 +182,8 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
 
   it.scoped("under TestClock: the opener's times to the millisecond, the probe at the end of the open time", () =>
     Effect.gen(function*() {
-      const server = yield* redisServer
-      const keyPrefix = freshPrefix()
       // Syncs only when asked (or woken by a transition): the clock is moved by hand.
-      const options: RedisCircuitBreaker.Options = {
-        redis: server.url,
-        keyPrefix,
-        timeout: patient,
-        syncInterval: "1 hour",
-        probeLease: "3 hours"
-      }
-      const a = yield* makeStore(options)
-      const b = yield* makeStore(options)
+      const { stores: [a, b] } = yield* storesOn(2)
       const at = (millis: number) => Effect.zipRight(TestClock.setTime(millis), Clock.currentTimeMillis)
       assert.strictEqual(b.service.admit(origin, yield* at(0))._tag, "Pass")
       const opening: CircuitBreaker.Opening = { openedAt: 0, openUntil: 5000, failure: FAILURE.failure }
@@ -228,17 +225,7 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
 
   it.scopedLive("the fleet sends one probe: the slot is taken once; its success closes every process", () =>
     Effect.gen(function*() {
-      const server = yield* redisServer
-      const keyPrefix = freshPrefix()
-      const options: RedisCircuitBreaker.Options = {
-        redis: server.url,
-        keyPrefix,
-        timeout: patient,
-        syncInterval: "1 hour",
-        probeLease: "3 hours",
-        breaker: { openFor: "200 millis" }
-      }
-      const fleet = [yield* makeStore(options), yield* makeStore(options), yield* makeStore(options)]
+      const { stores: fleet, server, keyPrefix } = yield* storesOn(3, { breaker: { openFor: "200 millis" } })
       for (const p of fleet.slice(1)) assert.strictEqual(p.service.admit(origin, Date.now())._tag, "Pass")
       failFive(fleet[0].service, Date.now())
       for (const p of fleet) yield* p.sync
@@ -282,18 +269,7 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
 
   it.scopedLive("a probe's failure opens the origin again for the whole fleet", () =>
     Effect.gen(function*() {
-      const server = yield* redisServer
-      const keyPrefix = freshPrefix()
-      const options: RedisCircuitBreaker.Options = {
-        redis: server.url,
-        keyPrefix,
-        timeout: patient,
-        syncInterval: "1 hour",
-        probeLease: "3 hours",
-        breaker: { openFor: "200 millis" }
-      }
-      const a = yield* makeStore(options)
-      const b = yield* makeStore(options)
+      const { stores: [a, b] } = yield* storesOn(2, { breaker: { openFor: "200 millis" } })
       assert.strictEqual(b.service.admit(origin, Date.now())._tag, "Pass")
       failFive(a.service, Date.now())
       yield* a.sync
@@ -323,17 +299,7 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
 
   it.scopedLive("a Retry-After opens it longer, for the fleet; one on a call in flight pushes the end back for all", () =>
     Effect.gen(function*() {
-      const server = yield* redisServer
-      const keyPrefix = freshPrefix()
-      const options: RedisCircuitBreaker.Options = {
-        redis: server.url,
-        keyPrefix,
-        timeout: patient,
-        syncInterval: "1 hour",
-        probeLease: "3 hours"
-      }
-      const a = yield* makeStore(options)
-      const b = yield* makeStore(options)
+      const { stores: [a, b], server, keyPrefix } = yield* storesOn(2)
       assert.strictEqual(b.service.admit(origin, Date.now())._tag, "Pass")
       const now = Date.now()
       for (let i = 0; i < 4; i++) a.service.record(origin, { _tag: "Pass" }, FAILURE, now)
@@ -414,7 +380,7 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
         let healthy = false
         const seen = { a: 0, b: 0 }
         let holding: (() => void) | undefined
-        const backend = http.createServer((request, response) => {
+        const base = yield* backendServer((request, response) => {
           seen[request.url === "/a" ? "a" : "b"]++
           if (!healthy) return response.writeHead(503).end("down")
           // The first answer after healing is held until the test lets it go.
@@ -424,17 +390,6 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
           }
           response.writeHead(200).end("ok")
         })
-        yield* Effect.acquireRelease(
-          Effect.promise(() => new Promise<void>((resolve) => backend.listen(0, "127.0.0.1", resolve))),
-          () =>
-            Effect.promise(() =>
-              new Promise<void>((resolve) => {
-                backend.closeAllConnections()
-                backend.close(() => resolve())
-              })
-            )
-        )
-        const base = `http://127.0.0.1:${(backend.address() as { port: number }).port}`
         const processLayer = NodeHttpRetry.layer({ policy: RetryPolicy.make({ maxAttempts: 1 }), breaker: true }).pipe(
           Layer.provide(RedisCircuitBreaker.layer({
             redis: server.url,
@@ -509,43 +464,17 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
         const server = yield* redisServer
         const keyPrefix = freshPrefix()
         const seen: Record<string, number> = { "/a": 0, "/b": 0 }
-        const backend = http.createServer((request, response) => {
+        const base = yield* backendServer((request, response) => {
           seen[request.url ?? ""]++
           response.writeHead(503).end("down")
         })
-        yield* Effect.acquireRelease(
-          Effect.promise(() => new Promise<void>((resolve) => backend.listen(0, "127.0.0.1", resolve))),
-          () =>
-            Effect.promise(() =>
-              new Promise<void>((resolve) => {
-                backend.closeAllConnections()
-                backend.close(() => resolve())
-              })
-            )
+        const { endInput, exits, next, send } = yield* spawnFixtures(
+          "breakerClient.ts",
+          ["/a", "/b"].map((p) => ({ redis: server.url, keyPrefix, backend: base + p }))
         )
-        const base = `http://127.0.0.1:${(backend.address() as { port: number }).port}`
-        const here = path.dirname(fileURLToPath(import.meta.url))
-        const children = ["/a", "/b"].map((p) =>
-          child_process.spawn(process.execPath, [
-            "--conditions=@http-retry/source",
-            "--import",
-            "tsx",
-            path.join(here, "fixtures", "breakerClient.ts"),
-            JSON.stringify({ redis: server.url, keyPrefix, backend: base + p })
-          ], { cwd: path.join(here, ".."), stdio: ["pipe", "pipe", "inherit"] })
-        )
-        yield* Effect.addFinalizer(() => Effect.sync(() => children.forEach((c) => c.kill())))
-        const lines = children.map((child) =>
-          readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
-        )
-        // Lines of the protocol; log lines (a child's logger writes to its stdout) are passed over.
-        const next = (i: number): Effect.Effect<string> =>
-          Effect.promise(() => lines[i].next()).pipe(
-            Effect.flatMap((r) => String(r.value).startsWith("timestamp=") ? next(i) : Effect.succeed(String(r.value)))
-          )
         const call = (i: number) =>
           Effect.suspend(() => {
-            children[i].stdin!.write("call\n")
+            send(i, "call\n")
             return Effect.map(next(i), (line) =>
               JSON.parse(line) as {
                 outcome: string
@@ -573,14 +502,8 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
         for (let i = 0; i < 5; i++) assert.strictEqual((yield* call(1)).outcome, "CircuitOpenError")
         assert.strictEqual(seen["/b"], sentByB, "no call of B reached the backend")
 
-        for (const child of children) child.stdin!.end()
-        const exits = yield* Effect.forEach(children, (child) =>
-          Effect.promise(() =>
-            new Promise<number | null>((resolve) =>
-              child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code))
-            )
-          ), { concurrency: "unbounded" })
-        assert.deepStrictEqual(exits, [0, 0], "each process ended by itself: no handle left open")
+        endInput()
+        assert.deepStrictEqual(yield* exits, [0, 0], "each process ended by itself: no handle left open")
       }),
     { timeout: 60_000 }
   )
@@ -660,19 +583,12 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
 
   it.scopedLive("keys expire: a slot and an opening are renewed while a probe is out, and expire when nothing renews them", () =>
     Effect.gen(function*() {
-      const server = yield* redisServer
-      const keyPrefix = freshPrefix()
-      const options: RedisCircuitBreaker.Options = {
-        redis: server.url,
-        keyPrefix,
-        timeout: patient,
+      const { stores: [a, b], server, keyPrefix } = yield* storesOn(2, {
         syncInterval: "50 millis",
         probeLease: "1 second",
         idleExpiry: "2 seconds",
         breaker: { openFor: "300 millis" }
-      }
-      const a = yield* makeStore(options)
-      const b = yield* makeStore(options)
+      })
       assert.strictEqual(b.service.admit(origin, Date.now())._tag, "Pass")
       const opened = Date.now()
       failFive(a.service, opened)

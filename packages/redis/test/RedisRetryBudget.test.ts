@@ -8,12 +8,8 @@ import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
-import * as child_process from "node:child_process"
-import * as http from "node:http"
-import * as path from "node:path"
-import * as readline from "node:readline"
-import { fileURLToPath } from "node:url"
 import { apply, script } from "../src/internal/redisRetryBudget.js"
+import { backendServer, spawnFixtures } from "./processes.js"
 import { available, redisServer } from "./redisServer.js"
 
 const origin = "http://api.internal.test:80"
@@ -415,53 +411,28 @@ describe.skipIf(!available)("RedisRetryBudget on a real redis-server", () => {
       const server = yield* redisServer
       const keyPrefix = freshPrefix()
       let seen = 0
-      const backend = http.createServer((_request, response) => {
+      const backendUrl = (yield* backendServer((_request, response) => {
         seen++
         response.writeHead(503).end("down")
-      })
-      yield* Effect.acquireRelease(
-        Effect.promise(() => new Promise<void>((resolve) => backend.listen(0, "127.0.0.1", resolve))),
-        () => Effect.promise(() => new Promise<void>((resolve) => backend.close(() => resolve())))
-      )
-      const backendUrl = `http://127.0.0.1:${(backend.address() as { port: number }).port}/items`
-      const here = path.dirname(fileURLToPath(import.meta.url))
+      })) + "/items"
       const calls = 10
-      const children = Array.from({ length: 4 }, () =>
-        child_process.spawn(process.execPath, [
-          "--conditions=@http-retry/source",
-          "--import",
-          "tsx",
-          path.join(here, "fixtures", "fleetClient.ts"),
-          JSON.stringify({ redis: server.url, keyPrefix, backend: backendUrl, calls, maxAttempts: 4 })
-        ], { cwd: path.join(here, ".."), stdio: ["pipe", "pipe", "inherit"] }))
-      yield* Effect.addFinalizer(() => Effect.sync(() => children.forEach((c) => c.kill())))
-      const lines = children.map((child) => readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]())
-      // Lines of the protocol; log lines (a child's logger writes to its stdout) are passed over.
-      const next = (i: number): Effect.Effect<string> =>
-        Effect.promise(() => lines[i].next()).pipe(
-          Effect.flatMap((r) => String(r.value).startsWith("timestamp=") ? next(i) : Effect.succeed(String(r.value)))
-        )
+      const { endInput, exits, next } = yield* spawnFixtures(
+        "fleetClient.ts",
+        Array.from({ length: 4 }, () => ({ redis: server.url, keyPrefix, backend: backendUrl, calls, maxAttempts: 4 }))
+      )
       for (let i = 0; i < 4; i++) assert.strictEqual(yield* next(i), "ready")
-      for (const child of children) child.stdin!.end("go\n")
+      endInput("go\n")
       const results = yield* Effect.forEach([0, 1, 2, 3], (i) =>
         next(i).pipe(Effect.map((line) =>
           JSON.parse(line) as { attempts: number; retries: number; refused: number }
         )), {
         concurrency: "unbounded"
       })
-      const exits = yield* Effect.forEach(children, (child) =>
-        Effect.promise(() =>
-          new Promise<number | null>((resolve) =>
-            child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) =>
-              resolve(code))
-          )
-        ), { concurrency: "unbounded" })
-      assert.deepStrictEqual(exits, [0, 0, 0, 0], "each process ended by itself: no handle left open")
+      assert.deepStrictEqual(yield* exits, [0, 0, 0, 0], "each process ended by itself: no handle left open")
 
       const attempts = results.reduce((n, r) =>
         n + r.attempts, 0)
-      const retries = results.reduce((n, r) =>
-        n + r.retries, 0)
+      const retries = results.reduce((n, r) => n + r.retries, 0)
       assert.strictEqual(seen, attempts, "the backend saw every attempt the processes made")
       assert.strictEqual(attempts, 4 * calls + retries)
       // Retries go on until 50 of the 100 tokens are gone, fleet-wide: at most 49 failures were counted at the last
@@ -470,15 +441,12 @@ describe.skipIf(!available)("RedisRetryBudget on a real redis-server", () => {
       assert.isAtLeast(attempts, 50)
       assert.isAtMost(retries, 49 + 4)
       assert.isAbove(
-        results.reduce((n, r) =>
-          n + r.refused, 0),
+        results.reduce((n, r) => n + r.refused, 0),
         0
       )
       // Every failure of every process reached the one bucket, once (40 + at most 53 < 100: no floor at 0).
       assert.strictEqual(
-        yield* Effect.promise(() =>
-          server.admin.get(keyPrefix + new URL(backendUrl).origin)
-        ),
+        yield* Effect.promise(() => server.admin.get(keyPrefix + new URL(backendUrl).origin)),
         String(100_000 - 1000 * attempts)
       )
     }), { timeout: 60_000 })
