@@ -144,6 +144,13 @@ export interface RetryOptions<E, R> {
  * one native timer, cleared when the headers arrive). A client without the
  * mark never sees it.
  *
+ * A client marked with `readsAttemptTimeout(client, { abortWith: true })`
+ * also finds `abortWith` here on the first attempt of a hedged call
+ * (`withHedging`): it calls it once, when the send starts, with a function
+ * that aborts the send (its request, and its body if the headers are in).
+ * That lets the first attempt run on the caller's own fiber, and a winning
+ * hedge stop it, with no fiber of its own for the first attempt.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -169,6 +176,13 @@ export declare namespace AttemptTimeout {
     readonly millis: number
     /** The error to fail the attempt with when it runs out. */
     readonly onTimeout: () => Cause.TimeoutException
+    /**
+     * Present on the first attempt of a hedged call, for a client marked with
+     * `{ abortWith: true }`: called once, as the send starts, with a function
+     * that aborts the send. The attempt may then end with any failure: a
+     * hedge has won and its outcome is dropped.
+     */
+    readonly abortWith?: ((abort: () => void) => void) | undefined
   }
 }
 
@@ -184,6 +198,21 @@ export interface ReadsAttemptTimeout {
 }
 
 /**
+ * What a client marked by `readsAttemptTimeout` reads besides the timeout.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadsAttemptTimeoutOptions {
+  /**
+   * The client also calls `AttemptTimeout`'s `abortWith`, when present, with
+   * a function that aborts the send. A hedged call then runs its first
+   * attempt on the caller's fiber. Default `false`.
+   */
+  readonly abortWith?: boolean | undefined
+}
+
+/**
  * Marks a client as one that enforces `AttemptTimeout` itself: `withRetry`
  * then provides it for each attempt's send instead of bounding the send with a fiber of its own and a timer.
  *
@@ -191,7 +220,8 @@ export interface ReadsAttemptTimeout {
  * @category combinators
  */
 export const readsAttemptTimeout: <E, R>(
-  self: HttpClient.HttpClient.With<E, R>
+  self: HttpClient.HttpClient.With<E, R>,
+  options?: ReadsAttemptTimeoutOptions
 ) => HttpClient.HttpClient.With<E, R> & ReadsAttemptTimeout = clientMarks.readsAttemptTimeout
 
 /**

@@ -160,7 +160,8 @@ export interface Continue {
 /**
  * Sends attempt `n` of `call` on `fiber`, bounded by `timeoutMillis`, and
  * goes on with `k` once the attempt is over. `hedge` marks its span as a
- * hedge's (see hedge.ts).
+ * hedge's (see hedge.ts); `abortWith` goes to a client that reads it, for a
+ * hedge that wins to stop this attempt.
  *
  * A client that reads `AttemptTimeout` gets it in its context for the send
  * and enforces it itself; any other is bounded by `withinTimeout`. The
@@ -177,7 +178,8 @@ export const sendAttempt = <E>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   timeoutMillis: number,
   k: Continue,
-  hedge = false
+  hedge = false,
+  abortWith?: (abort: () => void) => void
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
   const max = call.plan.policy.maxAttempts
   const request = call.request
@@ -227,7 +229,13 @@ export const sendAttempt = <E>(
   if (call.readsTimeout) {
     set = FiberRef.set(
       FiberRef.currentContext,
-      Context.add(context, AttemptTimeout, { millis: Math.max(1, Math.ceil(timeoutMillis)), onTimeout })
+      Context.add(
+        context,
+        AttemptTimeout,
+        abortWith === undefined ?
+          { millis: Math.max(1, Math.ceil(timeoutMillis)), onTimeout } :
+          { millis: Math.max(1, Math.ceil(timeoutMillis)), onTimeout, abortWith }
+      )
     )
     restore = FiberRef.set(FiberRef.currentContext, context)
   }

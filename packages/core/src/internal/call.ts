@@ -31,6 +31,8 @@ export interface Wrapped<E> {
   readonly innerSpans: boolean
   /** Whether the wrapped client reads `AttemptTimeout` (marked with `readsAttemptTimeout`). */
   readonly readsTimeout: boolean
+  /** Whether it also aborts a send through `AttemptTimeout.abortWith` (marked with `{ abortWith: true }`). */
+  readonly abortsAttempt: boolean
   /** The circuit breaker, when one is on. */
   readonly breaker: CircuitBreaker.Service | undefined
   /** The hedging of a client made by `withHedging` (hedge.ts). */

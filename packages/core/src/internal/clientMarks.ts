@@ -17,18 +17,28 @@ export class AttemptTimeout extends Context.Tag("@http-retry/core/HttpRetry/Atte
 export const ReadsAttemptTimeoutTypeId: unique symbol = Symbol.for("@http-retry/core/HttpRetry/ReadsAttemptTimeout")
 
 /** @internal */
+export const AbortsAttemptTypeId: unique symbol = Symbol.for("@http-retry/core/HttpRetry/AbortsAttempt")
+
+/** @internal */
 export const readsAttemptTimeout = <E, R>(
-  self: HttpClient.HttpClient.With<E, R>
+  self: HttpClient.HttpClient.With<E, R>,
+  options?: HttpRetry.ReadsAttemptTimeoutOptions
 ): HttpClient.HttpClient.With<E, R> & HttpRetry.ReadsAttemptTimeout => {
   // The same client, answering one more question: no extra step per request.
   const client = Object.create(self)
   Object.defineProperty(client, ReadsAttemptTimeoutTypeId, { value: true, enumerable: false })
+  if (options?.abortWith === true) {
+    Object.defineProperty(client, AbortsAttemptTypeId, { value: true, enumerable: false })
+  }
   return client
 }
 
 /** @internal */
 export const isReadingAttemptTimeout = (client: unknown): boolean =>
   Predicate.hasProperty(client, ReadsAttemptTimeoutTypeId)
+
+/** @internal */
+export const isAbortingAttempt = (client: unknown): boolean => Predicate.hasProperty(client, AbortsAttemptTypeId)
 
 /** Public through `HttpRetry.RecordsNoSpans`: left unmarked so its declaration stays in the published types. */
 export const NoSpansTypeId: unique symbol = Symbol.for("@http-retry/core/HttpRetry/NoSpans")
@@ -48,7 +58,7 @@ export const withNoSpans = <E, R>(
  * @internal
  */
 export const keepMarks = <C>(from: unknown, to: C): C => {
-  for (const id of [ReadsAttemptTimeoutTypeId, NoSpansTypeId]) {
+  for (const id of [ReadsAttemptTimeoutTypeId, AbortsAttemptTypeId, NoSpansTypeId]) {
     if (Predicate.hasProperty(from, id)) Object.defineProperty(to, id, { value: from[id], enumerable: false })
   }
   return to

@@ -17,7 +17,7 @@ import type { Call } from "./call.js"
 import * as Decision from "./decision.js"
 import { drain } from "./drain.js"
 import { describe, formatWait, log } from "./logging.js"
-import { afterPendingIo, liveClock, startBeside } from "./timeout.js"
+import { afterPendingIo, liveClock, startBeside, startWith } from "./timeout.js"
 
 // Hedged requests: when an attempt has no answer after the hedge delay, send
 // another one alongside it; the first answer the policy accepts wins and the
@@ -345,6 +345,117 @@ const isStatusOk = (response: HttpClientResponse.HttpClientResponse): boolean =>
 
 const TIMER = "timer" as const
 
+type Response = HttpClientResponse.HttpClientResponse
+
+/** An attempt on a fiber of its own: its exit is the fiber's value. */
+type AttemptFiber = Fiber.RuntimeFiber<Exit.Exit<Response, unknown>>
+
+/**
+ * The first attempt of a round run on the caller's own fiber (`onCaller`), for a client that aborts a send through
+ * `AttemptTimeout.abortWith`: stopped by aborting its send, and its outcome known when the caller's fiber has it.
+ */
+class CallerAttempt {
+  private abortSend: (() => void) | undefined = undefined
+  private aborted = false
+  private exit: Exit.Exit<Response, unknown> | undefined = undefined
+  private observer: ((exit: Exit.Exit<Response, unknown>) => void) | undefined = undefined
+  /** Given to the client (`AttemptTimeout.abortWith`), which calls it as the send starts. */
+  readonly abortWith = (abort: () => void): void => {
+    if (this.aborted) abort()
+    else this.abortSend = abort
+  }
+  /** Stops the attempt: its send is aborted now, or as soon as it starts. */
+  abort(): void {
+    if (this.aborted) return
+    this.aborted = true
+    const abort = this.abortSend
+    this.abortSend = undefined
+    abort?.()
+  }
+  /** The attempt's end, told by the caller's fiber. */
+  end(exit: Exit.Exit<Response, unknown>): void {
+    this.exit = exit
+    this.abortSend = undefined
+    const observer = this.observer
+    this.observer = undefined
+    observer?.(exit)
+  }
+  observe(observer: (exit: Exit.Exit<Response, unknown>) => void): void {
+    if (this.exit !== undefined) observer(this.exit)
+    else this.observer = observer
+  }
+}
+
+/** An attempt of a round with hedges: on a fiber of its own, or the first one on the caller's fiber. */
+type Runner = AttemptFiber | CallerAttempt
+
+/**
+ * The round for a client that aborts a send through `AttemptTimeout.abortWith` (the Node layer's transport): the
+ * first attempt runs on this fiber, so a call answered within the delay costs one native timer and no fiber. When
+ * the timer fires first, the rest of the round (the hedges, and what follows its outcome) runs on a fiber started
+ * then with this fiber's context and fiber refs as they were before the attempt (not the attempt's span), and this
+ * fiber gives it the first attempt's outcome and joins it. A hedge that wins aborts the first attempt's send.
+ * Interrupted, this fiber interrupts that fiber, which stops every attempt still running.
+ */
+const onCaller = (
+  call: Call<unknown>,
+  hc: HedgeCall,
+  n: number,
+  now: number,
+  settle: (n: number, startMillis: number) => Continue,
+  parent: Fiber.RuntimeFiber<unknown, unknown>,
+  clock: Clock.Clock,
+  delayMillis: number
+): Effect.Effect<Response, unknown, unknown> => {
+  const fiberRefs = parent.getFiberRefs()
+  const context = parent.currentContext
+  const first = new CallerAttempt()
+  const timeoutMillis = Decision.attemptTimeoutMillis(call.plan, now - call.startMillis)
+  return Effect.uninterruptibleMask((restore) => {
+    let rest: Fiber.RuntimeFiber<Response, unknown> | undefined
+    let ended = false
+    let late: { readonly cancel: () => void } | undefined
+    const timer = setTimeout(() => {
+      late = afterPendingIo(() => {
+        late = undefined
+        if (ended) return
+        rest = startWith(fiberRefs, context, hedged(call, hc, n, now, settle, clock, first, delayMillis, true))
+      })
+    }, Math.max(0, now + delayMillis - clock.unsafeCurrentTimeMillis()))
+    const stopTimer = () => {
+      ended = true
+      clearTimeout(timer)
+      late?.cancel()
+    }
+    const attempt = Effect.onExit(
+      restore(Effect.exit(sendAttempt(call, n, parent, timeoutMillis, passThrough, false, first.abortWith))),
+      (exit) => {
+        if (Exit.isSuccess(exit)) return Effect.void
+        // Interrupted while sending (its send is aborted by the client): no hedge may start, and the rest of the
+        // round, if it started, stops its attempts.
+        stopTimer()
+        return rest === undefined ? Effect.void : Fiber.interrupt(rest)
+      }
+    )
+    return Effect.flatMap(attempt, (exit) => {
+      stopTimer()
+      if (rest === undefined) {
+        const k = settle(n, now)
+        if (Exit.isFailure(exit)) return restore(k.onFailure(exit.cause))
+        const latencies = hc.origin.latencies
+        if (latencies !== undefined) {
+          const end = clock.unsafeCurrentTimeMillis()
+          latencies.add(end, end - now)
+        }
+        return restore(k.onSuccess(exit.value))
+      }
+      first.end(exit)
+      const round = rest
+      return Effect.onInterrupt(restore(Fiber.join(round)), () => Fiber.interrupt(round))
+    })
+  })
+}
+
 /**
  * Attempts `n` onwards of `call` with hedging, until one of them settles the
  * call: an answer the policy accepts (the winner, and the others are
@@ -379,6 +490,7 @@ export const round = (
         (first) => hedged(call, hc, n, now, settle, clock, first, delayMillis)
       )
     }
+    if (call.abortsAttempt) return onCaller(call, hc, n, now, settle, parent, clock, delayMillis)
     // The common case, an answer within the delay, without the machinery of several attempts: the attempt starts
     // at once beside this fiber (startBeside, so not its child: nothing interrupts it but this code), and one native
     // timer. The wait alone is interruptible; whatever ends it (the caller interrupted while waiting, or at the step
@@ -460,7 +572,7 @@ const hedged = (
   now: number,
   settle: (n: number, startMillis: number) => Continue,
   clock: Clock.Clock,
-  first: Fiber.RuntimeFiber<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>,
+  first: Runner,
   delayMillis: number,
   fired = false,
   restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> = identity
@@ -469,26 +581,23 @@ const hedged = (
     const live = clock === liveClock
     const plan = call.plan
     const max = plan.policy.maxAttempts
-    const running = new Map<number, Fiber.RuntimeFiber<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>>()
+    const running = new Map<number, Runner>()
     const done: Array<Outcome> = []
     let wake: (() => void) | undefined
     let started = n - 1
-    const adopt = (
-      n: number,
-      at: number,
-      hedge: boolean,
-      fiber: Fiber.RuntimeFiber<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>
-    ) => {
-      running.set(n, fiber)
+    const adopt = (n: number, at: number, hedge: boolean, runner: Runner) => {
+      running.set(n, runner)
       started = n
-      fiber.addObserver((exit) => {
-        // An attempt interrupted here was taken out of `running` first: its end is no outcome.
-        if (running.get(n) !== fiber || Exit.isFailure(exit)) return
-        done.push({ n, hedge, startMillis: at, exit: exit.value })
+      const ended = (exit: Exit.Exit<Response, unknown>) => {
+        // An attempt stopped here was taken out of `running` first: its end is no outcome.
+        if (running.get(n) !== runner) return
+        done.push({ n, hedge, startMillis: at, exit })
         const w = wake
         wake = undefined
         w?.()
-      })
+      }
+      if (runner instanceof CallerAttempt) runner.observe(ended)
+      else runner.addObserver((exit) => Exit.isSuccess(exit) ? ended(exit.value) : undefined)
     }
     const start = (n: number, at: number, hedge: boolean) =>
       Effect.map(Effect.fork(attemptOf(call, n, at, hedge)), (fiber) => adopt(n, at, hedge, fiber))
@@ -499,9 +608,13 @@ const hedged = (
      */
     const stopOthers = Effect.suspend(() => {
       if (running.size === 0) return Effect.void
-      const fibers = Array.from(running.values())
+      const fibers: Array<AttemptFiber> = []
+      for (const runner of running.values()) {
+        if (runner instanceof CallerAttempt) runner.abort()
+        else fibers.push(runner)
+      }
       running.clear()
-      return Fiber.interruptAll(fibers)
+      return fibers.length === 0 ? Effect.void : Fiber.interruptAll(fibers)
     })
     let hedgeAt: number | undefined = fired ? undefined : now + delayMillis
 

@@ -23,7 +23,7 @@ import type * as RetryPolicy from "../RetryPolicy.js"
 import { type Continue, sendAttempt } from "./attempt.js"
 import * as Breaker from "./breaker.js"
 import type { Call, Wrapped } from "./call.js"
-import { isReadingAttemptTimeout, NoSpansTypeId } from "./clientMarks.js"
+import { isAbortingAttempt, isReadingAttemptTimeout, NoSpansTypeId } from "./clientMarks.js"
 import { split } from "./clientSplit.js"
 import * as Decision from "./decision.js"
 import { drain } from "./drain.js"
@@ -255,6 +255,7 @@ class CallState<E> implements Call<E> {
   readonly tracing: boolean
   readonly innerSpans: boolean
   readonly readsTimeout: boolean
+  readonly abortsAttempt: boolean
   readonly breaker: Wrapped<E>["breaker"]
   readonly hedging: Hedge.State | undefined
   hedge: Hedge.HedgeCall | undefined = undefined
@@ -276,6 +277,7 @@ class CallState<E> implements Call<E> {
     this.tracing = wrapped.tracing
     this.innerSpans = wrapped.innerSpans
     this.readsTimeout = wrapped.readsTimeout
+    this.abortsAttempt = wrapped.abortsAttempt
     this.breaker = wrapped.breaker
     this.hedging = wrapped.hedging
   }
@@ -366,6 +368,7 @@ export const retrying = <E, R, R2>(
     tracing: options?.tracing !== false,
     innerSpans: !Predicate.hasProperty(inner, NoSpansTypeId),
     readsTimeout: isReadingAttemptTimeout(inner),
+    abortsAttempt: isAbortingAttempt(inner),
     breaker,
     hedging
   }

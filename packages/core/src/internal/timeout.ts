@@ -49,18 +49,30 @@ export const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
 export const startBeside = <A, E>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   effect: Effect.Effect<A, E, unknown>
-): Fiber.RuntimeFiber<A, E> => {
+): Fiber.RuntimeFiber<A, E> =>
   // (`getFiberRefs` records the fiber's current runtime flags in its refs.)
-  const fiberRefs = fiber.getFiberRefs()
-  return Runtime.runFork(
+  startWith(fiber.getFiberRefs(), fiber.currentContext, effect)
+
+/**
+ * Starts `effect` at once, on this stack, on a fiber of its own with these
+ * fiber refs (and the runtime flags recorded in them) and this context: as
+ * `startBeside`, with what a fiber had at an earlier moment.
+ *
+ * @internal
+ */
+export const startWith = <A, E>(
+  fiberRefs: FiberRefs.FiberRefs,
+  context: Context.Context<never>,
+  effect: Effect.Effect<A, E, unknown>
+): Fiber.RuntimeFiber<A, E> =>
+  Runtime.runFork(
     Runtime.make({
-      context: fiber.currentContext,
+      context,
       fiberRefs,
       runtimeFlags: FiberRefs.getOrDefault(fiberRefs, FiberRef.currentRuntimeFlags)
     }),
     effect as Effect.Effect<A, E>
   )
-}
 
 /**
  * Bounds `effect` (the send of a client that reads no `AttemptTimeout`, a

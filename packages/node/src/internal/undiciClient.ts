@@ -105,17 +105,20 @@ const undiciOptionsKey = "@effect/platform-node/NodeHttpClient/undiciOptions"
 
 /** @internal */
 export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient =>
-  HttpRetry.readsAttemptTimeout(HttpClient.make((request, url, signal, fiber) => {
-    const context = fiber.currentContext.unsafeMap
-    const options: Undici.Dispatcher.RequestOptions | undefined = context.get(undiciOptionsKey)
-    const timeout: HttpRetry.AttemptTimeout.Service | undefined = context.get(HttpRetry.AttemptTimeout.key)
-    const body = convertBody(request.body)
-    if (body !== undefined) return dispatch(dispatcher, request, url, body, signal, options, timeout)
-    return Effect.flatMap(
-      NodeStream.toReadable((request.body as HttpBody.Stream).stream),
-      (readable) => dispatch(dispatcher, request, url, readable, signal, options, timeout)
-    )
-  }))
+  HttpRetry.readsAttemptTimeout(
+    HttpClient.make((request, url, signal, fiber) => {
+      const context = fiber.currentContext.unsafeMap
+      const options: Undici.Dispatcher.RequestOptions | undefined = context.get(undiciOptionsKey)
+      const timeout: HttpRetry.AttemptTimeout.Service | undefined = context.get(HttpRetry.AttemptTimeout.key)
+      const body = convertBody(request.body)
+      if (body !== undefined) return dispatch(dispatcher, request, url, body, signal, options, timeout)
+      return Effect.flatMap(
+        NodeStream.toReadable((request.body as HttpBody.Stream).stream),
+        (readable) => dispatch(dispatcher, request, url, readable, signal, options, timeout)
+      )
+    }),
+    { abortWith: true }
+  )
 
 const dispatch = (
   dispatcher: Undici.Dispatcher,
@@ -139,6 +142,8 @@ const dispatch = (
       // timers before it reads the I/O that arrived meanwhile, and an answer or a refusal already there must win.
       const controller = new Abort()
       signal.addEventListener("abort", () => controller.abort(), { once: true })
+      // The first attempt of a hedged call: a hedge that wins aborts it (and its body, if the headers are in).
+      timeout.abortWith?.(() => controller.abort())
       abort = controller
       timer = setTimeout(() => {
         late = setImmediate(() => {
