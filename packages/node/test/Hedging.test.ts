@@ -5,12 +5,15 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Hedging } from "@http-retry/core"
+import { Hedging, HttpStatusError } from "@http-retry/core"
 import { NodeHttpRetry } from "@http-retry/node"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Supervisor from "effect/Supervisor"
 import * as http from "node:http"
 import type * as net from "node:net"
+import { fibersAlive } from "./chaos/Ledger.js"
 import { eventually, fast, timed } from "./harness.js"
 
 const slowMillis = 5_000
@@ -30,11 +33,11 @@ interface SlowServer {
 }
 
 /**
- * A server that answers at once, except the requests `isSlow` picks, answered after 5 s: it counts the slow ones
- * still waiting and those the client gave up on. Closed, every socket destroyed, with the scope; at that point no
+ * A server that answers at once, except the requests `isSlow` picks, answered after 5 s (or with the status it
+ * gives, or a reset before the headers): it counts the slow ones still waiting and those the client gave up on. Closed, every socket destroyed, with the scope; at that point no
  * socket may be left open by the client (the layer is closed first).
  */
-const slowServer = (isSlow: (url: string, index: number) => boolean | number) =>
+const slowServer = (isSlow: (url: string, index: number) => boolean | number | "reset") =>
   Effect.acquireRelease(
     Effect.promise(() =>
       new Promise<SlowServer & { readonly close: () => Promise<void> }>((resolve) => {
@@ -49,6 +52,7 @@ const slowServer = (isSlow: (url: string, index: number) => boolean | number) =>
           traceparents.push(typeof traceparent === "string" ? traceparent : undefined)
           req.resume()
           const slow = isSlow(req.url ?? "", requests)
+          if (slow === "reset") return void req.socket.destroy()
           if (typeof slow === "number") return void res.writeHead(slow).end()
           if (!slow) return void res.end(req.url)
           waiting++
@@ -163,6 +167,52 @@ describe("hedged requests", () => {
       assert.isAtLeast(server.requests(), 15)
       assert.strictEqual(server.aborted(), 5)
       assert.isBelow(millis, slowMillis)
+      yield* eventually(() => server.openSockets() === 0)
+    }))
+
+  it.scopedLive("a hundred concurrent calls, slow, failing and reset: each ends as it should, no fiber or socket left", () =>
+    Effect.gen(function*() {
+      // Per call, by its number mod 5: answered at once; first attempt slow (the hedge wins); a 503 first (retried
+      // after the backoff); first attempt slow and the hedge answered 404 (the call ends with it, the slow one
+      // aborted); a reset before the headers first (retried).
+      const arrivals = new Map<string, number>()
+      const server = yield* slowServer((url) => {
+        const arrival = (arrivals.get(url) ?? 0) + 1
+        arrivals.set(url, arrival)
+        const kind = Number(url.slice(1)) % 5
+        if (arrival > 1) return kind === 3 ? 404 : false
+        return kind === 1 || kind === 3 ? true : kind === 2 ? 503 : kind === 4 ? "reset" : false
+      })
+      const calls = Array.from({ length: 100 }, (_, i) => i)
+      const supervisor = yield* Supervisor.track
+      const [results, fibers] = yield* Effect.gen(function*() {
+        const client = yield* HttpClient.HttpClient
+        const results = yield* Effect.forEach(
+          calls,
+          (i) => Effect.either(Effect.flatMap(client.get(`${server.url}/${i}`), (response) => response.text)),
+          { concurrency: "unbounded" }
+        ).pipe(Effect.supervised(supervisor))
+        // Every slow attempt is aborted while the layer is still open, not by its closing.
+        yield* eventually(() => server.waiting() === 0)
+        return [results, yield* fibersAlive(supervisor)] as const
+      }).pipe(Effect.provide(hedging({ delay: "50 millis", budget: { minimum: 100 } })))
+      for (const i of calls) {
+        const result = results[i]
+        if (i % 5 === 3) {
+          assert.isTrue(Either.isLeft(result), `call ${i}`)
+          const error = (result as Either.Left<unknown, string>).left
+          assert.instanceOf(error, HttpStatusError.HttpStatusError, `call ${i}`)
+          assert.strictEqual((error as HttpStatusError.HttpStatusError).status, 404)
+          assert.strictEqual((error as HttpStatusError.HttpStatusError).reason, "NotRetryable")
+        } else {
+          assert.deepStrictEqual(result, Either.right(`/${i}`), `call ${i}`)
+        }
+      }
+      // Two calls in five have a slow first attempt, each aborted when the other attempt ended the call.
+      assert.strictEqual(server.aborted(), 40)
+      // One request per fast call, two per other call; a fast call may be hedged too on a busy machine.
+      assert.isAtLeast(server.requests(), 180)
+      assert.strictEqual(fibers, 0, "fibers left running")
       yield* eventually(() => server.openSockets() === 0)
     }))
 })
