@@ -144,12 +144,15 @@ export interface RetryOptions<E, R> {
  * one native timer, cleared when the headers arrive). A client without the
  * mark never sees it.
  *
- * A client marked with `readsAttemptTimeout(client, { abortWith: true })`
- * also finds `abortWith` here on the first attempt of a hedged call
- * (`withHedging`): it calls it once, when the send starts, with a function
- * that aborts the send (its request, and its body if the headers are in).
- * That lets the first attempt run on the caller's own fiber, and a winning
- * hedge stop it, with no fiber of its own for the first attempt.
+ * A client marked with `readsAttemptTimeout(client, { abortable: true })`
+ * also finds `abortWith` here on the first attempt of each round of a hedged
+ * call (`withHedging`): it calls it when the send starts (again for each hop
+ * of a redirect it follows) with a function that aborts the send: its
+ * request, and its body if the headers are in. The send must then end
+ * promptly, with any failure (an interruption, as the Node layer's transport
+ * does, keeps the span as the platform ends an interrupted one). That lets
+ * the first attempt run on the caller's own fiber, and a winning hedge stop
+ * it, with no fiber of its own for the first attempt.
  *
  * @since 0.1.0
  * @category models
@@ -177,10 +180,12 @@ export declare namespace AttemptTimeout {
     /** The error to fail the attempt with when it runs out. */
     readonly onTimeout: () => Cause.TimeoutException
     /**
-     * Present on the first attempt of a hedged call, for a client marked with
-     * `{ abortWith: true }`: called once, as the send starts, with a function
-     * that aborts the send. The attempt may then end with any failure: a
-     * hedge has won and its outcome is dropped.
+     * Present on the first attempt of each round of a hedged call, for a
+     * client marked with `{ abortable: true }`: called as the send starts,
+     * with a function that aborts the send. The send must then end promptly,
+     * with any failure: a hedge has won, and this outcome is dropped.
+     *
+     * @since 0.2.0
      */
     readonly abortWith?: ((abort: () => void) => void) | undefined
   }
@@ -200,21 +205,23 @@ export interface ReadsAttemptTimeout {
 /**
  * What a client marked by `readsAttemptTimeout` reads besides the timeout.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface ReadsAttemptTimeoutOptions {
   /**
    * The client also calls `AttemptTimeout`'s `abortWith`, when present, with
-   * a function that aborts the send. A hedged call then runs its first
-   * attempt on the caller's fiber. Default `false`.
+   * a function that aborts the send, and then ends the send promptly. A
+   * hedged call then runs its first attempt on the caller's fiber. Default
+   * `false`.
    */
-  readonly abortWith?: boolean | undefined
+  readonly abortable?: boolean | undefined
 }
 
 /**
  * Marks a client as one that enforces `AttemptTimeout` itself: `withRetry`
  * then provides it for each attempt's send instead of bounding the send with a fiber of its own and a timer.
+ * With `{ abortable: true }` the client also reads `AttemptTimeout`'s `abortWith`.
  *
  * @since 0.1.0
  * @category combinators

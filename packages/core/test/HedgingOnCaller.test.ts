@@ -3,6 +3,8 @@ import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
 import { Hedging, HttpRetry } from "@http-retry/core"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -10,7 +12,9 @@ import * as Equal from "effect/Equal"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import { noJitter, statusError } from "./utils.js"
 
 // The round of a client that aborts a send through `AttemptTimeout.abortWith` (the Node layer's transport): its
@@ -67,14 +71,15 @@ const makeClient = Effect.gen(function*() {
         })
       })
     }),
-    { abortWith: true }
+    { abortable: true }
   )
   const url = `http://caller-${++origins}.test/items`
   return { client, sends, started: (n: number) => Deferred.await(started[n - 1]), url }
 })
 
-const hedgesWon = (url: string) =>
-  Effect.map(Metric.value(Metric.tagged(Hedging.hedgesWon, "origin", new URL(url).origin)), (state) => state.count)
+const counted = (metric: Metric.Metric.Counter<number>, url: string) =>
+  Effect.map(Metric.value(Metric.tagged(metric, "origin", new URL(url).origin)), (state) => state.count)
+const hedgesWon = (url: string) => counted(Hedging.hedgesWon, url)
 
 const textOf = (result: Either.Either<HttpClientResponse.HttpClientResponse, unknown>) =>
   Either.isRight(result) ? result.right.text : Effect.die(result.left)
@@ -182,5 +187,41 @@ describe("HttpRetry.withHedging over a client that aborts its send (abortWith)",
       // Past the delay, on the live clock: a timer left armed would have sent the hedge by now.
       yield* Effect.sleep("60 millis")
       assert.deepStrictEqual(sends.map((send) => send.stopped), ["interrupted"])
+    }))
+
+  it.live("after a round the hedge won, the caller's context and tracer settings are as before the call", () =>
+    Effect.gen(function*() {
+      const { client, started, url } = yield* makeClient
+      const hedged = client.pipe(HttpRetry.withRetry(noJitter()), HttpRetry.withHedging({ delay: "20 millis" }))
+      const disabledWhen = yield* FiberRef.get(HttpClient.currentTracerDisabledWhen)
+      const call = yield* Effect.fork(
+        Effect.gen(function*() {
+          const response = yield* hedged.get(url)
+          return {
+            text: yield* response.text,
+            timeout: Context.getOption(yield* Effect.context<never>(), HttpRetry.AttemptTimeout),
+            disabledWhen: yield* FiberRef.get(HttpClient.currentTracerDisabledWhen)
+          }
+        })
+      )
+      ;(yield* started(2)).answer(200)
+      const after = yield* Fiber.join(call)
+      assert.strictEqual(after.text, "2")
+      assert.isTrue(Option.isNone(after.timeout))
+      assert.strictEqual(after.disabledWhen, disabledWhen)
+    }))
+
+  it.live("a tracerDisabledWhen that throws: the call dies, and no timer is left to send a hedge", () =>
+    Effect.gen(function*() {
+      const { client, sends, url } = yield* makeClient
+      const hedged = client.pipe(HttpRetry.withRetry(noJitter()), HttpRetry.withHedging({ delay: "20 millis" }))
+      const exit = yield* Effect.exit(Effect.locally(hedged.get(url), HttpClient.currentTracerDisabledWhen, () => {
+        throw new Error("predicate failed")
+      }))
+      assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+      // Past the delay, on the live clock: a timer armed before the attempt was built would have started a round.
+      yield* Effect.sleep("60 millis")
+      assert.strictEqual(yield* counted(Hedging.hedgesSent, url), 0)
+      assert.strictEqual(sends.length, 0)
     }))
 })

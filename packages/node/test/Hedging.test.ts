@@ -9,8 +9,10 @@ import { Hedging, HttpStatusError } from "@http-retry/core"
 import { NodeHttpRetry } from "@http-retry/node"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Supervisor from "effect/Supervisor"
+import * as Tracer from "effect/Tracer"
 import * as http from "node:http"
 import type * as net from "node:net"
 import { fibersAlive } from "./chaos/Ledger.js"
@@ -88,6 +90,20 @@ const slowServer = (isSlow: (url: string, index: number) => boolean | number | "
     (server) => Effect.promise(() => server.close())
   )
 
+/** The fiber's tracer, keeping every span it starts. */
+const recording = Effect.map(Effect.tracer, (base) => {
+  const spans: Array<Tracer.Span> = []
+  const tracer = Tracer.make({
+    span: (name, parent, context, links, startTime, kind, options) => {
+      const span = base.span(name, parent, context, links, startTime, kind, options)
+      spans.push(span)
+      return span
+    },
+    context: base.context
+  })
+  return { spans, tracer }
+})
+
 const hedging = (options: Hedging.Options) =>
   Hedging.layer(options).pipe(Layer.provide(NodeHttpRetry.layer({ policy: fast() })))
 
@@ -100,6 +116,7 @@ describe("hedged requests", () => {
         first = false
         return slow
       })
+      const { spans, tracer } = yield* recording
       const [bodies, millis] = yield* timed(
         Effect.gen(function*() {
           const client = yield* HttpClient.HttpClient
@@ -108,9 +125,14 @@ describe("hedged requests", () => {
           yield* eventually(() => server.waiting() === 0)
           const again = yield* Effect.flatMap(client.get(`${server.url}/b`), (response) => response.text)
           return [body, again]
-        }).pipe(Effect.provide(hedging({ delay: "50 millis" })))
+        }).pipe(Effect.provide(hedging({ delay: "50 millis" })), Effect.withTracer(tracer))
       )
       assert.deepStrictEqual(bodies, ["/a", "/b"])
+      // The loser's span ends as an interrupted send's does (the platform's), the winner's with its answer.
+      const [loser, winner] = spans.filter((span) => span.kind === "client").slice(0, 2)
+      assert.isTrue(loser.status._tag === "Ended" && Exit.isInterrupted(loser.status.exit))
+      assert.isTrue(winner.status._tag === "Ended" && Exit.isSuccess(winner.status.exit))
+      assert.strictEqual(winner.attributes.get("http_retry.hedge"), true)
       assert.strictEqual(server.requests(), 3)
       assert.strictEqual(server.aborted(), 1)
       // One trace per call, with no caller span: the hedge carries the first attempt's trace id, in a span of its own.

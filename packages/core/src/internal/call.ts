@@ -31,7 +31,7 @@ export interface Wrapped<E> {
   readonly innerSpans: boolean
   /** Whether the wrapped client reads `AttemptTimeout` (marked with `readsAttemptTimeout`). */
   readonly readsTimeout: boolean
-  /** Whether it also aborts a send through `AttemptTimeout.abortWith` (marked with `{ abortWith: true }`). */
+  /** Whether it also aborts a send through `AttemptTimeout.abortWith` (marked with `{ abortable: true }`). */
   readonly abortsAttempt: boolean
   /** The circuit breaker, when one is on. */
   readonly breaker: CircuitBreaker.Service | undefined

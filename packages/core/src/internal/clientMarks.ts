@@ -27,7 +27,7 @@ export const readsAttemptTimeout = <E, R>(
   // The same client, answering one more question: no extra step per request.
   const client = Object.create(self)
   Object.defineProperty(client, ReadsAttemptTimeoutTypeId, { value: true, enumerable: false })
-  if (options?.abortWith === true) {
+  if (options?.abortable === true) {
     Object.defineProperty(client, AbortsAttemptTypeId, { value: true, enumerable: false })
   }
   return client

@@ -390,12 +390,24 @@ class CallerAttempt {
 type Runner = AttemptFiber | CallerAttempt
 
 /**
+ * An answer nobody will read (its call was interrupted, or another attempt settled it): drained on a fiber of its
+ * own, so that its connection is not held until the response is collected.
+ */
+const discard = (call: Call<unknown>, response: Response): Effect.Effect<void> =>
+  Effect.asVoid(
+    Effect.forkDaemon(
+      drain(response, call.plan.policy.maxDrainBytes, Math.min(call.plan.attemptTimeoutMillis, 1000), false)
+    )
+  )
+
+/**
  * The round for a client that aborts a send through `AttemptTimeout.abortWith` (the Node layer's transport): the
  * first attempt runs on this fiber, so a call answered within the delay costs one native timer and no fiber. When
  * the timer fires first, the rest of the round (the hedges, and what follows its outcome) runs on a fiber started
  * then with this fiber's context and fiber refs as they were before the attempt (not the attempt's span), and this
  * fiber gives it the first attempt's outcome and joins it. A hedge that wins aborts the first attempt's send.
- * Interrupted, this fiber interrupts that fiber, which stops every attempt still running.
+ * Interrupted, this fiber interrupts that fiber, which stops every attempt still running, and an answer that fiber
+ * had already settled on is drained.
  */
 const onCaller = (
   call: Call<unknown>,
@@ -412,21 +424,24 @@ const onCaller = (
   const first = new CallerAttempt()
   const timeoutMillis = Decision.attemptTimeoutMillis(call.plan, now - call.startMillis)
   return Effect.uninterruptibleMask((restore) => {
-    let rest: Fiber.RuntimeFiber<Response, unknown> | undefined
+    // The rest of the round, once the timer has fired: it ends with the round's exit as its value, so that a call
+    // failing there is not reported as that fiber's own unhandled failure.
+    let rest: Fiber.RuntimeFiber<Exit.Exit<Response, unknown>> | undefined
     let ended = false
     let late: { readonly cancel: () => void } | undefined
-    const timer = setTimeout(() => {
-      late = afterPendingIo(() => {
-        late = undefined
-        if (ended) return
-        rest = startWith(fiberRefs, context, hedged(call, hc, n, now, settle, clock, first, delayMillis, true))
-      })
-    }, Math.max(0, now + delayMillis - clock.unsafeCurrentTimeMillis()))
     const stopTimer = () => {
       ended = true
       clearTimeout(timer)
       late?.cancel()
     }
+    /** Interrupts the rest of the round, and drains the answer it had settled on, if any. */
+    const stopRest = (round: Fiber.RuntimeFiber<Exit.Exit<Response, unknown>>) =>
+      Effect.flatMap(
+        Fiber.interrupt(round),
+        (exit) => Exit.isSuccess(exit) && Exit.isSuccess(exit.value) ? discard(call, exit.value.value) : Effect.void
+      )
+    // Built before the timer is armed: if building it throws (a `tracerDisabledWhen` or span name generator of the
+    // caller's), no timer is left to start a round.
     const attempt = Effect.onExit(
       restore(Effect.exit(sendAttempt(call, n, parent, timeoutMillis, passThrough, false, first.abortWith))),
       (exit) => {
@@ -434,9 +449,20 @@ const onCaller = (
         // Interrupted while sending (its send is aborted by the client): no hedge may start, and the rest of the
         // round, if it started, stops its attempts.
         stopTimer()
-        return rest === undefined ? Effect.void : Fiber.interrupt(rest)
+        return rest === undefined ? Effect.void : stopRest(rest)
       }
     )
+    const timer = setTimeout(() => {
+      late = afterPendingIo(() => {
+        late = undefined
+        if (ended) return
+        rest = startWith(
+          fiberRefs,
+          context,
+          Effect.exit(hedged(call, hc, n, now, settle, clock, first, delayMillis, true))
+        )
+      })
+    }, Math.max(0, now + delayMillis - clock.unsafeCurrentTimeMillis()))
     return Effect.flatMap(attempt, (exit) => {
       stopTimer()
       if (rest === undefined) {
@@ -451,7 +477,7 @@ const onCaller = (
       }
       first.end(exit)
       const round = rest
-      return Effect.onInterrupt(restore(Fiber.join(round)), () => Fiber.interrupt(round))
+      return Effect.flatten(Effect.onInterrupt(restore(Fiber.join(round)), () => stopRest(round)))
     })
   })
 }
@@ -767,7 +793,15 @@ const hedged = (
           Effect.flatMap(onOutcome(outcome), (response) => response === undefined ? loop : Effect.succeed(response))
     )
 
+    /** Outcomes that arrived but were not read: the round ended first (interrupted, or settled by another). */
+    const leftovers = Effect.suspend(() => {
+      const answers = done.splice(0).flatMap((outcome) => Exit.isSuccess(outcome.exit) ? [outcome.exit.value] : [])
+      return answers.length === 0
+        ? Effect.void
+        : Effect.forEach(answers, (answer) => discard(call, answer), { discard: true })
+    })
+
     adopt(n, now, false, first)
     const begin = fired ? Effect.zipRight(Effect.suspend(() => onTimer(clock.unsafeCurrentTimeMillis())), loop) : loop
-    return Effect.onExit(restore(begin), () => stopOthers)
+    return Effect.onExit(restore(begin), () => Effect.zipRight(stopOthers, leftovers))
   })

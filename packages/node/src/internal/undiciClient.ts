@@ -117,7 +117,7 @@ export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient =>
         (readable) => dispatch(dispatcher, request, url, readable, signal, options, timeout)
       )
     }),
-    { abortWith: true }
+    { abortable: true }
   )
 
 const dispatch = (
@@ -135,6 +135,7 @@ const dispatch = (
     let late: ReturnType<typeof setImmediate> | undefined
     let settled = false
     let timedOut = false
+    let stopped = false
     if (timeout !== undefined) {
       // One native timer, cleared when the headers arrive: a slow body is never cut by it. The platform's signal
       // (interruption, withScope, an unread body collected) still aborts the request and its body. The timer's abort
@@ -142,8 +143,12 @@ const dispatch = (
       // timers before it reads the I/O that arrived meanwhile, and an answer or a refusal already there must win.
       const controller = new Abort()
       signal.addEventListener("abort", () => controller.abort(), { once: true })
-      // The first attempt of a hedged call: a hedge that wins aborts it (and its body, if the headers are in).
-      timeout.abortWith?.(() => controller.abort())
+      // The first attempt of a hedge round: a hedge that wins aborts it (and its body, if the headers are in), and
+      // it ends as an interrupted send does, so that its span does too.
+      timeout.abortWith?.(() => {
+        stopped = true
+        controller.abort()
+      })
       abort = controller
       timer = setTimeout(() => {
         late = setImmediate(() => {
@@ -173,12 +178,16 @@ const dispatch = (
       (cause) => {
         settled = true
         if (timer !== undefined) clearTimeout(timer)
-        resume(Effect.fail(
-          // The retry that provided the timeout declares the TimeoutException it adds to the client's errors.
-          timedOut ?
-            timeout!.onTimeout() as unknown as HttpClientError.RequestError :
-            new HttpClientError.RequestError({ request, reason: "Transport", cause })
-        ))
+        resume(
+          stopped ?
+            Effect.interrupt :
+            Effect.fail(
+              // The retry that provided the timeout declares the TimeoutException it adds to the client's errors.
+              timedOut ?
+                timeout!.onTimeout() as unknown as HttpClientError.RequestError :
+                new HttpClientError.RequestError({ request, reason: "Transport", cause })
+            )
+        )
       }
     )
     // Interruption reaches undici through the platform's signal, aborted by `HttpClient.make`.
