@@ -9,6 +9,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { identity } from "effect/Function"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as Option from "effect/Option"
 import type * as Hedging from "../Hedging.js"
 import { RetryBudget } from "../RetryBudget.js"
@@ -245,9 +246,13 @@ class Latencies {
 class OriginState {
   readonly budget: Budget
   readonly latencies: Latencies | undefined
+  private cachedCounters: Counters | undefined = undefined
   constructor(readonly origin: string, readonly settings: Settings) {
     this.budget = new Budget(settings)
     this.latencies = settings.delay._tag === "Adaptive" ? new Latencies(settings.delay) : undefined
+  }
+  get counters(): Counters {
+    return this.cachedCounters ??= new Counters(this.origin)
   }
   delayMillis(now: number): number {
     return this.latencies === undefined
@@ -304,28 +309,44 @@ export const begin = (
   return { origin, hedgesLeft: state.settings.maxHedges }
 }
 
-/** @internal */
-export const hedgesSent: Metric.Metric.Counter<number> = Metric.counter("http_retry.hedges.sent", {
+const sentKey = MetricKey.counter("http_retry.hedges.sent", {
   description: "Hedges sent: attempts started while another attempt of the same call was still waiting for its answer",
   incremental: true
 })
-
-/** @internal */
-export const hedgesWon: Metric.Metric.Counter<number> = Metric.counter("http_retry.hedges.won", {
+const wonKey = MetricKey.counter("http_retry.hedges.won", {
   description: "Hedges whose answer was the one the call returned",
   incremental: true
 })
-
-/** @internal */
-export const hedgesRefused: Metric.Metric.Counter<number> = Metric.counter("http_retry.hedges.refused", {
+const refusedKey = MetricKey.counter("http_retry.hedges.refused", {
   description: "Hedges not sent because the hedge budget (budget=hedge) or the retry budget (budget=retry) was spent",
   incremental: true
 })
 
-const count = (metric: Metric.Metric.Counter<number>, origin: string, budget?: string): Effect.Effect<void> => {
-  let tagged = Metric.tagged(metric, "origin", origin)
-  if (budget !== undefined) tagged = Metric.tagged(tagged, "budget", budget)
-  return Metric.increment(tagged)
+/** @internal */
+export const hedgesSent: Metric.Metric.Counter<number> = Metric.fromMetricKey(sentKey)
+
+/** @internal */
+export const hedgesWon: Metric.Metric.Counter<number> = Metric.fromMetricKey(wonKey)
+
+/** @internal */
+export const hedgesRefused: Metric.Metric.Counter<number> = Metric.fromMetricKey(refusedKey)
+
+/**
+ * The counters of one origin, keyed once: the same metrics as `Metric.tagged(hedgesSent, "origin", origin)` and so
+ * on, without the registry lookup by a new set of tags that `Metric.tagged` makes on every update.
+ */
+class Counters {
+  readonly sent: Metric.Metric.Counter<number>
+  readonly won: Metric.Metric.Counter<number>
+  readonly refusedHedge: Metric.Metric.Counter<number>
+  readonly refusedRetry: Metric.Metric.Counter<number>
+  constructor(origin: string) {
+    this.sent = Metric.fromMetricKey(MetricKey.tagged(sentKey, "origin", origin))
+    this.won = Metric.fromMetricKey(MetricKey.tagged(wonKey, "origin", origin))
+    const refused = MetricKey.tagged(refusedKey, "origin", origin)
+    this.refusedHedge = Metric.fromMetricKey(MetricKey.tagged(refused, "budget", "hedge"))
+    this.refusedRetry = Metric.fromMetricKey(MetricKey.tagged(refused, "budget", "retry"))
+  }
 }
 
 const passThrough: Continue = {
@@ -690,12 +711,15 @@ const hedged = (
         Decision.attemptTimeoutMillis(plan, elapsed) <= 0
       ) return Effect.void
       const origin = hc.origin.origin
-      const waited = `${call.label}: attempt ${started}/${max} no answer after ${formatWait(delayMillis)}`
+      // Only a log line needs the label (the redacted URL): kept off the path of a client that does not log.
+      const waited = () => `${call.label}: attempt ${started}/${max} no answer after ${formatWait(delayMillis)}`
       const refused = (budget: "hedge" | "retry"): Effect.Effect<void> => {
-        const counted = count(hedgesRefused, origin, budget)
+        const counted = Metric.increment(
+          budget === "hedge" ? hc.origin.counters.refusedHedge : hc.origin.counters.refusedRetry
+        )
         return plan.logLevel === undefined ?
           counted :
-          Effect.zipRight(counted, log(call, `${waited}; ${budget} budget spent, not hedging`))
+          Effect.zipRight(counted, log(call, `${waited()}; ${budget} budget spent, not hedging`))
       }
       if (!hc.origin.budget.take(at)) return refused("hedge")
       // The call's retry budget, or one in the context (a client with no budget of its own), is asked too.
@@ -710,9 +734,9 @@ const hedged = (
               if (!allowed) return refused("retry")
               hc.hedgesLeft--
               const hedge = started + 1
-              let before: Effect.Effect<void, never, unknown> = count(hedgesSent, origin)
+              let before: Effect.Effect<void, never, unknown> = Metric.increment(hc.origin.counters.sent)
               if (plan.logLevel !== undefined) {
-                before = Effect.zipRight(before, log(call, `${waited}; hedging with attempt ${hedge}`))
+                before = Effect.zipRight(before, log(call, `${waited()}; hedging with attempt ${hedge}`))
               }
               const onHedge = hc.origin.settings.onHedge
               if (onHedge !== undefined) {
@@ -752,7 +776,7 @@ const hedged = (
       if (Exit.isSuccess(exit) && isStatusOk(exit.value)) {
         const k = settle(outcome.n, outcome.startMillis)
         if (running.size === 0 && !outcome.hedge) return k.onSuccess(exit.value)
-        const won = outcome.hedge ? count(hedgesWon, hc.origin.origin) : Effect.void
+        const won = outcome.hedge ? Metric.increment(hc.origin.counters.won) : Effect.void
         return Effect.zipRight(Effect.zipRight(stopOthers, won), k.onSuccess(exit.value))
       }
       const failure = Exit.isSuccess(exit) ?
