@@ -191,10 +191,43 @@ class Budget {
   }
 }
 
+/**
+ * The `k`-th smallest (from 0) of `values[0..length)`, moving them about: a
+ * quickselect, in linear time on average where a sort of 1,000 samples took
+ * 20-30 µs.
+ */
+const select = (values: Float64Array, length: number, k: number): number => {
+  let lo = 0
+  let hi = length - 1
+  while (lo < hi) {
+    const pivot = values[(lo + hi) >>> 1]
+    let i = lo
+    let j = hi
+    while (i <= j) {
+      while (values[i] < pivot) i++
+      while (values[j] > pivot) j--
+      if (i <= j) {
+        const swap = values[i]
+        values[i] = values[j]
+        values[j] = swap
+        i++
+        j--
+      }
+    }
+    // Now values[lo..j] <= pivot <= values[i..hi], and anything between j and i equals the pivot.
+    if (k <= j) hi = j
+    else if (k >= i) lo = i
+    else return values[k]
+  }
+  return values[k]
+}
+
 /** The latencies to first headers seen for one origin over a sliding window: a ring of the latest samples. */
 class Latencies {
   private readonly values: Float64Array
   private readonly times: Float64Array
+  /** The samples in the window, copied for `select`. */
+  private readonly scratch: Float64Array
   private size = 0
   private next = 0
   private cached = -1
@@ -203,6 +236,7 @@ class Latencies {
   constructor(private readonly delay: Extract<Settings["delay"], { _tag: "Adaptive" }>) {
     this.values = new Float64Array(delay.maxSamples)
     this.times = new Float64Array(delay.maxSamples)
+    this.scratch = new Float64Array(delay.maxSamples)
   }
   add(now: number, millis: number): void {
     this.values[this.next] = millis
@@ -213,9 +247,9 @@ class Latencies {
   }
   /**
    * The hedge delay: the percentile of the samples in the window (nearest
-   * rank), at least the floor; the initial delay until `minSamples`. Sorted
-   * again after 1/32 more samples or a tenth of the window, so a busy client
-   * sorts rarely.
+   * rank), at least the floor; the initial delay until `minSamples`. Worked
+   * out again after 1/32 more samples or a tenth of the window, so a busy
+   * client does it rarely.
    */
   delayMillis(now: number): number {
     const delay = this.delay
@@ -223,18 +257,14 @@ class Latencies {
       now - this.cachedAt >= delay.windowMillis / 10
     if (stale) {
       const since = now - delay.windowMillis
+      const inWindow = this.scratch
       let count = 0
-      for (let i = 0; i < this.size; i++) if (this.times[i] > since) count++
+      for (let i = 0; i < this.size; i++) if (this.times[i] > since) inWindow[count++] = this.values[i]
       if (count < delay.minSamples) {
         this.cached = delay.initialMillis
       } else {
-        // A typed array sorts numbers without a comparator call per comparison.
-        const inWindow = new Float64Array(count)
-        let j = 0
-        for (let i = 0; i < this.size; i++) if (this.times[i] > since) inWindow[j++] = this.values[i]
-        inWindow.sort()
-        const rank = Math.ceil(delay.percentile / 100 * inWindow.length) - 1
-        this.cached = Math.max(delay.floorMillis, inWindow[rank])
+        const rank = Math.ceil(delay.percentile / 100 * count) - 1
+        this.cached = Math.max(delay.floorMillis, select(inWindow, count, rank))
       }
       this.cachedAt = now
       this.added = 0
