@@ -441,6 +441,28 @@ class CallerAttempt {
 type Runner = AttemptFiber | CallerAttempt
 
 /**
+ * A round's first attempt, `n`, ended before the hedge delay: the round settles on its exit as the retry does without
+ * hedging, and an answer's latency is a sample for the adaptive delay.
+ */
+const settleAlone = (
+  hc: HedgeCall,
+  n: number,
+  now: number,
+  settle: (n: number, startMillis: number) => Continue,
+  clock: Clock.Clock,
+  exit: Exit.Exit<Response, unknown>
+): Effect.Effect<Response, unknown, unknown> => {
+  const k = settle(n, now)
+  if (Exit.isFailure(exit)) return k.onFailure(exit.cause)
+  const latencies = hc.origin.latencies
+  if (latencies !== undefined) {
+    const end = clock.unsafeCurrentTimeMillis()
+    latencies.add(end, end - now)
+  }
+  return k.onSuccess(exit.value)
+}
+
+/**
  * An answer nobody will read (its call was interrupted, or another attempt settled it): drained on a fiber of its
  * own, so that its connection is not held until the response is collected.
  */
@@ -516,16 +538,7 @@ const onCaller = (
     }, Math.max(0, now + delayMillis - clock.unsafeCurrentTimeMillis()))
     return Effect.flatMap(attempt, (exit) => {
       stopTimer()
-      if (rest === undefined) {
-        const k = settle(n, now)
-        if (Exit.isFailure(exit)) return restore(k.onFailure(exit.cause))
-        const latencies = hc.origin.latencies
-        if (latencies !== undefined) {
-          const end = clock.unsafeCurrentTimeMillis()
-          latencies.add(end, end - now)
-        }
-        return restore(k.onSuccess(exit.value))
-      }
+      if (rest === undefined) return restore(settleAlone(hc, n, now, settle, clock, exit))
       first.end(exit)
       const round = rest
       return Effect.flatten(Effect.onInterrupt(restore(Fiber.join(round)), () => stopRest(round)))
@@ -606,15 +619,7 @@ export const round = (
         if (outcome === TIMER) return hedged(call, hc, n, now, settle, clock, first!, delayMillis, true, restore)
         // The attempt's fiber ends with the attempt's exit as its value.
         if (Exit.isFailure(outcome)) return Effect.failCause(outcome.cause)
-        const exit = outcome.value
-        const k = settle(n, now)
-        if (Exit.isFailure(exit)) return restore(k.onFailure(exit.cause))
-        const latencies = hc.origin.latencies
-        if (latencies !== undefined) {
-          const end = clock.unsafeCurrentTimeMillis()
-          latencies.add(end, end - now)
-        }
-        return restore(k.onSuccess(exit.value))
+        return restore(settleAlone(hc, n, now, settle, clock, outcome.value))
       })
     })
   })
