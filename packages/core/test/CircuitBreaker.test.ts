@@ -65,6 +65,27 @@ const repeat = <A, E, R>(n: number, effect: Effect.Effect<A, E, R>) =>
 
 describe("CircuitBreaker", () => {
   describe("closed -> open", () => {
+    it.effect("its metrics carry the fiber's own metric labels (Effect.tagMetrics) after the origin", () =>
+      Effect.gen(function*() {
+        const { call, origin } = yield* setup(() => TestHttpClient.respond(503))
+        const labelled = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) =>
+          metric.pipe(Metric.tagged("origin", origin), Metric.tagged("service", "checkout"))
+        for (let i = 0; i < 6; i++) {
+          yield* TestClock.adjust("100 millis")
+          yield* call().pipe(Effect.tagMetrics("service", "checkout"))
+        }
+        assert.strictEqual((yield* Metric.value(labelled(CircuitBreaker.metrics.state))).value, 2)
+        assert.strictEqual((yield* Metric.value(labelled(CircuitBreaker.metrics.rejected))).count, 1)
+        const opened = CircuitBreaker.metrics.transitions.pipe(
+          Metric.tagged("origin", origin),
+          Metric.tagged("from", "Closed"),
+          Metric.tagged("to", "Open"),
+          Metric.tagged("service", "checkout")
+        )
+        assert.strictEqual((yield* Metric.value(opened)).count, 1)
+        assert.strictEqual((yield* rejectedOf(origin)).count, 0)
+      }))
+
     it.effect("after consecutiveFailures failures in a row; then calls fail at once and send nothing", () =>
       Effect.gen(function*() {
         const { call, origin, sent, start } = yield* setup(() => TestHttpClient.respond(503))

@@ -347,6 +347,17 @@ describe.concurrent("RetryBudget", () => {
         assert.strictEqual(budget.tokens(origin), 5)
       }))
 
+    it.effect("the budget's metrics carry the fiber's own metric labels (Effect.tagMetrics) after the origin", () =>
+      Effect.gen(function*() {
+        const { budget, origin } = small(freshOrigin("labels"))
+        const test = yield* TestHttpClient.make(() => respond(503))
+        const client = HttpRetry.withRetry(test.client, noJitter(), { budget })
+        yield* observe(test, client.get(`${origin}/x`)).pipe(Effect.tagMetrics("service", "checkout"))
+        const labelled = Metric.tagged(Metric.tagged(RetryBudget.retries, "origin", origin), "service", "checkout")
+        assert.strictEqual((yield* Metric.value(labelled)).count, 3)
+        assert.strictEqual((yield* Metric.value(Metric.tagged(RetryBudget.retries, "origin", origin))).count, 0)
+      }))
+
     it.effect("metrics per origin: retries made, retries refused, tokens left; a span event on refusal", () =>
       Effect.gen(function*() {
         const { budget, origin } = small(freshOrigin("metrics"))

@@ -10,7 +10,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
@@ -377,36 +379,54 @@ export const originOf = (request: HttpClientRequest.HttpClientRequest): string =
 
 // --- Metrics ----------------------------------------------------------------------
 
+const stateKey = MetricKey.gauge("http_retry_breaker_state", {
+  description: "The circuit breaker's state per origin: 0 closed, 1 half-open, 2 open"
+})
+const rejectedKey = MetricKey.counter("http_retry_breaker_rejected", {
+  description: "Calls failed with CircuitOpenError, and retries not made, because the origin's breaker was open",
+  incremental: true
+})
+
 /** @internal */
 export const metrics = {
-  state: Metric.gauge("http_retry_breaker_state", {
-    description: "The circuit breaker's state per origin: 0 closed, 1 half-open, 2 open"
-  }),
+  state: Metric.fromMetricKey(stateKey),
   transitions: Metric.counter("http_retry_breaker_transitions", {
     description: "Circuit breaker state changes per origin, tagged from and to",
     incremental: true
   }),
-  rejected: Metric.counter("http_retry_breaker_rejected", {
-    description: "Calls failed with CircuitOpenError, and retries not made, because the origin's breaker was open",
-    incremental: true
-  })
+  rejected: Metric.fromMetricKey(rejectedKey)
 }
 
 const stateValue: Record<CircuitBreaker.State, number> = { Closed: 0, HalfOpen: 1, Open: 2 }
 
-// Effect keeps a metric's hook per array of extra tags, by identity: one array per origin, made once, keeps a
-// rejected call from building and hashing a metric key.
-const originTags = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
-
-const tagsOf = (origin: string): ReadonlyArray<MetricLabel.MetricLabel> => {
-  let tags = originTags.get(origin)
-  if (tags === undefined) {
-    if (originTags.size >= 4096) originTags.clear()
-    tags = [MetricLabel.make("origin", origin)]
-    originTags.set(origin, tags)
-  }
-  return tags
+/**
+ * The state and rejected metrics of one origin, keyed once. Updated with the fiber's own metric labels
+ * (`Effect.tagMetrics`) as the extra tags, as `Metric.update` would: Effect keeps a metric's hook per array of extra
+ * tags, by identity, and the fiber's array is the same from one call to the next, so a rejected call builds and
+ * hashes no metric key (`Metric.tagged` makes a new array, and a lookup, on every update).
+ */
+interface OriginMetrics {
+  readonly state: Metric.Metric.Gauge<number>
+  readonly rejected: Metric.Metric.Counter<number>
 }
+
+const byOrigin = new Map<string, OriginMetrics>()
+
+const metricsOf = (origin: string): OriginMetrics => {
+  let found = byOrigin.get(origin)
+  if (found === undefined) {
+    if (byOrigin.size >= 4096) byOrigin.clear()
+    found = {
+      state: Metric.fromMetricKey(MetricKey.tagged(stateKey, "origin", origin)),
+      rejected: Metric.fromMetricKey(MetricKey.tagged(rejectedKey, "origin", origin))
+    }
+    byOrigin.set(origin, found)
+  }
+  return found
+}
+
+const labelsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): ReadonlyArray<MetricLabel.MetricLabel> =>
+  fiber.getFiberRef(FiberRef.currentMetricLabels)
 
 const clockOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Clock.Clock =>
   Context.get(fiber.currentDefaultServices, Clock.Clock)
@@ -429,12 +449,13 @@ const transitioned = <E>(
   origin: string,
   transition: CircuitBreaker.Transition
 ): void => {
-  const tag = MetricLabel.make("origin", origin)
-  metrics.state.unsafeUpdate(stateValue[transition.to], [tag])
+  const labels = labelsOf(fiber)
+  metricsOf(origin).state.unsafeUpdate(stateValue[transition.to], labels)
   metrics.transitions.unsafeUpdate(1, [
-    tag,
+    MetricLabel.make("origin", origin),
     MetricLabel.make("from", transition.from),
-    MetricLabel.make("to", transition.to)
+    MetricLabel.make("to", transition.to),
+    ...labels
   ])
   const attributes: Record<string, unknown> = {
     "http_retry.breaker.origin": origin,
@@ -455,7 +476,7 @@ const rejected = <E>(
   n: number,
   state: "Open" | "HalfOpen"
 ): void => {
-  metrics.rejected.unsafeUpdate(1, tagsOf(origin))
+  metricsOf(origin).rejected.unsafeUpdate(1, labelsOf(fiber))
   spanEvent(call, fiber, "http_retry.breaker.rejected", {
     "http_retry.breaker.origin": origin,
     "http_retry.breaker.state": state,

