@@ -23,6 +23,7 @@ import type { Continue } from "./attempt.js"
 import type { Call } from "./call.js"
 import * as Decision from "./decision.js"
 import { formatWait, log } from "./logging.js"
+import { forOrigin, PerOrigin } from "./originMetrics.js"
 import * as Redact from "./redact.js"
 import { isRequestError } from "./redactedErrors.js"
 import { originOf as budgetOriginOf } from "./retryBudget.js"
@@ -400,30 +401,15 @@ export const metrics = {
 const stateValue: Record<CircuitBreaker.State, number> = { Closed: 0, HalfOpen: 1, Open: 2 }
 
 /**
- * The state and rejected metrics of one origin, keyed once. Updated with the fiber's own metric labels
- * (`Effect.tagMetrics`) as the extra tags, as `Metric.update` would: Effect keeps a metric's hook per array of extra
- * tags, by identity, and the fiber's array is the same from one call to the next, so a rejected call builds and
- * hashes no metric key (`Metric.tagged` makes a new array, and a lookup, on every update).
+ * The state and rejected metrics of one origin, keyed once (originMetrics.ts). Updated from plain code with the
+ * fiber's own metric labels (`Effect.tagMetrics`) as the extra tags, as `Metric.update` would: Effect keeps a metric's
+ * hook per array of extra tags, by identity, and the fiber's array is the same from one call to the next, so a
+ * rejected call builds and hashes no metric key.
  */
-interface OriginMetrics {
-  readonly state: Metric.Metric.Gauge<number>
-  readonly rejected: Metric.Metric.Counter<number>
-}
-
-const byOrigin = new Map<string, OriginMetrics>()
-
-const metricsOf = (origin: string): OriginMetrics => {
-  let found = byOrigin.get(origin)
-  if (found === undefined) {
-    if (byOrigin.size >= 4096) byOrigin.clear()
-    found = {
-      state: Metric.fromMetricKey(MetricKey.tagged(stateKey, "origin", origin)),
-      rejected: Metric.fromMetricKey(MetricKey.tagged(rejectedKey, "origin", origin))
-    }
-    byOrigin.set(origin, found)
-  }
-  return found
-}
+const byOrigin = new PerOrigin((origin) => ({
+  state: forOrigin(stateKey, origin),
+  rejected: forOrigin(rejectedKey, origin)
+}))
 
 const labelsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): ReadonlyArray<MetricLabel.MetricLabel> =>
   fiber.getFiberRef(FiberRef.currentMetricLabels)
@@ -450,7 +436,7 @@ const transitioned = <E>(
   transition: CircuitBreaker.Transition
 ): void => {
   const labels = labelsOf(fiber)
-  metricsOf(origin).state.unsafeUpdate(stateValue[transition.to], labels)
+  byOrigin.get(origin).state.unsafeUpdate(stateValue[transition.to], labels)
   metrics.transitions.unsafeUpdate(1, [
     MetricLabel.make("origin", origin),
     MetricLabel.make("from", transition.from),
@@ -476,7 +462,7 @@ const rejected = <E>(
   n: number,
   state: "Open" | "HalfOpen"
 ): void => {
-  metricsOf(origin).rejected.unsafeUpdate(1, labelsOf(fiber))
+  byOrigin.get(origin).rejected.unsafeUpdate(1, labelsOf(fiber))
   spanEvent(call, fiber, "http_retry.breaker.rejected", {
     "http_retry.breaker.origin": origin,
     "http_retry.breaker.state": state,

@@ -18,6 +18,7 @@ import type { Call } from "./call.js"
 import * as Decision from "./decision.js"
 import { drain } from "./drain.js"
 import { describe, formatWait, log } from "./logging.js"
+import { forOrigin } from "./originMetrics.js"
 import { afterPendingIo, liveClock, startBeside, startWith } from "./timeout.js"
 
 // Hedged requests: when an attempt has no answer after the hedge delay, send
@@ -276,13 +277,13 @@ class Latencies {
 class OriginState {
   readonly budget: Budget
   readonly latencies: Latencies | undefined
-  private cachedCounters: Counters | undefined = undefined
+  private cachedCounters: ReturnType<typeof countersOf> | undefined = undefined
   constructor(readonly origin: string, readonly settings: Settings) {
     this.budget = new Budget(settings)
     this.latencies = settings.delay._tag === "Adaptive" ? new Latencies(settings.delay) : undefined
   }
-  get counters(): Counters {
-    return this.cachedCounters ??= new Counters(this.origin)
+  get counters(): ReturnType<typeof countersOf> {
+    return this.cachedCounters ??= countersOf(this.origin)
   }
   delayMillis(now: number): number {
     return this.latencies === undefined
@@ -361,23 +362,13 @@ export const hedgesWon: Metric.Metric.Counter<number> = Metric.fromMetricKey(won
 /** @internal */
 export const hedgesRefused: Metric.Metric.Counter<number> = Metric.fromMetricKey(refusedKey)
 
-/**
- * The counters of one origin, keyed once: the same metrics as `Metric.tagged(hedgesSent, "origin", origin)` and so
- * on, without the registry lookup by a new set of tags that `Metric.tagged` makes on every update.
- */
-class Counters {
-  readonly sent: Metric.Metric.Counter<number>
-  readonly won: Metric.Metric.Counter<number>
-  readonly refusedHedge: Metric.Metric.Counter<number>
-  readonly refusedRetry: Metric.Metric.Counter<number>
-  constructor(origin: string) {
-    this.sent = Metric.fromMetricKey(MetricKey.tagged(sentKey, "origin", origin))
-    this.won = Metric.fromMetricKey(MetricKey.tagged(wonKey, "origin", origin))
-    const refused = MetricKey.tagged(refusedKey, "origin", origin)
-    this.refusedHedge = Metric.fromMetricKey(MetricKey.tagged(refused, "budget", "hedge"))
-    this.refusedRetry = Metric.fromMetricKey(MetricKey.tagged(refused, "budget", "retry"))
-  }
-}
+/** The counters of one origin, keyed once (originMetrics.ts). */
+const countersOf = (origin: string) => ({
+  sent: forOrigin(sentKey, origin),
+  won: forOrigin(wonKey, origin),
+  refusedHedge: forOrigin(refusedKey, origin, { budget: "hedge" }),
+  refusedRetry: forOrigin(refusedKey, origin, { budget: "retry" })
+})
 
 const passThrough: Continue = {
   onSuccess: Effect.succeed,

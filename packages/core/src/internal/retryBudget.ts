@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as Api from "../RetryBudget.js"
 import type { Decision } from "./decision.js"
+import { forOrigin, PerOrigin } from "./originMetrics.js"
 import { booleanText, numberText, RetryPolicyError, show, variable } from "./retryPolicy.js"
 
 /** Public as `RetryBudget.RetryBudget`: left unmarked so its declaration stays in the published types. */
@@ -255,22 +256,12 @@ export const retriesRefused: Metric.Metric.Counter<number> = Metric.fromMetricKe
 /** @internal */
 export const tokens: Metric.Metric.Gauge<number> = Metric.fromMetricKey(tokensKey)
 
-/**
- * The budget's metrics for one origin, keyed once: the same metrics as `Metric.tagged(retries, "origin", origin)`
- * and so on, without the registry lookup by a new set of tags that `Metric.tagged` makes on every update (9.9 µs
- * against 2.0 µs in a loop). Updated with `Metric.increment` and `Metric.set`, so the fiber's own metric labels
- * (`Effect.tagMetrics`) still apply.
- */
-class OriginMetrics {
-  readonly retries: Metric.Metric.Counter<number>
-  readonly retriesRefused: Metric.Metric.Counter<number>
-  readonly tokens: Metric.Metric.Gauge<number>
-  constructor(origin: string) {
-    this.retries = Metric.fromMetricKey(MetricKey.tagged(retriesKey, "origin", origin))
-    this.retriesRefused = Metric.fromMetricKey(MetricKey.tagged(retriesRefusedKey, "origin", origin))
-    this.tokens = Metric.fromMetricKey(MetricKey.tagged(tokensKey, "origin", origin))
-  }
-}
+/** The budget's metrics of one origin, keyed once (originMetrics.ts). */
+const metricsOf = (origin: string) => ({
+  retries: forOrigin(retriesKey, origin),
+  retriesRefused: forOrigin(retriesRefusedKey, origin),
+  tokens: forOrigin(tokensKey, origin)
+})
 
 // --- The hooks of the retry loop ---------------------------------------------
 
@@ -286,24 +277,14 @@ const budgetExhausted: Decision = { _tag: "GiveUp", reason: "BudgetExhausted" }
  */
 export class Hooks {
   private readonly published = new Map<string, number>()
-  private readonly metrics = new Map<string, OriginMetrics>()
+  private readonly metrics = new PerOrigin(metricsOf)
   constructor(readonly service: Api.Service) {}
-
-  private metricsOf(origin: string): OriginMetrics {
-    let metrics = this.metrics.get(origin)
-    if (metrics === undefined) {
-      if (this.metrics.size >= 4096) this.metrics.clear()
-      metrics = new OriginMetrics(origin)
-      this.metrics.set(origin, metrics)
-    }
-    return metrics
-  }
 
   private publish(origin: string): Effect.Effect<void> | undefined {
     const left = this.service.tokens(origin)
     if (this.published.get(origin) === left) return undefined
     this.published.set(origin, left)
-    return Metric.set(this.metricsOf(origin).tokens, left)
+    return Metric.set(this.metrics.get(origin).tokens, left)
   }
 
   /** After an answer the policy accepts: a refund. */
@@ -330,14 +311,14 @@ export class Hooks {
       next(decision) :
       Effect.flatMap(this.service.acquire(origin), (granted) =>
         granted ?
-          Effect.zipRight(Metric.increment(this.metricsOf(origin).retries), next(decision)) :
+          Effect.zipRight(Metric.increment(this.metrics.get(origin).retries), next(decision)) :
           Effect.zipRight(this.refused(origin, attempt), next(budgetExhausted)))
     return publish === undefined ? go : Effect.zipRight(publish, go)
   }
 
   private refused(origin: string, attempt: number): Effect.Effect<void> {
     return Effect.zipRight(
-      Metric.increment(this.metricsOf(origin).retriesRefused),
+      Metric.increment(this.metrics.get(origin).retriesRefused),
       Effect.flatMap(
         Effect.currentSpan,
         (span) =>
