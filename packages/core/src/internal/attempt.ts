@@ -229,13 +229,7 @@ export const sendAttempt = <E>(
   if (call.readsTimeout) {
     set = FiberRef.set(
       FiberRef.currentContext,
-      Context.add(
-        context,
-        AttemptTimeout,
-        abortWith === undefined ?
-          { millis: Math.max(1, Math.ceil(timeoutMillis)), onTimeout } :
-          { millis: Math.max(1, Math.ceil(timeoutMillis)), onTimeout, abortWith }
-      )
+      Context.add(context, AttemptTimeout, { millis: Math.max(1, Math.ceil(timeoutMillis)), onTimeout, abortWith })
     )
     restore = FiberRef.set(FiberRef.currentContext, context)
   }

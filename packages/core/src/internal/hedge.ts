@@ -375,19 +375,18 @@ const passThrough: Continue = {
   onFailure: Effect.failCause
 }
 
+type Response = HttpClientResponse.HttpClientResponse
+
 type Outcome = {
   readonly n: number
   readonly hedge: boolean
   readonly startMillis: number
-  readonly exit: Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>
+  readonly exit: Exit.Exit<Response, unknown>
 }
 
-const isStatusOk = (response: HttpClientResponse.HttpClientResponse): boolean =>
-  response.status >= 200 && response.status < 300
+const isStatusOk = (response: Response): boolean => response.status >= 200 && response.status < 300
 
 const TIMER = "timer" as const
-
-type Response = HttpClientResponse.HttpClientResponse
 
 /** An attempt on a fiber of its own: its exit is the fiber's value. */
 type AttemptFiber = Fiber.RuntimeFiber<Exit.Exit<Response, unknown>>
@@ -561,7 +560,7 @@ export const round = (
   n: number,
   now: number,
   settle: (n: number, startMillis: number) => Continue
-): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
+): Effect.Effect<Response, unknown, unknown> =>
   Effect.withFiberRuntime((parent) => {
     const clock = Context.get(parent.currentDefaultServices, Clock.Clock)
     const delayMillis = hc.origin.delayMillis(now)
@@ -578,13 +577,13 @@ export const round = (
     // that makes the caller interruptible again after it) interrupts the attempt unless it has ended, and the
     // hand-over to `hedged` when the timer fires is uninterruptible, so the attempt is never left running.
     return Effect.uninterruptibleMask((restore) => {
-      let first: Fiber.RuntimeFiber<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>> | undefined
-      const wait = Effect.async<Exit.Exit<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>> | typeof TIMER>(
+      let first: Fiber.RuntimeFiber<Exit.Exit<Response, unknown>> | undefined
+      const wait = Effect.async<Exit.Exit<Exit.Exit<Response, unknown>> | typeof TIMER>(
         (resume) => {
           // Started before the timer is armed: if starting it throws, no timer is left to fire.
           const attempt = first = startBeside(parent, attemptOf(call, n, now, false))
           let late: { readonly cancel: () => void } | undefined
-          const observer = (exit: Exit.Exit<Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>>) => {
+          const observer = (exit: Exit.Exit<Exit.Exit<Response, unknown>>) => {
             clearTimeout(timer)
             late?.cancel()
             resume(Effect.succeed(exit))
@@ -629,7 +628,7 @@ const joinFirstTrace = (call: Call<unknown>): void => {
 /** Attempt `n`, started at `at`, on its own fiber: its exit is the fiber's value. */
 const attemptOf = (call: Call<unknown>, n: number, at: number, hedge: boolean) =>
   Effect.exit(
-    Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, unknown, unknown>((fiber) =>
+    Effect.withFiberRuntime<Response, unknown, unknown>((fiber) =>
       sendAttempt(call, n, fiber, Decision.attemptTimeoutMillis(call.plan, at - call.startMillis), passThrough, hedge)
     )
   )
@@ -649,7 +648,7 @@ const hedged = (
   delayMillis: number,
   fired = false,
   restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> = identity
-): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
+): Effect.Effect<Response, unknown, unknown> =>
   Effect.suspend(() => {
     const live = clock === liveClock
     const plan = call.plan
@@ -792,7 +791,7 @@ const hedged = (
 
     const onOutcome = (
       outcome: Outcome
-    ): Effect.Effect<HttpClientResponse.HttpClientResponse | undefined, unknown, unknown> => {
+    ): Effect.Effect<Response | undefined, unknown, unknown> => {
       running.delete(outcome.n)
       const { exit } = outcome
       if (Exit.isSuccess(exit) && latencies !== undefined) {
@@ -835,7 +834,7 @@ const hedged = (
       return Effect.as(dropped, undefined)
     }
 
-    const loop: Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> = Effect.flatMap(
+    const loop: Effect.Effect<Response, unknown, unknown> = Effect.flatMap(
       next,
       (outcome) =>
         outcome === TIMER ?
