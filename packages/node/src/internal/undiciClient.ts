@@ -68,8 +68,9 @@ const undiciFormData = (form: FormData): Undici.FormData => {
 /**
  * What undici listens to for an abort when an attempt timeout is set: an
  * `EventEmitter`-shaped handle it accepts in place of an `AbortSignal` (it
- * calls `once` and `removeListener`, and checks for `on`), cheaper than a
- * second `AbortController` per request.
+ * calls `once` and `removeListener`, checks for `on`, and reads `aborted` and
+ * `reason` as a signal's), cheaper than a second `AbortController` per
+ * request.
  */
 class Abort {
   aborted = false
@@ -87,14 +88,22 @@ class Abort {
     if (this.listener === listener) this.listener = undefined
     return this
   }
-  abort(): void {
+  abort(reason: unknown): void {
     if (this.aborted) return
     this.aborted = true
+    this.reason = reason
     const listener = this.listener
     this.listener = undefined
     listener?.()
   }
 }
+
+/**
+ * The reason undici is given when the retry itself stops a send (the attempt's timer, or a hedge that won). No
+ * caller sees it: the send then ends as the retry's `TimeoutException` or as an interruption. One error for every
+ * such abort, where undici would make a `RequestAbortedError` (and capture its stack) for each.
+ */
+const stoppedByRetry: Error = new Error("the send was stopped by the retry (its attempt timeout, or a hedge that won)")
 
 /**
  * The key `NodeHttpClient.UndiciRequestOptions` is stored under in a
@@ -142,19 +151,23 @@ const dispatch = (
       // waits for the poll phase that follows (`setImmediate`): after a stall of the event loop Node runs expired
       // timers before it reads the I/O that arrived meanwhile, and an answer or a refusal already there must win.
       const controller = new Abort()
-      signal.addEventListener("abort", () => controller.abort(), { once: true })
+      // The platform's signal aborts with its own reason, the request's error's cause as on the platform's client. A
+      // signal aborted already (a `withScope` whose scope was closed, and this is a retry of its request) fails the
+      // request at once, as undici does with that signal.
+      if (signal.aborted) controller.abort(signal.reason)
+      else signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true })
       // The first attempt of a hedge round: a hedge that wins aborts it (and its body, if the headers are in), and
       // it ends as an interrupted send does, so that its span does too.
       timeout.abortWith?.(() => {
         stopped = true
-        controller.abort()
+        controller.abort(stoppedByRetry)
       })
       abort = controller
       timer = setTimeout(() => {
         late = setImmediate(() => {
           if (settled) return
           timedOut = true
-          controller.abort()
+          controller.abort(stoppedByRetry)
         })
       }, Math.max(1, Math.ceil(timeout.millis)))
     }

@@ -393,6 +393,32 @@ describe("conformance with NodeHttpClient.layerUndici", () => {
     )
 
     conforms(
+      "withScope: closing the scope while waiting for the headers fails the request with the scope's abort as its cause",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* serve(() => TestServer.hang())
+          const scoped = HttpClient.withScope(yield* client)
+          const scope = yield* Scope.make()
+          const fiber = yield* Effect.fork(Scope.extend(scoped.get(server.url), scope))
+          yield* eventually(() => server.requests.length === 1)
+          yield* Scope.close(scope, Exit.void)
+          const exit = yield* Effect.timeoutOption(Fiber.await(fiber), "2 seconds")
+          yield* eventually(() => server.openSockets() === 0)
+          if (Option.isNone(exit)) return "hung"
+          if (Exit.isSuccess(exit.value)) return { ok: true }
+          const error = Cause.squash(exit.value.cause)
+          const cause = Predicate.hasProperty(error, "cause") ? error.cause : undefined
+          return {
+            ...errorOf(error),
+            cause: Predicate.hasProperty(cause, "name") && Predicate.hasProperty(cause, "message") ?
+              { name: cause.name, message: cause.message } :
+              String(cause),
+            requests: server.requests.length
+          }
+        })
+    )
+
+    conforms(
       "interrupted while waiting for the headers: the server sees the socket close",
       () =>
         Effect.gen(function*() {
