@@ -23,6 +23,7 @@ export type Kind =
   | "TlsVerification"
   | "ProxyAuthentication"
   | "InvalidRequest"
+  | "Aborted"
   | "Unknown"
 
 /**
@@ -94,6 +95,15 @@ const PROXY_AUTH = /\bproxy\b.*\(407\)|\(407\).*\bproxy\b/i
 const messageOf = (u: unknown): string =>
   Predicate.hasProperty(u, "message") && typeof u.message === "string" ? u.message : ""
 
+/**
+ * The abort of the request's own signal, as the platform's clients report it: a `DOMException` named `AbortError`
+ * (the reason an `AbortController` aborts with when given none, as `HttpClient.withScope` does when its scope is
+ * closed). undici's own `RequestAbortedError` is named `AbortError` too, but it also reports a proxy's refusal to
+ * tunnel, which may heal: only the `DOMException` counts.
+ */
+const isAbortException = (u: unknown): boolean =>
+  typeof DOMException === "function" && u instanceof DOMException && u.name === "AbortError"
+
 const codeOf = (u: unknown): string | undefined =>
   Predicate.hasProperty(u, "code") && typeof u.code === "string" ? u.code : undefined
 
@@ -110,6 +120,7 @@ export const classifyCause = (cause: unknown): TransportFailure => {
   let firstCode: string | undefined
   for (let i = 0; i < queue.length && i < 16; i++) {
     const u = queue[i]
+    if (isAbortException(u)) return { kind: "Aborted", code: undefined }
     const code = codeOf(u)
     if (PROXY_AUTH.test(messageOf(u))) return { kind: "ProxyAuthentication", code }
     if (code !== undefined) {
@@ -136,11 +147,14 @@ export const classify = (error: HttpClientError.RequestError): TransportFailure 
 /**
  * Whether a failure of this kind may heal on another attempt. DNS "not found",
  * TLS verification failures, a proxy refusing our credentials (407) and a
- * request the transport refuses to send are deterministic; everything else, including failures we cannot classify, is
- * worth another try.
+ * request the transport refuses to send are deterministic, and a request
+ * aborted by its own signal (`Aborted`: the scope of `HttpClient.withScope`
+ * was closed) would be aborted again; everything else, including failures we
+ * cannot classify, is worth another try.
  *
  * @since 0.1.0
  * @category classification
  */
 export const isTransient = (kind: Kind): boolean =>
-  kind !== "DnsNotFound" && kind !== "TlsVerification" && kind !== "ProxyAuthentication" && kind !== "InvalidRequest"
+  kind !== "DnsNotFound" && kind !== "TlsVerification" && kind !== "ProxyAuthentication" &&
+  kind !== "InvalidRequest" && kind !== "Aborted"

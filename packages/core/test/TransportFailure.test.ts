@@ -46,6 +46,31 @@ describe.concurrent("TransportFailure", () => {
       assert.isFalse(TransportFailure.isTransient("InvalidRequest"))
     })
 
+    it("the abort of the request's own signal (a DOMException named AbortError, as withScope gives) is Aborted", () => {
+      const aborted = new DOMException("This operation was aborted", "AbortError")
+      assert.deepStrictEqual(TransportFailure.classifyCause(aborted), { kind: "Aborted", code: undefined })
+      assert.deepStrictEqual(
+        TransportFailure.classifyCause(new TypeError("fetch failed", { cause: aborted })),
+        { kind: "Aborted", code: undefined }
+      )
+      // undici names its RequestAbortedError AbortError too, and reports a proxy's refusal to tunnel with it: that
+      // may heal, so only the DOMException is Aborted.
+      const undiciAborted = Object.assign(
+        coded("UND_ERR_ABORTED", "Proxy response (502) !== 200 when HTTP Tunneling"),
+        {
+          name: "AbortError"
+        }
+      )
+      assert.deepStrictEqual(TransportFailure.classifyCause(undiciAborted), {
+        kind: "Unknown",
+        code: "UND_ERR_ABORTED"
+      })
+      assert.strictEqual(
+        TransportFailure.classifyCause(new DOMException("The operation timed out", "TimeoutError")).kind,
+        "Unknown"
+      )
+    })
+
     it("follows a nested cause chain", () => {
       const cause = new Error("fetch failed", {
         cause: new Error("connect failed", { cause: coded("ECONNREFUSED") })
@@ -120,7 +145,10 @@ describe.concurrent("TransportFailure", () => {
       ["DnsUnavailable", true],
       ["Unknown", true],
       ["DnsNotFound", false],
-      ["TlsVerification", false]
+      ["TlsVerification", false],
+      ["ProxyAuthentication", false],
+      ["InvalidRequest", false],
+      ["Aborted", false]
     ]
     for (const [kind, transient] of cases) {
       it(`${kind} is ${transient ? "" : "not "}transient`, () => {

@@ -220,6 +220,9 @@ const transportOutcomeWithoutCause = (
       return { code: ExitCode.ReceiveFailed, message: `the proxy refused the credentials (407): ${after}` }
     case "InvalidRequest":
       return { code: ExitCode.Usage, message: `the request cannot be sent${code}: ${target}` }
+    case "Aborted":
+      // The command aborts no request of its own (an interrupt ends it with 130 first); kept as a transport failure.
+      return { code: ExitCode.ReceiveFailed, message: `the request was aborted: ${after}` }
     case "Unknown":
       return /SSL|TLS/i.test(failure.code ?? "") ?
         { code: ExitCode.TlsHandshake, message: `TLS handshake failed${code}: ${after}` } :

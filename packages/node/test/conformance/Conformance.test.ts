@@ -21,7 +21,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
-import { HttpRetry, HttpStatusError } from "@http-retry/core"
+import { HttpRetry, HttpStatusError, RetryPolicy } from "@http-retry/core"
 import { NodeHttpRetry } from "@http-retry/node"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
@@ -621,4 +621,44 @@ describe("withScope through HttpRetry.withRetry, tracing on, over FetchHttpClien
       }),
     20_000
   )
+})
+
+// --- A request whose scope was closed is not retried ---------------------------------------
+
+describe("a request whose withScope scope is closed before the headers is not retried", () => {
+  // A retry would wait 5 s: the request must fail within 2 s, as it does on the client alone.
+  const slow = RetryPolicy.make({ baseDelay: "5 seconds", jitter: "none" })
+  const retrying: ReadonlyArray<readonly [string, AnyLayer]> = [
+    ...(["direct", "platform"] as const).map((transport) =>
+      [`NodeHttpRetry.layer ${transport}`, NodeHttpRetry.layer({ transport, policy: slow })] as const
+    ),
+    ["withRetry over layerUndici", HttpRetry.layer(slow).pipe(Layer.provide(control))],
+    ["withRetry over FetchHttpClient", HttpRetry.layer(slow).pipe(Layer.provide(FetchHttpClient.layer))]
+  ]
+  const check = Effect.gen(function*() {
+    const server = yield* serve(() => TestServer.hang())
+    const scoped = HttpClient.withScope(yield* client)
+    const scope = yield* Scope.make()
+    const fiber = yield* Effect.fork(Scope.extend(scoped.get(server.url), scope))
+    yield* eventually(() => server.requests.length === 1)
+    yield* Scope.close(scope, Exit.void)
+    const exit = yield* Effect.timeoutOption(Fiber.await(fiber), "2 seconds")
+    yield* Fiber.interrupt(fiber)
+    return Option.isNone(exit) ? "hung" : Exit.isSuccess(exit.value) ? "answered" : {
+      ...errorOf(Cause.squash(exit.value.cause)),
+      requests: server.requests.length
+    }
+  })
+
+  for (const [name, layer] of retrying) {
+    it.live(name, () =>
+      Effect.gen(function*() {
+        const expected = { _tag: "RequestError", reason: "Transport", requests: 1 }
+        const alone = yield* Effect.scoped(
+          Effect.provide(check, name.includes("Fetch") ? FetchHttpClient.layer : control)
+        )
+        assert.deepStrictEqual(alone, expected)
+        assert.deepStrictEqual(yield* Effect.scoped(Effect.provide(check, layer)), expected)
+      }), 20_000)
+  }
 })
