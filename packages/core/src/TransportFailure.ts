@@ -97,12 +97,13 @@ const messageOf = (u: unknown): string =>
 
 /**
  * The abort of the request's own signal, as the platform's clients report it: a `DOMException` named `AbortError`
- * (the reason an `AbortController` aborts with when given none, as `HttpClient.withScope` does when its scope is
- * closed). undici's own `RequestAbortedError` is named `AbortError` too, but it also reports a proxy's refusal to
- * tunnel, which may heal: only the `DOMException` counts.
+ * (code 20, the reason an `AbortController` aborts with when given none, as `HttpClient.withScope` does when its
+ * scope is closed), told by its shape so that one from another realm counts too. undici's own `RequestAbortedError`
+ * is named `AbortError` as well, but its code is a string, and it also reports a proxy's refusal to tunnel, which
+ * may heal.
  */
 const isAbortException = (u: unknown): boolean =>
-  typeof DOMException === "function" && u instanceof DOMException && u.name === "AbortError"
+  Predicate.hasProperty(u, "name") && u.name === "AbortError" && Predicate.hasProperty(u, "code") && u.code === 20
 
 const codeOf = (u: unknown): string | undefined =>
   Predicate.hasProperty(u, "code") && typeof u.code === "string" ? u.code : undefined

@@ -2,6 +2,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import { NodeHttpRetry } from "@http-retry/node"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -50,4 +51,41 @@ describe("interruption", () => {
       assert.strictEqual(server.requests.length, 2)
       yield* eventually(() => server.openSockets() === 0, 500)
     }))
+})
+
+describe("a request queued in the pool, waiting for a connection", () => {
+  it.scopedLive.each(["direct", "platform"] as const)(
+    "%s transport: ends at its attempt timeout, without waiting for the connection it queued for",
+    (transport) =>
+      Effect.gen(function*() {
+        // One connection, held by a first answer whose body stalls (its attempt timer ended with its headers).
+        const server = yield* serve(TestServer.sequence([TestServer.stallBody(200, { body: "0123456789", sent: 4 })]))
+        const layer = NodeHttpRetry.layer({
+          transport,
+          connections: 1,
+          policy: fast({ maxAttempts: 1, attemptTimeout: "300 millis" })
+        })
+        const outcome = yield* Effect.gen(function*() {
+          const client = yield* HttpClient.HttpClient
+          const first = yield* client.get(server.url)
+          assert.strictEqual(first.status, 200)
+          const queued = yield* Effect.fork(client.get(server.url))
+          // A retry of it would wait for the connection the first body holds: within 2 s means the timer ended it.
+          const exit = yield* Effect.timeoutOption(Fiber.await(queued), "2 seconds")
+          yield* Fiber.interrupt(queued)
+          return exit
+        }).pipe(Effect.provide(layer))
+        assert.isTrue(outcome._tag === "Some", "the queued request was still pending after 2 s")
+        if (outcome._tag === "Some") {
+          const exit = outcome.value
+          assert.isTrue(Exit.isFailure(exit))
+          if (Exit.isFailure(exit)) {
+            const error = Cause.squash(exit.cause)
+            assert.strictEqual((error as { readonly _tag?: string })._tag, "TimeoutException")
+          }
+        }
+        // Only the first request reached the server: the queued one never had a connection.
+        assert.strictEqual(server.requests.length, 1)
+      })
+  )
 })

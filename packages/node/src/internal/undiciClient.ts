@@ -99,13 +99,6 @@ class Abort {
 }
 
 /**
- * The reason undici is given when the retry itself stops a send (the attempt's timer, or a hedge that won). No
- * caller sees it: the send then ends as the retry's `TimeoutException` or as an interruption. One error for every
- * such abort, where undici would make a `RequestAbortedError` (and capture its stack) for each.
- */
-const stoppedByRetry: Error = new Error("the send was stopped by the retry (its attempt timeout, or a hedge that won)")
-
-/**
  * The key `NodeHttpClient.UndiciRequestOptions` is stored under in a
  * `Context`: read by key, as the platform's client reads it, so that this
  * module need not load `NodeHttpClient` (and the node:http client with it).
@@ -119,6 +112,11 @@ export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient =>
       const context = fiber.currentContext.unsafeMap
       const options: Undici.Dispatcher.RequestOptions | undefined = context.get(undiciOptionsKey)
       const timeout: HttpRetry.AttemptTimeout.Service | undefined = context.get(HttpRetry.AttemptTimeout.key)
+      // A signal aborted already (the scope of `withScope` closed before the send, or a retry of a request whose
+      // scope was): the request fails as on the platform's client, with the signal's reason, and opens no connection.
+      if (signal.aborted) {
+        return Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause: signal.reason }))
+      }
       const body = convertBody(request.body)
       if (body !== undefined) return dispatch(dispatcher, request, url, body, signal, options, timeout)
       return Effect.flatMap(
@@ -143,31 +141,42 @@ const dispatch = (
     let timer: ReturnType<typeof setTimeout> | undefined
     let late: ReturnType<typeof setImmediate> | undefined
     let settled = false
-    let timedOut = false
-    let stopped = false
+    /** Ends the send with `outcome`, once: undici's own rejection of a request aborted here comes later, or never. */
+    const end = (
+      outcome: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>
+    ): void => {
+      if (settled) return
+      settled = true
+      if (timer !== undefined) clearTimeout(timer)
+      resume(outcome)
+    }
     if (timeout !== undefined) {
       // One native timer, cleared when the headers arrive: a slow body is never cut by it. The platform's signal
       // (interruption, withScope, an unread body collected) still aborts the request and its body. The timer's abort
       // waits for the poll phase that follows (`setImmediate`): after a stall of the event loop Node runs expired
       // timers before it reads the I/O that arrived meanwhile, and an answer or a refusal already there must win.
+      // Every abort ends the send at once: undici acts on one only when the request has a connection, so a request
+      // still queued in the pool would otherwise wait for one.
       const controller = new Abort()
-      // The platform's signal aborts with its own reason, the request's error's cause as on the platform's client. A
-      // signal aborted already (a `withScope` whose scope was closed, and this is a retry of its request) fails the
-      // request at once, as undici does with that signal.
-      if (signal.aborted) controller.abort(signal.reason)
-      else signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true })
+      // The platform's signal aborts with its own reason: the error's cause, as on the platform's client.
+      signal.addEventListener("abort", () => {
+        controller.abort(signal.reason)
+        end(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause: signal.reason })))
+      }, { once: true })
       // The first attempt of a hedge round: a hedge that wins aborts it (and its body, if the headers are in), and
       // it ends as an interrupted send does, so that its span does too.
       timeout.abortWith?.(() => {
-        stopped = true
-        controller.abort(stoppedByRetry)
+        controller.abort(undefined)
+        end(Effect.interrupt)
       })
       abort = controller
       timer = setTimeout(() => {
         late = setImmediate(() => {
+          late = undefined
           if (settled) return
-          timedOut = true
-          controller.abort(stoppedByRetry)
+          controller.abort(undefined)
+          // The retry that provided the timeout declares the TimeoutException it adds to the client's errors.
+          end(Effect.fail(timeout.onTimeout() as unknown as HttpClientError.RequestError))
         })
       }, Math.max(1, Math.ceil(timeout.millis)))
     }
@@ -184,24 +193,11 @@ const dispatch = (
       bodyTimeout: 0
     }).then(
       (source) => {
-        settled = true
-        if (timer !== undefined) clearTimeout(timer)
-        resume(Effect.succeed(new UndiciResponse(request, source)))
+        // Answered after the send was ended here (nobody will read it): its body goes, and its connection with it.
+        if (settled) source.body.destroy()
+        else end(Effect.succeed(new UndiciResponse(request, source)))
       },
-      (cause) => {
-        settled = true
-        if (timer !== undefined) clearTimeout(timer)
-        resume(
-          stopped ?
-            Effect.interrupt :
-            Effect.fail(
-              // The retry that provided the timeout declares the TimeoutException it adds to the client's errors.
-              timedOut ?
-                timeout!.onTimeout() as unknown as HttpClientError.RequestError :
-                new HttpClientError.RequestError({ request, reason: "Transport", cause })
-            )
-        )
-      }
+      (cause) => end(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
     )
     // Interruption reaches undici through the platform's signal, aborted by `HttpClient.make`.
     return timer === undefined ? undefined : Effect.sync(() => {

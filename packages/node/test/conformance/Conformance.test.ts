@@ -419,6 +419,27 @@ describe("conformance with NodeHttpClient.layerUndici", () => {
     )
 
     conforms(
+      "withScope: a scope closed before the send fails the request with the scope's abort as its cause",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* serve(() => TestServer.respond(200))
+          const scoped = HttpClient.withScope(yield* client)
+          const scope = yield* Scope.make()
+          yield* Scope.close(scope, Exit.void)
+          const error = yield* Effect.flip(Scope.extend(scoped.get(server.url), scope))
+          yield* eventually(() => server.openSockets() === 0)
+          const cause = Predicate.hasProperty(error, "cause") ? error.cause : undefined
+          return {
+            ...errorOf(error),
+            cause: Predicate.hasProperty(cause, "name") && Predicate.hasProperty(cause, "message") ?
+              { name: cause.name, message: cause.message } :
+              String(cause),
+            requests: server.requests.length
+          }
+        })
+    )
+
+    conforms(
       "interrupted while waiting for the headers: the server sees the socket close",
       () =>
         Effect.gen(function*() {
