@@ -109,6 +109,17 @@ const errorOf = (error: unknown) =>
     } :
     { defect: String(error) }
 
+/** An error with its cause's name and message (an abort's cause is the platform's, or the subject's own). */
+const withCauseOf = (error: unknown) => {
+  const cause = Predicate.hasProperty(error, "cause") ? error.cause : undefined
+  return {
+    ...errorOf(error),
+    cause: Predicate.hasProperty(cause, "name") && Predicate.hasProperty(cause, "message") ?
+      { name: cause.name, message: cause.message } :
+      String(cause)
+  }
+}
+
 /**
  * The response of a request: under the retry a final non-2xx is an `HttpStatusError` carrying it (the README's
  * retry semantics), which the subject must raise, with the response the control returns.
@@ -121,6 +132,22 @@ const responseOf = <R>(env: Env, effect: Effect.Effect<HttpClientResponse.HttpCl
   )
 
 const client = HttpClient.HttpClient
+
+/**
+ * A request to a server that never answers, made under `withScope`, whose scope is closed once the server has the
+ * request: how it ended within 2 s (none if it had not), and the server.
+ */
+const closedWhileWaiting = Effect.gen(function*() {
+  const server = yield* serve(() => TestServer.hang())
+  const scoped = HttpClient.withScope(yield* client)
+  const scope = yield* Scope.make()
+  const fiber = yield* Effect.fork(Scope.extend(scoped.get(server.url), scope))
+  yield* eventually(() => server.requests.length === 1)
+  yield* Scope.close(scope, Exit.void)
+  const exit = yield* Effect.timeoutOption(Fiber.await(fiber), "2 seconds")
+  yield* Fiber.interrupt(fiber)
+  return { exit, server }
+})
 
 const headersOf = (response: HttpClientResponse.HttpClientResponse) =>
   Object.fromEntries(
@@ -396,25 +423,12 @@ describe("conformance with NodeHttpClient.layerUndici", () => {
       "withScope: closing the scope while waiting for the headers fails the request with the scope's abort as its cause",
       () =>
         Effect.gen(function*() {
-          const server = yield* serve(() => TestServer.hang())
-          const scoped = HttpClient.withScope(yield* client)
-          const scope = yield* Scope.make()
-          const fiber = yield* Effect.fork(Scope.extend(scoped.get(server.url), scope))
-          yield* eventually(() => server.requests.length === 1)
-          yield* Scope.close(scope, Exit.void)
-          const exit = yield* Effect.timeoutOption(Fiber.await(fiber), "2 seconds")
+          const { exit, server } = yield* closedWhileWaiting
           yield* eventually(() => server.openSockets() === 0)
           if (Option.isNone(exit)) return "hung"
           if (Exit.isSuccess(exit.value)) return { ok: true }
           const error = Cause.squash(exit.value.cause)
-          const cause = Predicate.hasProperty(error, "cause") ? error.cause : undefined
-          return {
-            ...errorOf(error),
-            cause: Predicate.hasProperty(cause, "name") && Predicate.hasProperty(cause, "message") ?
-              { name: cause.name, message: cause.message } :
-              String(cause),
-            requests: server.requests.length
-          }
+          return { ...withCauseOf(error), requests: server.requests.length }
         })
     )
 
@@ -428,14 +442,7 @@ describe("conformance with NodeHttpClient.layerUndici", () => {
           yield* Scope.close(scope, Exit.void)
           const error = yield* Effect.flip(Scope.extend(scoped.get(server.url), scope))
           yield* eventually(() => server.openSockets() === 0)
-          const cause = Predicate.hasProperty(error, "cause") ? error.cause : undefined
-          return {
-            ...errorOf(error),
-            cause: Predicate.hasProperty(cause, "name") && Predicate.hasProperty(cause, "message") ?
-              { name: cause.name, message: cause.message } :
-              String(cause),
-            requests: server.requests.length
-          }
+          return { ...withCauseOf(error), requests: server.requests.length }
         })
     )
 
@@ -657,14 +664,7 @@ describe("a request whose withScope scope is closed before the headers is not re
     ["withRetry over FetchHttpClient", HttpRetry.layer(slow).pipe(Layer.provide(FetchHttpClient.layer))]
   ]
   const check = Effect.gen(function*() {
-    const server = yield* serve(() => TestServer.hang())
-    const scoped = HttpClient.withScope(yield* client)
-    const scope = yield* Scope.make()
-    const fiber = yield* Effect.fork(Scope.extend(scoped.get(server.url), scope))
-    yield* eventually(() => server.requests.length === 1)
-    yield* Scope.close(scope, Exit.void)
-    const exit = yield* Effect.timeoutOption(Fiber.await(fiber), "2 seconds")
-    yield* Fiber.interrupt(fiber)
+    const { exit, server } = yield* closedWhileWaiting
     return Option.isNone(exit) ? "hung" : Exit.isSuccess(exit.value) ? "answered" : {
       ...errorOf(Cause.squash(exit.value.cause)),
       requests: server.requests.length
