@@ -1,23 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as path from "node:path"
+import { closedPort } from "../../node/test/utils/ClosedPort.js"
 import * as TestServer from "../../node/test/utils/TestServer.js"
 import * as TlsFixtures from "../../node/test/utils/TlsFixtures.js"
 import { binaryBody, run, tempDir } from "./utils.js"
 
 // Retries a few milliseconds apart, so a test of three attempts takes no time.
 const fast = ["--base-delay", "10ms", "--no-jitter"]
-
-const closedPort = Effect.promise(() =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
-)
 
 const lines = (text: string) => text.split("\n").filter((line) => line !== "")
 

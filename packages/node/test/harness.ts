@@ -128,17 +128,7 @@ export const noProxyEnv: Record<string, undefined> = {
   NO_PROXY: undefined
 }
 
-/** A port on 127.0.0.1 that nothing listens on: bound by a server, then closed. */
-export const closedPort: Effect.Effect<number> = Effect.promise(() =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
-)
+export { closedPort } from "./utils/ClosedPort.js"
 
 /** A TCP listener that accepts connections and never sends a byte: a TLS handshake with it never completes. */
 export interface SilentListener {

@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { freePort } from "../../node/test/utils/ClosedPort.js"
 
 export const binary = process.env.REDIS_SERVER ?? "redis-server"
 
@@ -22,16 +23,6 @@ export const available: boolean = (() => {
 
 export const skipLine = `@http-retry/redis: the Redis tests were skipped: no ${binary} here ` +
   "(install it with `apt-get install -y redis-server`, or set REDIS_SERVER to its path)"
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 export interface RedisServer {
   readonly port: number
