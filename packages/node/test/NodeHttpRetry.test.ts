@@ -119,6 +119,21 @@ describe("NodeHttpRetry.layer: slow and broken answers", () => {
       assert.isBelow(elapsed, 520 + SLACK)
     }))
 
+  // Node fires a native timer longer than 2^31 - 1 ms after 1 ms; Effect's clock never fires such a sleep.
+  it.scopedLive.each(["direct", "platform"] as const)(
+    "%s transport: an attemptTimeout of 30 days does not cut an answer that takes 50 ms",
+    (transport) =>
+      Effect.gen(function*() {
+        const server = yield* serve(() => TestServer.respond(200, { body: "ok", delay: 50 }))
+        const answer = yield* send(
+          NodeHttpRetry.layer({ transport, policy: fast({ attemptTimeout: "30 days", maxElapsed: "30 days" }) }),
+          HttpClientRequest.get(server.url)
+        )
+        assert.deepStrictEqual(answer, { status: 200, body: "ok" })
+        assert.strictEqual(server.requests.length, 1)
+      })
+  )
+
   it.scopedLive("headers always later than attemptTimeout: TimeoutException after every attempt", () =>
     Effect.gen(function*() {
       const server = yield* serve(() => TestServer.hang())

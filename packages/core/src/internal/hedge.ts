@@ -19,7 +19,7 @@ import * as Decision from "./decision.js"
 import { drain } from "./drain.js"
 import { describe, formatWait, log } from "./logging.js"
 import { forOrigin } from "./originMetrics.js"
-import { afterPendingIo, liveClock, startBeside, startWith } from "./timeout.js"
+import { afterPendingIo, liveClock, setTimer, startBeside, startWith } from "./timeout.js"
 
 // Hedged requests: when an attempt has no answer after the hedge delay, send
 // another one alongside it; the first answer the policy accepts wins and the
@@ -515,7 +515,7 @@ const onCaller = (
         return rest === undefined ? Effect.void : stopRest(rest)
       }
     )
-    const timer = setTimeout(() => {
+    const timer = setTimer(() => {
       late = afterPendingIo(() => {
         late = undefined
         if (ended) return
@@ -588,7 +588,7 @@ export const round = (
             late?.cancel()
             resume(Effect.succeed(exit))
           }
-          const timer = setTimeout(() => {
+          const timer = setTimer(() => {
             late = afterPendingIo(() => {
               attempt.removeObserver(observer)
               resume(Effect.succeed(TIMER))
@@ -696,7 +696,7 @@ const hedged = (
       if (ready !== undefined) return Effect.succeed(ready)
       const at = hedgeAt
       const outcome = Effect.async<Outcome | typeof TIMER>((resume) => {
-        let timer: ReturnType<typeof setTimeout> | undefined
+        let timer: ReturnType<typeof setTimer>
         let late: { readonly cancel: () => void } | undefined
         const cancel = () => {
           if (timer !== undefined) clearTimeout(timer)
@@ -707,7 +707,7 @@ const hedged = (
           resume(Effect.sync(() => done.shift()!))
         }
         if (live && at !== undefined) {
-          timer = setTimeout(() => {
+          timer = setTimer(() => {
             late = afterPendingIo(() => {
               wake = undefined
               resume(Effect.succeed(TIMER))

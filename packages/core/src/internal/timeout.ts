@@ -34,6 +34,23 @@ export const afterPendingIo: (f: () => void) => { readonly cancel: () => void } 
   }
 })()
 
+/**
+ * The longest delay a native timer takes (about 24.8 days): Node fires a
+ * longer one after 1 ms. A longer wait never ends, as on Effect's own clock.
+ *
+ * @internal
+ */
+export const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
+/**
+ * `setTimeout(f, millis)`, or no timer at all past `MAX_TIMER_MILLIS` (as
+ * Effect's clock schedules such a sleep): clearing `undefined` is a no-op.
+ *
+ * @internal
+ */
+export const setTimer = (f: () => void, millis: number): ReturnType<typeof setTimeout> | undefined =>
+  millis > MAX_TIMER_MILLIS ? undefined : setTimeout(f, millis)
+
 /** The live `Clock`, as every fiber without a `TestClock` (or another clock of its own) has it. */
 /** @internal */
 export const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
@@ -104,7 +121,7 @@ export const withinTimeout = <A, E, R>(
   return Effect.async<A, E | Cause.TimeoutException>((resume) => {
     let timedOut = false
     let late: { readonly cancel: () => void } | undefined
-    const timer = setTimeout(() => {
+    const timer = setTimer(() => {
       late = afterPendingIo(() => {
         timedOut = true
         child.unsafeInterruptAsFork(child.id())

@@ -105,6 +105,9 @@ class Abort {
  */
 const undiciOptionsKey = "@effect/platform-node/NodeHttpClient/undiciOptions"
 
+/** The longest delay a native timer takes (about 24.8 days): Node fires a longer one after 1 ms. */
+const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
 /** @internal */
 export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient =>
   HttpRetry.readsAttemptTimeout(
@@ -170,15 +173,18 @@ const dispatch = (
         end(Effect.interrupt)
       })
       abort = controller
-      timer = setTimeout(() => {
-        late = setImmediate(() => {
-          late = undefined
-          if (settled) return
-          controller.abort(undefined)
-          // The retry that provided the timeout declares the TimeoutException it adds to the client's errors.
-          end(Effect.fail(timeout.onTimeout() as unknown as HttpClientError.RequestError))
-        })
-      }, Math.max(1, Math.ceil(timeout.millis)))
+      // Past the longest delay a native timer takes, no timer: the attempt has no limit, as on Effect's own clock.
+      if (timeout.millis <= MAX_TIMER_MILLIS) {
+        timer = setTimeout(() => {
+          late = setImmediate(() => {
+            late = undefined
+            if (settled) return
+            controller.abort(undefined)
+            // The retry that provided the timeout declares the TimeoutException it adds to the client's errors.
+            end(Effect.fail(timeout.onTimeout() as unknown as HttpClientError.RequestError))
+          })
+        }, Math.max(1, Math.ceil(timeout.millis)))
+      }
     }
     dispatcher.request({
       ...options,
