@@ -1,6 +1,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
+import { HttpRetry } from "@http-retry/core"
 import { NodeHttpRetry } from "@http-retry/node"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -88,4 +89,35 @@ describe("a request queued in the pool, waiting for a connection", () => {
         assert.strictEqual(server.requests.length, 1)
       })
   )
+})
+
+describe("a send aborted before it starts", () => {
+  // The retry hands a send `abortWith` (a hedge round's first attempt); after a hedge has won, a later send of that
+  // attempt (a redirect hop) is aborted as soon as it registers. It must end at once: nothing sent, no timer left.
+  it.scopedLive("direct transport, through AttemptTimeout.abortWith: interrupted, no request at the server, no timer armed", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => TestServer.respond(200, { body: "ok" }))
+      const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length
+      const exit = yield* Effect.gen(function*() {
+        const client = yield* HttpClient.HttpClient
+        const before = timers()
+        const exit = yield* Effect.exit(
+          client.get(server.url).pipe(
+            Effect.provideService(HttpRetry.AttemptTimeout, {
+              millis: 60_000,
+              onTimeout: () => new Cause.TimeoutException("attempt timed out"),
+              abortWith: (abort) => abort()
+            })
+          )
+        )
+        assert.strictEqual(timers(), before)
+        return exit
+        // The direct transport reads abortWith; the platform's does not.
+      }).pipe(Effect.provide(NodeHttpRetry.layerClient({ transport: "direct" })))
+      assert.isTrue(Exit.isInterrupted(exit))
+      // Past a turn of the loop: no request went out.
+      yield* Effect.sleep("100 millis")
+      assert.strictEqual(server.requests.length, 0)
+      assert.strictEqual(server.connections, 0)
+    }))
 })

@@ -172,6 +172,8 @@ const dispatch = (
         controller.abort(undefined)
         end(Effect.interrupt)
       })
+      // Aborted already (a redirect hop's send, after a hedge won): nothing is sent and no timer is left behind.
+      if (settled) return
       abort = controller
       // Past the longest delay a native timer takes, no timer: the attempt has no limit, as on Effect's own clock.
       if (timeout.millis <= MAX_TIMER_MILLIS) {
