@@ -10,6 +10,7 @@ import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as TestClock from "effect/TestClock"
 import * as Tracer from "effect/Tracer"
+import * as Hedge from "../src/internal/hedge.js"
 import { captureLogs, failure, noJitter, observe, type Outcome, statusError, success, timeoutError } from "./utils.js"
 
 const { delayed, fail, hang, ok, respond } = TestHttpClient
@@ -322,6 +323,49 @@ describe("HttpRetry.withHedging", () => {
         assert.deepStrictEqual(asked, [origin(out.url)])
         assert.strictEqual(yield* counter(Hedging.hedgesRefused, origin(out.url), "retry"), 1)
       }))
+
+    it.effect("a hedge the retry budget refused is not counted in the hedge budget: the next slow call hedges", () =>
+      Effect.gen(function*() {
+        let allow = false
+        const budget: RetryBudget.Service = {
+          record: () => {},
+          acquire: () => Effect.sync(() => allow),
+          tokens: () => 0,
+          options: { maxTokens: 100, tokenRatio: 0.1 }
+        }
+        const url = freshUrl()
+        // Each call's first request is slow; a hedge (the second request of a call) answers at once.
+        const firsts = new Set<string>()
+        const scripted = yield* TestHttpClient.make((request) => {
+          const call = request.headers["x-call"]!
+          if (firsts.has(call)) return ok("hedge")
+          firsts.add(call)
+          return delayed("300 millis", ok("slow"))
+        })
+        const client = scripted.client.pipe(
+          HttpRetry.withRetry(noJitter()),
+          // One hedge per window at most (ratio 0, minimum 1).
+          HttpRetry.withHedging({ delay: "100 millis", budget: { ratio: 0, minimum: 1, window: "10 seconds" } })
+        )
+        const text = (call: number) =>
+          Effect.flatMap(
+            client.execute(HttpClientRequest.get(url, { headers: { "x-call": String(call) } })),
+            (r) => r.text
+          )
+        const fiber = yield* Effect.fork(
+          Effect.all([text(1), Effect.zipRight(Effect.sync(() => (allow = true)), text(2)), text(3)]).pipe(
+            Effect.provideService(RetryBudget.RetryBudget, budget)
+          )
+        )
+        yield* TestClock.adjust("1 minute")
+        // Call 1: the retry budget refuses its hedge. Call 2: the hedge budget still has its one hedge, so it
+        // hedges. Call 3: the hedge budget is spent.
+        assert.deepStrictEqual(yield* Fiber.join(fiber), ["slow", "hedge", "slow"])
+        assert.strictEqual((yield* scripted.requests).length, 4)
+        assert.strictEqual(yield* counter(Hedging.hedgesRefused, origin(url), "retry"), 1)
+        assert.strictEqual(yield* counter(Hedging.hedgesRefused, origin(url), "hedge"), 1)
+        assert.strictEqual(yield* counter(Hedging.hedgesSent, origin(url)), 1)
+      }))
   })
 
   describe("the adaptive delay", () => {
@@ -448,6 +492,34 @@ describe("HttpRetry.withHedging", () => {
           )
         }
       }))
+  })
+
+  describe("what a client keeps per origin", () => {
+    it("origins quiet for longer than the windows are forgotten; at most 4,096 are kept", () => {
+      // Defaults: a budget window of 10 s and an adaptive delay over 30 s: an origin matters for 30 s after its call.
+      const state = Hedge.make()
+      for (let i = 0; i < 1024; i++) state.origin(`http://a${i}.test`, 0)
+      assert.strictEqual(state.size, 1024)
+      // The first sweep (at 1,024 origins) finds none quiet: b is kept beside them, and the next sweep waits for
+      // twice as many.
+      state.origin("http://b.test", 10_000)
+      assert.strictEqual(state.size, 1025)
+      // a0 is seen again; 1,023 more origins bring the count to 2,048.
+      state.origin("http://a0.test", 35_000)
+      for (let i = 0; i < 1023; i++) state.origin(`http://c${i}.test`, 35_000)
+      assert.strictEqual(state.size, 2048)
+      // The sweep at 45 s forgets what is quiet since 15 s: the other 1,023 a origins and b.
+      state.origin("http://d.test", 45_000)
+      assert.strictEqual(state.size, 1 + 1023 + 1)
+      // Many origins within the window: never more than 4,096.
+      let most = 0
+      for (let i = 0; i < 10_000; i++) {
+        state.origin(`http://e${i}.test`, 46_000 + i / 1000)
+        most = Math.max(most, state.size)
+      }
+      assert.strictEqual(most, 4096)
+      assert.isAtMost(state.size, 4096)
+    })
   })
 
   describe("options", () => {

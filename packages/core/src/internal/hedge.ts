@@ -190,6 +190,12 @@ class Budget {
     this.hedges[current]++
     return true
   }
+  /** Gives back a hedge taken at `at` and never sent (the retry budget refused it), if its bucket is still there. */
+  giveBack(at: number): void {
+    const index = Math.floor(at / this.bucketMillis)
+    const slot = index % BUCKETS
+    if (this.stamps[slot] === index && this.hedges[slot] > 0) this.hedges[slot]--
+  }
 }
 
 /**
@@ -277,6 +283,8 @@ class Latencies {
 class OriginState {
   readonly budget: Budget
   readonly latencies: Latencies | undefined
+  /** When a call to this origin last began. */
+  lastSeen = 0
   private cachedCounters: ReturnType<typeof countersOf> | undefined = undefined
   constructor(readonly origin: string, readonly settings: Settings) {
     this.budget = new Budget(settings)
@@ -299,16 +307,53 @@ class OriginState {
  */
 export class State {
   private readonly origins = new Map<string, OriginState>()
-  constructor(readonly settings: Settings) {}
-  origin(origin: string): OriginState {
+  /** How long an origin's state still matters after its last call: its budget's window, or its latencies'. */
+  private readonly memoryMillis: number
+  /** The size at which the next sweep runs: twice what the last one kept, so that sweeps stay rare. */
+  private sweepAt = SWEEP_ABOVE
+  constructor(readonly settings: Settings) {
+    this.memoryMillis = Math.max(
+      settings.budgetWindowMillis,
+      settings.delay._tag === "Adaptive" ? settings.delay.windowMillis : 0
+    )
+  }
+  /** The number of origins kept (for tests). */
+  get size(): number {
+    return this.origins.size
+  }
+  origin(origin: string, now: number): OriginState {
     let state = this.origins.get(origin)
     if (state === undefined) {
+      if (this.origins.size >= this.sweepAt) this.sweep(now)
       state = new OriginState(origin, this.settings)
       this.origins.set(origin, state)
     }
+    state.lastSeen = now
     return state
   }
+  /**
+   * Forgets the origins with no call for longer than their windows (their budget and latencies have nothing left
+   * to say), and past `MAX_ORIGINS` the longest unseen: a client that calls many hosts does not keep them all.
+   * A call in flight keeps its origin's state, forgotten or not.
+   */
+  private sweep(now: number): void {
+    const quiet = now - this.memoryMillis
+    for (const [origin, state] of this.origins) {
+      if (state.lastSeen < quiet) this.origins.delete(origin)
+    }
+    if (this.origins.size >= MAX_ORIGINS) {
+      const byAge = [...this.origins.values()].sort((a, b) => a.lastSeen - b.lastSeen)
+      for (let i = 0; i < byAge.length - SWEEP_ABOVE; i++) this.origins.delete(byAge[i].origin)
+    }
+    this.sweepAt = Math.min(MAX_ORIGINS, Math.max(SWEEP_ABOVE, 2 * this.origins.size))
+  }
 }
+
+/** Origins kept before a sweep forgets the quiet ones. */
+const SWEEP_ABOVE = 1024
+
+/** Origins kept at most: at this, a sweep forgets the longest unseen down to `SWEEP_ABOVE`. */
+const MAX_ORIGINS = 4096
 
 /** @internal */
 export const make = (options?: Hedging.Options<unknown>): State => new State(settingsOf(options))
@@ -335,7 +380,7 @@ export const begin = (
   now: number
 ): HedgeCall | undefined => {
   if (!Decision.mayResend(call.plan, call.request)) return undefined
-  const origin = state.origin(call.origin)
+  const origin = state.origin(call.origin, now)
   origin.budget.request(now)
   return { origin, hedgesLeft: state.settings.maxHedges }
 }
@@ -756,7 +801,10 @@ const hedged = (
           Effect.flatMap(
             Option.isSome(budget) ? budget.value.acquire(origin) : Effect.succeed(true),
             (allowed): Effect.Effect<void, never, unknown> => {
-              if (!allowed) return refused("retry")
+              if (!allowed) {
+                hc.origin.budget.giveBack(at)
+                return refused("retry")
+              }
               hc.hedgesLeft--
               const hedge = started + 1
               let before: Effect.Effect<void, never, unknown> = Metric.increment(hc.origin.counters.sent)
