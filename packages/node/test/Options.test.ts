@@ -30,6 +30,9 @@ describe("NodeHttpRetry options are validated when the layer is made", () => {
     ["keepAliveTimeout", loose({ keepAliveTimeout: "later" }), "expected a duration"],
     ["connectTimeout", { connectTimeout: Duration.infinity }, "expected a positive, finite duration"],
     ["connectTimeout", { connectTimeout: 0 }, "expected a positive, finite duration"],
+    // Zero written as text is zero too: undici would refuse it on every request, or turn its connect timeout off.
+    ["keepAliveTimeout", loose({ keepAliveTimeout: "0ms" }), "expected a positive, finite duration"],
+    ["connectTimeout", loose({ connectTimeout: "0 seconds" }), "expected a positive, finite duration"],
     ["tls.rejectUnauthorized", loose({ tls: { rejectUnauthorized: "no" } }), "expected true or false"],
     ["policy", loose({ policy: { maxAttempts: 2 } }), "expected a RetryPolicy from RetryPolicy.make"],
     ["tracing", loose({ tracing: "off" }), "expected true or false"],

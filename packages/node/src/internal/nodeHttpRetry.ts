@@ -63,7 +63,9 @@ const durationMillis = (field: string, input: Duration.DurationInput | undefined
   if (typeof input === "string") {
     const parsed = RetryPolicy.parseDuration(input)
     if (Either.isLeft(parsed)) return fail(field, JSON.stringify(input), parsed.left)
-    return Duration.toMillis(parsed.right)
+    const millis = Duration.toMillis(parsed.right)
+    if (!(millis > 0)) return fail(field, JSON.stringify(input), "expected a positive, finite duration")
+    return millis
   }
   if (typeof input === "number" && !(Number.isFinite(input) && input > 0)) {
     return fail(field, String(input), "expected a positive, finite duration")
