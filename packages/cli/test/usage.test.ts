@@ -85,6 +85,27 @@ describe("http-retry usage", () => {
       assert.include(result.stderr, "--header")
     }))
 
+  it.scopedLive("a URL that does not parse or decode: a usage error that shows no password, not a crash", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [string, string]> = [
+        // No scheme, so `new URL` reads "user:" as one; the port is out of range.
+        ["user:s3cr3t@example.test:99999", "not a URL: \"<redacted>@example.test:99999\""],
+        // An unencoded "/" in the password.
+        ["http://user:pa/ss3cr3t@example.test:99999", "not a URL: \"http://<redacted>@example.test:99999\""],
+        // A "%" that is not a percent-escape, in the user name.
+        ["http://us%zzer:s3cr3t@127.0.0.1:9/", "the user name or password has a \"%\" that is not a percent-escape"]
+      ]
+      const results = yield* Effect.forEach(cases, ([url]) => run([url]), { concurrency: 2 })
+      for (const [i, [url, says]] of cases.entries()) {
+        const result = results[i]
+        assert.strictEqual(result.code, 2, url)
+        assert.match(result.stderr, /^http-retry: <url>: /, url)
+        assert.include(result.stderr, says, url)
+        assert.notInclude(result.stderr, "s3cr3t", url)
+        assert.strictEqual(result.stderr.trimEnd().split("\n").length, 1, url)
+      }
+    }))
+
   it.scopedLive("--help lists every option with its default, examples and the exit codes", () =>
     Effect.gen(function*() {
       const result = yield* run(["--help"])

@@ -531,17 +531,41 @@ const parseHeader = (raw: string): Either.Either<readonly [string, string], Usag
   return Either.right([name, value] as const)
 }
 
+/**
+ * A URL that did not parse, for a message: everything between the scheme and
+ * the last "@" is hidden. The user info of a text that is not a URL has no
+ * known end: a password may hold an unencoded "/", and one with no scheme
+ * ("user:pass@host") is read by `new URL` as scheme "user:".
+ */
+const showUnparsedUrl = (raw: string): string => {
+  const at = raw.lastIndexOf("@")
+  if (at === -1) return show(raw)
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(raw)?.[0] ?? ""
+  return show(`${scheme}<redacted>@${raw.slice(at + 1)}`)
+}
+
 const parseUrl = (raw: string): Either.Either<URL, UsageError> => {
   let url: URL
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`)
   } catch {
-    return Either.left(usage("<url>", `not a URL: ${show(raw.replace(/\/\/[^/@]*@/, "//<redacted>@"))}`))
+    return Either.left(usage("<url>", `not a URL: ${showUnparsedUrl(raw)}`))
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     return Either.left(usage("<url>", `only http and https URLs are supported, got ${show(url.protocol)}`))
   }
   return Either.right(url)
+}
+
+/** The user name and password of `url`, percent-decoded, for a Basic Authorization header; never shown. */
+const decodeCredentials = (url: URL): Either.Either<string, UsageError> => {
+  try {
+    return Either.right(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`)
+  } catch {
+    return Either.left(
+      usage("<url>", "the user name or password has a \"%\" that is not a percent-escape (write \"%25\" for \"%\")")
+    )
+  }
 }
 
 const integer = (option: string, raw: string): Either.Either<number, UsageError> =>
@@ -678,7 +702,7 @@ export const settings = (parsed: Parsed, version: string): Effect.Effect<Setting
     for (const raw of o.header) headers.push(yield* parseHeader(raw))
     // Credentials in the URL become a Basic Authorization header, as curl does, so the URL itself carries none.
     if (url.username !== "" || url.password !== "") {
-      const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+      const credentials = yield* decodeCredentials(url)
       if (!headers.some(([name]) => name.toLowerCase() === "authorization")) {
         headers.push(["Authorization", `Basic ${Buffer.from(credentials).toString("base64")}`])
       }
