@@ -78,10 +78,20 @@ export const url = (
   try {
     parsed = new URL(raw)
   } catch {
-    // Not a URL we can parse: keep only what precedes any userinfo or query.
-    return raw.replace(/\/\/[^/@?#]*@/, `//${REDACTED}@`).replace(/[?#].*$/, query ? "?<unparsed>" : "")
+    return unparsed(raw, query)
   }
   return fromParsed(parsed, params, redaction, query)
+}
+
+/**
+ * A URL that does not parse, for a message: everything between the scheme and
+ * the last "@" is hidden, and the query and fragment dropped. Its userinfo has
+ * no known end: a password may hold an unencoded "/", "?" or "#".
+ */
+const unparsed = (raw: string, query: boolean): string => {
+  const at = raw.lastIndexOf("@")
+  const shown = at === -1 ? raw : `${/^[a-z][a-z\d+.-]*:[/\\]*/i.exec(raw)?.[0] ?? ""}${REDACTED}@${raw.slice(at + 1)}`
+  return shown.replace(/[?#].*$/, query ? "?<unparsed>" : "")
 }
 
 const fromParsed = (

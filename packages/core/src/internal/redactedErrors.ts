@@ -49,7 +49,7 @@ export const redactRequestError = (
     new RedactedRequestError({
       request: error.request,
       reason: error.reason,
-      cause: error.cause,
+      cause: redactCause(error.cause),
       ...(description === undefined ? {} : { description })
     }),
     redaction
@@ -60,11 +60,75 @@ const hasMessage = (u: unknown): u is { readonly message: string } =>
   Predicate.hasProperty(u, "message") && typeof u.message === "string" && u.message !== ""
 
 const URL_QUERY = /(\b[a-z][a-z\d+.-]*:\/\/[^\s?#]*)[?#][^\s)]*/gi
-const URL_USERINFO = /(\b[a-z][a-z\d+.-]*:\/\/)[^/\s@]*@/gi
+// Up to the last "@" of the URL: a password may hold an unencoded "/", "?" or "#" (at worst a path's "@" is hidden).
+const URL_USERINFO = /(\b[a-z][a-z\d+.-]*:\/\/)[^\s@]*@/gi
 
-/** A URL in a message loses its query, fragment and userinfo. */
+/** A URL in a message loses its userinfo, then its query and fragment. */
 const sanitize = (message: string): string =>
-  message.replace(URL_QUERY, "$1").replace(URL_USERINFO, `$1${Redact.REDACTED}@`)
+  message.replace(URL_USERINFO, `$1${Redact.REDACTED}@`).replace(URL_QUERY, "$1")
+
+/**
+ * The cause of a platform error with every URL in its messages and stacks
+ * redacted (userinfo, query and fragment), down its `cause` chain and the
+ * `errors` of an `AggregateError`: Effect's loggers print an error's cause
+ * in full (`Cause.pretty` with `renderErrorCause`), and fetch's own errors
+ * quote the request's URL. A cause that shows no URL is returned as it is;
+ * one that does is copied with its prototype and other fields (`name`,
+ * `code`: what `TransportFailure` classifies by), so only its text changes.
+ *
+ * @internal
+ */
+export const redactCause = (cause: unknown, depth = 0): unknown => {
+  if (typeof cause === "string") return sanitize(cause)
+  if (typeof cause !== "object" || cause === null || depth > 4) return cause
+  const text = (name: "message" | "stack"): string | undefined => {
+    const value = (cause as Record<string, unknown>)[name]
+    return typeof value === "string" ? value : undefined
+  }
+  const message = text("message")
+  const stack = text("stack")
+  // Other text fields, as Node's ERR_INVALID_URL keeps the URL it refused in `input`.
+  const fields: Record<string, string> = {}
+  let fieldsChanged = false
+  for (const [name, value] of Object.entries(cause)) {
+    if (typeof value === "string" && name !== "message" && name !== "stack") {
+      fields[name] = sanitize(value)
+      if (fields[name] !== value) fieldsChanged = true
+    }
+  }
+  const inner = Predicate.hasProperty(cause, "cause") ? cause.cause : undefined
+  const errors = Predicate.hasProperty(cause, "errors") && Array.isArray(cause.errors) ? cause.errors : undefined
+  const redacted = {
+    message: message === undefined ? undefined : sanitize(message),
+    stack: stack === undefined ? undefined : sanitize(stack),
+    cause: inner === undefined ? undefined : redactCause(inner, depth + 1),
+    errors: errors?.map((error) => redactCause(error, depth + 1))
+  }
+  if (
+    !fieldsChanged && redacted.message === message && redacted.stack === stack && redacted.cause === inner &&
+    (errors === undefined || redacted.errors!.every((error, i) => error === errors[i]))
+  ) return cause
+  let copy: object
+  try {
+    copy = Object.create(Object.getPrototypeOf(cause), Object.getOwnPropertyDescriptors(cause))
+    // A host object (a DOMException) keeps its fields in internal slots that a copy has not: read one to find out.
+    void (copy as { readonly name?: unknown }).name
+  } catch {
+    copy = Object.assign(new Error(), {
+      name: (cause as { readonly name?: unknown }).name,
+      code: (cause as { readonly code?: unknown }).code
+    })
+  }
+  for (const [name, value] of Object.entries(redacted)) {
+    if (value !== undefined) {
+      Object.defineProperty(copy, name, { value, writable: true, configurable: true, enumerable: false })
+    }
+  }
+  for (const [name, value] of Object.entries(fields)) {
+    Object.defineProperty(copy, name, { value, writable: true, configurable: true, enumerable: true })
+  }
+  return copy
+}
 
 /**
  * What the cause of a platform error says happened, for its `description`
@@ -144,7 +208,7 @@ const redactResponseError = (
       request: error.request,
       response: error.response,
       reason: error.reason,
-      cause: error.cause,
+      cause: redactCause(error.cause),
       ...(description === undefined ? {} : { description })
     }),
     redaction

@@ -55,26 +55,27 @@ const queryHasSecret = (search: string, secrets: Secrets): boolean => {
 }
 
 /**
- * Whether `url` has userinfo: an "@" in its authority, the part after "//"
- * (`scheme://`, or a URL relative to the scheme) up to the first "/", "?" or
- * "#". An "@" in the path (`/users/@me`), the query or the fragment is not
- * userinfo. A backslash, which WHATWG URL reads as "/" in http(s) URLs, does
- * not end the authority here: at worst that redacts a span needlessly.
+ * Whether `url` has userinfo. With no "@" it has none. With one, the URL is
+ * parsed as the platform parses it: WHATWG URL reads userinfo from
+ * `http:/u:p@h`, `http:\\u:p@h` and `http:u:p@h` too. A URL that does not
+ * parse on its own (a relative one) has userinfo if an "@" is in its
+ * authority, the part after a leading "//" up to the first "/", "?" or "#":
+ * an "@" in the path (`/users/@me`), the query or the fragment is not.
  */
 const hasUserinfo = (url: string): boolean => {
   const at = url.indexOf("@")
   if (at === -1) return false
-  const slashes = url.indexOf("//")
-  // "//" must open the URL or follow its scheme (nothing before it but "scheme:").
-  if (slashes === -1 || slashes > at || (slashes > 0 && !/^[A-Za-z][A-Za-z0-9+.-]*:$/.test(url.slice(0, slashes)))) {
-    return false
+  try {
+    const parsed = new URL(url)
+    return parsed.username !== "" || parsed.password !== ""
+  } catch {
+    if (!url.startsWith("//")) return false
+    for (let i = 2; i < at; i++) {
+      const c = url.charCodeAt(i)
+      if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) return false
+    }
+    return true
   }
-  const start = slashes + 2
-  for (let i = start; i < at; i++) {
-    const c = url.charCodeAt(i)
-    if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) return false
-  }
-  return true
 }
 
 /**

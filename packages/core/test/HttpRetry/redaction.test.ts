@@ -1,6 +1,7 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
-import { HttpRetry, TestHttpClient } from "@http-retry/core"
+import { HttpRetry, TestHttpClient, TransportFailure } from "@http-retry/core"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as util from "node:util"
 import { planOf } from "../../src/internal/plan.js"
@@ -117,6 +118,34 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
         const error = requestError(failure(out.result))
         assert.strictEqual(error.description, "reset by http://<redacted>@api.test/x (ECONNRESET)")
         for (const [where, text] of Object.entries(renderings(error))) assertNoSecret(text, where)
+        // Effect's loggers print the cause in full: its message and stack lose the URL's secrets too, and it keeps
+        // what a classification reads.
+        assertNoSecret(Cause.pretty(Cause.fail(error), { renderErrorCause: true }), "Cause.pretty")
+        assert.include(
+          Cause.pretty(Cause.fail(error), { renderErrorCause: true }),
+          "reset by http://<redacted>@api.test/x"
+        )
+        assert.strictEqual((error.cause as { readonly code?: string }).code, "ECONNRESET")
+        assert.deepStrictEqual(TransportFailure.classify(error), { kind: "ConnectionReset", code: "ECONNRESET" })
+      }))
+
+    it.effect("a URL that does not parse: nothing between its scheme and its last \"@\" is shown, cause included", () =>
+      Effect.gen(function*() {
+        for (
+          const raw of ["http://u-alice:pw-hunter2/x@api.test:99999/x", "http://u-alice:pw-hunter2?x@api.test:99999/x"]
+        ) {
+          const out = yield* runScript([respond(200)], policy, HttpClientRequest.get(raw))
+          const error = requestError(failure(out.result))
+          assert.strictEqual(error.reason, "InvalidUrl", raw)
+          assert.strictEqual(out.requests.length, 0, raw)
+          const shown = {
+            ...renderings(error),
+            "Cause.pretty": Cause.pretty(Cause.fail(error), { renderErrorCause: true }),
+            "util.inspect(cause)": util.inspect(error.cause, { depth: 10 })
+          }
+          for (const [where, text] of Object.entries(shown)) assertNoSecret(text, `${raw}: ${where}`)
+          assert.include(error.message, "http://<redacted>@api.test:99999", raw)
+        }
       }))
 
     it.effect("keeps secrets out of a TimeoutException", () =>
@@ -134,6 +163,10 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
         ["https://u-alice@api.test", true],
         ["http://u-alice@api.test?page=2", true],
         ["//u-alice:pw@api.test/x", true],
+        // WHATWG URL finds userinfo here too (one slash, a backslash, none): so must the check.
+        ["http:/u-alice:pw-hunter2@api.test/x", true],
+        ["http:\\\\u-alice:pw-hunter2@api.test/x", true],
+        ["http:u-alice:pw-hunter2@api.test/x", true],
         ["http://api.test/users/@me", false],
         ["/users/@me", false],
         ["http://api.test/x?mention=@me", false],
