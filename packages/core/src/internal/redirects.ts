@@ -4,9 +4,12 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
-import { keepMarks } from "./clientMarks.js"
+import type * as HttpRetry from "../HttpRetry.js"
+import { AttemptTimeout, isReadingAttemptTimeout, keepMarks } from "./clientMarks.js"
 import { split } from "./clientSplit.js"
 import { drain } from "./drain.js"
 import { isRetrying, retrying, RetryingTypeId } from "./retry.js"
@@ -46,24 +49,59 @@ const nextHop = (
   return HttpClientRequest.setBody(next, toGet ? HttpBody.empty : request.body)
 }
 
+/**
+ * A later hop's send, on a client that reads the attempt's timeout: bounded
+ * by what is left of it since the attempt's first hop started at
+ * `startMillis`, so that the chain as a whole keeps to the attempt's timeout
+ * (and to the deadline it was cut to), as it does on any other client, whose
+ * whole send the retry bounds.
+ */
+const withinAttempt = <E, R>(
+  send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+  startMillis: number
+): Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> =>
+  Effect.withFiberRuntime((fiber) => {
+    const timeout: HttpRetry.AttemptTimeout.Service | undefined = fiber.currentContext.unsafeMap.get(
+      AttemptTimeout.key
+    )
+    if (timeout === undefined) return send
+    const left = timeout.millis - (Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() -
+      startMillis)
+    // The retry that provided the timeout declares the TimeoutException it adds to the client's errors.
+    if (left <= 0) return Effect.fail(timeout.onTimeout() as E)
+    return Effect.provideService(send, AttemptTimeout, { ...timeout, millis: left })
+  })
+
 const follow = <E, R>(
   client: HttpClient.HttpClient.With<E, R>,
   maxRedirects: number
 ): HttpClient.HttpClient.With<E, R> => {
   const { preprocess, send } = split(client)
+  const readsTimeout = isReadingAttemptTimeout(client)
   const loop = (
     request: HttpClientRequest.HttpClientRequest,
-    hops: number
+    hops: number,
+    startMillis: number
   ): Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> =>
-    Effect.flatMap(send(request), (response) => {
+    Effect.flatMap(hops > 0 && readsTimeout ? withinAttempt(send(request), startMillis) : send(request), (response) => {
       if (!REDIRECTS.has(response.status) || hops >= maxRedirects) return Effect.succeed(response)
       const next = nextHop(request, response)
       return next === undefined ?
         Effect.succeed(response) :
-        Effect.zipRight(drain(response, policyInternal.defaults.maxDrainBytes, 1000), loop(next, hops + 1))
+        Effect.zipRight(drain(response, policyInternal.defaults.maxDrainBytes, 1000), loop(next, hops + 1, startMillis))
     })
-  const followed = HttpClient.makeWith((request) => Effect.flatMap(request, (request) => loop(request, 0)), preprocess)
-  // Keep the client's own attempt timeout, if it has one: each hop is then bounded by it.
+  const followed = HttpClient.makeWith(
+    (request) =>
+      Effect.flatMap(
+        request,
+        (request) =>
+          readsTimeout
+            ? Effect.clockWith((clock) => loop(request, 0, clock.unsafeCurrentTimeMillis()))
+            : loop(request, 0, 0)
+      ),
+    preprocess
+  )
+  // Keep the client's own attempt timeout, if it has one: the chain's hops share it (withinAttempt).
   return keepMarks(client, followed)
 }
 

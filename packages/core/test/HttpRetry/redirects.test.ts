@@ -1,10 +1,12 @@
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import { HttpRetry, TestHttpClient } from "@http-retry/core"
 import * as Effect from "effect/Effect"
-import { noJitter, observe, success } from "../utils.js"
+import * as Option from "effect/Option"
+import { failure, noJitter, observe, success, timeoutError } from "../utils.js"
 
-const { ok, respond } = TestHttpClient
+const { delayed, ok, respond } = TestHttpClient
 
 // A retry after a redirect sends the caller's request again, from the first URL: the chain is followed inside each
 // attempt. The first URL is what the caller asked for; where it points may change between attempts (a 302 to another
@@ -51,5 +53,37 @@ describe("HttpRetry.followRedirects inside a retry", () => {
           ["files.test", undefined]
         ]
       )
+    }))
+})
+
+describe("HttpRetry.followRedirects over a client that reads the attempt's timeout", () => {
+  /** The scripted client, enforcing `AttemptTimeout` itself on the fiber's clock, as the Node layer's transport does. */
+  const enforcing = <E, R>(client: HttpClient.HttpClient.With<E, R>) =>
+    HttpRetry.readsAttemptTimeout(HttpClient.transform(client, (effect) =>
+      Effect.flatMap(
+        Effect.serviceOption(HttpRetry.AttemptTimeout),
+        (timeout) =>
+          Option.isSome(timeout) ?
+            Effect.timeoutFail(effect, { duration: timeout.value.millis, onTimeout: timeout.value.onTimeout }) :
+            effect
+      )))
+
+  it.effect("the hops share the attempt's timeout: a chain slower than it times out, as over any other client", () =>
+    Effect.gen(function*() {
+      // Every hop answers after 600 ms; the attempt has 1 s.
+      const test = yield* TestHttpClient.make((request) => {
+        const n = Number(new URL(request.url).pathname.slice(1))
+        return delayed("600 millis", n < 3 ? respond(302, { headers: { location: `/${n + 1}` } }) : ok("done"))
+      })
+      const policy = noJitter({ maxAttempts: 1, attemptTimeout: "1 second" })
+      for (const client of [enforcing(test.client), test.client]) {
+        const out = yield* observe(
+          test,
+          HttpRetry.withRetry(HttpRetry.followRedirects(client), policy).get("http://api.test/0")
+        )
+        // Hop 0 answers at 600 ms; hop 1 has the 400 ms left, and is cut at 1,000 ms.
+        assert.strictEqual(timeoutError(failure(out.result))._tag, "TimeoutException")
+        assert.strictEqual(out.end, 1000)
+      }
     }))
 })
