@@ -331,6 +331,36 @@ describe("CircuitBreaker", () => {
         assert.strictEqual((yield* test.requests).length, 4)
       }))
 
+    it.effect("a probe of an earlier half-open round neither frees a place nor decides anything in the next", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1, halfOpenProbes: 2, openFor: "5 seconds" })
+        const origin = freshOrigin()
+        const failed: CircuitBreaker.Outcome = {
+          _tag: "Failure",
+          failure: { _tag: "Status", status: 503 },
+          retryAfterMillis: undefined
+        }
+        const pass = breaker.admit(origin, 0)
+        assert.strictEqual(breaker.record(origin, pass, failed, 0)?.to, "Open")
+        // Round 1: A and B probe; A fails and opens it again.
+        const a = breaker.admit(origin, 5_000)
+        const b = breaker.admit(origin, 5_000)
+        assert.deepStrictEqual([a._tag, b._tag], ["Probe", "Probe"])
+        assert.strictEqual(breaker.record(origin, a, failed, 5_000)?.to, "Open")
+        // Round 2: C probes. B, from round 1, is interrupted: its place was in round 1, so round 2 has one left.
+        const c = breaker.admit(origin, 10_000)
+        assert.strictEqual(c._tag, "Probe")
+        breaker.release(origin, b)
+        assert.deepStrictEqual(
+          [breaker.admit(origin, 10_000)._tag, breaker.admit(origin, 10_000)._tag],
+          ["Probe", "Reject"]
+        )
+        // And B's late success does not close round 2: only its own probes decide.
+        assert.strictEqual(breaker.record(origin, b, { _tag: "Success" }, 10_000), undefined)
+        assert.strictEqual(breaker.status(origin, 10_000)._tag, "HalfOpen")
+        assert.strictEqual(breaker.record(origin, c, { _tag: "Success" }, 10_000)?.to, "Closed")
+      }))
+
     it.effect("a probe answered 404 decides nothing and gives its place back", () =>
       Effect.gen(function*() {
         const { breaker, call, origin, sent } = yield* opened({}, TestHttpClient.respond(404))

@@ -127,7 +127,12 @@ export const validate = (
 const BUCKETS = 10
 
 const PASS: CircuitBreaker.Admission = { _tag: "Pass" }
-const PROBE: CircuitBreaker.Admission = { _tag: "Probe", transition: undefined }
+
+/** A probe, with the opening it was let through after: the outcome of one from an earlier round decides nothing. */
+class Probe {
+  readonly _tag = "Probe"
+  constructor(readonly transition: CircuitBreaker.Transition | undefined, readonly opening: number) {}
+}
 
 /** Above this many origins, those closed and quiet for a whole window are let go when a new one comes. */
 const SWEEP_ABOVE = 1024
@@ -137,6 +142,8 @@ class Entry {
   consecutive = 0
   opening: CircuitBreaker.Opening | undefined = undefined
   probes = 0
+  /** How many times it has opened: the probes of a half-open round carry it. */
+  openings = 0
   readonly calls = new Int32Array(BUCKETS)
   readonly failures = new Int32Array(BUCKETS)
   totalCalls = 0
@@ -182,6 +189,10 @@ class Entry {
   }
 }
 
+/** Whether `admission` is a probe of `entry`'s current half-open round. */
+const isProbeOf = (admission: CircuitBreaker.Admission, entry: Entry): boolean =>
+  admission instanceof Probe && entry.state === "HalfOpen" && admission.opening === entry.openings
+
 class LocalBreaker implements CircuitBreaker.Service {
   private readonly entries = new Map<string, Entry>()
   private readonly openForMillis: number
@@ -217,11 +228,11 @@ class LocalBreaker implements CircuitBreaker.Service {
       if (now < opening.openUntil) return { _tag: "Reject", state: "Open", opening }
       entry.state = "HalfOpen"
       entry.probes = 1
-      return { _tag: "Probe", transition: { from: "Open", to: "HalfOpen", opening: undefined } }
+      return new Probe({ from: "Open", to: "HalfOpen", opening: undefined }, entry.openings)
     }
     if (entry.probes < this.settings.halfOpenProbes) {
       entry.probes++
-      return PROBE
+      return new Probe(undefined, entry.openings)
     }
     return { _tag: "Reject", state: "HalfOpen", opening }
   }
@@ -239,6 +250,7 @@ class LocalBreaker implements CircuitBreaker.Service {
     }
     entry.state = "Open"
     entry.opening = opening
+    entry.openings++
     entry.probes = 0
     entry.clearWindow()
     return { from, to: "Open", opening }
@@ -255,7 +267,7 @@ class LocalBreaker implements CircuitBreaker.Service {
       return undefined
     }
     const entry = this.entry(origin, now)
-    if (admission._tag === "Probe" && entry.state === "HalfOpen") {
+    if (isProbeOf(admission, entry)) {
       entry.probes = Math.max(0, entry.probes - 1)
       if (outcome._tag === "Failure") return this.open(entry, "HalfOpen", outcome, now)
       entry.state = "Closed"
@@ -297,9 +309,8 @@ class LocalBreaker implements CircuitBreaker.Service {
   }
 
   release(origin: string, admission: CircuitBreaker.Admission): void {
-    if (admission._tag !== "Probe") return
     const entry = this.entries.get(origin)
-    if (entry !== undefined && entry.state === "HalfOpen" && entry.probes > 0) entry.probes--
+    if (entry !== undefined && isProbeOf(admission, entry) && entry.probes > 0) entry.probes--
   }
 
   status(origin: string, now: number): CircuitBreaker.Status {
