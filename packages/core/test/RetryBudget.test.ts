@@ -1,6 +1,6 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
-import { HttpRetry, RetryBudget, RetryPolicy, TestHttpClient } from "@http-retry/core"
+import { CircuitBreaker, HttpRetry, RetryBudget, RetryPolicy, TestHttpClient } from "@http-retry/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -392,6 +392,22 @@ describe.concurrent("RetryBudget", () => {
         const fine = yield* TestHttpClient.make(() => ok())
         yield* HttpRetry.withRetry(fine.client, noJitter(), { budget }).get(`${healthy}/x`)
         assert.strictEqual((yield* Metric.value(Metric.tagged(RetryBudget.tokens, "origin", healthy))).value, 10)
+      }))
+
+    it.effect("a retry the breaker refuses is not granted by the budget: the failure costs its token, no retry counted", () =>
+      Effect.gen(function*() {
+        const { budget, origin } = small(freshOrigin("breaker"))
+        const test = yield* TestHttpClient.make(() => respond(503))
+        const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1 })
+        const client = HttpRetry.withRetry(test.client, noJitter(), { budget, breaker })
+        const tagged = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>) => Metric.tagged(metric, "origin", origin)
+        const out = yield* observe(test, client.get(`${origin}/x`))
+        // The 503 opened the breaker: the retry is refused by it, and the call gives up with the 503.
+        assert.strictEqual(statusError(out.result).reason, "CircuitOpen")
+        assert.strictEqual(out.requests.length, 1)
+        assert.strictEqual((yield* Metric.value(tagged(RetryBudget.retries))).count, 0)
+        assert.strictEqual((yield* Metric.value(tagged(RetryBudget.retriesRefused))).count, 0)
+        assert.strictEqual((yield* Metric.value(tagged(RetryBudget.tokens))).value, 9)
       }))
 
     it.effect("onGiveUp, with no budget: once per failed call, with its reason; never on success", () =>

@@ -145,6 +145,18 @@ const afterFailure = <E>(
         backoffMillis: backoffMillis(plan, n, random),
         retryAfterMillis
       })
+      // A breaker open past the wait: give up now rather than wait for an attempt it would not send. Asked before
+      // the budget, which then records the failure without granting (and counting) a retry that will not go.
+      if (
+        decision._tag === "Retry" && call.breaker !== undefined &&
+        Breaker.refusesRetry(call, now + decision.delayMillis)
+      ) {
+        const refused = Effect.zipRight(
+          Breaker.retryRefused(call, n + 1),
+          giveUp(call, n, failure, hint, "CircuitOpen")
+        )
+        return call.budget === undefined ? refused : call.budget.failed(call.origin, n, CIRCUIT_OPEN, () => refused)
+      }
       // With a retry budget, it records the failure and may refuse the retry (retryBudget.ts).
       return call.budget === undefined ?
         carryOut(call, n, failure, now, hint, decision) :
@@ -152,6 +164,9 @@ const afterFailure = <E>(
     }
     return plan.policy.jitter === "full" ? Effect.flatMap(Random.next, decide) : decide(1)
   })
+
+/** What the budget is told of a failure whose retry the breaker refuses: a failure, and no retry to grant. */
+const CIRCUIT_OPEN: Decision.Decision = { _tag: "GiveUp", reason: "CircuitOpen" }
 
 const retryFailure = <E>(failure: unknown): HttpRetry.RetryFailure<E> =>
   failure instanceof Decision.StatusFailure ?
@@ -197,10 +212,6 @@ const carryOut = <E>(
   if (decision._tag === "GiveUp") return giveUp(call, n, failure, hint, decision.reason)
   const { delayMillis, source } = decision
   if (call.breaker !== undefined) {
-    // Open past the wait: give up now rather than wait for an attempt the breaker would not send.
-    if (Breaker.refusesRetry(call, now + delayMillis)) {
-      return Effect.zipRight(Breaker.retryRefused(call, n + 1), giveUp(call, n, failure, hint, "CircuitOpen"))
-    }
     call.lastFailure = failure
     call.lastHint = hint
   }
