@@ -6,6 +6,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Budget from "../src/internal/retryBudget.js"
 import {
   captureLogs,
   failure,
@@ -408,6 +409,17 @@ describe.concurrent("RetryBudget", () => {
         assert.strictEqual((yield* Metric.value(tagged(RetryBudget.retries))).count, 0)
         assert.strictEqual((yield* Metric.value(tagged(RetryBudget.retriesRefused))).count, 0)
         assert.strictEqual((yield* Metric.value(tagged(RetryBudget.tokens))).value, 9)
+      }))
+
+    it.effect("what was last published per origin is forgotten past 4,096 origins", () =>
+      Effect.gen(function*() {
+        const hooks = Budget.hooksOf(RetryBudget.unsafeMake({ maxTokens: 10 }))
+        let most = 0
+        for (let i = 0; i < 10_000; i++) {
+          yield* hooks.succeeded(`http://published-${i}.test`, Effect.void)
+          most = Math.max(most, hooks.publishedOrigins)
+        }
+        assert.strictEqual(most, 4096)
       }))
 
     it.effect("onGiveUp, with no budget: once per failed call, with its reason; never on success", () =>
