@@ -137,13 +137,26 @@ describe("http-retry request and output", () => {
         "Authorization: Bearer header-secret-55",
         "-H",
         "X-Api-Key: api-key-secret-66",
+        // Not in the library's list, but named as secrets: -v hides them as a usage error would.
+        "-H",
+        "X-Auth-Token: auth-token-secret-88",
+        "-H",
+        "Private-Token: private-token-secret-89",
         url
       ])
       assert.strictEqual(result.code, 0)
       assert.strictEqual(result.stdout.toString(), "fine")
       const stderr = result.stderr
       for (
-        const secret of ["header-secret-55", "api-key-secret-66", "url-password-77", "query-secret-99", "cookie-secret"]
+        const secret of [
+          "header-secret-55",
+          "api-key-secret-66",
+          "url-password-77",
+          "query-secret-99",
+          "cookie-secret",
+          "auth-token-secret-88",
+          "private-token-secret-89"
+        ]
       ) {
         assert.notInclude(stderr, secret)
       }
@@ -153,6 +166,8 @@ describe("http-retry request and output", () => {
       assert.strictEqual(first.url, "/items?token=query-secret-99&page=2")
       assert.include(stderr, `> GET ${server.url}/items?token=<redacted>&page=2`)
       assert.include(stderr, "> authorization: <redacted>")
+      assert.include(stderr, "> x-auth-token: <redacted>")
+      assert.strictEqual(first.headers["x-auth-token"], "auth-token-secret-88")
       assert.match(stderr, /attempt 1\/4 -> HTTP 503; retrying in 20ms \(backoff\)/)
       assert.match(stderr, /attempt 2\/4 -> HTTP 429; retrying in 40ms \(backoff\)/)
       assert.match(stderr, /attempt 3\/4 -> 200/)

@@ -633,6 +633,10 @@ const policyOf = (parsed: Parsed["options"]): Either.Either<RetryPolicy.RetryPol
     const maxAttempts = yield* read(parsed.maxAttempts, "maxAttempts", "--max-attempts", integer)
     if (maxAttempts !== undefined) options.maxAttempts = maxAttempts
     const maxTime = yield* read(parsed.maxTime, "maxElapsed", "--max-time", seconds)
+    // Checked here too: with --retry-max-time, the policy's deadline is that one, and would not check this.
+    if (maxTime !== undefined && Duration.toMillis(maxTime) <= 0) {
+      return yield* Either.left(usage("--max-time", `must be greater than zero, got ${show(typed.maxElapsed)}`))
+    }
     const retryMaxTime = yield* read(parsed.retryMaxTime, "maxElapsed", "--retry-max-time", seconds)
     const maxElapsed = retryMaxTime ?? maxTime
     if (maxElapsed !== undefined) options.maxElapsed = maxElapsed
@@ -658,6 +662,12 @@ const policyOf = (parsed: Parsed["options"]): Either.Either<RetryPolicy.RetryPol
     if (retryStatus !== undefined) options.retryOn = { statuses: retryStatus }
     const methods = yield* read(parsed.retryMethod, "methods", "--retry-method", (_, t) => Either.right(list(t)))
     if (methods !== undefined) options.methods = methods
+    // -v shows the request's headers: one given with -H whose name says it holds a secret is redacted there too, as
+    // a malformed one is in a usage error.
+    const secretHeaders = parsed.header.map((raw) => raw.slice(0, Math.max(0, raw.indexOf(":"))).trim()).filter((
+      name
+    ) => name !== "" && SECRET_HEADERS.test(name))
+    if (secretHeaders.length > 0) options.redact = { headers: secretHeaders }
     return yield* checkPolicy(options, optionOf, typed)
   })
 
