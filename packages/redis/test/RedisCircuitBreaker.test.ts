@@ -89,6 +89,11 @@ describe("RedisCircuitBreaker options", () => {
         { idleExpiry: Duration.infinity },
         "RedisCircuitBreaker: idleExpiry must be a finite duration of 1 ms or more, got object"
       ],
+      // A misspelt option is an error rather than the defaults.
+      [
+        { breakr: { openFor: "1 second" } } as RedisCircuitBreaker.Options,
+        "RedisCircuitBreaker: breakr must be an option of RedisCircuitBreaker (redis, client, keyPrefix, breaker, syncInterval, probeLease, idleExpiry, timeout, connectTimeout), got object"
+      ],
       [
         { timeout: "soon" as Duration.DurationInput },
         "RedisCircuitBreaker: timeout must be a finite duration of 1 ms or more, got \"soon\""

@@ -60,6 +60,16 @@ describe("RedisRetryBudget options", () => {
         "RedisRetryBudget: budget.tokenRatio must be more than 0, at most 1, got NaN"
       ],
       [{ keyPrefix: 7 as unknown as string }, "RedisRetryBudget: keyPrefix must be a string, got 7"],
+      // A misspelt option, or a budget that is not an object, is an error rather than the defaults.
+      [
+        { flushIntervall: "1 second" } as RedisRetryBudget.Options,
+        "RedisRetryBudget: flushIntervall must be an option of RedisRetryBudget (redis, client, keyPrefix, budget, flushInterval, idleExpiry, timeout, connectTimeout), got \"1 second\""
+      ],
+      [
+        { budget: { maxToken: 20 } } as RedisRetryBudget.Options,
+        "RedisRetryBudget: budget.maxToken must be an option of the budget (maxTokens, tokenRatio), got 20"
+      ],
+      [{ budget: 5 } as unknown as RedisRetryBudget.Options, "RedisRetryBudget: budget must be an object, got 5"],
       [
         { flushInterval: "0 millis" },
         "RedisRetryBudget: flushInterval must be a finite duration of 1 ms or more, got \"0 millis\""

@@ -67,3 +67,11 @@ export const describeOption = (value: unknown): string => {
   }
   return typeof value
 }
+
+/**
+ * The first key of `options` that is not one of `known`: a misspelt option is an error, not a default.
+ *
+ * @internal
+ */
+export const unknownKey = (options: object, known: ReadonlyArray<string>): string | undefined =>
+  Object.keys(options).find((key) => !known.includes(key))
