@@ -136,6 +136,12 @@ describe("NodeHttpRetry.config", () => {
     [{ HTTP_RETRY_TLS_REJECT_UNAUTHORIZED: "maybe" }, "HTTP_RETRY_TLS_REJECT_UNAUTHORIZED", "expected true or false"],
     [{ HTTP_RETRY_KEEP_ALIVE_TIMEOUT: "soon" }, "HTTP_RETRY_KEEP_ALIVE_TIMEOUT", "expected a duration"],
     [{ HTTP_RETRY_CA_FILE: "/no/such/ca.pem" }, "HTTP_RETRY_CA_FILE", "ENOENT"],
+    // An empty file (a secret mount that failed) would make Node trust its public CAs instead.
+    [
+      { HTTP_RETRY_CA_FILE: "/dev/null" },
+      "HTTP_RETRY_CA_FILE",
+      "\"/dev/null\" holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+    ],
     [{ HTTP_RETRY_TRACING: "sometimes" }, "HTTP_RETRY_TRACING", "expected true or false, got \"sometimes\""],
     [{ HTTP_RETRY_TRANSPORT: "fetch" }, "HTTP_RETRY_TRANSPORT", "expected direct or platform, got \"fetch\""],
     // Zero timeouts and durations without a unit fail here, naming the variable and the value, not when the layer

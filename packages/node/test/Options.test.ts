@@ -34,6 +34,12 @@ describe("NodeHttpRetry options are validated when the layer is made", () => {
     ["keepAliveTimeout", loose({ keepAliveTimeout: "0ms" }), "expected a positive, finite duration"],
     ["connectTimeout", loose({ connectTimeout: "0 seconds" }), "expected a positive, finite duration"],
     ["tls.rejectUnauthorized", loose({ tls: { rejectUnauthorized: "no" } }), "expected true or false"],
+    // Mutual TLS is not an option: a client certificate would not be sent.
+    ["tls.cert", loose({ tls: { cert: "-----BEGIN CERTIFICATE-----" } }), "unknown option"],
+    // Node would trust its public CAs instead of an empty one, and nothing for a path given for the contents.
+    ["tls.ca", { tls: { ca: "" } }, "expected PEM certificates"],
+    ["tls.ca", { tls: { ca: "./internal-ca.pem" } }, "the contents of a CA file, not its path"],
+    ["tls.ca", { tls: { ca: [] } }, "expected PEM certificates, got none"],
     ["policy", loose({ policy: { maxAttempts: 2 } }), "expected a RetryPolicy from RetryPolicy.make"],
     ["tracing", loose({ tracing: "off" }), "expected true or false"],
     ["transport", loose({ transport: "fetch" }), "expected \"direct\" or \"platform\""],
@@ -80,7 +86,10 @@ describe("NodeHttpRetry options are validated when the layer is made", () => {
     NodeHttpRetry.layer()
     NodeHttpRetry.layer({
       policy: RetryPolicy.make({ maxAttempts: 2 }),
-      tls: { rejectUnauthorized: true, ca: ["a", Buffer.from("b")] },
+      tls: {
+        rejectUnauthorized: true,
+        ca: ["-----BEGIN CERTIFICATE-----\na\n", Buffer.from("-----BEGIN CERTIFICATE-----\nb\n")]
+      },
       proxy: "https://user:pw@proxy.internal:3128",
       connections: 4,
       keepAliveTimeout: "2 seconds",

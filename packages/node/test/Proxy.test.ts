@@ -1,3 +1,4 @@
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
@@ -74,6 +75,24 @@ describe("proxy: a URL", () => {
       assert.isUndefined(server.requests[0].headers["proxy-authorization"])
     }))
 
+  it.scopedLive("a user with no password (a token) is sent as curl sends it: Basic of \"user:\"", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => ok)
+      const proxy = yield* serveProxy({ credentials: { username: "tok-123", password: "" } })
+      const url = new URL(proxy.url)
+      url.username = "tok-123"
+      const answer = yield* send(
+        NodeHttpRetry.layer({ policy: fast(), proxy: url.href }),
+        HttpClientRequest.get(server.url)
+      )
+      assert.deepStrictEqual(answer, { status: 200, body: "upstream" })
+      assert.strictEqual(
+        proxy.requests[0].headers["proxy-authorization"],
+        `Basic ${Buffer.from("tok-123:").toString("base64")}`
+      )
+      assert.isUndefined(server.requests[0].headers["proxy-authorization"])
+    }))
+
   it.scopedLive("wrong credentials: the proxy refuses (407) and the request fails at once with a RequestError", () =>
     Effect.gen(function*() {
       const server = yield* serve(() => ok)
@@ -110,6 +129,30 @@ describe("proxy: a URL", () => {
       // Not retried: one tunnel to the untrusted server, no request on it.
       assert.deepStrictEqual(seen(proxy), [`CONNECT ${authority(trusted)}`, `CONNECT ${authority(untrusted)}`])
       assert.deepStrictEqual([untrusted.connections, untrusted.requests.length], [1, 0])
+    }))
+})
+
+describe("proxy: the request sent through it", () => {
+  it.scopedLive("is left as it was: a template request sent to another origin carries that origin's Host", () =>
+    Effect.gen(function*() {
+      const a = yield* serve(() => ok)
+      const b = yield* serve(() => ok)
+      const proxy = yield* serveProxy()
+      yield* withEnv(noProxyEnv)
+      // With tracing off the platform hands the request's own headers to the transport: undici's proxy agent wrote
+      // a Host header into them.
+      const template = HttpClientRequest.get(`${a.url}/a`).pipe(HttpClientRequest.setHeader("x-template", "1"))
+      yield* Effect.gen(function*() {
+        const client = yield* HttpClient.HttpClient
+        yield* Effect.flatMap(client.execute(template), (response) => response.text)
+        assert.isUndefined(template.headers["host"])
+        yield* Effect.flatMap(
+          client.execute(HttpClientRequest.setUrl(template, `${b.url}/b`)),
+          (response) => response.text
+        )
+      }).pipe(Effect.provide(NodeHttpRetry.layer({ policy: fast(), proxy: proxy.url, tracing: false })))
+      assert.strictEqual(a.requests[0].headers["host"], authority(a))
+      assert.strictEqual(b.requests[0].headers["host"], authority(b))
     }))
 })
 
@@ -184,5 +227,27 @@ describe("proxy: \"env\"", () => {
       )
       assert.strictEqual(answer.status, 200)
       assert.deepStrictEqual([proxy.connections, server.connections], [0, 1])
+    }))
+  it.scopedLive("a variable that is not an http(s) URL: a NodeHttpRetryOptionsError naming it, its password hidden", () =>
+    Effect.gen(function*() {
+      for (
+        const [name, value] of [
+          ["HTTPS_PROXY", "proxy.corp:3128"],
+          ["HTTP_PROXY", "proxy.corp"],
+          ["https_proxy", "socks5://svc:s3cr3t@proxy.corp:1080"]
+        ] as const
+      ) {
+        yield* withEnv({ ...noProxyEnv, [name]: value })
+        try {
+          NodeHttpRetry.layerClient({ proxy: "env" })
+          assert.fail(`${name}=${value}: expected a NodeHttpRetryOptionsError`)
+        } catch (error) {
+          assert.instanceOf(error, NodeHttpRetry.NodeHttpRetryOptionsError, `${name}=${value}`)
+          const typed = error as NodeHttpRetry.NodeHttpRetryOptionsError
+          assert.strictEqual(typed.field, "proxy")
+          assert.include(typed.message, name)
+          assert.notInclude(typed.message, "s3cr3t")
+        }
+      }
     }))
 })

@@ -44,6 +44,57 @@ const fail = (field: string, value: string, reason: string): never => {
   throw new NodeHttpRetryOptionsError({ field, value, reason })
 }
 
+const PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
+
+/**
+ * What is wrong with `ca`, if anything: Node takes PEM text only, and trusts
+ * its bundled public CAs instead of an empty one, and nothing for text that
+ * is not PEM (a file's path given for its contents), which no option names.
+ */
+const caProblem = (ca: unknown): string | undefined => {
+  const all = Array.isArray(ca) ? ca : [ca]
+  if (all.length === 0) return "expected PEM certificates, got none"
+  for (const one of all) {
+    const text = typeof one === "string" ? one : Buffer.isBuffer(one) ? one.toString("latin1") : undefined
+    if (text === undefined) return "expected PEM text or a Buffer of it"
+    if (!text.includes(PEM_CERTIFICATE)) {
+      return `expected PEM certificates (${PEM_CERTIFICATE}): the contents of a CA file, not its path`
+    }
+  }
+  return undefined
+}
+
+const showCa = (ca: unknown): string =>
+  Array.isArray(ca) ?
+    `${ca.length} entries` :
+    Buffer.isBuffer(ca) ?
+    `${ca.length} bytes` :
+    typeof ca === "string" ?
+    ca.length <= 80 ? JSON.stringify(ca) : `${ca.length} characters` :
+    typeof ca
+
+/**
+ * `proxy: "env"`: the variables undici's `EnvHttpProxyAgent` will read, checked as it checks them (a URL, http: or
+ * https:), so that a bad one is this error naming it rather than a defect when the layer is built. In undici's
+ * order: the lower-case name first.
+ */
+const checkEnvProxies = (): void => {
+  for (const names of [["http_proxy", "HTTP_PROXY"], ["https_proxy", "HTTPS_PROXY"]]) {
+    const name = names.find((name) => process.env[name] !== undefined)
+    const value = name === undefined ? undefined : process.env[name]
+    if (name === undefined || value === undefined || value === "") continue
+    let url: URL | undefined
+    try {
+      url = new URL(value)
+    } catch {
+      url = undefined
+    }
+    if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
+      fail("proxy", `env (${name}=${showProxy(value)})`, "expected the variable to hold an http(s) proxy URL")
+    }
+  }
+}
+
 interface Resolved {
   readonly policy: RetryPolicy.RetryPolicy
   readonly rejectUnauthorized: boolean
@@ -92,8 +143,19 @@ const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved =>
   const policy = options.policy ?? RetryPolicy.defaults
   if (!RetryPolicy.isRetryPolicy(policy)) fail("policy", String(policy), "expected a RetryPolicy from RetryPolicy.make")
   const tls = options.tls ?? {}
+  if (typeof tls !== "object" || tls === null) fail("tls", String(tls), "expected { rejectUnauthorized, ca }")
+  for (const key of Object.keys(tls)) {
+    // Dropped silently, `cert` and `key` (mutual TLS) would send no client certificate.
+    if (key !== "rejectUnauthorized" && key !== "ca") {
+      fail(`tls.${key}`, "…", "unknown option (tls takes rejectUnauthorized and ca)")
+    }
+  }
   if (tls.rejectUnauthorized !== undefined && typeof tls.rejectUnauthorized !== "boolean") {
     fail("tls.rejectUnauthorized", String(tls.rejectUnauthorized), "expected true or false")
+  }
+  if (tls.ca !== undefined) {
+    const problem = caProblem(tls.ca)
+    if (problem !== undefined) fail("tls.ca", showCa(tls.ca), problem)
   }
   let proxy: Resolved["proxy"] = "none"
   const rawProxy = options.proxy ?? "none"
@@ -111,6 +173,7 @@ const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved =>
     }
     proxy = url!
   } else {
+    if (rawProxy === "env") checkEnvProxies()
     proxy = rawProxy === "env" ? "env" : "none"
   }
   const connections = options.connections
@@ -196,14 +259,46 @@ const makeDispatcherUnsafe = (resolved: Resolved): Undici.Dispatcher => {
     connect,
     ...(resolved.connections === undefined ? {} : { connections: resolved.connections })
   }
-  // Through a proxy the TLS options belong to the upstream: undici calls them requestTls.
-  const base = resolved.proxy === "none" ?
-    new Undici.Agent(agentOptions) :
-    resolved.proxy === "env" ?
-    new Undici.EnvHttpProxyAgent({ ...agentOptions, requestTls: connect }) :
-    new Undici.ProxyAgent({ ...agentOptions, uri: resolved.proxy.href, requestTls: connect })
-  pools.set(base, made)
-  return base
+  if (resolved.proxy === "none") {
+    const agent = new Undici.Agent(agentOptions)
+    pools.set(agent, made)
+    return agent
+  }
+  // Through a proxy the TLS options belong to the upstream: undici calls them requestTls; the connection to the proxy
+  // itself is bounded by the same connect timeout.
+  const proxyOptions = { ...agentOptions, requestTls: connect, proxyTls: { timeout: resolved.connectTimeoutMillis } }
+  const base = resolved.proxy === "env" ?
+    new Undici.EnvHttpProxyAgent(proxyOptions) :
+    new Undici.ProxyAgent({ ...proxyOptions, ...proxyTarget(resolved.proxy) })
+  // undici's proxy agents write a Host header into the headers object of the request they are given: the caller's
+  // own (the platform passes `request.headers` as it is), which a later request built from it (a redirect's next
+  // hop, a template request sent to another origin) would then carry to the wrong server. They get a copy.
+  const dispatcher = base.compose((dispatch) => (options, handler) => dispatch(withOwnHeaders(options), handler))
+  pools.set(dispatcher, made)
+  return dispatcher
+}
+
+/**
+ * The proxy's URL for undici, and its credentials. undici sends `Proxy-Authorization` only for a URL with both a user
+ * and a password; a user alone (`http://TOKEN@proxy:3128`, as tokens are often given) is sent as curl sends it,
+ * `Basic` of "user:".
+ */
+const proxyTarget = (proxy: URL): { readonly uri: string; readonly token?: string } => {
+  if (proxy.username === "" || proxy.password !== "") return { uri: proxy.href }
+  const uri = new URL(proxy.href)
+  uri.username = ""
+  return {
+    uri: uri.href,
+    token: `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:`).toString("base64")}`
+  }
+}
+
+const withOwnHeaders = (options: Undici.Dispatcher.DispatchOptions): Undici.Dispatcher.DispatchOptions => {
+  const headers = options.headers
+  return headers === null || headers === undefined || typeof headers !== "object" || Array.isArray(headers) ||
+      Symbol.iterator in headers ?
+    options :
+    { ...options, headers: { ...headers } }
 }
 
 /** @internal */
@@ -322,7 +417,11 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<NodeHttpRetry.Optio
     rejectUnauthorized: optional("TLS_REJECT_UNAUTHORIZED", booleanText),
     caFile: optional("CA_FILE", (path) => {
       try {
-        return Either.right(Fs.readFileSync(path, "utf8"))
+        const ca = Fs.readFileSync(path, "utf8")
+        const problem = caProblem(ca)
+        return problem === undefined ?
+          Either.right(ca) :
+          Either.left(`${JSON.stringify(path)} holds no PEM certificate (${PEM_CERTIFICATE})`)
       } catch (error) {
         return Either.left(
           `cannot read ${JSON.stringify(path)}: ${Predicate.hasProperty(error, "code") ? error.code : error}`
