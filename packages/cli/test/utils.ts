@@ -52,6 +52,8 @@ export const spawn = (
     /** Set on top of the test's environment, after the proxy and HTTP_RETRY_* variables are removed. */
     readonly env?: NodeJS.ProcessEnv
     readonly input?: Uint8Array
+    /** Leave the child's stdin open (ended when the test's scope closes), as a producer that has not finished. */
+    readonly holdStdin?: boolean
   } = {}
 ) =>
   Effect.acquireRelease(
@@ -72,7 +74,8 @@ export const spawn = (
       const stderr: Array<Buffer> = []
       child.stdout!.on("data", (chunk: Buffer) => stdout.push(chunk))
       child.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk))
-      child.stdin!.end(options.input)
+      if (options.holdStdin === true) child.stdin!.write(options.input ?? new Uint8Array())
+      else child.stdin!.end(options.input)
       const exited = new Promise<Finished>((resolve, reject) => {
         child.once("error", reject)
         child.once("close", (code, signal) =>

@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Fs from "node:fs"
 
 // --- Usage errors -------------------------------------------------------------
@@ -364,10 +365,12 @@ Exit codes (as curl's):
   6    could not resolve the host name
   35   TLS handshake failed
   60   the server's TLS certificate did not verify
-  56   connection reset, or failure receiving the response
+  56   connection reset, failure receiving the response, or the proxy refused the credentials (407)
   23   could not write the output
   2    bad usage or an invalid option value
   130  interrupted (Ctrl-C)
+  143  terminated (SIGTERM)
+  1    internal error (a bug: please report it)
 `
 }
 
@@ -505,14 +508,46 @@ export interface Settings {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const SECRET_HEADERS = /authorization|cookie|api-key|token|secret/i
 
+/**
+ * All of stdin, read without blocking the event loop: a synchronous read would hold Ctrl-C and SIGTERM until stdin
+ * ends (a slow producer, a terminal). Interrupted, it stops reading.
+ */
+const readStdin: Effect.Effect<Uint8Array, unknown> = Effect.async((resume) => {
+  const stdin = process.stdin
+  const chunks: Array<Buffer> = []
+  const onData = (chunk: Buffer) => void chunks.push(chunk)
+  const onEnd = () => {
+    stop()
+    resume(Effect.succeed(new Uint8Array(Buffer.concat(chunks))))
+  }
+  const onError = (error: unknown) => {
+    stop()
+    resume(Effect.fail(error))
+  }
+  const stop = () => {
+    stdin.off("data", onData)
+    stdin.off("end", onEnd)
+    stdin.off("error", onError)
+    stdin.pause()
+  }
+  stdin.on("data", onData)
+  stdin.once("end", onEnd)
+  stdin.once("error", onError)
+  return Effect.sync(() => {
+    stop()
+    stdin.destroy()
+  })
+})
+
 const readFile = (option: string, path: string): Effect.Effect<Uint8Array, UsageError> =>
-  Effect.try({
-    try: () => new Uint8Array(Fs.readFileSync(path === "-" ? 0 : path)),
-    catch: (error) => {
-      const code = error !== null && typeof error === "object" && "code" in error ? String(error.code) : String(error)
+  Effect.mapError(
+    path === "-" ? readStdin : Effect.try(() => new Uint8Array(Fs.readFileSync(path))),
+    (error) => {
+      const cause = Predicate.hasProperty(error, "error") ? error.error : error
+      const code = Predicate.hasProperty(cause, "code") ? String(cause.code) : String(cause)
       return usage(option, `cannot read ${path === "-" ? "stdin" : show(path)} (${code})`)
     }
-  })
+  )
 
 const bodyBytes = (option: string, value: string): Effect.Effect<Uint8Array, UsageError> =>
   value.startsWith("@") ? readFile(option, value.slice(1)) : Effect.succeed(new TextEncoder().encode(value))
