@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
-import { eventually, fast, send, serve, silentListener, timed } from "./harness.js"
+import { eventually, fast, noProxyEnv, send, serve, silentListener, timed, withEnv } from "./harness.js"
 import * as TestServer from "./utils/TestServer.js"
 
 const connectionIds = (server: TestServer.TestServer) => server.requests.map((request) => request.connectionId)
@@ -151,6 +151,30 @@ describe("connection options", () => {
       // connect timeouts on a coarse timer (a tick every ~500 ms), so each may run up to ~1 s.
       assert.isAtLeast(elapsed, 215)
       assert.isBelow(elapsed, 3_000)
+      yield* eventually(() => listener.openSockets() === 0)
+    }))
+
+  it.scopedLive("connectTimeout bounds the connection to an https proxy too, its handshake included", () =>
+    Effect.gen(function*() {
+      const listener = yield* silentListener
+      const server = yield* serve(() => TestServer.respond(200, { body: "ok" }))
+      yield* withEnv(noProxyEnv)
+      const [error, elapsed] = yield* timed(Effect.flip(send(
+        NodeHttpRetry.layer({
+          policy: fast({ maxAttempts: 1, attemptTimeout: "8 seconds" }),
+          connectTimeout: "100 millis",
+          proxy: `https://127.0.0.1:${listener.port}`
+        }),
+        HttpClientRequest.get(server.url)
+      )))
+      // undici's own 10 s before, so the attempt's 8 s timeout ended it; now the connect timeout, within ~1 s.
+      assert.isTrue(HttpClientError.isHttpClientError(error) && error._tag === "RequestError", String(error))
+      assert.deepStrictEqual(TransportFailure.classify(error as HttpClientError.RequestError), {
+        kind: "Timeout",
+        code: "UND_ERR_CONNECT_TIMEOUT"
+      })
+      assert.isBelow(elapsed, 3_000)
+      assert.strictEqual(server.requests.length, 0)
       yield* eventually(() => listener.openSockets() === 0)
     }))
 
