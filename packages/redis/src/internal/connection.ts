@@ -69,9 +69,25 @@ export const describeOption = (value: unknown): string => {
 }
 
 /**
- * The first key of `options` that is not one of `known`: a misspelt option is an error, not a default.
+ * What is wrong with the shape of `options`, if anything: not an object, or a key that is not one of `known` (a
+ * misspelt option is an error, not a default). `name` says whose options they are, for the message; `prefix` is
+ * the field's path.
  *
  * @internal
  */
-export const unknownKey = (options: object, known: ReadonlyArray<string>): string | undefined =>
-  Object.keys(options).find((key) => !known.includes(key))
+export const shapeProblem = (
+  options: unknown,
+  known: ReadonlyArray<string>,
+  name: string,
+  prefix = ""
+): { readonly field: string; readonly value: unknown; readonly expected: string } | undefined => {
+  if (typeof options !== "object" || options === null) {
+    return { field: prefix === "" ? "options" : prefix.slice(0, -1), value: options, expected: "an object" }
+  }
+  const key = Object.keys(options).find((key) => !known.includes(key))
+  return key === undefined ? undefined : {
+    field: `${prefix}${key}`,
+    value: (options as Record<string, unknown>)[key],
+    expected: `an option of ${name} (${known.join(", ")})`
+  }
+}

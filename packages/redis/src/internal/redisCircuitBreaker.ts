@@ -11,7 +11,7 @@ import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import { createHash, randomUUID } from "node:crypto"
 import type * as Api from "../RedisCircuitBreaker.js"
-import { connect, describeOption, unknownKey } from "./connection.js"
+import { connect, describeOption, shapeProblem } from "./connection.js"
 
 /** Public as `RedisCircuitBreaker.RedisCircuitBreakerError`: left unmarked so its declaration stays in the published types. */
 export class RedisCircuitBreakerError extends Data.TaggedError("RedisCircuitBreakerError")<{
@@ -75,21 +75,8 @@ const OPTION_KEYS = [
 /** @internal */
 export const validate = (options: Api.Options = {}): Either.Either<Resolved, RedisCircuitBreakerError> =>
   Either.gen(function*() {
-    if (typeof options !== "object" || options === null) {
-      return yield* Either.left(
-        new RedisCircuitBreakerError({ field: "options", value: options, expected: "an object" })
-      )
-    }
-    const unknown = unknownKey(options, OPTION_KEYS)
-    if (unknown !== undefined) {
-      return yield* Either.left(
-        new RedisCircuitBreakerError({
-          field: unknown,
-          value: (options as Record<string, unknown>)[unknown],
-          expected: `an option of RedisCircuitBreaker (${OPTION_KEYS.join(", ")})`
-        })
-      )
-    }
+    const shape = shapeProblem(options, OPTION_KEYS, "RedisCircuitBreaker")
+    if (shape !== undefined) return yield* Either.left(new RedisCircuitBreakerError(shape))
     const breaker = yield* Either.mapLeft(
       CircuitBreaker.validate(options.breaker),
       (error) =>

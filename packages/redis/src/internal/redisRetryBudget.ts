@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import type * as Api from "../RedisRetryBudget.js"
-import { connect, describeOption, unknownKey } from "./connection.js"
+import { connect, describeOption, shapeProblem } from "./connection.js"
 
 /** Public as `RedisRetryBudget.RedisRetryBudgetError`: left unmarked so its declaration stays in the published types. */
 export class RedisRetryBudgetError extends Data.TaggedError("RedisRetryBudgetError")<{
@@ -78,36 +78,9 @@ const thousandths = (n: number): boolean => Math.abs(n * 1000 - Math.round(n * 1
 /** @internal */
 export const validate = (options: Api.Options = {}): Either.Either<Resolved, RedisRetryBudgetError> =>
   Either.gen(function*() {
-    if (typeof options !== "object" || options === null) {
-      return yield* Either.left(new RedisRetryBudgetError({ field: "options", value: options, expected: "an object" }))
-    }
-    const unknown = unknownKey(options, OPTION_KEYS)
-    if (unknown !== undefined) {
-      return yield* Either.left(
-        new RedisRetryBudgetError({
-          field: unknown,
-          value: (options as Record<string, unknown>)[unknown],
-          expected: `an option of RedisRetryBudget (${OPTION_KEYS.join(", ")})`
-        })
-      )
-    }
-    if (options.budget !== undefined) {
-      if (typeof options.budget !== "object" || options.budget === null) {
-        return yield* Either.left(
-          new RedisRetryBudgetError({ field: "budget", value: options.budget, expected: "an object" })
-        )
-      }
-      const unknownBudget = unknownKey(options.budget, BUDGET_KEYS)
-      if (unknownBudget !== undefined) {
-        return yield* Either.left(
-          new RedisRetryBudgetError({
-            field: `budget.${unknownBudget}`,
-            value: (options.budget as Record<string, unknown>)[unknownBudget],
-            expected: `an option of the budget (${BUDGET_KEYS.join(", ")})`
-          })
-        )
-      }
-    }
+    const shape = shapeProblem(options, OPTION_KEYS, "RedisRetryBudget") ??
+      (options.budget === undefined ? undefined : shapeProblem(options.budget, BUDGET_KEYS, "the budget", "budget."))
+    if (shape !== undefined) return yield* Either.left(new RedisRetryBudgetError(shape))
     const maxTokens = options.budget?.maxTokens ?? defaults.maxTokens
     if (typeof maxTokens !== "number" || !(maxTokens > 0 && maxTokens <= 1000)) {
       return yield* Either.left(
