@@ -78,20 +78,39 @@ export const url = (
   try {
     parsed = new URL(raw)
   } catch {
-    return unparsed(raw, query)
+    return urlText(raw, query)
   }
   return fromParsed(parsed, params, redaction, query)
 }
 
 /**
- * A URL that does not parse, for a message: everything between the scheme and
- * the last "@" is hidden, and the query and fragment dropped. Its userinfo has
- * no known end: a password may hold an unencoded "/", "?" or "#".
+ * The text of a URL that was not parsed (one that does not parse, or one
+ * quoted in an error's message), for a message: its query and fragment are
+ * dropped (`?<unparsed>` marks a dropped query when `query` is true), and
+ * any userinfo hidden.
+ *
+ * Without an "@" nothing else can be secret. With one only in the authority
+ * (before the first "/", "?" or "#"), that is the userinfo. With one further
+ * on, where the userinfo ends is unknown: a password may hold an unencoded
+ * "/", "?" or "#", and an "@" may as well be in the path or in a query value
+ * (`?email=a@b.test&api_key=...`). Then only the host-like text after the
+ * last "@" is kept, up to the first character a host cannot hold.
+ *
+ * @internal
  */
-const unparsed = (raw: string, query: boolean): string => {
-  const at = raw.lastIndexOf("@")
-  const shown = at === -1 ? raw : `${/^[a-z][a-z\d+.-]*:[/\\]*/i.exec(raw)?.[0] ?? ""}${REDACTED}@${raw.slice(at + 1)}`
-  return shown.replace(/[?#].*$/, query ? "?<unparsed>" : "")
+export const urlText = (raw: string, query: boolean): string => {
+  const scheme = /^[a-z][a-z\d+.-]*:[/\\]*/i.exec(raw)?.[0] ?? ""
+  const rest = raw.slice(scheme.length)
+  const end = rest.search(/[/?#\\]/)
+  const authority = end === -1 ? rest : rest.slice(0, end)
+  const after = end === -1 ? "" : rest.slice(end)
+  const dropped = (text: string) => text.replace(/[?#].*$/, query && /[?#]/.test(text) ? "?<unparsed>" : "")
+  if (!after.includes("@")) {
+    const at = authority.lastIndexOf("@")
+    return `${scheme}${at === -1 ? authority : `${REDACTED}@${authority.slice(at + 1)}`}${dropped(after)}`
+  }
+  const host = /^[^\s/?#\\&;=,@]*/.exec(raw.slice(raw.lastIndexOf("@") + 1))![0]
+  return `${scheme}${REDACTED}@${host}`
 }
 
 const fromParsed = (

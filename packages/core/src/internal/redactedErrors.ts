@@ -59,13 +59,12 @@ export const redactRequestError = (
 const hasMessage = (u: unknown): u is { readonly message: string } =>
   Predicate.hasProperty(u, "message") && typeof u.message === "string" && u.message !== ""
 
-const URL_QUERY = /(\b[a-z][a-z\d+.-]*:\/\/[^\s?#]*)[?#][^\s)]*/gi
-// Up to the last "@" of the URL: a password may hold an unencoded "/", "?" or "#" (at worst a path's "@" is hidden).
-const URL_USERINFO = /(\b[a-z][a-z\d+.-]*:\/\/)[^\s@]*@/gi
+// A URL in free text: from its scheme to the first space or ")". Not `file:` URLs, the frames of a stack (a path such
+// as `.pnpm/undici@7.30.2/` holds an "@"), which carry no credentials.
+const URL_TEXT = /\b(?!file:)[a-z][a-z\d+.-]*:\/\/[^\s)]*/gi
 
-/** A URL in a message loses its userinfo, then its query and fragment. */
-const sanitize = (message: string): string =>
-  message.replace(URL_USERINFO, `$1${Redact.REDACTED}@`).replace(URL_QUERY, "$1")
+/** Every URL in a message loses its userinfo, query and fragment (`Redact.urlText`). */
+const sanitize = (message: string): string => message.replace(URL_TEXT, (url) => Redact.urlText(url, false))
 
 /**
  * The cause of a platform error with every URL in its messages and stacks
@@ -81,18 +80,31 @@ const sanitize = (message: string): string =>
 export const redactCause = (cause: unknown, depth = 0): unknown => {
   if (typeof cause === "string") return sanitize(cause)
   if (typeof cause !== "object" || cause === null || depth > 4) return cause
+  try {
+    return redactObject(cause, depth)
+  } catch {
+    // A cause that cannot be read or copied (a getter that throws, a frozen copy): its text alone, redacted.
+    return plainCopy(cause)
+  }
+}
+
+/** Fields that name what happened rather than quote it: `TransportFailure` classifies by them, never redacted. */
+const NAMING_FIELDS = new Set(["name", "code", "syscall", "errno", "message", "stack"])
+
+const redactObject = (cause: object, depth: number): unknown => {
   const text = (name: "message" | "stack"): string | undefined => {
     const value = (cause as Record<string, unknown>)[name]
     return typeof value === "string" ? value : undefined
   }
   const message = text("message")
   const stack = text("stack")
-  // Other text fields, as Node's ERR_INVALID_URL keeps the URL it refused in `input`.
+  // Other text fields, as Node's ERR_INVALID_URL keeps the URL it refused in `input`: the whole field is a URL's
+  // text, which may hold a space (the reason it did not parse).
   const fields: Record<string, string> = {}
   let fieldsChanged = false
   for (const [name, value] of Object.entries(cause)) {
-    if (typeof value === "string" && name !== "message" && name !== "stack") {
-      fields[name] = sanitize(value)
+    if (typeof value === "string" && !NAMING_FIELDS.has(name)) {
+      fields[name] = /[@?#]/.test(value) ? Redact.urlText(value, false) : value
       if (fields[name] !== value) fieldsChanged = true
     }
   }
@@ -114,10 +126,7 @@ export const redactCause = (cause: unknown, depth = 0): unknown => {
     // A host object (a DOMException) keeps its fields in internal slots that a copy has not: read one to find out.
     void (copy as { readonly name?: unknown }).name
   } catch {
-    copy = Object.assign(new Error(), {
-      name: (cause as { readonly name?: unknown }).name,
-      code: (cause as { readonly code?: unknown }).code
-    })
+    copy = plainCopy(cause)
   }
   for (const [name, value] of Object.entries(redacted)) {
     if (value !== undefined) {
@@ -127,6 +136,24 @@ export const redactCause = (cause: unknown, depth = 0): unknown => {
   for (const [name, value] of Object.entries(fields)) {
     Object.defineProperty(copy, name, { value, writable: true, configurable: true, enumerable: true })
   }
+  return copy
+}
+
+/** An `Error` with the cause's name, code and redacted message, for a cause that cannot be copied as it is. */
+const plainCopy = (cause: object): Error => {
+  const read = (name: string): unknown => {
+    try {
+      return (cause as Record<string, unknown>)[name]
+    } catch {
+      return undefined
+    }
+  }
+  const message = read("message")
+  const copy = new Error(typeof message === "string" ? sanitize(message) : "")
+  const name = read("name")
+  if (typeof name === "string") copy.name = name
+  const code = read("code")
+  if (code !== undefined) Object.assign(copy, { code })
   return copy
 }
 

@@ -5,6 +5,8 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as util from "node:util"
 import { planOf } from "../../src/internal/plan.js"
+import * as Redact from "../../src/internal/redact.js"
+import { describeCause, redactCause } from "../../src/internal/redactedErrors.js"
 import * as RedactingTracer from "../../src/internal/redactingTracer.js"
 import { captureLogs, failure, noJitter, requestError, runScript, statusError, timeoutError, times } from "../utils.js"
 
@@ -155,6 +157,36 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
         for (const [where, text] of Object.entries(renderings(error))) assertNoSecret(text, where)
         assert.include(error.message, "api.test/x")
       }))
+
+    it("a URL quoted in text: an \"@\" in its query hides no secret after it; a space, a frozen error, a stack", () => {
+      const secret = "api-SECRET-1"
+      // An "@" in a query value: everything but the host-like text after it goes.
+      const quoted = `request to https://api.x.test/v1?user=me@x.test&api_key=${secret} failed`
+      assert.notInclude(describeCause(Object.assign(new Error(quoted), { code: "ECONNRESET" }))!, secret)
+      for (const raw of [`/users?email=a@b.test&api_key=${secret}`, `http://ho st/p?email=a@b.test&k=${secret}`]) {
+        assert.notInclude(Redact.url(raw, [], planOf(noJitter()).redaction, true), secret, raw)
+      }
+      // Node's ERR_INVALID_URL keeps the refused URL, space and all, in `input`.
+      let invalid: unknown
+      try {
+        new URL(`http://ho st/p?x=1&api_key=${secret}`)
+      } catch (error) {
+        invalid = error
+      }
+      const copy = redactCause(invalid)
+      assert.notInclude(util.inspect(copy, { depth: 5 }), secret)
+      assert.strictEqual((copy as { readonly code?: string }).code, "ERR_INVALID_URL")
+      // A stack's file: URLs (a path through .pnpm/undici@7.30.2/) are not URLs to redact: the error stays itself.
+      const framed = new Error("connect ECONNREFUSED 127.0.0.1:9")
+      framed.stack =
+        `${framed.message}\n    at connect (file:///app/node_modules/.pnpm/undici@7.30.2/lib/core/connect.js:1:1)`
+      assert.strictEqual(redactCause(framed), framed)
+      // A cause that cannot be copied or changed: its redacted text, with its name and code, rather than a defect.
+      const frozen = Object.freeze(Object.assign(new Error(`to http://u:${secret}@api.test/x`), { code: "EPIPE" }))
+      const plain = redactCause(frozen) as Error & { readonly code?: string }
+      assert.notInclude(plain.message, secret)
+      assert.strictEqual(plain.code, "EPIPE")
+    })
 
     it("a span is redacted for userinfo in the authority only, not for an \"@\" in the path, query or fragment", () => {
       const secrets = RedactingTracer.secretsOf(planOf(noJitter()).redaction)
