@@ -78,6 +78,15 @@ describe("http-retry usage", () => {
       }
     }))
 
+  it.scopedLive("stdin read twice (-d @- --cacert -): the second read finds nothing, a usage error, not a hang", () =>
+    Effect.gen(function*() {
+      const result = yield* run(["-d", "@-", "--cacert", "-", "http://127.0.0.1:9/"], {
+        input: new TextEncoder().encode("x=1")
+      })
+      assert.strictEqual(result.code, 2)
+      assert.match(result.stderr, /^http-retry: --cacert: /)
+    }))
+
   it.scopedLive("a secret in a malformed header is not echoed", () =>
     Effect.gen(function*() {
       const result = yield* run(["-H", "Authorization Bearer sk-live-123", "http://127.0.0.1:9/"])
@@ -93,6 +102,8 @@ describe("http-retry usage", () => {
         ["user:s3cr3t@example.test:99999", "not a URL: \"<redacted>@example.test:99999\""],
         // An unencoded "/" in the password.
         ["http://user:pa/ss3cr3t@example.test:99999", "not a URL: \"http://<redacted>@example.test:99999\""],
+        // An "@" in a query value, and a secret after it.
+        ["http://127.0.0.1:99999/x?email=a@b.test&k=s3cr3t", "not a URL: \"http://<redacted>@b.test\""],
         // A "%" that is not a percent-escape, in the user name.
         ["http://us%zzer:s3cr3t@127.0.0.1:9/", "the user name or password has a \"%\" that is not a percent-escape"]
       ]

@@ -514,6 +514,8 @@ const SECRET_HEADERS = /authorization|cookie|api-key|token|secret/i
  */
 const readStdin: Effect.Effect<Uint8Array, unknown> = Effect.async((resume) => {
   const stdin = process.stdin
+  // Read already (`-d @- --cacert -`): nothing is left, as a second read of a pipe finds.
+  if (stdin.readableEnded || stdin.destroyed) return resume(Effect.succeed(new Uint8Array()))
   const chunks: Array<Buffer> = []
   const onData = (chunk: Buffer) => void chunks.push(chunk)
   const onEnd = () => {
@@ -576,7 +578,8 @@ const showUnparsedUrl = (raw: string): string => {
   const at = raw.lastIndexOf("@")
   if (at === -1) return show(raw)
   const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(raw)?.[0] ?? ""
-  return show(`${scheme}<redacted>@${raw.slice(at + 1)}`)
+  // Only the host-like text after it: the "@" may as well be in a query value, with a secret after it.
+  return show(`${scheme}<redacted>@${/^[^\s/?#\\&;=,@]*/.exec(raw.slice(at + 1))![0]}`)
 }
 
 const parseUrl = (raw: string): Either.Either<URL, UsageError> => {
