@@ -92,7 +92,7 @@ describe("RedisCircuitBreaker options", () => {
       // A misspelt option is an error rather than the defaults.
       [
         { breakr: { openFor: "1 second" } } as RedisCircuitBreaker.Options,
-        "RedisCircuitBreaker: breakr must be an option of RedisCircuitBreaker (redis, client, keyPrefix, breaker, syncInterval, probeLease, idleExpiry, timeout, connectTimeout), got object"
+        "RedisCircuitBreaker: breakr must be an option of RedisCircuitBreaker (redis, client, keyPrefix, breaker, syncInterval, probeLease, idleExpiry, timeout, connectTimeout), got \"…\""
       ],
       [
         { timeout: "soon" as Duration.DurationInput },

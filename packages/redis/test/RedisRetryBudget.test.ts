@@ -63,13 +63,18 @@ describe("RedisRetryBudget options", () => {
       // A misspelt option, or a budget that is not an object, is an error rather than the defaults.
       [
         { flushIntervall: "1 second" } as RedisRetryBudget.Options,
-        "RedisRetryBudget: flushIntervall must be an option of RedisRetryBudget (redis, client, keyPrefix, budget, flushInterval, idleExpiry, timeout, connectTimeout), got \"1 second\""
+        "RedisRetryBudget: flushIntervall must be an option of RedisRetryBudget (redis, client, keyPrefix, budget, flushInterval, idleExpiry, timeout, connectTimeout), got \"…\""
       ],
       [
         { budget: { maxToken: 20 } } as RedisRetryBudget.Options,
-        "RedisRetryBudget: budget.maxToken must be an option of the budget (maxTokens, tokenRatio), got 20"
+        "RedisRetryBudget: budget.maxToken must be an option of the budget (maxTokens, tokenRatio), got \"…\""
       ],
       [{ budget: 5 } as unknown as RedisRetryBudget.Options, "RedisRetryBudget: budget must be an object, got 5"],
+      // A misspelt `redis`: its value (a password in the URL) is not shown.
+      [
+        { url: "redis://:hunter2@cache:6379" } as RedisRetryBudget.Options,
+        "RedisRetryBudget: url must be an option of RedisRetryBudget (redis, client, keyPrefix, budget, flushInterval, idleExpiry, timeout, connectTimeout), got \"…\""
+      ],
       [
         { flushInterval: "0 millis" },
         "RedisRetryBudget: flushInterval must be a finite duration of 1 ms or more, got \"0 millis\""

@@ -85,9 +85,10 @@ export const shapeProblem = (
     return { field: prefix === "" ? "options" : prefix.slice(0, -1), value: options, expected: "an object" }
   }
   const key = Object.keys(options).find((key) => !known.includes(key))
+  // The value of a misspelt key is not shown: it may be a misspelt `redis` URL, password and all.
   return key === undefined ? undefined : {
     field: `${prefix}${key}`,
-    value: (options as Record<string, unknown>)[key],
+    value: "…",
     expected: `an option of ${name} (${known.join(", ")})`
   }
 }
