@@ -234,7 +234,7 @@ describe("proxy: \"env\"", () => {
         const [name, value] of [
           ["HTTPS_PROXY", "proxy.corp:3128"],
           ["HTTP_PROXY", "proxy.corp"],
-          ["https_proxy", "socks5://svc:s3cr3t@proxy.corp:1080"]
+          ["https_proxy", "ftp://svc:s3cr3t@proxy.corp:21"]
         ] as const
       ) {
         yield* withEnv({ ...noProxyEnv, [name]: value })
@@ -249,5 +249,8 @@ describe("proxy: \"env\"", () => {
           assert.notInclude(typed.message, "s3cr3t")
         }
       }
+      // undici's proxy agents take SOCKS too: accepted, as undici accepts it.
+      yield* withEnv({ ...noProxyEnv, HTTPS_PROXY: "socks5://proxy.corp:1080" })
+      NodeHttpRetry.layerClient({ proxy: "env" })
     }))
 })

@@ -74,9 +74,9 @@ const showCa = (ca: unknown): string =>
     typeof ca
 
 /**
- * `proxy: "env"`: the variables undici's `EnvHttpProxyAgent` will read, checked as it checks them (a URL, http: or
- * https:), so that a bad one is this error naming it rather than a defect when the layer is built. In undici's
- * order: the lower-case name first.
+ * `proxy: "env"`: the variables undici's `EnvHttpProxyAgent` will read, checked as its proxy agents check them (a
+ * URL, http:, https: or SOCKS), so that a bad one is this error naming it rather than a defect when the layer is
+ * built. In undici's order: the lower-case name first.
  */
 const checkEnvProxies = (): void => {
   for (const names of [["http_proxy", "HTTP_PROXY"], ["https_proxy", "HTTPS_PROXY"]]) {
@@ -89,8 +89,9 @@ const checkEnvProxies = (): void => {
     } catch {
       url = undefined
     }
-    if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
-      fail("proxy", `env (${name}=${showProxy(value)})`, "expected the variable to hold an http(s) proxy URL")
+    // undici's proxy agents take http:, https: and SOCKS (socks:, socks5:) proxies.
+    if (url === undefined || !["http:", "https:", "socks:", "socks5:"].includes(url.protocol)) {
+      fail("proxy", `env (${name}=${showProxy(value)})`, "expected the variable to hold a proxy URL")
     }
   }
 }
@@ -170,6 +171,12 @@ const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved =>
     }
     if (url!.protocol !== "http:" && url!.protocol !== "https:") {
       fail("proxy", showProxy(rawProxy), "only http: and https: proxies are supported")
+    }
+    try {
+      decodeURIComponent(url!.username)
+      decodeURIComponent(url!.password)
+    } catch {
+      fail("proxy", showProxy(rawProxy), "the user or password has a \"%\" that is not a percent-escape")
     }
     proxy = url!
   } else {
