@@ -54,44 +54,34 @@ describe("proxy: a URL", () => {
     }
   }
 
-  it.scopedLive("sends the credentials in the URL as Proxy-Authorization", () =>
-    Effect.gen(function*() {
-      const server = yield* serve(() => ok)
-      const proxy = yield* serveProxy({ credentials: { username: "svc", password: "p@ss word" } })
-      const url = new URL(proxy.url)
-      url.username = "svc"
-      url.password = "p@ss word"
-      const answer = yield* send(
-        NodeHttpRetry.layer({ policy: fast(), proxy: url.href }),
-        HttpClientRequest.get(server.url)
-      )
-      assert.deepStrictEqual(answer, { status: 200, body: "upstream" })
-      assert.deepStrictEqual(seen(proxy), [`CONNECT ${authority(server)}`])
-      assert.strictEqual(
-        proxy.requests[0].headers["proxy-authorization"],
-        `Basic ${Buffer.from("svc:p@ss word").toString("base64")}`
-      )
-      // The proxy's credentials never reach the server.
-      assert.isUndefined(server.requests[0].headers["proxy-authorization"])
-    }))
-
-  it.scopedLive("a user with no password (a token) is sent as curl sends it: Basic of \"user:\"", () =>
-    Effect.gen(function*() {
-      const server = yield* serve(() => ok)
-      const proxy = yield* serveProxy({ credentials: { username: "tok-123", password: "" } })
-      const url = new URL(proxy.url)
-      url.username = "tok-123"
-      const answer = yield* send(
-        NodeHttpRetry.layer({ policy: fast(), proxy: url.href }),
-        HttpClientRequest.get(server.url)
-      )
-      assert.deepStrictEqual(answer, { status: 200, body: "upstream" })
-      assert.strictEqual(
-        proxy.requests[0].headers["proxy-authorization"],
-        `Basic ${Buffer.from("tok-123:").toString("base64")}`
-      )
-      assert.isUndefined(server.requests[0].headers["proxy-authorization"])
-    }))
+  // A user alone (a token) is sent as curl sends it: Basic of "user:".
+  for (
+    const [name, username, password] of [
+      ["sends the credentials in the URL as Proxy-Authorization", "svc", "p@ss word"],
+      ["a user with no password (a token) is sent as curl sends it: Basic of \"user:\"", "tok-123", ""]
+    ] as const
+  ) {
+    it.scopedLive(name, () =>
+      Effect.gen(function*() {
+        const server = yield* serve(() => ok)
+        const proxy = yield* serveProxy({ credentials: { username, password } })
+        const url = new URL(proxy.url)
+        url.username = username
+        url.password = password
+        const answer = yield* send(
+          NodeHttpRetry.layer({ policy: fast(), proxy: url.href }),
+          HttpClientRequest.get(server.url)
+        )
+        assert.deepStrictEqual(answer, { status: 200, body: "upstream" })
+        assert.deepStrictEqual(seen(proxy), [`CONNECT ${authority(server)}`])
+        assert.strictEqual(
+          proxy.requests[0].headers["proxy-authorization"],
+          `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`
+        )
+        // The proxy's credentials never reach the server.
+        assert.isUndefined(server.requests[0].headers["proxy-authorization"])
+      }))
+  }
 
   it.scopedLive("wrong credentials: the proxy refuses (407) and the request fails at once with a RequestError", () =>
     Effect.gen(function*() {

@@ -18,7 +18,7 @@ import type { Call } from "./call.js"
 import * as Decision from "./decision.js"
 import { drain } from "./drain.js"
 import { describe, formatWait, log } from "./logging.js"
-import { forOrigin } from "./originMetrics.js"
+import { forOrigin, MAX_ORIGINS } from "./originMetrics.js"
 import { afterPendingIo, liveClock, setTimer, startBeside, startWith } from "./timeout.js"
 
 // Hedged requests: when an attempt has no answer after the hedge delay, send
@@ -333,7 +333,7 @@ export class State {
   }
   /**
    * Forgets the origins with no call for longer than their windows (their budget and latencies have nothing left
-   * to say), and past `MAX_ORIGINS` the longest unseen: a client that calls many hosts does not keep them all.
+   * to say), and at `MAX_ORIGINS` the longest unseen, down to `SWEEP_ABOVE`.
    * A call in flight keeps its origin's state, forgotten or not.
    */
   private sweep(now: number): void {
@@ -351,9 +351,6 @@ export class State {
 
 /** Origins kept before a sweep forgets the quiet ones. */
 const SWEEP_ABOVE = 1024
-
-/** Origins kept at most: at this, a sweep forgets the longest unseen down to `SWEEP_ABOVE`. */
-const MAX_ORIGINS = 4096
 
 /** @internal */
 export const make = (options?: Hedging.Options<unknown>): State => new State(settingsOf(options))

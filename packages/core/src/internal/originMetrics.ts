@@ -24,8 +24,15 @@ export const forOrigin = <Type extends MetricKeyType.MetricKeyType.Untyped>(
 }
 
 /**
- * What is kept per origin, made on first use; forgotten all at once past 4,096 origins, so a client that calls
- * many hosts does not keep them all.
+ * The most origins anything kept per origin holds: past it, what is kept is forgotten (all at once, or the longest
+ * unseen), so a client that calls many hosts does not keep them all.
+ *
+ * @internal
+ */
+export const MAX_ORIGINS = 4096
+
+/**
+ * What is kept per origin, made on first use; forgotten all at once past `MAX_ORIGINS`.
  *
  * @internal
  */
@@ -35,7 +42,7 @@ export class PerOrigin<A> {
   get(origin: string): A {
     let found = this.byOrigin.get(origin)
     if (found === undefined) {
-      if (this.byOrigin.size >= 4096) this.byOrigin.clear()
+      if (this.byOrigin.size >= MAX_ORIGINS) this.byOrigin.clear()
       found = this.make(origin)
       this.byOrigin.set(origin, found)
     }

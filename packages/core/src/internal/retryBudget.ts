@@ -10,7 +10,7 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as Api from "../RetryBudget.js"
 import type { Decision } from "./decision.js"
-import { forOrigin, PerOrigin } from "./originMetrics.js"
+import { forOrigin, MAX_ORIGINS, PerOrigin } from "./originMetrics.js"
 import { booleanText, numberText, RetryPolicyError, show, variable } from "./retryPolicy.js"
 
 /** Public as `RetryBudget.RetryBudget`: left unmarked so its declaration stays in the published types. */
@@ -289,8 +289,8 @@ export class Hooks {
     const left = this.service.tokens(origin)
     const last = this.published.get(origin)
     if (last === left) return undefined
-    // Forgotten all at once past 4,096 origins, as `PerOrigin` forgets: a gauge is then set once more.
-    if (last === undefined && this.published.size >= 4096) this.published.clear()
+    // Forgotten all at once past MAX_ORIGINS, as `PerOrigin` forgets: a gauge is then set once more.
+    if (last === undefined && this.published.size >= MAX_ORIGINS) this.published.clear()
     this.published.set(origin, left)
     return Metric.set(this.metrics.get(origin).tokens, left)
   }

@@ -81,8 +81,8 @@ const showCa = (ca: unknown): string =>
 const checkEnvProxies = (): void => {
   for (const names of [["http_proxy", "HTTP_PROXY"], ["https_proxy", "HTTPS_PROXY"]]) {
     const name = names.find((name) => process.env[name] !== undefined)
-    const value = name === undefined ? undefined : process.env[name]
-    if (name === undefined || value === undefined || value === "") continue
+    const value = name === undefined ? "" : process.env[name]!
+    if (value === "") continue
     let url: URL | undefined
     try {
       url = new URL(value)
