@@ -115,6 +115,51 @@ describe.concurrent("HttpStatusError", () => {
     assert.strictEqual(json.responseHeaders["set-cookie"], "<redacted>")
   })
 
+  it("redacts the URLs that headers carry: Location, Content-Location, Link, Refresh, Referer", () => {
+    const request = HttpClientRequest.get(url).pipe(
+      HttpClientRequest.setHeaders({
+        referer: "https://app.test/cb?code=ok-1&access_token=r-1",
+        "x-amz-security-token": "sts-1"
+      })
+    )
+    const headers = {
+      location: "https://bob:pw-2@bucket.test/f?X-Amz-Signature=sig-2&X-Amz-Credential=cred-2&part=3#frag-2",
+      "content-location": "/items/7?token=cl-3&page=2#access_token=h-3",
+      link: "<https://api.test/p?sig=l-4&page=3>; rel=\"next\", <https://api.test/p?page=1>; rel=\"first\"",
+      refresh: "5; url=https://api.test/r?secret=rf-5"
+    }
+    const error = HttpStatusError.make({
+      response: HttpClientResponse.fromWeb(request, new Response(null, { status: 302, headers }))
+    })
+    const json = JSON.parse(JSON.stringify(error))
+    assert.deepStrictEqual(json.responseHeaders, {
+      location: "https://<redacted>@bucket.test/f?X-Amz-Signature=<redacted>&X-Amz-Credential=<redacted>&part=3",
+      "content-location": "/items/7?token=<redacted>&page=2",
+      link: "<https://api.test/p?sig=<redacted>&page=3>; rel=\"next\", <https://api.test/p?page=1>; rel=\"first\"",
+      refresh: "5; url=https://api.test/r?secret=<redacted>"
+    })
+    assert.deepStrictEqual(json.requestHeaders, {
+      referer: "https://app.test/cb?code=ok-1&access_token=<redacted>",
+      "x-amz-security-token": "<redacted>"
+    })
+    for (const text of [JSON.stringify(error), util.inspect(error, { depth: 10 })]) {
+      for (const secret of ["pw-2", "sig-2", "cred-2", "frag-2", "cl-3", "h-3", "l-4", "rf-5", "r-1", "sts-1"]) {
+        assert.notInclude(text, secret)
+      }
+    }
+  })
+
+  it("a relative Location keeps its path, scheme-relative ones their host", () => {
+    const location = (value: string) =>
+      JSON.parse(JSON.stringify(HttpStatusError.make({ response: responseOf(301, undefined, { location: value }) })))
+        .responseHeaders.location
+    assert.strictEqual(location("/next"), "/next")
+    assert.strictEqual(location("next?page=2"), "next?page=2")
+    assert.strictEqual(location("/cb#access_token=t-1"), "/cb")
+    assert.strictEqual(location("?key=k-1"), "?key=<redacted>")
+    assert.strictEqual(location("//u:p-1@cdn.test/x?sig=s-1"), "//<redacted>@cdn.test/x?sig=<redacted>")
+  })
+
   it("without the caller's names only the built-in secrets are hidden", () => {
     const request = HttpClientRequest.get(`${url}?tenant=t-3&sig=s-7`)
     const error = HttpStatusError.make({ response: responseOf(400, request) })

@@ -9,7 +9,8 @@ const defaultSecretHeaders: ReadonlyArray<string> = [
   "cookie",
   "set-cookie",
   "proxy-authorization",
-  "x-api-key"
+  "x-api-key",
+  "x-amz-security-token"
 ]
 
 const defaultSecretQuery: ReadonlyArray<string> = [
@@ -49,16 +50,59 @@ export const make = (headers: ReadonlyArray<string>, query: ReadonlyArray<string
 /** @internal */
 export const defaults: Redaction = make([], [])
 
-/** @internal */
+/**
+ * Headers fit for a log line or an error: a secret header's value replaced,
+ * and the URLs in the others redacted as `url` does with their query
+ * (`Location: https://bucket.test/f?X-Amz-Signature=...`, a `Link` or a
+ * `Referer`), fragments dropped (a redirect may carry an
+ * `#access_token=...`).
+ *
+ * @internal
+ */
 export const headers = (
   input: Headers.Headers,
   redaction: Redaction
 ): Record<string, string> => {
   const out: Record<string, string> = {}
   for (const name in input) {
-    out[name] = redaction.headers.has(name.toLowerCase()) ? REDACTED : input[name]
+    const lower = name.toLowerCase()
+    out[name] = redaction.headers.has(lower) ? REDACTED : headerValue(lower, input[name], redaction)
   }
   return out
+}
+
+/** An absolute URL in a header's text: up to a space, a quote or the ">" that closes a `Link`'s `<...>`. */
+const ABSOLUTE_URL = /[a-z][a-z\d+.-]*:\/\/[^\s<>"']+/gi
+
+const headerValue = (name: string, value: string, redaction: Redaction): string => {
+  if ((name === "location" || name === "content-location") && !/^[a-z][a-z\d+.-]*:/i.test(value.trim())) {
+    return reference(value.trim(), redaction)
+  }
+  return value.includes("://") ? value.replace(ABSOLUTE_URL, (raw) => url(raw, [], redaction, true)) : value
+}
+
+/**
+ * A relative reference (`/next?token=...`, `//host/path`): its path kept,
+ * its secret query values replaced, its fragment dropped.
+ */
+const reference = (value: string, redaction: Redaction): string => {
+  if (value.startsWith("//")) return url(`http:${value}`, [], redaction, true).slice("http:".length)
+  const end = value.search(/[?#]/)
+  if (end === -1) return value
+  const path = value.slice(0, end)
+  if (value[end] === "#") return path
+  const hash = value.indexOf("#", end)
+  const query = redactedQuery(new URLSearchParams(value.slice(end + 1, hash === -1 ? undefined : hash)), redaction)
+  return query === "" ? path : `${path}?${query}`
+}
+
+const redactedQuery = (search: URLSearchParams, redaction: Redaction): string => {
+  const parts: Array<string> = []
+  for (const [name, value] of search) {
+    const shown = redaction.query.has(name.toLowerCase()) ? REDACTED : encodeURIComponent(value)
+    parts.push(`${encodeURIComponent(name)}=${shown}`)
+  }
+  return parts.join("&")
 }
 
 /**
@@ -124,12 +168,8 @@ const fromParsed = (
   if (!query || (parsed.search === "" && params.length === 0)) return base
   const search = new URLSearchParams(parsed.search)
   for (const [name, value] of params) search.append(name, value)
-  const parts: Array<string> = []
-  for (const [name, value] of search) {
-    const shown = redaction.query.has(name.toLowerCase()) ? REDACTED : encodeURIComponent(value)
-    parts.push(`${encodeURIComponent(name)}=${shown}`)
-  }
-  return parts.length === 0 ? base : `${base}?${parts.join("&")}`
+  const shown = redactedQuery(search, redaction)
+  return shown === "" ? base : `${base}?${shown}`
 }
 
 /** @internal */
