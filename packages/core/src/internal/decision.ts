@@ -46,7 +46,17 @@ export type Source = "backoff" | "Retry-After"
  * @internal
  */
 export type Decision =
-  | { readonly _tag: "Retry"; readonly delayMillis: number; readonly source: Source }
+  | {
+    readonly _tag: "Retry"
+    readonly delayMillis: number
+    readonly source: Source
+    /**
+     * How long the work before the wait (the failed body's drain) may take
+     * with the wait still ending early enough for the next attempt to start
+     * with more than `minTimeLeft` left.
+     */
+    readonly spareMillis: number
+  }
   | { readonly _tag: "GiveUp"; readonly reason: HttpStatusError.GiveUpReason }
 
 /**
@@ -134,8 +144,9 @@ export const decide = (input: Input): Decision => {
   const left = plan.maxElapsedMillis - input.elapsedMillis - delayMillis
   if (left <= 0) return giveUp(source === "Retry-After" ? "RetryAfterTooLong" : "DeadlineExceeded")
   // An attempt that could only be cut at the deadline would turn a retryable answer into a timeout: not started.
-  if (left <= minTimeLeftMillis(plan, input.lastAttemptMillis)) return giveUp("DeadlineExceeded")
-  return { _tag: "Retry", delayMillis, source }
+  const spareMillis = left - minTimeLeftMillis(plan, input.lastAttemptMillis)
+  if (spareMillis <= 0) return giveUp("DeadlineExceeded")
+  return { _tag: "Retry", delayMillis, source, spareMillis }
 }
 
 /**

@@ -210,14 +210,15 @@ const carryOut = <E>(
   const plan = call.plan
   const max = plan.policy.maxAttempts
   if (decision._tag === "GiveUp") return giveUp(call, n, failure, hint, decision.reason)
-  const { delayMillis, source } = decision
+  const { delayMillis, source, spareMillis } = decision
   if (call.breaker !== undefined) {
     call.lastFailure = failure
     call.lastHint = hint
   }
   const delay = Duration.millis(delayMillis)
   let before: Effect.Effect<boolean, never, unknown> = failure instanceof Decision.StatusFailure ?
-    drain(failure.response, plan.policy.maxDrainBytes, Math.min(plan.attemptTimeoutMillis, 1000), false) :
+    // A drain cut off is followed by the whole wait (below): it may not take the time the next attempt needs.
+    drain(failure.response, plan.policy.maxDrainBytes, drainMillis(plan, spareMillis), false) :
     Effect.succeed(true)
   if (plan.logLevel !== undefined) {
     const line = `${call.label}: attempt ${n}/${max} -> ${describe(failure)}; retrying in ${
@@ -250,6 +251,15 @@ const carryOut = <E>(
       )
   )
 }
+
+/**
+ * How long a failed answer's body may take to drain: a second at most, the
+ * attempt's timeout at most, and less than the time to spare before the
+ * deadline, so that a drain cut off and the full wait after it still let the
+ * next attempt start with more than `minTimeLeft` left.
+ */
+const drainMillis = (plan: Plan, spareMillis: number): number =>
+  Math.min(plan.attemptTimeoutMillis, 1000, Math.max(0, Math.ceil(spareMillis) - 1))
 
 /**
  * One call's state. A class, not an object literal spread from `wrapped`

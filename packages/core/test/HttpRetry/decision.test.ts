@@ -22,16 +22,23 @@ const input = (overrides: Partial<Decision.Input> = {}): Decision.Input => ({
   ...overrides
 })
 
-const retry = (delayMillis: number, source: Decision.Source = "backoff"): Decision.Decision => ({
-  _tag: "Retry",
+const retry = (delayMillis: number, source: Decision.Source = "backoff") => ({
+  _tag: "Retry" as const,
   delayMillis,
   source
 })
+
+/** The decision without the time to spare, which the table leaves to the tests below it. */
+const withoutSpare = (decision: Decision.Decision) => {
+  if (decision._tag === "GiveUp") return decision
+  const { spareMillis: _, ...rest } = decision
+  return rest
+}
 const giveUp = (reason: HttpStatusError.GiveUpReason): Decision.Decision => ({ _tag: "GiveUp", reason })
 
 describe("decision", () => {
   // Defaults: 4 attempts, 50 s deadline, Retry-After honoured up to 60 s on 429 and 503.
-  const table: ReadonlyArray<readonly [string, Decision.Input, Decision.Decision]> = [
+  const table: ReadonlyArray<readonly [string, Decision.Input, ReturnType<typeof withoutSpare>]> = [
     ["a retried status waits the backoff", input(), retry(1000)],
     ["a status not retried gives up", input({ failure: status(404) }), giveUp("NotRetryable")],
     ["a POST is not retried", input({ request: HttpClientRequest.post(url) }), giveUp("MethodNotRetried")],
@@ -136,8 +143,32 @@ describe("decision", () => {
     ["any other failure is not retried", input({ failure: { _tag: "Other" } }), giveUp("NotRetryable")]
   ]
   for (const [name, given, expected] of table) {
-    it(name, () => assert.deepStrictEqual(Decision.decide(given), expected))
+    it(name, () => assert.deepStrictEqual(withoutSpare(Decision.decide(given)), expected))
   }
+
+  describe("the time to spare before the wait (for the failed body's drain)", () => {
+    const spare = (given: Decision.Input) => {
+      const decision = Decision.decide(given)
+      if (decision._tag !== "Retry") return assert.fail(`expected a retry, got ${decision.reason}`)
+      return decision.spareMillis
+    }
+    it("is the time left before the deadline after the wait", () => {
+      // 50 s deadline, 1 s wait, 0 ms into the call; the failed attempt took no time ("lastAttempt").
+      assert.strictEqual(spare(input()), 49_000)
+      assert.strictEqual(spare(input({ elapsedMillis: 48_000, lastAttemptMillis: 0 })), 1000)
+    })
+    it("keeps minTimeLeft: the failed attempt's time under \"lastAttempt\", or the fixed one", () => {
+      assert.strictEqual(spare(input({ elapsedMillis: 40_000, lastAttemptMillis: 2000 })), 7000)
+      // lastAttempt is capped at the attempt timeout (10 s).
+      assert.strictEqual(spare(input({ elapsedMillis: 20_000, lastAttemptMillis: 15_000 })), 19_000)
+      const fixed = planOf(RetryPolicy.make({ minTimeLeft: "3 seconds" }))
+      assert.strictEqual(spare(input({ plan: fixed, elapsedMillis: 40_000, lastAttemptMillis: 9000 })), 6000)
+    })
+    it("is never 0 or less: with no time to spare the call gives up", () => {
+      assert.strictEqual(spare(input({ elapsedMillis: 48_999 })), 1)
+      assert.deepStrictEqual(Decision.decide(input({ elapsedMillis: 49_000 })), giveUp("DeadlineExceeded"))
+    })
+  })
 
   it("backoffMillis doubles from baseDelay up to maxDelay, and full jitter scales it", () => {
     const capped = planOf(RetryPolicy.make({ jitter: "none", maxDelay: "3 seconds" }))

@@ -1,7 +1,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
-import { HttpRetry } from "@http-retry/core"
+import { HttpRetry, type RetryPolicy } from "@http-retry/core"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -45,7 +45,7 @@ describe.concurrent("HttpRetry.withRetry: failed attempt's body", () => {
       }))
 
     // When each attempt starts, for a 503 whose small body takes `drainMillis` of Clock time to arrive, then a 200.
-    const startsAfterSlowBody = (drainMillis: number) =>
+    const startsAfterSlowBody = (drainMillis: number, options: RetryPolicy.Options = {}) =>
       Effect.gen(function*() {
         const at: Array<number> = []
         const client = HttpClient.make((request) =>
@@ -61,7 +61,7 @@ describe.concurrent("HttpRetry.withRetry: failed attempt's body", () => {
             })
           })
         )
-        const fiber = yield* Effect.fork(HttpRetry.withRetry(client, noJitter()).get(url))
+        const fiber = yield* Effect.fork(HttpRetry.withRetry(client, noJitter(options)).get(url))
         yield* TestClock.adjust("10 minutes")
         assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
         return at
@@ -72,6 +72,20 @@ describe.concurrent("HttpRetry.withRetry: failed attempt's body", () => {
 
     it.effect("a body cut off at the drain timeout (1 s) is followed by the full wait", () =>
       Effect.map(startsAfterSlowBody(5_000), (at) => assert.deepStrictEqual(at, [0, 2000])))
+
+    it.effect("a body cut off near the deadline is cut sooner: the next attempt still starts before maxElapsed", () =>
+      // 1 s of backoff and 1.5 s of deadline leave 500 ms to spare: the drain takes 499 of them, not its 1 s.
+      Effect.map(
+        startsAfterSlowBody(5_000, { maxElapsed: "1500 millis" }),
+        (at) => assert.deepStrictEqual(at, [0, 1499])
+      ))
+
+    it.effect("a body cut off near the deadline leaves minTimeLeft to the next attempt", () =>
+      // With minTimeLeft 200 ms, 300 ms are to spare.
+      Effect.map(
+        startsAfterSlowBody(5_000, { maxElapsed: "1500 millis", minTimeLeft: "200 millis" }),
+        (at) => assert.deepStrictEqual(at, [0, 1299])
+      ))
 
     it.effect("a huge body is cut off, not read to the end, and the retry still happens", () =>
       Effect.gen(function*() {
