@@ -82,6 +82,9 @@ export const match: {
 } = cases.$match
 
 const DELTA_SECONDS = /^\s*(\d+)\s*$/
+
+/** The largest delta-seconds read as it is (RFC 9111, section 1.2.2). */
+const MAX_DELTA_SECONDS = 2 ** 31
 const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 const DAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 const LONG_DAY = "(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
@@ -147,7 +150,9 @@ export const parseHttpDate = (value: string, nowMillis: number): number | undefi
  * `Clock.currentTimeMillis`, never from the wall clock).
  *
  * Delta-seconds must be digits only: `-5`, `1.5` and `soon` are `Invalid`.
- * An HTTP-date in the past is a zero `Delay`.
+ * A number of seconds past 2^31 is taken as 2^31 (about 68 years), as RFC
+ * 9111 has caches read a delta-seconds they cannot represent: too long to
+ * wait, never a number to ignore. An HTTP-date in the past is a zero `Delay`.
  *
  * @since 0.1.0
  * @category parsing
@@ -155,8 +160,7 @@ export const parseHttpDate = (value: string, nowMillis: number): number | undefi
 export const parse = (value: string, nowMillis: number): RetryAfter => {
   const seconds = DELTA_SECONDS.exec(value)
   if (seconds !== null) {
-    const n = Number(seconds[1])
-    return Number.isFinite(n) ? Delay({ delay: Duration.seconds(n), raw: value }) : Invalid({ raw: value })
+    return Delay({ delay: Duration.seconds(Math.min(Number(seconds[1]), MAX_DELTA_SECONDS)), raw: value })
   }
   const at = parseHttpDate(value, nowMillis)
   if (at === undefined) return Invalid({ raw: value })

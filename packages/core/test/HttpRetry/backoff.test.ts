@@ -305,6 +305,15 @@ describe.concurrent("HttpRetry.withRetry: when the next attempt is sent", () => 
         assert.strictEqual(millis(Option.getOrThrow(error.retryAfter)), 61_000)
       }))
 
+    it.effect("a value too large for a double gives up at once, as any value over maxRetryAfter", () =>
+      Effect.gen(function*() {
+        const out = yield* runScript([respond(503, { headers: { "retry-after": "9".repeat(400) } }), ok()])
+        assert.strictEqual(out.attempts, 1)
+        const error = statusError(out.result)
+        assert.strictEqual(error.reason, "RetryAfterTooLong")
+        assert.strictEqual(millis(Option.getOrThrow(error.retryAfter)), 2 ** 31 * 1000)
+      }))
+
     it.effect("a custom maxRetryAfter is the limit", () =>
       Effect.gen(function*() {
         const policy = noJitter({ maxRetryAfter: "5 seconds" })
