@@ -71,6 +71,9 @@ export const planWith = (base: Plan, overrides: ReadonlyArray<RetryPolicy.Option
  * @internal
  */
 export const backoffMillis = (plan: Plan, attempt: number, random: number): number => {
-  const nominal = Math.min(plan.baseDelayMillis * Math.pow(plan.policy.factor, attempt - 1), plan.maxDelayMillis)
+  // A zero base stays zero: 0 × a power that overflowed to Infinity would be NaN.
+  const nominal = plan.baseDelayMillis === 0 ?
+    0 :
+    Math.min(plan.baseDelayMillis * Math.pow(plan.policy.factor, attempt - 1), plan.maxDelayMillis)
   return plan.policy.jitter === "full" ? nominal * random : nominal
 }

@@ -49,6 +49,23 @@ describe.concurrent("HttpRetry.withRetry: logging", () => {
         ])
       }))
 
+    it.effect("a zero base delay waits 0 ms, also once its factor's power overflows", () =>
+      Effect.gen(function*() {
+        const [out, lines] = yield* captureLogs(
+          runScript(
+            [respond(503), respond(503), respond(503), ok()],
+            noJitter({ log: "Debug", baseDelay: 0, factor: 1e308 })
+          )
+        )
+        assert.deepStrictEqual(out.at, [0, 0, 0, 0])
+        assert.deepStrictEqual(lines.map((l) => l.message), [
+          `GET ${url}: attempt 1/4 -> HTTP 503; retrying in 0ms (backoff)`,
+          `GET ${url}: attempt 2/4 -> HTTP 503; retrying in 0ms (backoff)`,
+          `GET ${url}: attempt 3/4 -> HTTP 503; retrying in 0ms (backoff)`,
+          `GET ${url}: attempt 4/4 -> 200`
+        ])
+      }))
+
     it.effect("waits print rounded: milliseconds below a second, then tenths of a second", () =>
       Effect.gen(function*() {
         // A jittered wait is a fraction of a millisecond; Duration.format would print "704ms 799805ns".
