@@ -310,10 +310,12 @@ export const parseDuration: (
 
 /**
  * The backoff as an Effect `Schedule`: `Schedule.exponential(baseDelay, factor)`
- * capped at `maxDelay`, jittered, limited to `maxAttempts - 1` recurrences
- * and to `maxElapsed`. Its output is the delay before the next attempt.
- * `HttpRetry.withRetry` drives this schedule, and on top of it honours
- * `Retry-After` and never starts a wait that would end past the deadline.
+ * capped at `maxDelay`, jittered, limited to `maxAttempts - 1` recurrences,
+ * and ended before a wait that would end `maxElapsed` or more after its
+ * first step (where `Schedule.upTo` would still start it). Its output is the
+ * delay before the next attempt. `HttpRetry.withRetry` drives this schedule,
+ * and on top of it honours `Retry-After`, counts the deadline from the
+ * call's start and keeps `minTimeLeft` for the next attempt.
  *
  * @since 0.1.0
  * @category schedules

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { RetryPolicy } from "@http-retry/core"
+import { HttpRetry, RetryPolicy, TestHttpClient } from "@http-retry/core"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as ConfigError from "effect/ConfigError"
@@ -164,6 +164,8 @@ describe.concurrent("RetryPolicy", () => {
       ["baseDelay -1", { baseDelay: -1 }, "baseDelay", "-1"],
       ["baseDelay \"-5 seconds\"", { baseDelay: "-5 seconds" }, "baseDelay", "\"-5 seconds\""],
       ["maxDelay NaN", { maxDelay: NaN }, "maxDelay", "NaN"],
+      ["baseDelay [1] (not [seconds, nanos])", { baseDelay: [1] }, "baseDelay", "[1]"],
+      ["baseDelay [1, 2, 3]", { baseDelay: [1, 2, 3] }, "baseDelay", "[1, 2, 3]"],
       ["maxElapsed Infinity", { maxElapsed: Infinity }, "maxElapsed", "Infinity"],
       ["maxElapsed Duration.infinity", { maxElapsed: Duration.infinity }, "maxElapsed", "Infinity"],
       ["maxElapsed 0", { maxElapsed: 0 }, "maxElapsed", "0"],
@@ -391,8 +393,24 @@ describe.concurrent("RetryPolicy", () => {
     it.effect("maxElapsed ends the schedule", () =>
       Effect.gen(function*() {
         const policy = RetryPolicy.make({ jitter: "none", maxAttempts: 10, maxElapsed: "5 seconds" })
-        // Recurrences start at 0, 1000 and 3000 ms; the one at 7000 is past the limit.
-        assert.deepStrictEqual((yield* RetryPolicy.delays(policy, 10)).map(millis), [1000, 2000, 4000])
+        // Waits end at 1000 and 3000 ms; the next would end at 7000, past the limit, and is not started.
+        assert.deepStrictEqual((yield* RetryPolicy.delays(policy, 10)).map(millis), [1000, 2000])
+      }))
+
+    it.effect("the waits listed are the retry's own, up to the deadline", () =>
+      Effect.gen(function*() {
+        for (const maxElapsed of ["1 milli", "2 seconds", "5 seconds", "50 seconds"] as const) {
+          const policy = RetryPolicy.make({ jitter: "none", maxAttempts: 10, maxElapsed })
+          const test = yield* TestHttpClient.make(() => TestHttpClient.respond(503))
+          const fiber = yield* Effect.fork(
+            Effect.either(HttpRetry.withRetry(test.client, policy).get("http://api.test/"))
+          )
+          yield* TestClock.adjust("10 minutes")
+          yield* Fiber.join(fiber)
+          const at = (yield* test.requests).map((request) => request.at)
+          const waits = at.slice(1).map((t, i) => t - at[i])
+          assert.deepStrictEqual((yield* RetryPolicy.delays(policy, 10)).map(millis), waits, maxElapsed)
+        }
       }))
 
     it.effect("jitter full gives seeded delays in [0, d], different from the unjittered ones", () =>

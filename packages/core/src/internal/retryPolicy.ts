@@ -115,6 +115,7 @@ export const decodeDuration = (field: string, input: unknown, allowZero: boolean
     }
   } else if (Duration.isDuration(input) || typeof input === "bigint" || Array.isArray(input)) {
     if (typeof input === "bigint" && input < 0n) return fail(field, input, "must not be negative")
+    if (Array.isArray(input) && input.length !== 2) return fail(field, input, "expected [seconds, nanos]")
     if (Array.isArray(input) && input.some((n) => typeof n !== "number" || !Number.isFinite(n) || n < 0)) {
       return fail(field, input, "must be finite and not negative")
     }
@@ -372,10 +373,31 @@ export const toSchedule = (self: RetryPolicy.RetryPolicy): Schedule.Schedule<Dur
   const jittered = self.jitter === "full" ? Schedule.modifyDelayEffect(capped, (_, delay) => fullJitter(delay)) : capped
   return jittered.pipe(
     Schedule.intersect(Schedule.recurs(self.maxAttempts - 1)),
-    Schedule.upTo(self.maxElapsed),
-    Schedule.delays
+    Schedule.delays,
+    endsBefore(Duration.toMillis(self.maxElapsed))
   )
 }
+
+/**
+ * Stops `self` before a wait that would end `maxElapsedMillis` or later
+ * after its first step, as the retry starts no wait that would end past its
+ * deadline (`Schedule.upTo` looks at the time elapsed before the wait, and
+ * lets the last wait cross the limit).
+ */
+const endsBefore = (maxElapsedMillis: number) =>
+<Out, In, R>(
+  self: Schedule.Schedule<Out, In, R>
+): Schedule.Schedule<Out, In, R> =>
+  Schedule.makeWithState(
+    [self.initial, undefined as number | undefined] as const,
+    (now, input, [state, start]) =>
+      Effect.map(self.step(now, input, state), ([next, out, decision]) => {
+        const since = start ?? now
+        const ended = ScheduleDecision.isDone(decision) ||
+          ScheduleIntervals.start(decision.intervals) - since >= maxElapsedMillis
+        return [[next, since] as const, out, ended ? ScheduleDecision.done : decision] as const
+      })
+  )
 
 /** @internal */
 export const delays = (self: RetryPolicy.RetryPolicy, n: number): Effect.Effect<Array<Duration.Duration>> =>
