@@ -10,12 +10,16 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Predicate from "effect/Predicate"
 import * as Ref from "effect/Ref"
+import * as policyInternal from "./internal/retryPolicy.js"
+import type * as RetryPolicy from "./RetryPolicy.js"
 
 /**
  * One scripted answer.
@@ -146,21 +150,40 @@ export const fail = (code: string, message?: string): Step => ({
 export const hang: Step = { _tag: "Hang" }
 
 /**
- * Wait on the `Clock` before taking `step`.
+ * Wait on the `Clock` before taking `step`. The delay is written as a retry
+ * policy's durations are (`"250ms"`, `"2 seconds"`, a `Duration`, or
+ * milliseconds); a negative, infinite or unreadable one throws an
+ * `IllegalArgumentException` naming it.
  *
  * @since 0.1.0
  * @category steps
  */
-export const delayed = (delay: Duration.DurationInput, step: Step): Step => ({
-  _tag: "Delay",
-  delay: Duration.decode(delay),
-  step
-})
+export const delayed = (delay: RetryPolicy.DurationInput, step: Step): Step => {
+  let decoded: Duration.Duration
+  try {
+    decoded = policyInternal.decodeDuration("delay", delay, true)
+  } catch (error) {
+    if (!(error instanceof policyInternal.RetryPolicyError)) throw error
+    throw new Cause.IllegalArgumentException(
+      `TestHttpClient.delayed: ${policyInternal.show(delay)} is not a delay (${error.reason})`
+    )
+  }
+  return { _tag: "Delay", delay: decoded, step }
+}
 
 const answer = (
   request: HttpClientRequest.HttpClientRequest,
+  index: number,
   step: Step
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> => {
+  // A script written in plain JavaScript, or a function that returned nothing.
+  if (!isStep(step)) {
+    return Effect.dieMessage(
+      `TestHttpClient: request ${index} (${request.method} ${request.url}): the script gave ${
+        policyInternal.show(step)
+      }, not a step (use respond, ok, fail, hang or delayed)`
+    )
+  }
   switch (step._tag) {
     case "Respond": {
       if (!Number.isInteger(step.status) || step.status < 200 || step.status > 599) {
@@ -182,9 +205,13 @@ const answer = (
     case "Hang":
       return Effect.never
     case "Delay":
-      return Effect.zipRight(Effect.sleep(step.delay), answer(request, step.step))
+      return Effect.zipRight(Effect.sleep(step.delay), answer(request, index, step.step))
   }
 }
+
+const stepTags: ReadonlySet<unknown> = new Set(["Respond", "Fail", "Hang", "Delay"])
+
+const isStep = (u: unknown): u is Step => Predicate.hasProperty(u, "_tag") && stepTags.has(u._tag)
 
 /**
  * @since 0.1.0
@@ -199,13 +226,13 @@ export const make = (script: Script): Effect.Effect<TestHttpClientService> =>
           return [index, [...list, { request, index, at }]] as const
         }).pipe(
           Effect.flatMap((index) => {
-            if (typeof script === "function") return answer(request, script(request, index))
+            if (typeof script === "function") return answer(request, index, script(request, index))
             const step = script[index - 1]
             return step === undefined ?
               Effect.dieMessage(
                 `TestHttpClient: request ${index} (${request.method} ${request.url}) but the script has ${script.length} steps`
               ) :
-              answer(request, step)
+              answer(request, index, step)
           })
         ))
     )

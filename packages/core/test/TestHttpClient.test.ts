@@ -2,7 +2,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
-import { TestHttpClient } from "@http-retry/core"
+import { type RetryPolicy, TestHttpClient } from "@http-retry/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -121,6 +121,42 @@ describe.concurrent("TestHttpClient", () => {
       const response = yield* Fiber.join(fiber)
       assert.strictEqual(yield* response.text, "later")
       assert.strictEqual((yield* test.requests)[0].at, 0, "recorded on arrival, not on answer")
+    }))
+
+  it.effect("delayed reads durations as a retry policy does", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make([delayed("2s", ok()), delayed(1500, ok())])
+      const first = yield* Effect.fork(test.client.get(url))
+      yield* TestClock.adjust("2 seconds")
+      assert.strictEqual((yield* Fiber.join(first)).status, 200)
+      const second = yield* Effect.fork(test.client.get(url))
+      yield* TestClock.adjust("1499 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(second)))
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual((yield* Fiber.join(second)).status, 200)
+    }))
+
+  it("delayed refuses a negative, infinite or unreadable delay, naming it", () => {
+    for (const [delay, shown] of [[-5, "-5"], [NaN, "NaN"], [Infinity, "Infinity"], ["soon", "\"soon\""]] as const) {
+      try {
+        delayed(delay as RetryPolicy.DurationInput, ok())
+        assert.fail(`expected ${shown} to be refused`)
+      } catch (error) {
+        assert.instanceOf(error, Cause.IllegalArgumentException)
+        assert.include((error as Error).message, `TestHttpClient.delayed: ${shown} is not a delay`)
+      }
+    }
+  })
+
+  it.effect("a script step that is not a step is a defect naming the request and what the script gave", () =>
+    Effect.gen(function*() {
+      const nothing = yield* TestHttpClient.make(() => undefined as unknown as TestHttpClient.Step)
+      assert.strictEqual(
+        defectMessage(yield* Effect.exit(nothing.client.get(url))),
+        `TestHttpClient: request 1 (GET ${url}): the script gave undefined, not a step (use respond, ok, fail, hang or delayed)`
+      )
+      const unknown = yield* TestHttpClient.make([{ _tag: "Nope" } as unknown as TestHttpClient.Step])
+      assert.include(defectMessage(yield* Effect.exit(unknown.client.get(url))), `the script gave {"_tag":"Nope"}`)
     }))
 
   it.effect("a script function sees each request and its 1-based index", () =>
