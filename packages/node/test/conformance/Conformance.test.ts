@@ -172,9 +172,18 @@ const received = (request: TestServer.TestRequest) => {
   return {
     method: request.method,
     url: request.url,
-    contentType: typeof type === "string" ? hide(type) : type,
-    contentLength: request.headers["content-length"],
-    transferEncoding: request.headers["transfer-encoding"],
+    // Every header the server got, in order of name: the host names each run's own server, and trace ids are each
+    // request's own.
+    headers: Object.entries(request.headers).filter(([name]) => name !== "host").map(([name, value]) =>
+      [
+        name,
+        name === "traceparent" || name === "b3" ?
+          "(an id)" :
+          name === "content-type" && typeof value === "string" ?
+          hide(value) :
+          value
+      ] as const
+    ).sort(([a], [b]) => a < b ? -1 : 1),
     body: hide(request.body.toString("utf8"))
   }
 }
@@ -249,6 +258,26 @@ describe("conformance with NodeHttpClient.layerUndici", () => {
             (c) => c.get(`${server.url}/path?a=1#section`, { urlParams: { b: "2", c: ["3", "4 5"] } })
           )
           return server.requests.map((r) => r.url)
+        })
+    )
+
+    conforms(
+      "a GET with the caller's headers: the server receives exactly these, and the same others",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* serve(TestServer.sequence([TestServer.respond(200), TestServer.respond(200)]))
+          yield* Effect.flatMap(client, (c) =>
+            c.get(server.url, {
+              headers: {
+                Accept: "application/json",
+                "User-Agent": "caller/1.0",
+                "X-Request-Id": "r-1",
+                "Accept-Encoding": "identity"
+              }
+            }))
+          // And with none: what each client adds of its own.
+          yield* Effect.flatMap(client, (c) => c.get(server.url))
+          return server.requests.map(received)
         })
     )
 
