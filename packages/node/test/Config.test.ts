@@ -39,6 +39,23 @@ describe("NodeHttpRetry.layerConfig", () => {
       assert.strictEqual(server.requests.length, 2)
     }))
 
+  it.scopedLive("runs on the transport this test project is for (the platform project's tests reach layerConfig too)", () =>
+    Effect.gen(function*() {
+      // Node 20's global FormData tells the transports apart: the platform's undici client cannot send it.
+      const server = yield* serve(() => TestServer.respond(200, { body: "ok" }))
+      const form = new FormData()
+      form.append("field", "value")
+      const outcome = yield* Effect.either(
+        send(layerFrom(fastVariables), HttpClientRequest.post(server.url).pipe(HttpClientRequest.bodyFormData(form)))
+      )
+      const platform = process.env.HTTP_RETRY_TEST_TRANSPORT === "platform"
+      assert.deepStrictEqual(
+        outcome._tag === "Right" ? outcome.right : { _tag: outcome.left._tag },
+        platform ? { _tag: "RequestError" } : { status: 200, body: "ok" }
+      )
+      assert.strictEqual(server.requests.length, platform ? 0 : 1)
+    }))
+
   it.effect("with no variable set, the options are the defaults", () =>
     Effect.gen(function*() {
       const options = yield* configFrom({})
