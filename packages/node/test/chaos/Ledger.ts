@@ -8,6 +8,7 @@
  * writes RELIABILITY.md from the sections of both transports (scripts/reliability.mjs). Vitest runs test files in
  * separate workers, so a file's counts cannot reach another file in memory. `pnpm test` writes nothing.
  */
+import { assert } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
@@ -109,7 +110,10 @@ export interface Ledger {
   readonly scan: (text: string, secrets: ReadonlyArray<string>) => Array<string>
   /** Counts sockets still open (after every check that they close). */
   readonly sockets: (open: number) => void
-  /** Under `pnpm reliability`, writes the section for the report. */
+  /**
+   * Under `pnpm reliability`, writes the section for the report; then fails unless no call was lost or hung and no
+   * fiber, socket, secret or unhandled rejection was found.
+   */
   readonly flush: () => void
 }
 
@@ -172,6 +176,19 @@ export const make = (section: SectionName): Ledger => {
     flush: () => {
       process.off("unhandledRejection", onUnhandled)
       writeSection(tally)
+      // What the report promises of every section: a file that leaves any of these behind fails.
+      assert.deepStrictEqual(
+        {
+          lost: tally.lost,
+          hung: tally.hung,
+          fibersLeft: tally.fibersLeft,
+          socketsLeft: tally.socketsLeft,
+          secretsFound: tally.secretsFound,
+          unhandledRejections: tally.unhandledRejections
+        },
+        { lost: 0, hung: 0, fibersLeft: 0, socketsLeft: 0, secretsFound: 0, unhandledRejections: 0 },
+        `${tally.section}: calls lost or hung, fibers or sockets left, secrets found, unhandled rejections`
+      )
     }
   }
 }
