@@ -9,7 +9,30 @@ const { delayed, ok, respond } = TestHttpClient
 const policy = RetryPolicy.make({ maxAttempts: 2, baseDelay: "100 millis", jitter: "none" })
 
 describe("hedging under a circuit breaker", () => {
-  it.effect("a hedged round is one outcome for the breaker, and an open breaker sends no hedged attempt", () =>
+  it.effect("a hedged round whose attempts both fail is one failure for the breaker", () =>
+    Effect.gen(function*() {
+      // Attempt 1 answers 503 after 2 s; its hedge goes at 1 s and answers 503 at once, while attempt 1 still runs.
+      const test = yield* TestHttpClient.make([delayed("2 seconds", respond(503)), respond(503), ok("after")])
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 2 })
+      const client = test.client.pipe(
+        HttpRetry.withRetry(policy, { breaker }),
+        HttpRetry.withHedging({ delay: "1 second" })
+      )
+      const request = HttpClientRequest.get("http://guarded-0.test/items")
+      const first = yield* observe(test, client.execute(request), "3 seconds")
+      assert.deepStrictEqual(first.at, [0, 1000], "attempt 1, then its hedge")
+      assert.strictEqual(statusError(first.result).attempts, 2)
+      // Two failed attempts, one round: one failure in a row, so the breaker is still closed and the next call goes.
+      const status = yield* Effect.clockWith((clock) =>
+        Effect.sync(() => breaker.status("http://guarded-0.test", clock.unsafeCurrentTimeMillis()))
+      )
+      assert.strictEqual(status._tag, "Closed")
+      const second = yield* observe(test, client.execute(request), "1 second")
+      assert.strictEqual(second.result._tag, "Right")
+      assert.strictEqual(second.attempts, 3)
+    }))
+
+  it.effect("failed attempts in a row open the breaker under hedging, and an open breaker sends nothing", () =>
     Effect.gen(function*() {
       const test = yield* TestHttpClient.make([respond(503), respond(503), ok("never sent")])
       const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 2 })

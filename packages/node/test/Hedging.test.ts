@@ -104,6 +104,13 @@ const recording = Effect.map(Effect.tracer, (base) => {
   return { spans, tracer }
 })
 
+/**
+ * The hedge delay of the tests that script the server by the order of arrival: an answer given at once must reach
+ * the client well within it, or that attempt is hedged too and the script's next request is the hedge, not the one
+ * the test means (a loaded machine took over 50 ms once).
+ */
+const hedgeDelay = "500 millis"
+
 const hedging = (options: Hedging.Options) =>
   Hedging.layer(options).pipe(Layer.provide(NodeHttpRetry.layer({ policy: fast() })))
 
@@ -125,7 +132,7 @@ describe("hedged requests", () => {
           yield* eventually(() => server.waiting() === 0)
           const again = yield* Effect.flatMap(client.get(`${server.url}/b`), (response) => response.text)
           return [body, again]
-        }).pipe(Effect.provide(hedging({ delay: "50 millis" })), Effect.withTracer(tracer))
+        }).pipe(Effect.provide(hedging({ delay: hedgeDelay })), Effect.withTracer(tracer))
       )
       assert.deepStrictEqual(bodies, ["/a", "/b"])
       // The loser's span ends as an interrupted send's does (the platform's), the winner's with its answer.
@@ -155,7 +162,7 @@ describe("hedged requests", () => {
           // The loser is aborted while the layer is still open, not by its closing.
           yield* eventually(() => server.waiting() === 0)
           return body
-        }).pipe(Effect.provide(hedging({ delay: "50 millis" })))
+        }).pipe(Effect.provide(hedging({ delay: hedgeDelay })))
       )
       assert.strictEqual(body, "/c")
       assert.strictEqual(server.requests(), 3)
