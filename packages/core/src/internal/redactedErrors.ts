@@ -162,12 +162,12 @@ const plainCopy = (cause: object): Error => {
  * (which the platform's `message` shows) when the platform gave none: the
  * message of the first error in the `cause` chain that carries a code, with
  * the code (`connect ECONNREFUSED 127.0.0.1:4000`, `other side closed
- * (UND_ERR_SOCKET)`), else the cause's own message. A URL in it loses its
- * userinfo, query and fragment.
+ * (UND_ERR_SOCKET)`), else (with `uncoded`) the cause's own message. A URL
+ * in it loses its userinfo, query and fragment.
  *
  * @internal
  */
-export const describeCause = (cause: unknown): string | undefined => {
+export const describeCause = (cause: unknown, uncoded = true): string | undefined => {
   let at: unknown = cause
   for (let depth = 0; depth < 4 && at !== undefined && at !== null; depth++) {
     if (Predicate.hasProperty(at, "code") && typeof at.code === "string" && hasMessage(at)) {
@@ -179,7 +179,7 @@ export const describeCause = (cause: unknown): string | undefined => {
       at.cause :
       undefined
   }
-  return hasMessage(cause) ? sanitize(cause.message) : undefined
+  return uncoded && hasMessage(cause) ? sanitize(cause.message) : undefined
 }
 
 /** Keeps the redacted URL off the error's own fields, so JSON and inspection show only what `toJSON` picks. */
@@ -229,7 +229,9 @@ const redactResponseError = (
   redaction: Redact.Redaction
 ): RedactedResponseError => {
   if (error instanceof RedactedResponseError) return error
-  const description = error.description ?? describeCause(error.cause)
+  // Only a cause with a code describes a body's error: the words of any other (a JSON `SyntaxError`) may quote
+  // the body itself.
+  const description = error.description ?? describeCause(error.cause, false)
   return withRedactedUrl(
     new RedactedResponseError({
       request: error.request,

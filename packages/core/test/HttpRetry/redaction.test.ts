@@ -97,6 +97,26 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
         }
       }))
 
+    it.effect("a 200 whose body is not JSON: the decode error quotes none of the body, as the platform's does not", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.make(() => TestHttpClient.ok("access_token=body-s3cr3t&x=1"))
+        const response = yield* HttpRetry.withRetry(test.client, policy).execute(secretRequest)
+        const error = yield* Effect.flip(response.json)
+        assert.strictEqual(error._tag, "ResponseError")
+        assert.strictEqual(error.reason, "Decode")
+        assert.strictEqual(error.description, undefined)
+        for (const [where, text] of Object.entries(renderings(error))) {
+          assertNoSecret(text, where)
+          assert.notInclude(text, "access_tok", where)
+          assert.notInclude(text, "body-s3cr3t", where)
+        }
+        // The same read on the client without the retry: the platform's message.
+        const plain = yield* Effect.flip(Effect.flatMap(test.client.get("http://api.test/x"), (r) => r.json)).pipe(
+          Effect.catchAllDefect(Effect.fail)
+        )
+        assert.strictEqual((plain as { readonly description?: string }).description, undefined)
+      }))
+
     it.effect("a transport error says what its cause says: code and address, the platform's tag and reason", () =>
       Effect.gen(function*() {
         const out = yield* runScript(
