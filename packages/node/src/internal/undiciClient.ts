@@ -314,7 +314,15 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
    */
   private read<A>(read: () => Promise<A>): Effect.Effect<A, HttpClientError.ResponseError> {
     return Effect.async((resume) => {
-      read().then(
+      let reading: Promise<A>
+      try {
+        reading = read()
+      } catch (cause) {
+        // undici throws at once for a body already being read another way (`text` after `arrayBuffer`): a failed
+        // read, as the platform's `Effect.tryPromise` makes it.
+        return resume(Effect.fail(this.decodeError(cause)))
+      }
+      reading.then(
         (value) => resume(Effect.succeed(value)),
         (cause) => resume(Effect.fail(this.decodeError(cause)))
       )

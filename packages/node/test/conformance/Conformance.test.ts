@@ -281,6 +281,35 @@ describe("conformance with NodeHttpClient.layerUndici", () => {
         })
     )
 
+    conforms(
+      "a body read twice: the same way gives the same value, another way a typed error",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* serve(() => TestServer.respond(200, { body: "twice" }))
+          const reads = (first: "text" | "arrayBuffer", second: "text" | "arrayBuffer") =>
+            Effect.gen(function*() {
+              const response = yield* Effect.flatMap(client, (c) => c.get(server.url))
+              const read = (how: "text" | "arrayBuffer") =>
+                Effect.map(
+                  response[how],
+                  (value) => typeof value === "string" ? value : new TextDecoder().decode(value)
+                )
+              const outcome = (how: "text" | "arrayBuffer") =>
+                read(how).pipe(
+                  Effect.mapError((error) => withCauseOf(error)),
+                  Effect.catchAllDefect((defect) => Effect.fail({ defect: String(defect) })),
+                  Effect.either
+                )
+              return [yield* outcome(first), yield* outcome(second)]
+            })
+          return {
+            textThenText: yield* reads("text", "text"),
+            textThenArrayBuffer: yield* reads("text", "arrayBuffer"),
+            arrayBufferThenText: yield* reads("arrayBuffer", "text")
+          }
+        })
+    )
+
     conforms("multi-valued response headers and cookies", () =>
       Effect.gen(function*() {
         const server = yield* serve(TestServer.sequence([
