@@ -4,6 +4,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import { CircuitBreaker, HttpRetry, RetryBudget, RetryPolicy } from "@http-retry/core"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -11,7 +12,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
 import type * as NodeHttpRetry from "../NodeHttpRetry.js"
 import * as UndiciClient from "./undiciClient.js"
@@ -348,10 +349,15 @@ const platformClient = (dispatcher: Undici.Dispatcher): Effect.Effect<HttpClient
 const clientLayer = (resolved: Resolved): Layer.Layer<HttpClient.HttpClient> =>
   Layer.scoped(
     Client.HttpClient,
-    Effect.flatMap(acquire(resolved), (dispatcher) =>
-      resolved.transport === "direct" ?
-        Effect.succeed(UndiciClient.make(dispatcher)) :
-        platformClient(dispatcher))
+    Effect.flatMap(Effect.context<never>(), (built) =>
+      Effect.flatMap(acquire(resolved), (dispatcher) =>
+        // As the platform's layers, the services the layer was built with reach every request; its scope does not.
+        resolved.transport === "direct" ?
+          Effect.succeed(UndiciClient.make(dispatcher, Context.omit(Scope.Scope)(built))) :
+          Effect.map(
+            platformClient(dispatcher),
+            (client) => UndiciClient.withContext(client, Context.omit(Scope.Scope)(built))
+          )))
   )
 
 /** @internal */

@@ -26,6 +26,7 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as UrlParams from "@effect/platform/UrlParams"
 import { HttpRetry } from "@http-retry/core"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
@@ -108,25 +109,52 @@ const undiciOptionsKey = "@effect/platform-node/NodeHttpClient/undiciOptions"
 /** The longest delay a native timer takes (about 24.8 days): Node fires a longer one after 1 ms. */
 const MAX_TIMER_MILLIS = 2 ** 31 - 1
 
-/** @internal */
-export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient =>
+/**
+ * As the platform's layers (`HttpClient.layerMergedContext`): the services
+ * of `built` (the layer's: `NodeHttpClient.UndiciRequestOptions`, a
+ * `SpanNameGenerator`...) reach every request, under the request's own.
+ * Given none, a request pays nothing.
+ *
+ * @internal
+ */
+export const withContext = (client: HttpClient.HttpClient, built: Context.Context<never>): HttpClient.HttpClient =>
+  built.unsafeMap.size === 0 ?
+    client :
+    HttpClient.transformResponse(
+      client,
+      Effect.mapInputContext((input: Context.Context<never>) => Context.merge(built, input))
+    )
+
+/**
+ * The direct transport over `dispatcher`, with the services of `built` in
+ * every request's context (`withContext`).
+ *
+ * @internal
+ */
+export const make = (
+  dispatcher: Undici.Dispatcher,
+  built: Context.Context<never> = Context.empty()
+): HttpClient.HttpClient =>
   HttpRetry.readsAttemptTimeout(
-    HttpClient.make((request, url, signal, fiber) => {
-      const context = fiber.currentContext.unsafeMap
-      const options: Undici.Dispatcher.RequestOptions | undefined = context.get(undiciOptionsKey)
-      const timeout: HttpRetry.AttemptTimeout.Service | undefined = context.get(HttpRetry.AttemptTimeout.key)
-      // A signal aborted already (the scope of `withScope` closed before the send, or a retry of a request whose
-      // scope was): the request fails as on the platform's client, with the signal's reason, and opens no connection.
-      if (signal.aborted) {
-        return Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause: signal.reason }))
-      }
-      const body = convertBody(request.body)
-      if (body !== undefined) return dispatch(dispatcher, request, url, body, signal, options, timeout)
-      return Effect.flatMap(
-        NodeStream.toReadable((request.body as HttpBody.Stream).stream),
-        (readable) => dispatch(dispatcher, request, url, readable, signal, options, timeout)
-      )
-    }),
+    withContext(
+      HttpClient.make((request, url, signal, fiber) => {
+        const context = fiber.currentContext.unsafeMap
+        const options: Undici.Dispatcher.RequestOptions | undefined = context.get(undiciOptionsKey)
+        const timeout: HttpRetry.AttemptTimeout.Service | undefined = context.get(HttpRetry.AttemptTimeout.key)
+        // A signal aborted already (the scope of `withScope` closed before the send, or a retry of a request whose
+        // scope was): the request fails as on the platform's client, with the signal's reason, and opens no connection.
+        if (signal.aborted) {
+          return Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause: signal.reason }))
+        }
+        const body = convertBody(request.body)
+        if (body !== undefined) return dispatch(dispatcher, request, url, body, signal, options, timeout)
+        return Effect.flatMap(
+          NodeStream.toReadable((request.body as HttpBody.Stream).stream),
+          (readable) => dispatch(dispatcher, request, url, readable, signal, options, timeout)
+        )
+      }),
+      built
+    ),
     { abortable: true }
   )
 

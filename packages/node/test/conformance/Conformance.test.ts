@@ -83,13 +83,17 @@ const normalize = (observation: unknown): unknown =>
 const observe = (check: Check, layer: AnyLayer, retries: boolean) =>
   Effect.scoped(Effect.map(Effect.provide(check({ retries }), layer), normalize))
 
-/** Runs `check` on the control, then on every subject, comparing each to the control. */
-const conforms = (name: string, check: Check, timeout = 20_000) =>
+/**
+ * Runs `check` on the control, then on every subject, comparing each to the control; with `provided`, every layer
+ * is built with those services given to it.
+ */
+const conforms = (name: string, check: Check, timeout = 20_000, provided?: Layer.Layer<never>) =>
   it.live(name, () =>
     Effect.gen(function*() {
-      const expected = yield* observe(check, control, false)
+      const given = (layer: AnyLayer): AnyLayer => provided === undefined ? layer : Layer.provide(layer, provided)
+      const expected = yield* observe(check, given(control), false)
       for (const subject of subjects) {
-        const actual = yield* observe(check, subject.layer, subject.retries)
+        const actual = yield* observe(check, given(subject.layer), subject.retries)
         assert.deepStrictEqual(actual, expected, `${subject.name} differs from the control`)
       }
       return expected
@@ -289,11 +293,10 @@ describe("conformance with NodeHttpClient.layerUndici", () => {
           const reads = (first: "text" | "arrayBuffer", second: "text" | "arrayBuffer") =>
             Effect.gen(function*() {
               const response = yield* Effect.flatMap(client, (c) => c.get(server.url))
-              const read = (how: "text" | "arrayBuffer") =>
-                Effect.map(
-                  response[how],
-                  (value) => typeof value === "string" ? value : new TextDecoder().decode(value)
-                )
+              const read = (how: "text" | "arrayBuffer"): Effect.Effect<string, unknown> =>
+                how === "text"
+                  ? response.text
+                  : Effect.map(response.arrayBuffer, (value) => new TextDecoder().decode(value))
               const outcome = (how: "text" | "arrayBuffer") =>
                 read(how).pipe(
                   Effect.mapError((error) => withCauseOf(error)),
@@ -449,6 +452,26 @@ describe("conformance with NodeHttpClient.layerUndici", () => {
         const { "http.request.resend_count": _, ...attributes } = last.attributes
         return { ...last, attributes }
       }))
+
+    conforms(
+      "services given to the layer reach every request: UndiciRequestOptions and the span name generator",
+      () =>
+        Effect.gen(function*() {
+          const spans: Array<Recorded> = []
+          const tracer = yield* recording(spans)
+          const server = yield* serve(TestServer.sequence([TestServer.respond(200)]))
+          yield* Effect.flatMap(client, (c) => c.get(server.url)).pipe(Effect.withTracer(tracer))
+          return { spans: spansOf(spans).map((s) => s.name), connection: server.requests[0].headers.connection }
+        }),
+      20_000,
+      Layer.mergeAll(
+        Layer.succeed(
+          NodeHttpClient.UndiciRequestOptions,
+          { reset: true } as unknown as NodeHttpClient.UndiciRequestOptions["Type"]
+        ),
+        Layer.succeed(HttpClient.SpanNameGenerator, (request) => `named ${request.method}`)
+      ) as Layer.Layer<never>
+    )
 
     conforms("tracing disabled for the request: no span, no trace headers", () =>
       Effect.gen(function*() {
