@@ -148,6 +148,23 @@ describe("NodeHttpRetry.layer: slow and broken answers", () => {
       assert.isBelow(elapsed, 220 + SLACK)
     }))
 
+  // The transport's own timer (the direct transport arms it; the platform's is bounded by the retry): the server sees
+  // the next attempt one attempt timeout and one backoff after the first. A timer off by half its time fails this;
+  // the 400 ms over are for a busy machine.
+  it.scopedLive("the attempt timeout ends an attempt on time: the retry reaches the server 1 s + 20 ms later", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => TestServer.hang())
+      const error = yield* Effect.flip(send(
+        NodeHttpRetry.layer({ policy: fast({ maxAttempts: 2, attemptTimeout: "1 second" }) }),
+        HttpClientRequest.get(server.url)
+      ))
+      assert.isTrue(Cause.isTimeoutException(error))
+      assert.strictEqual(server.requests.length, 2)
+      const gap = server.requests[1].receivedAt - server.requests[0].receivedAt
+      assert.isAtLeast(gap, 1019)
+      assert.isBelow(gap, 1420)
+    }))
+
   it.scopedLive("a 200 whose body stalls: the response is returned, reading it hangs until a timeout ends it", () =>
     Effect.gen(function*() {
       const server = yield* serve(() => TestServer.stallBody(200, { body: "0123456789", sent: 4 }))
