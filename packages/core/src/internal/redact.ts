@@ -71,15 +71,52 @@ export const headers = (
   return out
 }
 
-/** An absolute URL in a header's text: up to a space, a quote or the ">" that closes a `Link`'s `<...>`. */
-const ABSOLUTE_URL = /[a-z][a-z\d+.-]*:\/\/[^\s<>"']+/gi
+/**
+ * What may hold a secret in a header's text, found in one pass left to
+ * right (so that nothing redacted is read again): an absolute URL, from the
+ * start of its scheme (never from inside a word: a long run of letters is
+ * scanned once, not once per letter) up to a space, a quote or a "<" or ">";
+ * and a `name=value` pair after "?", "&" or "#", as in a relative URL's
+ * query (`Refresh: 0; url=/login?token=...`) or a fragment
+ * (`#access_token=...`). In a `Link`, each `<...>` target as well, relative
+ * or not.
+ */
+const IN_TEXT = String.raw`(?<url>(?<![a-z\d+.-])[a-z][a-z\d+.-]*:\/\/[^\s<>"']+)` +
+  String.raw`|(?<separator>[?&#])(?<parameter>[^=&?#\s;,<>"']+)=[^&#\s;,<>"']*`
+const TEXT = new RegExp(IN_TEXT, "gi")
+const LINK = new RegExp(String.raw`<(?<target>[^<>]*)>|` + IN_TEXT, "gi")
+
+interface Found {
+  readonly url?: string
+  readonly separator?: string
+  readonly parameter?: string
+  readonly target?: string
+}
 
 const headerValue = (name: string, value: string, redaction: Redaction): string => {
-  if ((name === "location" || name === "content-location") && !/^[a-z][a-z\d+.-]*:/i.test(value.trim())) {
-    return reference(value.trim(), redaction)
+  if (name === "location" || name === "content-location") return target(value.trim(), redaction)
+  const redactFound = (whole: string, ...rest: Array<unknown>): string => {
+    const found = rest.at(-1) as Found
+    if (found.target !== undefined) return `<${target(found.target, redaction)}>`
+    if (found.url !== undefined) return url(found.url, [], redaction, true)
+    return secretParameter(found.parameter!, redaction) ? `${found.separator}${found.parameter}=${REDACTED}` : whole
   }
-  return value.includes("://") ? value.replace(ABSOLUTE_URL, (raw) => url(raw, [], redaction, true)) : value
+  return name === "link" ? value.replace(LINK, redactFound) : value.replace(TEXT, redactFound)
 }
+
+const secretParameter = (parameter: string, redaction: Redaction): boolean => {
+  let decoded = parameter
+  try {
+    decoded = decodeURIComponent(parameter.replace(/\+/g, " "))
+  } catch {
+    // A "%" that is no escape: the name as it is written.
+  }
+  return redaction.query.has(decoded.toLowerCase())
+}
+
+/** A URI reference, absolute (`url`: any scheme, `myapp:/cb#access_token=...` included) or relative. */
+const target = (value: string, redaction: Redaction): string =>
+  /^[a-z][a-z\d+.-]*:/i.test(value) ? url(value, [], redaction, true) : reference(value, redaction)
 
 /**
  * A relative reference (`/next?token=...`, `//host/path`): its path kept,
