@@ -437,6 +437,20 @@ describe.concurrent("RetryPolicy", () => {
         assert.deepStrictEqual(Chunk.toReadonlyArray(outputs).map(millis), [1000, 2000, 4000])
       }))
 
+    it.effect("toSchedule's step that ends at maxElapsed outputs a zero delay, not the wait it refused", () =>
+      Effect.gen(function*() {
+        const schedule = RetryPolicy.toSchedule(
+          RetryPolicy.make({ jitter: "none", maxElapsed: "10 seconds", maxAttempts: 10 })
+        )
+        // Waits end at 1, 3 and 7 s; the next (8 s) would end at 15 s, past 10 s. Schedule.run lists the output of
+        // the step that ends the schedule too, and Effect.repeat returns it.
+        const outputs = yield* Schedule.run(schedule, 0, [1, 2, 3, 4, 5, 6])
+        assert.deepStrictEqual(Chunk.toReadonlyArray(outputs).map(millis), [1000, 2000, 4000, 0])
+        const repeated = yield* Effect.fork(Effect.repeat(Effect.void, schedule))
+        yield* TestClock.adjust("1 minute")
+        assert.strictEqual(millis(yield* Fiber.join(repeated)), 0)
+      }))
+
     it.effect("toSchedule drives Effect.retry with exact waits under the TestClock", () =>
       Effect.gen(function*() {
         const at: Array<number> = []

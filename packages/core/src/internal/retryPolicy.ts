@@ -379,15 +379,17 @@ export const toSchedule = (self: RetryPolicy.RetryPolicy): Schedule.Schedule<Dur
 }
 
 /**
- * Stops `self` before a wait that would end `maxElapsedMillis` or later
- * after its first step, as the retry starts no wait that would end past its
- * deadline (`Schedule.upTo` looks at the time elapsed before the wait, and
- * lets the last wait cross the limit).
+ * Stops `self` (whose output is its delay) before a wait that would end
+ * `maxElapsedMillis` or later after its first step, as the retry starts no
+ * wait that would end past its deadline (`Schedule.upTo` looks at the time
+ * elapsed before the wait, and lets the last wait cross the limit). The step
+ * that ends it outputs a zero delay, as `Schedule.delays` does, not the wait
+ * it refused.
  */
 const endsBefore = (maxElapsedMillis: number) =>
-<Out, In, R>(
-  self: Schedule.Schedule<Out, In, R>
-): Schedule.Schedule<Out, In, R> =>
+<In, R>(
+  self: Schedule.Schedule<Duration.Duration, In, R>
+): Schedule.Schedule<Duration.Duration, In, R> =>
   Schedule.makeWithState(
     [self.initial, undefined as number | undefined] as const,
     (now, input, [state, start]) =>
@@ -395,7 +397,11 @@ const endsBefore = (maxElapsedMillis: number) =>
         const since = start ?? now
         const ended = ScheduleDecision.isDone(decision) ||
           ScheduleIntervals.start(decision.intervals) - since >= maxElapsedMillis
-        return [[next, since] as const, out, ended ? ScheduleDecision.done : decision] as const
+        return [
+          [next, since] as const,
+          ended ? Duration.zero : out,
+          ended ? ScheduleDecision.done : decision
+        ] as const
       })
   )
 
