@@ -41,6 +41,44 @@ describe("http-retry exit codes", () => {
       assert.include(stderr, `* GET ${server.url}/: attempt 2/4 -> 200`)
     }))
 
+  it.scopedLive("0: -v with --hedge names the attempt that answered, the first one too when it wins the race", () =>
+    Effect.gen(function*() {
+      // The first attempt answers after 300 ms, the hedge (sent at 100 ms) after 1 s: the first one wins.
+      const server = yield* TestServer.make((request) =>
+        TestServer.respond(200, {
+          body: request.index === 1 ? "first" : "hedge",
+          delay: request.index === 1 ? 300 : 1_000
+        })
+      )
+      const result = yield* run(["--hedge", "100ms", "-v", server.url])
+      assert.strictEqual(result.code, 0)
+      assert.strictEqual(result.stdout.toString(), "first")
+      assert.deepStrictEqual(lines(result.stderr).filter((line) => line.startsWith("* ")), [
+        `* GET ${server.url}/: attempt 1/4 no answer after 100ms; hedging with attempt 2`,
+        `* GET ${server.url}/: attempt 1/4 -> 200`
+      ])
+    }))
+
+  it.scopedLive("-v says why the last attempt gave up: a Retry-After too long, a reset", () =>
+    Effect.gen(function*() {
+      const limited = yield* TestServer.make(() => TestServer.respond(429, { headers: { "retry-after": "3600" } }))
+      const refused = yield* run(["-v", limited.url])
+      assert.strictEqual(refused.code, 22)
+      assert.deepStrictEqual(lines(refused.stderr).filter((line) => line.startsWith("* ")), [
+        `* GET ${limited.url}/: attempt 1/4 -> HTTP 429; giving up: RetryAfterTooLong`
+      ])
+      const reset = yield* TestServer.make(() => TestServer.destroyBeforeHeaders())
+      const broken = yield* run([...fast, "--max-attempts", "2", "-v", reset.url])
+      assert.strictEqual(broken.code, 56)
+      assert.deepStrictEqual(
+        lines(broken.stderr).filter((line) => line.startsWith("* ")).map((l) => l.replace(/ -> .*;/, " ->;")),
+        [
+          `* GET ${reset.url}/: attempt 1/2 ->; retrying in 10ms (backoff)`,
+          `* GET ${reset.url}/: attempt 2/2 ->; giving up: AttemptsExhausted`
+        ]
+      )
+    }))
+
   it.scopedLive("0: 503, 503, 200 succeeds on the third attempt", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make(TestServer.sequence([503, 503, TestServer.respond(200, { body: "ok" })]))

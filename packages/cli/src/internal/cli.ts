@@ -5,7 +5,7 @@ import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import type * as HttpMethod from "@effect/platform/HttpMethod"
-import { type Hedging, HttpRetry, HttpStatusError, TransportFailure } from "@http-retry/core"
+import { type Hedging, HttpRetry, HttpStatusError, RetryPolicy, TransportFailure } from "@http-retry/core"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -249,20 +249,6 @@ const buildRequest = (settings: Options.Settings): HttpClientRequest.HttpClientR
   return HttpClientRequest.setHeaders(request, headers)
 }
 
-/** What ended an attempt, in the words of a verbose line. */
-const describe = (failure: HttpRetry.RetryFailure<unknown>): string => {
-  if (failure._tag === "Status") return `HTTP ${failure.response.status}`
-  const error = failure.error
-  if (Cause.isTimeoutException(error)) return "timed out"
-  if (HttpClientError.isHttpClientError(error) && error._tag === "RequestError") {
-    const classified = TransportFailure.classify(error)
-    if (classified === undefined) return `${error.reason} error`
-    const cause = causeText(error.cause, classified.code)
-    return cause === undefined ? classified.kind : `${classified.kind}: ${cause}`
-  }
-  return Predicate.hasProperty(error, "_tag") ? String(error._tag) : "error"
-}
-
 /**
  * Runs the request under the retry policy and writes the answer: the exit
  * code, and the one-line reason on stderr when it is not 0.
@@ -275,39 +261,23 @@ export const execute = (settings: Options.Settings): Effect.Effect<Outcome> =>
     const target = `${request.method} ${HttpRetry.redactedUrl(request, settings.policy)}`
     const attempts = yield* Ref.make(1)
     const interactive = process.stderr.isTTY === true && !settings.silent
-    const max = settings.policy.maxAttempts
-    // The command writes its own attempt lines rather than the policy's log: waits read rounded, `705ms`, `1.2s`.
     const onRetry = (info: HttpRetry.RetryInfo<unknown>) =>
       Effect.zipRight(
-        Effect.zipRight(
-          Ref.set(attempts, info.attempt + 1),
-          settings.verbose ?
-            stderrLine(
-              `* ${target}: attempt ${info.attempt}/${max} -> ${describe(info.failure)}; retrying in ${
-                Options.formatDuration(info.delay)
-              } (${info.source})`
-            ) :
-            Effect.void
-        ),
+        Ref.set(attempts, info.attempt + 1),
         interactive && Duration.toMillis(info.delay) > 1000 ?
           Effect.asVoid(Effect.fork(countdown(info))) :
           Effect.void
       )
-    const onHedge = (info: Hedging.HedgeInfo) =>
-      Effect.zipRight(
-        Ref.set(attempts, info.attempt),
-        settings.verbose ?
-          stderrLine(
-            `* ${target}: attempt ${info.attempt - 1}/${max} no answer after ${
-              Options.formatDuration(info.delay)
-            }; hedging with attempt ${info.attempt}`
-          ) :
-          Effect.void
-      )
+    const onHedge = (info: Hedging.HedgeInfo) => Ref.set(attempts, info.attempt)
+    // With -v, the attempt lines are the policy's own log (stderrLogger writes them as `* ...`): every attempt, wait,
+    // hedge and give-up, and the attempt that answered, which only the retry knows when hedges ran beside it.
+    const policy = settings.verbose ?
+      RetryPolicy.merge(settings.policy, { log: { level: "Info", query: true } }) :
+      settings.policy
     // Tracer settings go on the retrying client: the retry owns each attempt's span and its trace headers.
     const retrying = (yield* HttpClient.HttpClient).pipe(
       // No span per attempt: nothing here records traces.
-      HttpRetry.withRetry(settings.policy, { onRetry, tracing: false })
+      HttpRetry.withRetry(policy, { onRetry, tracing: false })
     )
     const client = (settings.hedge === undefined ? retrying : retrying.pipe(
       HttpRetry.withHedging({ delay: settings.hedge, onHedge })
@@ -321,18 +291,16 @@ export const execute = (settings: Options.Settings): Effect.Effect<Outcome> =>
     }
     const verboseHead = (response: HttpClientResponse.HttpClientResponse) =>
       settings.verbose ?
-        Effect.flatMap(Ref.get(attempts), (n) =>
-          Effect.forEach(
-            [
-              `* ${target}: attempt ${n}/${max} -> ${response.status}`,
-              `< ${response.status} ${STATUS_CODES[response.status] ?? ""}`.trimEnd(),
-              ...Object.entries(HttpRetry.redactedHeaders(response.headers, settings.policy)).map(([name, value]) =>
-                `< ${name}: ${value}`
-              )
-            ],
-            stderrLine,
-            { discard: true }
-          )) :
+        Effect.forEach(
+          [
+            `< ${response.status} ${STATUS_CODES[response.status] ?? ""}`.trimEnd(),
+            ...Object.entries(HttpRetry.redactedHeaders(response.headers, settings.policy)).map(([name, value]) =>
+              `< ${name}: ${value}`
+            )
+          ],
+          stderrLine,
+          { discard: true }
+        ) :
         Effect.void
 
     const exchange = client.execute(request).pipe(
