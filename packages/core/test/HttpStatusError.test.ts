@@ -1,8 +1,9 @@
+import * as Headers from "@effect/platform/Headers"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
-import { HttpStatusError } from "@http-retry/core"
+import { HttpRetry, HttpStatusError } from "@http-retry/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -157,13 +158,13 @@ describe.concurrent("HttpStatusError", () => {
     // A native app's redirect (RFC 8252) carries its token in the fragment, with no "//".
     assert.strictEqual(
       shown({ location: "com.example.app:/oauth2redirect#access_token=at-1&token_type=bearer" }).location,
-      "com.example.app:///oauth2redirect"
+      "com.example.app:/oauth2redirect"
     )
     assert.strictEqual(
       shown({ location: "https:/u:pw-2@h.test/p?token=t-2" }).location,
       "https://<redacted>@h.test/p?token=<redacted>"
     )
-    assert.strictEqual(shown({ location: "myapp:callback?token=t-3" }).location, "myapp://callback?token=<redacted>")
+    assert.strictEqual(shown({ location: "myapp:callback?token=t-3" }).location, "myapp:callback?token=<redacted>")
     assert.strictEqual(
       shown({ link: "</items?page=2&access_token=l-4>; rel=\"next\", </items#sig=l-5>; rel=\"prev\"" }).link,
       "</items?page=2&access_token=<redacted>>; rel=\"next\", </items>; rel=\"prev\""
@@ -176,6 +177,37 @@ describe.concurrent("HttpStatusError", () => {
       shown({ "x-next": "/page?cursor=c-1&api%5Fkey=k-7 then #access_token=a-8" })["x-next"],
       "/page?cursor=c-1&api%5Fkey=<redacted> then #access_token=<redacted>"
     )
+  })
+
+  it("secrets nested in a value, after a \";\", in userinfo without \"//\", quoted or padded, are hidden too", () => {
+    const shown = (name: string, value: string) => HttpRetry.redactedHeaders(Headers.fromInput({ [name]: value }))[name]
+    const cases: ReadonlyArray<readonly [string, string, string]> = [
+      [
+        "refresh",
+        "0; url=/login?next=https://h.test/?token=n-1",
+        "0; url=/login?next=https://h.test/?token=<redacted>"
+      ],
+      ["refresh", "0; url=/login?next=https://user:n-2@evil.test/", "0; url=/login?next=https://<redacted>@evil.test/"],
+      ["location", "/login?next=https://h.test/?token=n-3", "/login?next=https%3A%2F%2Fh.test%2F%3Ftoken%3D<redacted>"],
+      ["location", "/p?a=1;token=n-4", "/p?a=1%3Btoken%3D<redacted>"],
+      ["refresh", "0; url=/x?a=1&amp;token=n-5", "0; url=/x?a=1&amp;token=<redacted>"],
+      ["location", "/x?a=1&amp;token=n-6", "/x?a=1&amp%3Btoken=<redacted>"],
+      ["link", "< https://u:n-7@h.test/>; rel=next", "<https://<redacted>@h.test/>; rel=next"],
+      ["link", "<\"https://u:n-8@h.test/\">", "<\"https://<redacted>@h.test/\">"],
+      ["location", "\"https://u:n-9@h.test/\"", "\"https://<redacted>@h.test/\""],
+      ["refresh", "0; url=//u:n-10@h.test/", "0; url=//<redacted>@h.test/"],
+      ["refresh", "0; url=https:u:n-11@h.test/", "0; url=https:<redacted>@h.test/"],
+      ["location", "\\\\u:n-12@h.test/", "//<redacted>@h.test/"],
+      [
+        "link",
+        "<urn:isbn:0451450523>; rel=cite, <mailto:a@b.test>; rel=author",
+        "<urn:isbn:0451450523>; rel=cite, <mailto:a@b.test>; rel=author"
+      ],
+      ["location", "data:text/plain,hi", "data:text/plain,hi"],
+      ["content-type", "multipart/form-data; boundary=----x=y", "multipart/form-data; boundary=----x=y"],
+      ["etag", "\"abc==\"", "\"abc==\""]
+    ]
+    for (const [name, value, expected] of cases) assert.strictEqual(shown(name, value), expected, `${name}: ${value}`)
   })
 
   it("a long header value is redacted in one pass over it, not one per character", () => {

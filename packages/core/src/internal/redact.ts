@@ -72,36 +72,61 @@ export const headers = (
 }
 
 /**
- * What may hold a secret in a header's text, found in one pass left to
- * right (so that nothing redacted is read again): an absolute URL, from the
- * start of its scheme (never from inside a word: a long run of letters is
- * scanned once, not once per letter) up to a space, a quote or a "<" or ">";
- * and a `name=value` pair after "?", "&" or "#", as in a relative URL's
- * query (`Refresh: 0; url=/login?token=...`) or a fragment
- * (`#access_token=...`). In a `Link`, each `<...>` target as well, relative
- * or not.
+ * What may hold a secret in a header's text, found in one pass left to right
+ * (each match is scanned once, so a long value costs its length, and nothing
+ * redacted is read again):
+ * - an absolute URL, from the start of its scheme (never from inside a word)
+ *   up to a space, a quote or a "<" or ">";
+ * - userinfo without a scheme and "//" (`//user:pw@host`, `\\user:pw@host`)
+ *   or with a web scheme and no "//" (`https:user:pw@host`, as browsers read
+ *   it);
+ * - a `name=` after "?", "&", ";" or "#", as in a relative URL's query
+ *   (`Refresh: 0; url=/login?token=...`) or a fragment
+ *   (`#access_token=...`): a secret name's value is hidden, any other value
+ *   is read on, so a URL nested in it is found too;
+ * - in a `Link`, each `<...>` target, relative or not.
  */
-const IN_TEXT = String.raw`(?<url>(?<![a-z\d+.-])[a-z][a-z\d+.-]*:\/\/[^\s<>"']+)` +
-  String.raw`|(?<separator>[?&#])(?<parameter>[^=&?#\s;,<>"']+)=[^&#\s;,<>"']*`
+const IN_TEXT = String.raw`(?<url>(?<![a-z\d+.-])[a-z][a-z\d+.-]*:[/\\]{2}[^\s<>"']+)` +
+  String.raw`|(?<authority>(?<![a-z\d+.-])[/\\]{2}[^\s/\\?#<>"'@]*@)` +
+  String.raw`|(?<opaque>(?<![a-z\d+.-])(?:https?|wss?|ftp):(?![/\\])[^\s/\\?#<>"'@:]*(?::[^\s/\\?#<>"'@:]*)?@)` +
+  String.raw`|(?<separator>[?&;#])(?<parameter>[^=&?#\s;,<>"']+)=`
 const TEXT = new RegExp(IN_TEXT, "gi")
 const LINK = new RegExp(String.raw`<(?<target>[^<>]*)>|` + IN_TEXT, "gi")
+/** A parameter's value, from where its `name=` ends. */
+const VALUE = /[^&;#\s,<>"']*/y
 
-interface Found {
-  readonly url?: string
-  readonly separator?: string
-  readonly parameter?: string
-  readonly target?: string
-}
+const headerValue = (name: string, value: string, redaction: Redaction): string =>
+  name === "location" || name === "content-location" ?
+    target(value, redaction) :
+    redactText(value, name === "link" ? LINK : TEXT, redaction)
 
-const headerValue = (name: string, value: string, redaction: Redaction): string => {
-  if (name === "location" || name === "content-location") return target(value.trim(), redaction)
-  const redactFound = (whole: string, ...rest: Array<unknown>): string => {
-    const found = rest.at(-1) as Found
-    if (found.target !== undefined) return `<${target(found.target, redaction)}>`
-    if (found.url !== undefined) return url(found.url, [], redaction, true)
-    return secretParameter(found.parameter!, redaction) ? `${found.separator}${found.parameter}=${REDACTED}` : whole
+const redactText = (text: string, pattern: RegExp, redaction: Redaction): string => {
+  let out = ""
+  let last = 0
+  pattern.lastIndex = 0
+  for (let found = pattern.exec(text); found !== null; found = pattern.exec(text)) {
+    const groups = found.groups!
+    let end = pattern.lastIndex
+    let shown = found[0]
+    if (groups.target !== undefined) {
+      shown = `<${target(groups.target, redaction)}>`
+    } else if (groups.url !== undefined) {
+      shown = url(groups.url, [], redaction, true)
+    } else if (groups.authority !== undefined) {
+      shown = `${shown.slice(0, 2)}${REDACTED}@`
+    } else if (groups.opaque !== undefined) {
+      shown = `${shown.slice(0, shown.indexOf(":") + 1)}${REDACTED}@`
+    } else if (secretParameter(groups.parameter!, redaction)) {
+      VALUE.lastIndex = end
+      VALUE.exec(text)
+      end = VALUE.lastIndex
+      shown = `${groups.separator}${groups.parameter}=${REDACTED}`
+    }
+    out += text.slice(last, found.index) + shown
+    last = end
+    pattern.lastIndex = end
   }
-  return name === "link" ? value.replace(LINK, redactFound) : value.replace(TEXT, redactFound)
+  return out + text.slice(last)
 }
 
 const secretParameter = (parameter: string, redaction: Redaction): boolean => {
@@ -111,19 +136,27 @@ const secretParameter = (parameter: string, redaction: Redaction): boolean => {
   } catch {
     // A "%" that is no escape: the name as it is written.
   }
-  return redaction.query.has(decoded.toLowerCase())
+  // `a=1&amp;token=...` splits on "&" into the name `amp;token`.
+  return redaction.query.has(decoded.slice(decoded.lastIndexOf(";") + 1).trim().toLowerCase())
 }
 
-/** A URI reference, absolute (`url`: any scheme, `myapp:/cb#access_token=...` included) or relative. */
-const target = (value: string, redaction: Redaction): string =>
-  /^[a-z][a-z\d+.-]*:/i.test(value) ? url(value, [], redaction, true) : reference(value, redaction)
+/**
+ * A URI reference, absolute (`url`: any scheme, `myapp:/cb#access_token=...`
+ * included) or relative, also quoted or with spaces around it.
+ */
+const target = (value: string, redaction: Redaction): string => {
+  const trimmed = value.trim()
+  const quoted = /^(["'])([^]*)\1$/.exec(trimmed)
+  if (quoted !== null) return `${quoted[1]}${target(quoted[2], redaction)}${quoted[1]}`
+  return /^[a-z][a-z\d+.-]*:/i.test(trimmed) ? url(trimmed, [], redaction, true) : reference(trimmed, redaction)
+}
 
 /**
- * A relative reference (`/next?token=...`, `//host/path`): its path kept,
- * its secret query values replaced, its fragment dropped.
+ * A relative reference (`/next?token=...`, `//host/path`, `\\host/path`):
+ * its path kept, its secret query values replaced, its fragment dropped.
  */
 const reference = (value: string, redaction: Redaction): string => {
-  if (value.startsWith("//")) return url(`http:${value}`, [], redaction, true).slice("http:".length)
+  if (/^[/\\]{2}/.test(value)) return url(`http:${value}`, [], redaction, true).slice("http:".length)
   const end = value.search(/[?#]/)
   if (end === -1) return value
   const path = value.slice(0, end)
@@ -133,10 +166,19 @@ const reference = (value: string, redaction: Redaction): string => {
   return query === "" ? path : `${path}?${query}`
 }
 
+/**
+ * A query shown: a secret name's value replaced, and any other value read
+ * as text (a URL nested in it, `?next=https://host/?token=...`, or pairs
+ * after a ";" that `URLSearchParams` does not split on).
+ */
 const redactedQuery = (search: URLSearchParams, redaction: Redaction): string => {
   const parts: Array<string> = []
   for (const [name, value] of search) {
-    const shown = redaction.query.has(name.toLowerCase()) ? REDACTED : encodeURIComponent(value)
+    const shown = secretParameter(name, redaction) ?
+      REDACTED :
+      /[?#@;&:\\]/.test(value) ?
+      redactText(value, TEXT, redaction).split(REDACTED).map(encodeURIComponent).join(REDACTED) :
+      encodeURIComponent(value)
     parts.push(`${encodeURIComponent(name)}=${shown}`)
   }
   return parts.join("&")
@@ -201,7 +243,10 @@ const fromParsed = (
   query: boolean
 ): string => {
   const userinfo = parsed.username !== "" || parsed.password !== "" ? `${REDACTED}@` : ""
-  const base = `${parsed.protocol}//${userinfo}${parsed.host}${parsed.pathname}`
+  // An opaque URI (`mailto:`, `urn:`, `data:`) has no authority: no "//" is added to it.
+  const base = parsed.href.startsWith(`${parsed.protocol}//`) ?
+    `${parsed.protocol}//${userinfo}${parsed.host}${parsed.pathname}` :
+    `${parsed.protocol}${parsed.pathname}`
   if (!query || (parsed.search === "" && params.length === 0)) return base
   const search = new URLSearchParams(parsed.search)
   for (const [name, value] of params) search.append(name, value)
