@@ -186,6 +186,34 @@ describe("HttpRetry.withHedging", () => {
           `GET ${url}: attempt 3/4 -> 200`
         ])
       }))
+
+    it.effect("the log names the attempt that answered, not the last one started", () =>
+      Effect.gen(function*() {
+        // The hedge fails first; attempt 1's 503 comes later, the last running: the retry goes on after it.
+        const [retried, retriedLines] = yield* captureLogs(runHedged(
+          [delayed("400 millis", respond(503)), delayed("100 millis", respond(503)), ok("third")],
+          { delay: "100 millis" },
+          noJitter({ baseDelay: "1 second", factor: 2, log: { level: "Info" } })
+        ))
+        assert.deepStrictEqual(retried.at, [0, 100, 2400])
+        assert.deepStrictEqual(retriedLines.map((line) => line.message), [
+          `GET ${retried.url}: attempt 1/4 no answer after 100ms; hedging with attempt 2`,
+          `GET ${retried.url}: attempt 2/4 -> HTTP 503; attempt 1 still running`,
+          `GET ${retried.url}: attempt 1/4 -> HTTP 503; retrying in 2s (backoff)`,
+          `GET ${retried.url}: attempt 3/4 -> 200`
+        ])
+        // Attempt 1 answers 404 while its hedge still runs: the call ends with it, as attempt 1's.
+        const [ended, endedLines] = yield* captureLogs(runHedged(
+          [delayed("300 millis", respond(404)), hang],
+          { delay: "100 millis" },
+          noJitter({ log: { level: "Info" } })
+        ))
+        assert.strictEqual(statusError(ended.result).attempts, 2)
+        assert.deepStrictEqual(endedLines.map((line) => line.message), [
+          `GET ${ended.url}: attempt 1/4 no answer after 100ms; hedging with attempt 2`,
+          `GET ${ended.url}: attempt 1/4 -> HTTP 404; giving up: NotRetryable`
+        ])
+      }))
   })
 
   describe("limits", () => {

@@ -480,7 +480,7 @@ const settleAlone = (
   hc: HedgeCall,
   n: number,
   now: number,
-  settle: (n: number, startMillis: number) => Continue,
+  settle: (n: number, startMillis: number, answered?: number) => Continue,
   clock: Clock.Clock,
   exit: Exit.Exit<Response, unknown>
 ): Effect.Effect<Response, unknown, unknown> => {
@@ -519,7 +519,7 @@ const onCaller = (
   hc: HedgeCall,
   n: number,
   now: number,
-  settle: (n: number, startMillis: number) => Continue,
+  settle: (n: number, startMillis: number, answered?: number) => Continue,
   parent: Fiber.RuntimeFiber<unknown, unknown>,
   clock: Clock.Clock,
   delayMillis: number
@@ -601,7 +601,7 @@ export const round = (
   hc: HedgeCall,
   n: number,
   now: number,
-  settle: (n: number, startMillis: number) => Continue
+  settle: (n: number, startMillis: number, answered?: number) => Continue
 ): Effect.Effect<Response, unknown, unknown> =>
   Effect.withFiberRuntime((parent) => {
     const clock = Context.get(parent.currentDefaultServices, Clock.Clock)
@@ -684,7 +684,7 @@ const hedged = (
   hc: HedgeCall,
   n: number,
   now: number,
-  settle: (n: number, startMillis: number) => Continue,
+  settle: (n: number, startMillis: number, answered?: number) => Continue,
   clock: Clock.Clock,
   first: Runner,
   delayMillis: number,
@@ -857,7 +857,8 @@ const hedged = (
       const retried = Option.isSome(failure) && Decision.retries(plan, Decision.classify(failure.value))
       if (!retried || running.size === 0) {
         // The last attempt running failed, or an outcome the policy does not retry: on as without hedging.
-        const k = settle(started, outcome.startMillis)
+        // Counted as the attempts started so far; the log names the attempt that answered.
+        const k = settle(started, outcome.startMillis, outcome.n)
         return Effect.zipRight(stopOthers, Exit.isSuccess(exit) ? k.onSuccess(exit.value) : k.onFailure(exit.cause))
       }
       // A failed attempt while another still runs: dropped, its body drained beside the others.

@@ -67,7 +67,13 @@ const attempt = <E>(
   // the continuation itself.
   const send = (record: (k: Continue) => Continue) =>
     hedged ?
-      Hedge.round(call as Call<unknown>, hedge, n, now, (n, startMillis) => record(settle(call, n, startMillis))) :
+      Hedge.round(
+        call as Call<unknown>,
+        hedge,
+        n,
+        now,
+        (n, startMillis, answered) => record(settle(call, n, startMillis, answered))
+      ) :
       sendAttempt(
         call,
         n,
@@ -92,24 +98,33 @@ const attempt = <E>(
 const run = <E>(call: Call<E>, n: number): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
   Effect.withFiberRuntime((fiber) => attempt(call, n, fiber, clockOf(fiber).unsafeCurrentTimeMillis()))
 
-/** Routes an attempt's outcome: a 2xx is the answer, anything else goes to `afterFailure`. */
-const settle = <E>(call: Call<E>, n: number, startMillis: number): Continue => {
+/**
+ * Routes an attempt's outcome: a 2xx is the answer, anything else goes to
+ * `afterFailure`. `n` counts the attempts made; `answered` is the one whose
+ * outcome this is, for the log (a hedged round may settle on an earlier one).
+ */
+const settle = <E>(call: Call<E>, n: number, startMillis: number, answered = n): Continue => {
   const plan = call.plan
   return {
     onSuccess: (unredacted) => {
       const response = redactResponse(unredacted, plan.redaction)
       if (response.status < 200 || response.status >= 300) {
-        return afterFailure(call, n, startMillis, new Decision.StatusFailure(response))
+        return afterFailure(call, n, startMillis, new Decision.StatusFailure(response), answered)
       }
       const done = plan.logLevel === undefined ?
         Effect.succeed(response) :
-        Effect.as(log(call, `${call.label}: attempt ${n}/${plan.policy.maxAttempts} -> ${response.status}`), response)
+        Effect.as(
+          log(call, `${call.label}: attempt ${answered}/${plan.policy.maxAttempts} -> ${response.status}`),
+          response
+        )
       return call.budget === undefined ? done : call.budget.succeeded(call.origin, done)
     },
     onFailure: (cause) => {
       // As `matchEffect`: a defect is not a failure to retry.
       const failure = Cause.isDie(cause) ? Option.none() : Cause.failureOption(cause)
-      return Option.isSome(failure) ? afterFailure(call, n, startMillis, failure.value) : Effect.failCause(cause)
+      return Option.isSome(failure) ?
+        afterFailure(call, n, startMillis, failure.value, answered) :
+        Effect.failCause(cause)
     }
   }
 }
@@ -119,7 +134,8 @@ const afterFailure = <E>(
   call: Call<E>,
   n: number,
   startMillis: number,
-  failure: unknown
+  failure: unknown,
+  answered = n
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
   Effect.clockWith((clock) => {
     const plan = call.plan
@@ -153,14 +169,19 @@ const afterFailure = <E>(
       ) {
         const refused = Effect.zipRight(
           Breaker.retryRefused(call, n + 1),
-          giveUp(call, n, failure, hint, "CircuitOpen")
+          giveUp(call, n, failure, hint, "CircuitOpen", answered)
         )
         return call.budget === undefined ? refused : call.budget.failed(call.origin, n, CIRCUIT_OPEN, () => refused)
       }
       // With a retry budget, it records the failure and may refuse the retry (retryBudget.ts).
       return call.budget === undefined ?
-        carryOut(call, n, failure, now, hint, decision) :
-        call.budget.failed(call.origin, n, decision, (decision) => carryOut(call, n, failure, now, hint, decision))
+        carryOut(call, n, failure, now, hint, decision, answered) :
+        call.budget.failed(
+          call.origin,
+          n,
+          decision,
+          (decision) => carryOut(call, n, failure, now, hint, decision, answered)
+        )
     }
     return plan.policy.jitter === "full" ? Effect.flatMap(Random.next, decide) : decide(1)
   })
@@ -179,7 +200,8 @@ const giveUp = <E>(
   n: number,
   failure: unknown,
   hint: Option.Option<Duration.Duration>,
-  reason: HttpStatusError.GiveUpReason
+  reason: HttpStatusError.GiveUpReason,
+  answered = n
 ): Effect.Effect<never, unknown, unknown> => {
   const plan = call.plan
   const max = plan.policy.maxAttempts
@@ -195,7 +217,7 @@ const giveUp = <E>(
       Effect.fail(error)
     )
   if (plan.logLevel === undefined) return fail
-  const line = `${call.label}: attempt ${n}/${max} -> ${describe(failure)}; giving up: ${reason}`
+  const line = `${call.label}: attempt ${answered}/${max} -> ${describe(failure)}; giving up: ${reason}`
   return Effect.zipRight(log(call, line), fail)
 }
 
@@ -205,11 +227,12 @@ const carryOut = <E>(
   failure: unknown,
   now: number,
   hint: Option.Option<Duration.Duration>,
-  decision: Decision.Decision
+  decision: Decision.Decision,
+  answered = n
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
   const plan = call.plan
   const max = plan.policy.maxAttempts
-  if (decision._tag === "GiveUp") return giveUp(call, n, failure, hint, decision.reason)
+  if (decision._tag === "GiveUp") return giveUp(call, n, failure, hint, decision.reason, answered)
   const { delayMillis, source, spareMillis } = decision
   if (call.breaker !== undefined) {
     call.lastFailure = failure
@@ -221,7 +244,7 @@ const carryOut = <E>(
     drain(failure.response, plan.policy.maxDrainBytes, drainMillis(plan, spareMillis), false) :
     Effect.succeed(true)
   if (plan.logLevel !== undefined) {
-    const line = `${call.label}: attempt ${n}/${max} -> ${describe(failure)}; retrying in ${
+    const line = `${call.label}: attempt ${answered}/${max} -> ${describe(failure)}; retrying in ${
       formatWait(delayMillis)
     } (${source})`
     before = Effect.zipRight(log(call, line), before)
