@@ -35,7 +35,8 @@ export const describe = (failure: unknown): string => {
   if (isRequestError(failure)) {
     const classified = TransportFailure.classify(failure)
     // What the cause says, code and address included: "connect ECONNREFUSED 127.0.0.1:4000".
-    const said = failure.description ?? describeCause(failure.cause) ?? classified?.code
+    // On one line: OpenSSL's messages end with a newline.
+    const said = (failure.description ?? describeCause(failure.cause) ?? classified?.code)?.replace(/\s+/g, " ").trim()
     return `${classified === undefined ? `${failure.reason} error` : classified.kind}${
       said === undefined ? "" : `: ${said}`
     }`

@@ -49,6 +49,22 @@ describe.concurrent("HttpRetry.withRetry: logging", () => {
         ])
       }))
 
+    it.effect("a cause whose words run over lines (OpenSSL's end with a newline) is logged on one line", () =>
+      Effect.gen(function*() {
+        const [, lines] = yield* captureLogs(
+          runScript(
+            [fail(
+              "ERR_SSL_WRONG_VERSION_NUMBER",
+              "802C0000:error:0A00010B:SSL routines:ssl3_get_record:\n  wrong version number\n"
+            )],
+            noJitter({ log: "Debug", maxAttempts: 1 })
+          )
+        )
+        assert.deepStrictEqual(lines.map((l) => l.message), [
+          `GET ${url}: attempt 1/1 -> Unknown: 802C0000:error:0A00010B:SSL routines:ssl3_get_record: wrong version number (ERR_SSL_WRONG_VERSION_NUMBER); giving up: AttemptsExhausted`
+        ])
+      }))
+
     it.effect("a zero base delay waits 0 ms, also once its factor's power overflows", () =>
       Effect.gen(function*() {
         const [out, lines] = yield* captureLogs(
