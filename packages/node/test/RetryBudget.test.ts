@@ -167,7 +167,7 @@ describe("NodeHttpRetry budget options", () => {
     [
       { HTTP_RETRY_BUDGET_MAX_TOKENS: "lots" },
       "HTTP_RETRY_BUDGET_MAX_TOKENS",
-      "HTTP_RETRY_BUDGET_MAX_TOKENS=\"lots\": expected a number"
+      "HTTP_RETRY_BUDGET_MAX_TOKENS=\"lots\": expected a (decimal) number"
     ],
     [
       { HTTP_RETRY_BUDGET: "false", HTTP_RETRY_BUDGET_TOKEN_RATIO: "2" },

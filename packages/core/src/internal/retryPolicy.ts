@@ -461,11 +461,17 @@ const minTimeLeftText = (text: string): Either.Either<Duration.Duration | "lastA
 const integerText = (text: string): Either.Either<number, string> =>
   /^\d+$/.test(text) ? Either.right(Number(text)) : Either.left(`expected a whole number, got ${show(text)}`)
 
-/** @internal */
-export const numberText = (text: string): Either.Either<number, string> => {
-  const n = Number(text)
-  return text !== "" && Number.isFinite(n) ? Either.right(n) : Either.left(`expected a number, got ${show(text)}`)
-}
+/**
+ * A decimal number, as written in the environment (`1.5`, `2`, `1e3`): not
+ * hexadecimal, octal or binary, which `Number` would also read (`0x10` is
+ * 16), nor `Infinity`.
+ *
+ * @internal
+ */
+export const numberText = (text: string): Either.Either<number, string> =>
+  /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i.test(text) && Number.isFinite(Number(text)) ?
+    Either.right(Number(text)) :
+    Either.left(`expected a (decimal) number, got ${show(text)}`)
 
 /** @internal */
 export const booleanText = (text: string): Either.Either<boolean, string> => {
