@@ -210,6 +210,33 @@ describe.concurrent("HttpStatusError", () => {
     for (const [name, value, expected] of cases) assert.strictEqual(shown(name, value), expected, `${name}: ${value}`)
   })
 
+  it("a value nested in a value is read once: a token with spaces or commas is hidden whole, deep nesting costs its length", () => {
+    const shown = (name: string, value: string) => HttpRetry.redactedHeaders(Headers.fromInput({ [name]: value }))[name]
+    assert.strictEqual(
+      shown("location", "/cb?next=https://h.test/?token=ab+cd,ef&page=2"),
+      "/cb?next=https%3A%2F%2Fh.test%2F%3Ftoken%3D<redacted>&page=2"
+    )
+    assert.strictEqual(shown("location", "/p?a=1;token=ab+cd"), "/p?a=1%3Btoken%3D<redacted>")
+    assert.strictEqual(shown("refresh", "0; url=/cb?token=ab,cd&x=1"), "0; url=/cb?token=<redacted>&x=1")
+    assert.strictEqual(shown("x-next", "https:/u:pw-1@h.test/"), "https:/<redacted>@h.test/")
+    assert.strictEqual(shown("refresh", "0; url=https:\\u:pw-2@h.test/"), "0; url=https:\\<redacted>@h.test/")
+    assert.strictEqual(
+      shown("location", "/cb?next=https:/u:pw-3@h.test/"),
+      "/cb?next=https%3A%2F<redacted>%40h.test%2F"
+    )
+    for (const name of ["x-next", "link", "location"]) {
+      const deep = "a://?a=".repeat(2_000) + "1"
+      const started = performance.now()
+      const out = shown(name, name === "link" ? `<${deep}>` : deep)
+      assert.isBelow(out.length, 4 * deep.length, name)
+      assert.isBelow(performance.now() - started, 2_000, name)
+    }
+    const url = "https://api.test/x?a=" + "https://h.test/?a=".repeat(2_000) + "1&token=t-4"
+    const redacted = HttpRetry.redactedUrl(HttpClientRequest.get(url))
+    assert.notInclude(redacted, "t-4")
+    assert.isBelow(redacted.length, 4 * url.length)
+  })
+
   it("a long header value is redacted in one pass over it, not one per character", () => {
     // A quadratic scan took seconds on 64,000 characters; this one has 400,000.
     const value = "://" + "a".repeat(200_000) + "?" + "b".repeat(200_000)

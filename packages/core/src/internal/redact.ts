@@ -78,8 +78,8 @@ export const headers = (
  * - an absolute URL, from the start of its scheme (never from inside a word)
  *   up to a space, a quote or a "<" or ">";
  * - userinfo without a scheme and "//" (`//user:pw@host`, `\\user:pw@host`)
- *   or with a web scheme and no "//" (`https:user:pw@host`, as browsers read
- *   it);
+ *   or with a web scheme and one slash or none (`https:/user:pw@host`,
+ *   `https:user:pw@host`, as browsers read them);
  * - a `name=` after "?", "&", ";" or "#", as in a relative URL's query
  *   (`Refresh: 0; url=/login?token=...`) or a fragment
  *   (`#access_token=...`): a secret name's value is hidden, any other value
@@ -88,19 +88,39 @@ export const headers = (
  */
 const IN_TEXT = String.raw`(?<url>(?<![a-z\d+.-])[a-z][a-z\d+.-]*:[/\\]{2}[^\s<>"']+)` +
   String.raw`|(?<authority>(?<![a-z\d+.-])[/\\]{2}[^\s/\\?#<>"'@]*@)` +
-  String.raw`|(?<opaque>(?<![a-z\d+.-])(?:https?|wss?|ftp):(?![/\\])[^\s/\\?#<>"'@:]*(?::[^\s/\\?#<>"'@:]*)?@)` +
+  String.raw`|(?<opaque>(?<![a-z\d+.-])(?:https?|wss?|ftp):[/\\]?(?![/\\])[^\s/\\?#<>"'@:]*(?::[^\s/\\?#<>"'@:]*)?@)` +
   String.raw`|(?<separator>[?&;#])(?<parameter>[^=&?#\s;,<>"']+)=`
 const TEXT = new RegExp(IN_TEXT, "gi")
 const LINK = new RegExp(String.raw`<(?<target>[^<>]*)>|` + IN_TEXT, "gi")
-/** A parameter's value, from where its `name=` ends. */
-const VALUE = /[^&;#\s,<>"']*/y
+/** A parameter's value, from where its `name=` ends (a comma may be in a URL's query: hidden with it). */
+const VALUE = /[^&;#\s<>"']*/y
+
+/**
+ * The same, in a query value already decoded (`?next=https://host/?token=...`),
+ * where a space or a comma is part of the value (a `+` decodes to a space):
+ * userinfo, and a secret `name=`'s value up to the next "&", ";" or "#". A URL
+ * nested there is not parsed again, so no depth of nesting costs more than
+ * its length.
+ */
+const DECODED = new RegExp(
+  String.raw`(?<authority>(?<![a-z\d+.-])[/\\]{2}[^/\\?#@]*@)` +
+    String.raw`|(?<opaque>(?<![a-z\d+.-])(?:https?|wss?|ftp):[/\\]?(?![/\\])[^/\\?#@:]*(?::[^/\\?#@:]*)?@)` +
+    String.raw`|(?<separator>[?&;#])(?<parameter>[^=&?#;]+)=`,
+  "gi"
+)
+const DECODED_VALUE = /[^&;#]*/y
 
 const headerValue = (name: string, value: string, redaction: Redaction): string =>
   name === "location" || name === "content-location" ?
     target(value, redaction) :
     redactText(value, name === "link" ? LINK : TEXT, redaction)
 
-const redactText = (text: string, pattern: RegExp, redaction: Redaction): string => {
+const redactText = (
+  text: string,
+  pattern: RegExp,
+  redaction: Redaction,
+  value: RegExp = VALUE
+): string => {
   let out = ""
   let last = 0
   pattern.lastIndex = 0
@@ -115,11 +135,11 @@ const redactText = (text: string, pattern: RegExp, redaction: Redaction): string
     } else if (groups.authority !== undefined) {
       shown = `${shown.slice(0, 2)}${REDACTED}@`
     } else if (groups.opaque !== undefined) {
-      shown = `${shown.slice(0, shown.indexOf(":") + 1)}${REDACTED}@`
+      shown = `${/^[a-z]+:[/\\]?/i.exec(shown)![0]}${REDACTED}@`
     } else if (secretParameter(groups.parameter!, redaction)) {
-      VALUE.lastIndex = end
-      VALUE.exec(text)
-      end = VALUE.lastIndex
+      value.lastIndex = end
+      value.exec(text)
+      end = value.lastIndex
       shown = `${groups.separator}${groups.parameter}=${REDACTED}`
     }
     out += text.slice(last, found.index) + shown
@@ -168,16 +188,17 @@ const reference = (value: string, redaction: Redaction): string => {
 
 /**
  * A query shown: a secret name's value replaced, and any other value read
- * as text (a URL nested in it, `?next=https://host/?token=...`, or pairs
- * after a ";" that `URLSearchParams` does not split on).
+ * as decoded text (`DECODED`: a URL nested in it,
+ * `?next=https://host/?token=...`, or pairs after a ";" that
+ * `URLSearchParams` does not split on), encoded once.
  */
 const redactedQuery = (search: URLSearchParams, redaction: Redaction): string => {
   const parts: Array<string> = []
   for (const [name, value] of search) {
     const shown = secretParameter(name, redaction) ?
       REDACTED :
-      /[?#@;&:\\]/.test(value) ?
-      redactText(value, TEXT, redaction).split(REDACTED).map(encodeURIComponent).join(REDACTED) :
+      /[?#@;&\\]/.test(value) ?
+      redactText(value, DECODED, redaction, DECODED_VALUE).split(REDACTED).map(encodeURIComponent).join(REDACTED) :
       encodeURIComponent(value)
     parts.push(`${encodeURIComponent(name)}=${shown}`)
   }
