@@ -351,14 +351,15 @@ const clientLayer = (resolved: Resolved): Layer.Layer<HttpClient.HttpClient> =>
     Client.HttpClient,
     Effect.flatMap(Effect.context<never>(), (built) =>
       Effect.flatMap(acquire(resolved), (dispatcher) =>
-        // As the platform's layers, the services the layer was built with reach every request; its scope does not.
+        // As the platform's layers, the services the layer was built with reach every request; its scope and the
+        // memo map that building layers puts in the context do not.
         resolved.transport === "direct" ?
-          Effect.succeed(UndiciClient.make(dispatcher, Context.omit(Scope.Scope)(built))) :
-          Effect.map(
-            platformClient(dispatcher),
-            (client) => UndiciClient.withContext(client, Context.omit(Scope.Scope)(built))
-          )))
+          Effect.succeed(UndiciClient.make(dispatcher, given(built))) :
+          Effect.map(platformClient(dispatcher), (client) => UndiciClient.withContext(client, given(built)))))
   )
+
+/** The services given to a layer: its build context without what building a layer adds to it. */
+const given = Context.omit(Scope.Scope, Layer.CurrentMemoMap)
 
 /** @internal */
 export const layerClient = (options?: NodeHttpRetry.ClientOptions): Layer.Layer<HttpClient.HttpClient> =>
