@@ -16,6 +16,9 @@ const responseOf = (
   headers: Record<string, string> = {}
 ) => HttpClientResponse.fromWeb(request, new Response("body", { status, headers }))
 
+/** One header as `HttpRetry.redactedHeaders` shows it. */
+const shown = (name: string, value: string) => HttpRetry.redactedHeaders(Headers.fromInput({ [name]: value }))[name]
+
 describe.concurrent("HttpStatusError", () => {
   it("make fills the fields from the response, with one attempt and NotRetryable by default", () => {
     const error = HttpStatusError.make({ response: responseOf(404) })
@@ -151,36 +154,38 @@ describe.concurrent("HttpStatusError", () => {
   })
 
   it("a URL's secrets are hidden in any header, relative or not, any scheme, a Link's targets included", () => {
-    const shown = (headers: Record<string, string>) =>
+    const responseHeaders = (headers: Record<string, string>) =>
       JSON.parse(
         JSON.stringify(HttpStatusError.make({ response: responseOf(302, undefined, headers) }))
       ).responseHeaders as Record<string, string>
     // A native app's redirect (RFC 8252) carries its token in the fragment, with no "//".
     assert.strictEqual(
-      shown({ location: "com.example.app:/oauth2redirect#access_token=at-1&token_type=bearer" }).location,
+      responseHeaders({ location: "com.example.app:/oauth2redirect#access_token=at-1&token_type=bearer" }).location,
       "com.example.app:/oauth2redirect"
     )
     assert.strictEqual(
-      shown({ location: "https:/u:pw-2@h.test/p?token=t-2" }).location,
+      responseHeaders({ location: "https:/u:pw-2@h.test/p?token=t-2" }).location,
       "https://<redacted>@h.test/p?token=<redacted>"
     )
-    assert.strictEqual(shown({ location: "myapp:callback?token=t-3" }).location, "myapp:callback?token=<redacted>")
     assert.strictEqual(
-      shown({ link: "</items?page=2&access_token=l-4>; rel=\"next\", </items#sig=l-5>; rel=\"prev\"" }).link,
+      responseHeaders({ location: "myapp:callback?token=t-3" }).location,
+      "myapp:callback?token=<redacted>"
+    )
+    assert.strictEqual(
+      responseHeaders({ link: "</items?page=2&access_token=l-4>; rel=\"next\", </items#sig=l-5>; rel=\"prev\"" }).link,
       "</items?page=2&access_token=<redacted>>; rel=\"next\", </items>; rel=\"prev\""
     )
     assert.strictEqual(
-      shown({ refresh: "0; url=/login?token=r-6&next=%2Fhome" }).refresh,
+      responseHeaders({ refresh: "0; url=/login?token=r-6&next=%2Fhome" }).refresh,
       "0; url=/login?token=<redacted>&next=%2Fhome"
     )
     assert.strictEqual(
-      shown({ "x-next": "/page?cursor=c-1&api%5Fkey=k-7 then #access_token=a-8" })["x-next"],
+      responseHeaders({ "x-next": "/page?cursor=c-1&api%5Fkey=k-7 then #access_token=a-8" })["x-next"],
       "/page?cursor=c-1&api%5Fkey=<redacted> then #access_token=<redacted>"
     )
   })
 
   it("secrets nested in a value, after a \";\", in userinfo without \"//\", quoted or padded, are hidden too", () => {
-    const shown = (name: string, value: string) => HttpRetry.redactedHeaders(Headers.fromInput({ [name]: value }))[name]
     const cases: ReadonlyArray<readonly [string, string, string]> = [
       [
         "refresh",
@@ -211,7 +216,6 @@ describe.concurrent("HttpStatusError", () => {
   })
 
   it("a value nested in a value is read once: a token with spaces or commas is hidden whole, deep nesting costs its length", () => {
-    const shown = (name: string, value: string) => HttpRetry.redactedHeaders(Headers.fromInput({ [name]: value }))[name]
     assert.strictEqual(
       shown("location", "/cb?next=https://h.test/?token=ab+cd,ef&page=2"),
       "/cb?next=https%3A%2F%2Fh.test%2F%3Ftoken%3D<redacted>&page=2"

@@ -473,6 +473,13 @@ class CallerAttempt {
 type Runner = AttemptFiber | CallerAttempt
 
 /**
+ * Goes on from an attempt's outcome as the retry does (retry.ts): `n` counts
+ * the attempts made, `answered` (by default `n`) names the one whose outcome
+ * it is, for the log.
+ */
+type Settle = (n: number, startMillis: number, answered?: number) => Continue
+
+/**
  * A round's first attempt, `n`, ended before the hedge delay: the round settles on its exit as the retry does without
  * hedging, and an answer's latency is a sample for the adaptive delay.
  */
@@ -480,7 +487,7 @@ const settleAlone = (
   hc: HedgeCall,
   n: number,
   now: number,
-  settle: (n: number, startMillis: number, answered?: number) => Continue,
+  settle: Settle,
   clock: Clock.Clock,
   exit: Exit.Exit<Response, unknown>
 ): Effect.Effect<Response, unknown, unknown> => {
@@ -519,7 +526,7 @@ const onCaller = (
   hc: HedgeCall,
   n: number,
   now: number,
-  settle: (n: number, startMillis: number, answered?: number) => Continue,
+  settle: Settle,
   parent: Fiber.RuntimeFiber<unknown, unknown>,
   clock: Clock.Clock,
   delayMillis: number
@@ -601,7 +608,7 @@ export const round = (
   hc: HedgeCall,
   n: number,
   now: number,
-  settle: (n: number, startMillis: number, answered?: number) => Continue
+  settle: Settle
 ): Effect.Effect<Response, unknown, unknown> =>
   Effect.withFiberRuntime((parent) => {
     const clock = Context.get(parent.currentDefaultServices, Clock.Clock)
@@ -684,7 +691,7 @@ const hedged = (
   hc: HedgeCall,
   n: number,
   now: number,
-  settle: (n: number, startMillis: number, answered?: number) => Continue,
+  settle: Settle,
   clock: Clock.Clock,
   first: Runner,
   delayMillis: number,

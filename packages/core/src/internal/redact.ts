@@ -72,6 +72,17 @@ export const headers = (
 }
 
 /**
+ * Userinfo (after "//", or after a web scheme and one slash or none) and a
+ * parameter's `name=` (after "?", "&", ";" or "#"), none of them running
+ * over a character of `stop`.
+ */
+const secretsIn = (stop: string): string =>
+  String.raw`(?<authority>(?<![a-z\d+.-])[/\\]{2}[^/\\?#@${stop}]*@)` +
+  String
+    .raw`|(?<opaque>(?<![a-z\d+.-])(?:https?|wss?|ftp):[/\\]?(?![/\\])[^/\\?#@:${stop}]*(?::[^/\\?#@:${stop}]*)?@)` +
+  String.raw`|(?<separator>[?&;#])(?<parameter>[^=&?#;,${stop}]+)=`
+
+/**
  * What may hold a secret in a header's text, found in one pass left to right
  * (each match is scanned once, so a long value costs its length, and nothing
  * redacted is read again):
@@ -86,10 +97,7 @@ export const headers = (
  *   is read on, so a URL nested in it is found too;
  * - in a `Link`, each `<...>` target, relative or not.
  */
-const IN_TEXT = String.raw`(?<url>(?<![a-z\d+.-])[a-z][a-z\d+.-]*:[/\\]{2}[^\s<>"']+)` +
-  String.raw`|(?<authority>(?<![a-z\d+.-])[/\\]{2}[^\s/\\?#<>"'@]*@)` +
-  String.raw`|(?<opaque>(?<![a-z\d+.-])(?:https?|wss?|ftp):[/\\]?(?![/\\])[^\s/\\?#<>"'@:]*(?::[^\s/\\?#<>"'@:]*)?@)` +
-  String.raw`|(?<separator>[?&;#])(?<parameter>[^=&?#\s;,<>"']+)=`
+const IN_TEXT = String.raw`(?<url>(?<![a-z\d+.-])[a-z][a-z\d+.-]*:[/\\]{2}[^\s<>"']+)|` + secretsIn(String.raw`\s<>"'`)
 const TEXT = new RegExp(IN_TEXT, "gi")
 const LINK = new RegExp(String.raw`<(?<target>[^<>]*)>|` + IN_TEXT, "gi")
 /** A parameter's value, from where its `name=` ends (a comma may be in a URL's query: hidden with it). */
@@ -102,12 +110,7 @@ const VALUE = /[^&;#\s<>"']*/y
  * nested there is not parsed again, so no depth of nesting costs more than
  * its length.
  */
-const DECODED = new RegExp(
-  String.raw`(?<authority>(?<![a-z\d+.-])[/\\]{2}[^/\\?#@]*@)` +
-    String.raw`|(?<opaque>(?<![a-z\d+.-])(?:https?|wss?|ftp):[/\\]?(?![/\\])[^/\\?#@:]*(?::[^/\\?#@:]*)?@)` +
-    String.raw`|(?<separator>[?&;#])(?<parameter>[^=&?#;]+)=`,
-  "gi"
-)
+const DECODED = new RegExp(secretsIn(""), "gi")
 const DECODED_VALUE = /[^&;#]*/y
 
 const headerValue = (name: string, value: string, redaction: Redaction): string =>
