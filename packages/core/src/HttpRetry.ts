@@ -263,7 +263,8 @@ export const withNoSpans: <E, R>(
  * Response retries and error retries share one attempt counter and one
  * deadline. A failed attempt's body is drained so its connection is reused.
  * Wrapping a client that already retries replaces its policy instead of
- * nesting a second retry loop.
+ * nesting a second retry loop; under platform combinators, which hide it,
+ * it is found when a call runs, and sends once per attempt of this loop.
  *
  * @example
  * ```ts

@@ -13,6 +13,7 @@ import * as Option from "effect/Option"
 import type { Call } from "./call.js"
 import { AttemptTimeout } from "./clientMarks.js"
 import { StatusFailure } from "./decision.js"
+import type { Cell } from "./nesting.js"
 import * as Redact from "./redact.js"
 import { isRequestError, redactRequestError } from "./redactedErrors.js"
 import * as RedactingTracer from "./redactingTracer.js"
@@ -199,16 +200,19 @@ export const sendAttempt = <E>(
         return call.send(request)
       }) :
     call.send
+  // A retrying client hidden under platform combinators finds this attempt's cell when it runs (nesting.ts). A client
+  // that reads `AttemptTimeout` is one of ours or a transport, with no retrying client under it.
+  const cell: Cell | undefined = call.readsTimeout ? undefined : { defer: call.defer, claimed: false }
   const bounded = (request: HttpClientRequest.HttpClientRequest) =>
     call.readsTimeout ?
       send(request) :
-      withinTimeout(send(request), fiber, timeoutMillis, onTimeout)
+      withinTimeout(send(request), fiber, timeoutMillis, onTimeout, cell)
   const sent = !traceable ?
     bounded(request) :
     call.innerSpans ?
     annotated(call, n, fiber, hedge, bounded(request)) :
     traced(call, n, fiber, hedge, bounded)
-  const next: Continue = call.traceRoot === true && n === 1 ?
+  let next: Continue = call.traceRoot === true && n === 1 ?
     {
       onSuccess: (response) => {
         if (response.status < 200 || response.status >= 300) joinTrace(call, n, new StatusFailure(response))
@@ -221,6 +225,14 @@ export const sendAttempt = <E>(
       }
     } :
     k
+  if (cell !== undefined && call.defer) {
+    // A retrying client under this one took the call over: its outcome is the call's, as it is.
+    const own = next
+    next = {
+      onSuccess: (response) => cell.claimed ? Effect.succeed(response) : own.onSuccess(response),
+      onFailure: (cause) => cell.claimed ? Effect.failCause(cause) : own.onFailure(cause)
+    }
+  }
   const silence = !call.tracing && call.innerSpans
   if (!call.readsTimeout && !silence) return Effect.matchCauseEffect(sent, next)
   const context = fiber.currentContext

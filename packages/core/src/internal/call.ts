@@ -37,6 +37,11 @@ export interface Wrapped<E> {
   readonly breaker: CircuitBreaker.Service | undefined
   /** The hedging of a client made by `withHedging` (hedge.ts). */
   readonly hedging: Hedge.State | undefined
+  /**
+   * Whether a retrying client found running inside an attempt (under platform combinators) takes the call over
+   * (`HttpRetry.client`, `HttpRetry.request`), rather than sending once for this loop to retry (nesting.ts).
+   */
+  readonly defer: boolean
 }
 
 /**

@@ -120,8 +120,8 @@ const following = <E, R>(
 ): HttpClient.HttpClient.With<E, R> => {
   if (!isRetrying(self)) return follow(self, maxRedirects)
   // Follow inside each attempt, so that the retry sees (and gives up on) the final answer, not the 3xx.
-  const { hedging, inner, options, policy } = self[RetryingTypeId]
-  return retrying(follow(inner, maxRedirects), policy, options, hedging) as HttpClient.HttpClient.With<E, R>
+  const { defer, hedging, inner, options, policy } = self[RetryingTypeId]
+  return retrying(follow(inner, maxRedirects), policy, options, hedging, defer) as HttpClient.HttpClient.With<E, R>
 }
 
 /** @internal */

@@ -29,6 +29,7 @@ import * as Decision from "./decision.js"
 import { drain } from "./drain.js"
 import * as Hedge from "./hedge.js"
 import { describe, formatWait, log } from "./logging.js"
+import { outerCell } from "./nesting.js"
 import { CurrentOverrides, withValidOverrides } from "./overrides.js"
 import { backoffMillis, type Plan, planOf, planWith } from "./plan.js"
 import * as Redact from "./redact.js"
@@ -302,6 +303,7 @@ class CallState<E> implements Call<E> {
   readonly abortsAttempt: boolean
   readonly breaker: Wrapped<E>["breaker"]
   readonly hedging: Hedge.State | undefined
+  readonly defer: boolean
   hedge: Hedge.HedgeCall | undefined = undefined
   traceParent: Call<E>["traceParent"] = undefined
   traceRoot: boolean | undefined = undefined
@@ -324,6 +326,7 @@ class CallState<E> implements Call<E> {
     this.abortsAttempt = wrapped.abortsAttempt
     this.breaker = wrapped.breaker
     this.hedging = wrapped.hedging
+    this.defer = wrapped.defer
   }
   get origin(): string {
     return this.cachedOrigin ??= Budget.originOf(this.request.url)
@@ -341,6 +344,13 @@ const execute = <E>(
   request: HttpClientRequest.HttpClientRequest
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> =>
   Effect.withFiberRuntime((fiber) => {
+    // Inside an attempt of another retry loop, under platform combinators that hid this client from it: one of the
+    // two loops retries, never both (nesting.ts).
+    const outer = outerCell(fiber.currentContext)
+    if (outer !== undefined) {
+      if (!outer.defer) return wrapped.send(request)
+      outer.claimed = true
+    }
     const plan: Plan = planWith(wrapped.base, Context.get(fiber.currentContext, CurrentOverrides))
     const now = clockOf(fiber).unsafeCurrentTimeMillis()
     const call = new CallState(wrapped, plan, request, now)
@@ -358,6 +368,8 @@ export interface Retrying {
     readonly policy: RetryPolicy.RetryPolicy
     readonly options: HttpRetry.RetryOptions<unknown, unknown> | undefined
     readonly hedging: Hedge.State | undefined
+    /** Made by `HttpRetry.client` or `request` over a client not known to retry (nesting.ts). */
+    readonly defer: boolean
   }
 }
 
@@ -395,7 +407,8 @@ export const retrying = <E, R, R2>(
   self: HttpClient.HttpClient.With<E, R>,
   policy: RetryPolicy.RetryPolicy,
   options: HttpRetry.RetryOptions<E, R2> | undefined,
-  hedging: Hedge.State | undefined
+  hedging: Hedge.State | undefined,
+  defer = false
 ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2> => {
   // Retry at one layer only: re-wrapping a retrying client replaces its policy.
   const inner = (isRetrying(self) ? self[RetryingTypeId].inner : self) as HttpClient.HttpClient.With<E, R>
@@ -414,13 +427,17 @@ export const retrying = <E, R, R2>(
     readsTimeout: isReadingAttemptTimeout(inner),
     abortsAttempt: isAbortingAttempt(inner),
     breaker,
-    hedging
+    hedging,
+    defer
   }
   const client = HttpClient.makeWith(
     (request) => Effect.flatMap(request, (request) => execute(wrapped, request)),
     preprocess
   ) as HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
-  Object.defineProperty(client, RetryingTypeId, { value: { inner, policy, options, hedging }, enumerable: false })
+  Object.defineProperty(client, RetryingTypeId, {
+    value: { inner, policy, options, hedging, defer },
+    enumerable: false
+  })
   return client
 }
 
@@ -488,6 +505,14 @@ export const layer = (
   )
 }
 
+/**
+ * The client as it is if it retries; else retried under the default policy,
+ * unless a retrying client under platform combinators turns up when a call
+ * runs: then that one retries the call, under its own policy (nesting.ts).
+ */
+const deferring = (client: HttpClient.HttpClient): HttpClient.HttpClient.With<unknown, unknown> =>
+  isRetrying(client) ? client : retrying(client, policyInternal.defaults, undefined, undefined, true)
+
 /** @internal */
 export const client: Effect.Effect<
   HttpClient.HttpClient.With<HttpRetry.RetryError<HttpClientError.HttpClientError>>,
@@ -496,7 +521,7 @@ export const client: Effect.Effect<
 > = Effect.map(
   HttpClient.HttpClient,
   (client) =>
-    (isRetrying(client) ? client : withRetry(client)) as HttpClient.HttpClient.With<
+    deferring(client) as HttpClient.HttpClient.With<
       HttpRetry.RetryError<HttpClientError.HttpClientError>
     >
 )
@@ -521,7 +546,7 @@ export const request = (
       return withRetry(client, policy, options as HttpRetry.RetryOptions<HttpClientError.HttpClientError, never>)
         .execute(request)
     }
-    const retrying = isRetrying(client) ? client : withRetry(client)
+    const retrying = deferring(client)
     const execute = (retrying as HttpClient.HttpClient.With<HttpRetry.RetryError<HttpClientError.HttpClientError>>)
       .execute(request)
     return policy === undefined ? execute : withValidOverrides(execute, policy)

@@ -10,6 +10,7 @@ import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import * as Runtime from "effect/Runtime"
+import { type Cell, Nesting } from "./nesting.js"
 
 /**
  * Runs `f` after the I/O that is ready now has been read: `setImmediate` on
@@ -113,16 +114,26 @@ export const withinTimeout = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   millis: number,
-  onTimeout: () => Cause.TimeoutException
+  onTimeout: () => Cause.TimeoutException,
+  nesting?: Cell
 ): Effect.Effect<A, E | Cause.TimeoutException, R> => {
   if (Context.get(fiber.currentDefaultServices, Clock.Clock) !== liveClock) {
-    return Effect.timeoutFail(effect, { duration: Duration.millis(millis), onTimeout })
+    if (nesting === undefined) return Effect.timeoutFail(effect, { duration: Duration.millis(millis), onTimeout })
+    // A retrying client inside that takes the call over (nesting.ts) runs under its own limits, not this timeout.
+    return Effect.raceFirst(
+      Effect.provideService(effect, Nesting, nesting),
+      Effect.flatMap(
+        Effect.sleep(Duration.millis(millis)),
+        () => nesting.claimed ? Effect.never : Effect.fail(onTimeout())
+      )
+    )
   }
   return Effect.async<A, E | Cause.TimeoutException>((resume) => {
     let timedOut = false
     let late: { readonly cancel: () => void } | undefined
     const timer = setTimer(() => {
       late = afterPendingIo(() => {
+        if (nesting?.claimed === true) return
         timedOut = true
         child.unsafeInterruptAsFork(child.id())
       })
@@ -131,8 +142,9 @@ export const withinTimeout = <A, E, R>(
     // interruptible as the caller), and runs until its first wait: `Effect.fork` would first queue it on the scheduler,
     // and tell the caller's fiber to record it as a child. It ends with the send's exit as its value: a failed send is
     // not a fiber's unhandled error to log.
-    const child = startBeside(
-      fiber,
+    const child = startWith(
+      fiber.getFiberRefs(),
+      nesting === undefined ? fiber.currentContext : Context.add(fiber.currentContext, Nesting, nesting),
       // Only the send is interruptible: once it has ended, its exit is kept whatever interrupt comes next (the
       // fiber may yield to the scheduler between any two steps).
       Effect.uninterruptibleMask((restore) => Effect.exit(restore(effect as Effect.Effect<A, E>)))

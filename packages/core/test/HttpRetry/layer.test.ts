@@ -1,14 +1,14 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
-import type { RetryPolicy } from "@http-retry/core"
+import type { HttpStatusError, RetryPolicy } from "@http-retry/core"
 import { HttpRetry, TestHttpClient } from "@http-retry/core"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as TestClock from "effect/TestClock"
-import { noJitter, observe, statusError, times, url, waits } from "../utils.js"
+import { failure, noJitter, observe, requestError, statusError, success, times, url, waits } from "../utils.js"
 
 const { respond } = TestHttpClient
 
@@ -102,5 +102,85 @@ describe.concurrent("HttpRetry.layer, client and request", () => {
         const out = yield* observe(test, outer.get(url))
         assert.strictEqual(out.attempts, 2)
       }))
+  })
+
+  // A platform combinator makes a new client, without the mark that tells a retrying client; the nested loop is
+  // found when the call runs.
+  describe("a retrying client under platform combinators", () => {
+    const decorated = (policy: RetryPolicy.RetryPolicy, script: TestHttpClient.Script) =>
+      Layer.effect(
+        HttpClient.HttpClient,
+        Effect.map(HttpClient.HttpClient, HttpClient.mapRequest(HttpClientRequest.setHeader("x-app", "1")))
+      ).pipe(Layer.provide(HttpRetry.layer(policy)), Layer.provideMerge(TestHttpClient.layer(script)))
+
+    it.effect("HttpRetry.client: the layer's policy retries the call, and no second loop runs around it", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.TestHttpClient
+        const client = yield* HttpRetry.client
+        const out = yield* observe(test, client.get(url))
+        assert.deepStrictEqual(out.at, [0, 1000, 3000])
+        const error = statusError(out.result)
+        assert.strictEqual(error.attempts, 3)
+        assert.strictEqual(error.reason, "AttemptsExhausted")
+        assert.isTrue(out.requests.every((r) => r.request.headers["x-app"] === "1"))
+      }).pipe(Effect.provide(decorated(noJitter({ maxAttempts: 3 }), times(20, respond(503))))))
+
+    it.effect("HttpRetry.client: a transport failure is retried by the layer's loop alone", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.TestHttpClient
+        const client = yield* HttpRetry.client
+        const out = yield* observe(test, client.get(url))
+        assert.strictEqual(out.attempts, 3)
+        assert.strictEqual(requestError(failure(out.result)).reason, "Transport")
+      }).pipe(Effect.provide(decorated(noJitter({ maxAttempts: 3 }), times(20, TestHttpClient.fail("ECONNRESET"))))))
+
+    it.effect("HttpRetry.client: the call's loop is not cut by the default 10 s attempt timeout of the one around it", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.TestHttpClient
+        const client = yield* HttpRetry.client
+        const out = yield* observe(test, client.get(url), "5 minutes")
+        assert.deepStrictEqual(out.at, [0, 8000, 24000])
+        assert.strictEqual(success(out.result).status, 200)
+      }).pipe(
+        Effect.provide(
+          decorated(noJitter({ maxAttempts: 3, baseDelay: "8 seconds" }), [respond(503), respond(503), respond(200)])
+        )
+      ))
+
+    it.effect("HttpRetry.request: its options reach the layer's loop, and only that loop runs", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.TestHttpClient
+        const out = yield* observe(test, HttpRetry.request(HttpClientRequest.get(url), { maxAttempts: 2 }))
+        assert.deepStrictEqual(out.at, [0, 250])
+        assert.strictEqual(requestError(failure(out.result)).reason, "Transport")
+      }).pipe(
+        Effect.provide(decorated(noJitter({ baseDelay: "250 millis" }), times(20, TestHttpClient.fail("ECONNRESET"))))
+      ))
+
+    it.effect("withRetry over it replaces its policy: the client under the combinator sends once per attempt", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.make(times(20, TestHttpClient.fail("ECONNRESET")))
+        const inner = HttpRetry.withRetry(test.client, noJitter({ maxAttempts: 4 })).pipe(
+          HttpClient.tap(() => Effect.void)
+        )
+        const outer = inner.pipe(HttpRetry.withRetry(noJitter({ maxAttempts: 2, baseDelay: "300 millis" })))
+        const out = yield* observe(test, outer.get(url))
+        assert.deepStrictEqual(out.at, [0, 300])
+      }))
+
+    it.live("HttpRetry.request on the live clock: the outer timer does not interrupt the loop that took the call", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.TestHttpClient
+        // Each attempt answers at once; the waits between them (150, 300 ms) are longer than the 100 ms timeout,
+        // which would end the call with a TimeoutException had it cut the layer's loop.
+        const error = yield* Effect.flip(
+          HttpRetry.request(HttpClientRequest.get(url), { attemptTimeout: "100 millis" })
+        )
+        assert.strictEqual(error._tag, "HttpStatusError")
+        assert.strictEqual((error as HttpStatusError.HttpStatusError).attempts, 3)
+        assert.strictEqual((yield* test.requests).length, 3)
+      }).pipe(
+        Effect.provide(decorated(noJitter({ maxAttempts: 3, baseDelay: "150 millis" }), times(20, respond(503))))
+      ))
   })
 })
