@@ -167,9 +167,8 @@ export interface Continue {
  * A client that reads `AttemptTimeout` gets it in its context for the send
  * and enforces it itself; any other is bounded by `withinTimeout`. The
  * fiber refs (the context, and the tracer switch for `tracing: false`) are
- * set and put back around the attempt rather than with `Effect.locally`,
- * which costs a release step per request; an interrupted attempt leaves them
- * set on a fiber that is ending.
+ * set and put back around the attempt on every exit, interruption included
+ * (an interrupted caller's finalizers run on this fiber after it).
  *
  * @internal
  */
@@ -249,8 +248,12 @@ export const sendAttempt = <E>(
     set = Effect.zipRight(set, FiberRef.set(HttpClient.currentTracerDisabledWhen, constTrue))
     restore = Effect.zipRight(restore, FiberRef.set(HttpClient.currentTracerDisabledWhen, disabledWhen))
   }
-  return Effect.matchCauseEffect(Effect.zipRight(set, sent), {
-    onSuccess: (response) => Effect.zipRight(restore, next.onSuccess(response)),
-    onFailure: (cause) => Effect.zipRight(restore, next.onFailure(cause))
-  })
+  // Put back on every exit, interruption included: the caller's own finalizers (`onInterrupt`, `ensuring`) run on
+  // this fiber after it, and must not see this attempt's timeout or tracer switch.
+  return Effect.uninterruptibleMask((interruptible) =>
+    Effect.matchCauseEffect(Effect.zipRight(set, interruptible(sent)), {
+      onSuccess: (response) => Effect.zipRight(restore, interruptible(next.onSuccess(response))),
+      onFailure: (cause) => Effect.zipRight(restore, interruptible(next.onFailure(cause)))
+    })
+  )
 }

@@ -108,6 +108,32 @@ describe.concurrent("HttpRetry.withRetry: one attempt", () => {
         assert.isTrue(Option.isNone(yield* Effect.serviceOption(HttpRetry.AttemptTimeout)))
       }))
 
+    it.effect("an interrupted call's own finalizers see neither the attempt's timeout nor its tracer switch", () =>
+      Effect.gen(function*() {
+        const test = yield* TestHttpClient.make([hang])
+        const seen: Array<number | undefined> = []
+        const client = HttpRetry.readsAttemptTimeout(reading(test.client, seen)).pipe(
+          HttpRetry.withRetry(noJitter(), { tracing: false })
+        )
+        const before = yield* FiberRef.get(HttpClient.currentTracerDisabledWhen)
+        let inFinalizer: [boolean, boolean] | undefined
+        const fiber = yield* Effect.fork(
+          client.get(url).pipe(
+            Effect.onInterrupt(() =>
+              Effect.gen(function*() {
+                const timeout = yield* Effect.serviceOption(HttpRetry.AttemptTimeout)
+                const disabledWhen = yield* FiberRef.get(HttpClient.currentTracerDisabledWhen)
+                inFinalizer = [Option.isNone(timeout), disabledWhen === before]
+              })
+            )
+          )
+        )
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.interrupt(fiber)
+        assert.deepStrictEqual(seen, [10000])
+        assert.deepStrictEqual(inFinalizer, [true, true])
+      }))
+
     it.effect("the timeout shrinks to the time left before the deadline", () =>
       Effect.gen(function*() {
         const test = yield* TestHttpClient.make([respond(503), ok("second")])
