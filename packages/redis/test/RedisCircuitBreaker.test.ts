@@ -77,6 +77,36 @@ describe("RedisCircuitBreaker options", () => {
         "RedisCircuitBreaker: breaker.halfOpenProbes must be a whole number of at least 1, got 0"
       ],
       [{ keyPrefix: 7 as unknown as string }, "RedisCircuitBreaker: keyPrefix must be a string, got 7"],
+      // The connection options: checked here, not by ioredis (a URL that does not parse showed its password in
+      // ioredis' TypeError; a number or an object that is not a client connected to localhost or threw later).
+      [
+        { redis: 16393 as unknown as string },
+        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, a Unix socket path, or ioredis options, got 16393"
+      ],
+      [
+        { redis: "http://127.0.0.1:6379" },
+        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, a Unix socket path, or ioredis options, got \"http://127.0.0.1:6379\""
+      ],
+      [
+        { redis: "redis://app:S3CRET@host:63 79/0" },
+        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, a Unix socket path, or ioredis options, got \"…@host:63 79/0\""
+      ],
+      [
+        { client: {} as unknown as Redis },
+        "RedisCircuitBreaker: client must be an ioredis client (new Redis(...)), got object"
+      ],
+      [
+        { timeout: "100000 days" },
+        "RedisCircuitBreaker: timeout must be at most 24 days (Node's longest timer), got \"100000 days\""
+      ],
+      [
+        { breaker: { openFor: -1 } },
+        "RedisCircuitBreaker: breaker.openFor must be not negative, got -1"
+      ],
+      [
+        { syncInterval: "2 seconds" },
+        "RedisCircuitBreaker: probeLease must be at least twice syncInterval (2s), so that a probe renews it in time, got \"3s (the default)\""
+      ],
       [
         { syncInterval: "0 millis" },
         "RedisCircuitBreaker: syncInterval must be a finite duration of 1 ms or more, got \"0 millis\""
@@ -626,6 +656,25 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
       yield* eventually(Effect.sync(() => a.service.status(origin, Date.now())._tag), (tag) => tag === "Closed")
       yield* eventually(Effect.sync(() => b.service.status(origin, Date.now())._tag), (tag) => tag === "Closed")
     }))
+
+  it.scopedLive("closing the scope while Redis does not answer (stopped) takes its timeout, not the outage", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const scope = yield* Scope.make()
+      const service = yield* RedisCircuitBreaker.make({
+        redis: server.url,
+        keyPrefix: freshPrefix(),
+        timeout: "300 millis",
+        syncInterval: "1 hour",
+        probeLease: "3 hours"
+      }).pipe(Scope.extend(scope))
+      const pid = Number((yield* Effect.promise(() => server.admin.info("server"))).match(/process_id:(\d+)/)![1])
+      process.kill(pid, "SIGSTOP")
+      yield* Effect.addFinalizer(() => Effect.sync(() => process.kill(pid, "SIGCONT")))
+      failFive(service, Date.now())
+      const closed = yield* Scope.close(scope, Exit.void).pipe(Effect.timeout("5 seconds"), Effect.either)
+      assert.isTrue(Either.isRight(closed), "the scope did not close while Redis was stopped")
+    }).pipe(Effect.provide(Logger.remove(Logger.defaultLogger))))
 
   it.live("closing the scope writes what is pending, gives back its slot, quits, and leaves no handle open", () =>
     Effect.gen(function*() {

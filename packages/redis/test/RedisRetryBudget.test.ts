@@ -60,6 +60,28 @@ describe("RedisRetryBudget options", () => {
         "RedisRetryBudget: budget.tokenRatio must be more than 0, at most 1, got NaN"
       ],
       [{ keyPrefix: 7 as unknown as string }, "RedisRetryBudget: keyPrefix must be a string, got 7"],
+      // The connection options: checked here, not by ioredis (a URL that does not parse showed its password in
+      // ioredis' TypeError; a number or an object that is not a client connected to localhost or threw later).
+      [
+        { redis: 16393 as unknown as string },
+        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, a Unix socket path, or ioredis options, got 16393"
+      ],
+      [
+        { redis: "http://127.0.0.1:6379" },
+        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, a Unix socket path, or ioredis options, got \"http://127.0.0.1:6379\""
+      ],
+      [
+        { redis: "redis://app:S3CRET@host:63 79/0" },
+        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, a Unix socket path, or ioredis options, got \"…@host:63 79/0\""
+      ],
+      [
+        { client: {} as unknown as Redis },
+        "RedisRetryBudget: client must be an ioredis client (new Redis(...)), got object"
+      ],
+      [
+        { timeout: "100000 days" },
+        "RedisRetryBudget: timeout must be at most 24 days (Node's longest timer), got \"100000 days\""
+      ],
       // A misspelt option, or a budget that is not an object, is an error rather than the defaults.
       [
         { flushIntervall: "1 second" } as RedisRetryBudget.Options,
@@ -420,6 +442,25 @@ describe.skipIf(!available)("RedisRetryBudget on a real redis-server", () => {
       yield* Effect.promise(() => mine.quit())
       yield* Scope.close(outer, Exit.void)
     }))
+
+  it.scopedLive("closing the scope while Redis does not answer (stopped) takes its timeout, not the outage", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const scope = yield* Scope.make()
+      const budget = yield* RedisRetryBudget.make({
+        redis: server.url,
+        keyPrefix: freshPrefix(),
+        timeout: "300 millis"
+      })
+        .pipe(Scope.extend(scope))
+      const pid = Number((yield* Effect.promise(() => server.admin.info("server"))).match(/process_id:(\d+)/)![1])
+      process.kill(pid, "SIGSTOP")
+      yield* Effect.addFinalizer(() => Effect.sync(() => process.kill(pid, "SIGCONT")))
+      for (let i = 0; i < 3; i++) budget.record(origin, "failure")
+      // The flush waits at most `timeout` for its answer, and the connection as long again for QUIT's.
+      const closed = yield* Scope.close(scope, Exit.void).pipe(Effect.timeout("5 seconds"), Effect.either)
+      assert.isTrue(Either.isRight(closed), "the scope did not close while Redis was stopped")
+    }).pipe(Effect.provide(Logger.remove(Logger.defaultLogger))))
 
   it.scopedLive("a fleet of 4 processes draws from one budget per origin", () =>
     Effect.gen(function*() {

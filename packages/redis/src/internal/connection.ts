@@ -92,3 +92,57 @@ export const shapeProblem = (
     expected: `an option of ${name} (${known.join(", ")})`
   }
 }
+
+/**
+ * A `redis` URL as an error may show it: its password (when it parses) replaced, or, when it does not parse, only
+ * the host-like text after its last `@`.
+ */
+const shownRedis = (redis: string): string => {
+  try {
+    const url = new URL(redis)
+    if (url.password === "") return redis
+    url.password = "<redacted>"
+    return url.href
+  } catch {
+    const at = redis.lastIndexOf("@")
+    return at < 0 ? redis : `…@${redis.slice(at + 1)}`
+  }
+}
+
+/**
+ * What is wrong with the `redis` and `client` options, if anything: `redis` is a `redis://` or `rediss://` URL that
+ * parses, a Unix socket path, or ioredis' options object; `client` is an ioredis client. Checked where the options
+ * are, so that a bad one is the store's typed error rather than ioredis' throw (whose `input` holds the password)
+ * or a silent connection to localhost.
+ *
+ * @internal
+ */
+export const connectionProblem = (
+  options: { readonly client?: unknown; readonly redis?: unknown }
+): { readonly field: string; readonly value: unknown; readonly expected: string } | undefined => {
+  const { client, redis } = options
+  if (client !== undefined && !(client instanceof Redis)) {
+    return { field: "client", value: client, expected: "an ioredis client (new Redis(...))" }
+  }
+  if (redis === undefined || (typeof redis === "object" && redis !== null && !Array.isArray(redis))) return undefined
+  const expected = "a redis:// or rediss:// URL, a Unix socket path, or ioredis options"
+  if (typeof redis !== "string") return { field: "redis", value: redis, expected }
+  if (redis.startsWith("/")) return undefined
+  let url: URL
+  try {
+    url = new URL(redis)
+  } catch {
+    return { field: "redis", value: shownRedis(redis), expected }
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    return { field: "redis", value: shownRedis(redis), expected }
+  }
+  return undefined
+}
+
+/**
+ * The longest wait a Node timer takes (about 24.8 days): a longer one fires after 1 ms.
+ *
+ * @internal
+ */
+export const MAX_TIMER_MILLIS = 2 ** 31 - 1

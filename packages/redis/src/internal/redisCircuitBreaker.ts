@@ -11,7 +11,7 @@ import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import { createHash, randomUUID } from "node:crypto"
 import type * as Api from "../RedisCircuitBreaker.js"
-import { connect, describeOption, shapeProblem } from "./connection.js"
+import { connect, connectionProblem, describeOption, MAX_TIMER_MILLIS, shapeProblem } from "./connection.js"
 
 /** Public as `RedisCircuitBreaker.RedisCircuitBreakerError`: left unmarked so its declaration stays in the published types. */
 export class RedisCircuitBreakerError extends Data.TaggedError("RedisCircuitBreakerError")<{
@@ -57,7 +57,24 @@ const positiveDuration = (
       new RedisCircuitBreakerError({ field, value: input, expected: "a finite duration of 1 ms or more" })
     )
   }
+  if (Duration.toMillis(decoded.value) > MAX_TIMER_MILLIS) {
+    // Node fires a longer timer after 1 ms.
+    return Either.left(
+      new RedisCircuitBreakerError({ field, value: input, expected: "at most 24 days (Node's longest timer)" })
+    )
+  }
   return Either.right(decoded.value)
+}
+
+/**
+ * The core's reason for a bad `breaker` field, as what this error's message says the field must be: "expected X"
+ * and "must be X" give X, "must not be X" gives "not X", and any other reason is given whole.
+ */
+const asExpected = (reason: string): string => {
+  const match = /^(?:expected|must be) (.*)$/s.exec(reason)
+  if (match !== null) return match[1]
+  const negated = /^must not be (.*)$/s.exec(reason)
+  return negated !== null ? `not ${negated[1]}` : `valid (${reason})`
 }
 
 const OPTION_KEYS = [
@@ -83,7 +100,7 @@ export const validate = (options: Api.Options = {}): Either.Either<Resolved, Red
         new RedisCircuitBreakerError({
           field: error.field,
           value: error.value,
-          expected: error.reason.replace(/^(expected|must be) /, "")
+          expected: asExpected(error.reason)
         })
     )
     const keyPrefix = options.keyPrefix ?? defaults.keyPrefix
@@ -92,6 +109,8 @@ export const validate = (options: Api.Options = {}): Either.Either<Resolved, Red
         new RedisCircuitBreakerError({ field: "keyPrefix", value: keyPrefix, expected: "a string" })
       )
     }
+    const connection = connectionProblem(options)
+    if (connection !== undefined) return yield* Either.left(new RedisCircuitBreakerError(connection))
     if (options.client !== undefined && options.redis !== undefined) {
       return yield* Either.left(
         new RedisCircuitBreakerError({
@@ -107,7 +126,7 @@ export const validate = (options: Api.Options = {}): Either.Either<Resolved, Red
       return yield* Either.left(
         new RedisCircuitBreakerError({
           field: "probeLease",
-          value: options.probeLease,
+          value: options.probeLease ?? `${Duration.format(probeLease)} (the default)`,
           expected: `at least twice syncInterval (${Duration.format(syncInterval)}), so that a probe renews it in time`
         })
       )
@@ -628,7 +647,11 @@ export const makeStore = (
             return { _tag: "Error", reason: reasonOf(error) } as const
           }
         )
-        const answer = yield* Effect.timeoutOption(Effect.promise(() => promise), resolved.timeout)
+        // Interruptible, so the timeout ends the wait in the scope's finalizer too (finalizers run uninterruptibly).
+        const answer = yield* Effect.timeoutOption(
+          Effect.interruptible(Effect.promise(() => promise)),
+          resolved.timeout
+        )
         if (Option.isNone(answer)) {
           // A late answer is not applied (its reads are old), but what it wrote stands: nothing to put back.
           return yield* down(`no answer within ${Duration.format(resolved.timeout)}`)

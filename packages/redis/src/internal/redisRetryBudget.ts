@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import type * as Api from "../RedisRetryBudget.js"
-import { connect, describeOption, shapeProblem } from "./connection.js"
+import { connect, connectionProblem, describeOption, MAX_TIMER_MILLIS, shapeProblem } from "./connection.js"
 
 /** Public as `RedisRetryBudget.RedisRetryBudgetError`: left unmarked so its declaration stays in the published types. */
 export class RedisRetryBudgetError extends Data.TaggedError("RedisRetryBudgetError")<{
@@ -55,6 +55,12 @@ const positiveDuration = (
   if (Option.isNone(decoded) || !Duration.isFinite(decoded.value) || Duration.toMillis(decoded.value) < 1) {
     return Either.left(
       new RedisRetryBudgetError({ field, value: input, expected: "a finite duration of 1 ms or more" })
+    )
+  }
+  if (Duration.toMillis(decoded.value) > MAX_TIMER_MILLIS) {
+    // Node fires a longer timer after 1 ms.
+    return Either.left(
+      new RedisRetryBudgetError({ field, value: input, expected: "at most 24 days (Node's longest timer)" })
     )
   }
   return Either.right(decoded.value)
@@ -117,6 +123,8 @@ export const validate = (options: Api.Options = {}): Either.Either<Resolved, Red
         new RedisRetryBudgetError({ field: "keyPrefix", value: keyPrefix, expected: "a string" })
       )
     }
+    const connection = connectionProblem(options)
+    if (connection !== undefined) return yield* Either.left(new RedisRetryBudgetError(connection))
     if (options.client !== undefined && options.redis !== undefined) {
       return yield* Either.left(
         new RedisRetryBudgetError({
@@ -295,7 +303,8 @@ export const make = (
     })
 
     const await_ = (promise: Promise<Answer>) =>
-      Effect.promise(() => promise).pipe(
+      // Interruptible, so the timeout ends the wait in the scope's finalizer too (finalizers run uninterruptibly).
+      Effect.interruptible(Effect.promise(() => promise)).pipe(
         Effect.timeoutOption(resolved.timeout),
         Effect.flatMap(Option.match({
           onNone: () =>
