@@ -364,6 +364,27 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
       }
     }))
 
+  it.scopedLive("Redis losing an opening still open (a flush, a restart) closes nothing: the next sync writes it back", () =>
+    Effect.gen(function*() {
+      const { stores: [a, b], server, keyPrefix } = yield* storesOn(2, { breaker: { openFor: "1 minute" } })
+      assert.strictEqual(b.service.admit(origin, Date.now())._tag, "Pass")
+      failFive(a.service, Date.now())
+      yield* a.sync
+      yield* b.sync
+      assert.strictEqual(b.service.status(origin, Date.now())._tag, "Open")
+      yield* Effect.promise(() => server.admin.flushall())
+      // Each finds it gone: neither closes, and the first to sync again writes it back for both.
+      yield* a.sync
+      yield* b.sync
+      assert.strictEqual(a.service.status(origin, Date.now())._tag, "Open")
+      assert.strictEqual(b.service.status(origin, Date.now())._tag, "Open")
+      yield* a.sync
+      const stored = yield* Effect.promise(() => server.admin.hgetall(`${keyPrefix}open:${origin}`))
+      assert.strictEqual(stored.by, JSON.stringify({ _tag: "Status", status: 503 }))
+      yield* b.sync
+      assert.strictEqual(b.service.status(origin, Date.now())._tag, "Open")
+    }))
+
   it.scopedLive("a server that does not answer (stopped, not gone): each breaker goes on alone after `timeout`", () => {
     const logs = collectLogs()
     return Effect.gen(function*() {
