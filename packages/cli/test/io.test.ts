@@ -137,11 +137,15 @@ describe("http-retry request and output", () => {
         "Authorization: Bearer header-secret-55",
         "-H",
         "X-Api-Key: api-key-secret-66",
-        // Not in the library's list, but named as secrets: -v hides them as a usage error would.
         "-H",
         "X-Auth-Token: auth-token-secret-88",
         "-H",
-        "Private-Token: private-token-secret-89",
+        "apikey: apikey-secret-90",
+        // Not in the library's list, but named as secrets: -v hides them as a usage error would.
+        "-H",
+        "X-Vault-Token: private-token-secret-89",
+        "-H",
+        "X-Client-ApiKey: client-apikey-secret-91",
         url
       ])
       assert.strictEqual(result.code, 0)
@@ -155,7 +159,9 @@ describe("http-retry request and output", () => {
           "query-secret-99",
           "cookie-secret",
           "auth-token-secret-88",
-          "private-token-secret-89"
+          "private-token-secret-89",
+          "apikey-secret-90",
+          "client-apikey-secret-91"
         ]
       ) {
         assert.notInclude(stderr, secret)

@@ -71,7 +71,7 @@ export interface Logging {
  * @category models
  */
 export interface Redaction {
-  /** Header names redacted on top of Authorization, Cookie, Set-Cookie, Proxy-Authorization, X-Api-Key. */
+  /** Header names redacted on top of Authorization, Cookie, Set-Cookie, Proxy-Authorization, X-Api-Key, Api-Key, ApiKey, X-Auth-Token, Private-Token, X-Amz-Security-Token. */
   readonly headers: ReadonlyArray<string>
   /** Query parameter names redacted on top of token, access_token, api_key, apikey, key, password, secret, signature, sig and friends. */
   readonly query: ReadonlyArray<string>

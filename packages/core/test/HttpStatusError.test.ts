@@ -122,8 +122,12 @@ describe.concurrent("HttpStatusError", () => {
   it("redacts the URLs that headers carry: Location, Content-Location, Link, Refresh, Referer", () => {
     const request = HttpClientRequest.get(url).pipe(
       HttpClientRequest.setHeaders({
-        referer: "https://app.test/cb?code=ok-1&access_token=r-1",
-        "x-amz-security-token": "sts-1"
+        referer: "https://app.test/cb?code=ok-1&access_token=r-1&api-key=ak-1",
+        "x-amz-security-token": "sts-1",
+        apikey: "sb-1",
+        "api-key": "az-1",
+        "x-auth-token": "xa-1",
+        "private-token": "gl-1"
       })
     )
     const headers = {
@@ -143,11 +147,33 @@ describe.concurrent("HttpStatusError", () => {
       refresh: "5; url=https://api.test/r?secret=<redacted>"
     })
     assert.deepStrictEqual(json.requestHeaders, {
-      referer: "https://app.test/cb?code=ok-1&access_token=<redacted>",
-      "x-amz-security-token": "<redacted>"
+      referer: "https://app.test/cb?code=ok-1&access_token=<redacted>&api-key=<redacted>",
+      "x-amz-security-token": "<redacted>",
+      apikey: "<redacted>",
+      "api-key": "<redacted>",
+      "x-auth-token": "<redacted>",
+      "private-token": "<redacted>"
     })
     for (const text of [JSON.stringify(error), util.inspect(error, { depth: 10 })]) {
-      for (const secret of ["pw-2", "sig-2", "cred-2", "frag-2", "cl-3", "h-3", "l-4", "rf-5", "r-1", "sts-1"]) {
+      for (
+        const secret of [
+          "pw-2",
+          "sig-2",
+          "cred-2",
+          "frag-2",
+          "cl-3",
+          "h-3",
+          "l-4",
+          "rf-5",
+          "r-1",
+          "sts-1",
+          "ak-1",
+          "sb-1",
+          "az-1",
+          "xa-1",
+          "gl-1"
+        ]
+      ) {
         assert.notInclude(text, secret)
       }
     }

@@ -506,7 +506,7 @@ export interface Settings {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const SECRET_HEADERS = /authorization|cookie|api-key|token|secret/i
+const SECRET_HEADERS = /authorization|cookie|api-?key|token|secret/i
 
 /**
  * All of stdin, read without blocking the event loop: a synchronous read would hold Ctrl-C and SIGTERM until stdin

@@ -10,6 +10,10 @@ const defaultSecretHeaders: ReadonlyArray<string> = [
   "set-cookie",
   "proxy-authorization",
   "x-api-key",
+  "api-key",
+  "apikey",
+  "x-auth-token",
+  "private-token",
   "x-amz-security-token"
 ]
 
@@ -19,6 +23,7 @@ const defaultSecretQuery: ReadonlyArray<string> = [
   "refresh_token",
   "id_token",
   "api_key",
+  "api-key",
   "apikey",
   "key",
   "password",
