@@ -109,6 +109,33 @@ describe("HttpRetry.withHedging", () => {
         assert.strictEqual(yield* counter(Hedging.hedgesWon, origin(out.url)), 0)
       }))
 
+    it.effect("no hedge with minTimeLeft or less left before the deadline, as no retry would start", () =>
+      Effect.gen(function*() {
+        const out = yield* runHedged(
+          [delayed("1002 millis", ok("first")), ok("hedge")],
+          { delay: "1 second" },
+          noJitter({ maxElapsed: "1005 millis", minTimeLeft: "200 millis" })
+        )
+        assert.deepStrictEqual(out.at, [0])
+        assert.strictEqual(yield* success(out.result).text, "first")
+        assert.strictEqual(yield* counter(Hedging.hedgesSent, origin(out.url)), 0)
+      }))
+
+    it.effect("a round interrupted while onHedge runs counts no hedge sent, and sends none", () =>
+      Effect.gen(function*() {
+        const url = freshUrl()
+        const test = yield* TestHttpClient.make([hang, ok("hedge")])
+        const client = test.client.pipe(
+          HttpRetry.withRetry(noJitter()),
+          HttpRetry.withHedging({ delay: "100 millis", onHedge: () => Effect.sleep("1 second") })
+        )
+        const fiber = yield* Effect.fork(client.get(url))
+        yield* TestClock.adjust("500 millis")
+        yield* Fiber.interrupt(fiber)
+        assert.strictEqual((yield* test.requests).length, 1)
+        assert.strictEqual(yield* counter(Hedging.hedgesSent, origin(url)), 0)
+      }))
+
     it.effect("an answer within the delay: no hedge", () =>
       Effect.gen(function*() {
         const out = yield* runHedged([delayed("99 millis", ok("first"))], { delay: "100 millis" })

@@ -2,7 +2,9 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import { CircuitBreaker, HttpRetry, RetryPolicy, TestHttpClient } from "@http-retry/core"
 import * as Effect from "effect/Effect"
-import { failure, observe, statusError } from "./utils.js"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
+import { failure, observe, statusError, success } from "./utils.js"
 
 const { delayed, ok, respond } = TestHttpClient
 
@@ -82,5 +84,48 @@ describe("hedging under a circuit breaker", () => {
         Effect.sync(() => breaker.status("http://guarded-2.test", clock.unsafeCurrentTimeMillis()))
       )
       assert.strictEqual(status._tag, "Closed")
+    }))
+
+  it.effect("no hedge goes to an origin whose breaker opened while the round ran", () =>
+    Effect.gen(function*() {
+      // Call A's first attempt answers after 3 s; call B fails twice meanwhile and opens the breaker at 100 ms.
+      const test = yield* TestHttpClient.make([delayed("3 seconds", ok("A")), respond(503), respond(503), ok("hedge")])
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 2 })
+      const client = test.client.pipe(
+        HttpRetry.withRetry(policy, { breaker }),
+        HttpRetry.withHedging({ delay: "1 second" })
+      )
+      const a = yield* Effect.fork(client.get("http://guarded-3.test/a"))
+      const b = yield* Effect.fork(Effect.either(client.get("http://guarded-3.test/b")))
+      yield* TestClock.adjust("5 seconds")
+      assert.strictEqual(statusError(yield* Fiber.join(b)).attempts, 2)
+      assert.strictEqual(yield* (yield* Fiber.join(a)).text, "A")
+      // A's hedge timer fired at 1 s, with the breaker open: no request for it.
+      assert.deepStrictEqual((yield* test.requests).map((r) => [r.at, new URL(r.request.url).pathname]), [
+        [0, "/a"],
+        [0, "/b"],
+        [100, "/b"]
+      ])
+    }))
+
+  it.effect("a half-open probe goes alone: no hedge beside it", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make([
+        respond(503),
+        respond(503),
+        delayed("2 seconds", ok("probe")),
+        ok("hedge")
+      ])
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 2, openFor: "5 seconds" })
+      const client = test.client.pipe(
+        HttpRetry.withRetry(policy, { breaker }),
+        HttpRetry.withHedging({ delay: "1 second" })
+      )
+      const opened = yield* observe(test, client.get("http://guarded-4.test/items"), "6 seconds")
+      assert.strictEqual(statusError(opened.result).attempts, 2)
+      // Half-open now: this call is the probe, slower than the hedge delay.
+      const probe = yield* observe(test, client.get("http://guarded-4.test/items"), "5 seconds")
+      assert.strictEqual(yield* success(probe.result).text, "probe")
+      assert.strictEqual(probe.attempts, 3, "the probe's one request, and no hedge")
     }))
 })

@@ -568,6 +568,8 @@ export const guard = <E>(
     ErrorWithLimit.stackTraceLimit = stackTraceLimit
     return refused(error)
   }
+  // A probe goes alone: no hedge beside it (hedge.ts).
+  call.probing = admission._tag === "Probe"
   if (admission._tag === "Probe" && admission.transition !== undefined) {
     transitioned(call, fiber, origin, admission.transition)
   }
@@ -616,6 +618,16 @@ export const refusesRetry = <E>(call: Call<E>, atMillis: number): boolean => {
   const status = call.breaker!.status(call.origin, atMillis)
   return status._tag === "Open"
 }
+
+/**
+ * Before a hedge: whether the origin's breaker has left the closed state
+ * since the call was let through (it opened while the round ran), so that no
+ * hedge goes to an origin it would refuse an attempt to.
+ *
+ * @internal
+ */
+export const refusesHedge = <E>(call: Call<E>, atMillis: number): boolean =>
+  call.breaker!.status(call.origin, atMillis)._tag !== "Closed"
 
 /**
  * A retry not made because the breaker is open: counted, a span event, and

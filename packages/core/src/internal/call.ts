@@ -74,6 +74,8 @@ export interface Call<E> extends Wrapped<E> {
   /** Under a breaker: the failure a retry follows, and its `Retry-After`, for a retry the breaker refuses. */
   lastFailure?: unknown
   lastHint?: Option.Option<Duration.Duration> | undefined
+  /** Under a breaker: whether the attempt running was let through as a half-open probe (no hedge goes beside it). */
+  probing?: boolean | undefined
   /** This call's hedging, when its client hedges and its request may be sent more than once. */
   readonly hedge?: Hedge.HedgeCall | undefined
 }

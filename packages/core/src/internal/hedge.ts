@@ -14,6 +14,7 @@ import * as Option from "effect/Option"
 import type * as Hedging from "../Hedging.js"
 import { RetryBudget } from "../RetryBudget.js"
 import { type Continue, sendAttempt } from "./attempt.js"
+import * as Breaker from "./breaker.js"
 import type { Call } from "./call.js"
 import * as Decision from "./decision.js"
 import { drain } from "./drain.js"
@@ -781,9 +782,23 @@ const hedged = (
       hedgeAt = undefined
       const elapsed = at - call.startMillis
       if (
-        done.length > 0 || hc.hedgesLeft <= 0 || started >= max || elapsed >= plan.maxElapsedMillis ||
+        done.length > 0 || hc.hedgesLeft <= 0 || started >= max ||
+        // As a retry: only with more than `minTimeLeft` left (under "lastAttempt", the time the first has run).
+        plan.maxElapsedMillis - elapsed <= Decision.minTimeLeftMillis(plan, delayMillis) ||
         Decision.attemptTimeoutMillis(plan, elapsed) <= 0
       ) return Effect.void
+      // Every hedge is an attempt, and the breaker is asked before every attempt: none while the origin's breaker
+      // is no longer closed (it opened while this round ran), nor beside a half-open probe, which goes alone.
+      if (call.breaker !== undefined && (call.probing === true || Breaker.refusesHedge(call, at))) {
+        return plan.logLevel === undefined ?
+          Effect.void :
+          log(
+            call,
+            `${call.label}: attempt ${started}/${max} no answer after ${formatWait(delayMillis)}; ${
+              call.probing === true ? "a half-open probe" : "circuit breaker not closed"
+            }, not hedging`
+          )
+      }
       const origin = hc.origin.origin
       // Only a log line needs the label (the redacted URL): kept off the path of a client that does not log.
       const waited = () => `${call.label}: attempt ${started}/${max} no answer after ${formatWait(delayMillis)}`
@@ -811,9 +826,9 @@ const hedged = (
               }
               hc.hedgesLeft--
               const hedge = started + 1
-              let before: Effect.Effect<void, never, unknown> = Metric.increment(hc.origin.counters.sent)
+              let before: Effect.Effect<void, never, unknown> = Effect.void
               if (plan.logLevel !== undefined) {
-                before = Effect.zipRight(before, log(call, `${waited()}; hedging with attempt ${hedge}`))
+                before = log(call, `${waited()}; hedging with attempt ${hedge}`)
               }
               const onHedge = hc.origin.settings.onHedge
               if (onHedge !== undefined) {
@@ -833,7 +848,8 @@ const hedged = (
                   const at = clock.unsafeCurrentTimeMillis()
                   if (hc.hedgesLeft > 0) hedgeAt = at + delayMillis
                   joinFirstTrace(call)
-                  return start(hedge, at, true)
+                  // Counted as it starts: a round interrupted in `onHedge` sent no hedge.
+                  return Effect.zipRight(Metric.increment(hc.origin.counters.sent), start(hedge, at, true))
                 })
               )
             }

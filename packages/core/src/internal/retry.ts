@@ -307,6 +307,7 @@ class CallState<E> implements Call<E> {
   hedge: Hedge.HedgeCall | undefined = undefined
   traceParent: Call<E>["traceParent"] = undefined
   traceRoot: boolean | undefined = undefined
+  probing: boolean | undefined = undefined
   private cachedLabel: string | undefined = undefined
   private cachedOrigin: string | undefined = undefined
   constructor(
