@@ -144,6 +144,15 @@ const joinTrace = <E>(call: Call<E>, n: number, outcome: unknown): void => {
   if (Option.isSome(parent)) call.traceParent = parent.value
 }
 
+/** The answer a failure carries when it is the platform's `ResponseError` for a status (`filterStatusOk`). */
+const statusAnswer = (cause: Cause.Cause<unknown>): HttpClientResponse.HttpClientResponse | undefined => {
+  if (cause._tag !== "Fail") return undefined
+  const error = cause.error
+  return HttpClientError.isHttpClientError(error) && error._tag === "ResponseError" && error.reason === "StatusCode" ?
+    error.response :
+    undefined
+}
+
 /**
  * How the loop goes on from an attempt's outcome.
  *
@@ -224,6 +233,18 @@ export const sendAttempt = <E>(
       }
     } :
     k
+  {
+    // A `ResponseError` with reason `StatusCode` (the wrapped client's own `filterStatusOk` or `filterStatus`) is read
+    // as the answer it carries: retried by its status as any answer is, given up on as an `HttpStatusError`.
+    const own = next
+    next = {
+      onSuccess: own.onSuccess,
+      onFailure: (cause) => {
+        const answer = statusAnswer(cause)
+        return answer === undefined ? own.onFailure(cause) : own.onSuccess(answer)
+      }
+    }
+  }
   if (cell !== undefined && call.defer) {
     // A retrying client under this one took the call over: its outcome is the call's, as it is.
     const own = next

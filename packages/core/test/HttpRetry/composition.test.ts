@@ -48,3 +48,33 @@ describe("HttpClient.retryTransient over the retrying client", () => {
       assert.strictEqual(out.attempts, 12)
     }))
 })
+
+// HttpClient.filterStatusOk under the retry turns an answer into a ResponseError (reason StatusCode): the retry reads
+// the answer it carries, as it would the answer itself.
+describe("HttpClient.filterStatusOk under the retry", () => {
+  it.effect("its ResponseError is retried by the status it carries, with the answer's Retry-After", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make([respond(503, { headers: { "retry-after": "3" } }), respond(200)])
+      const client = test.client.pipe(HttpClient.filterStatusOk, HttpRetry.withRetry(noJitter()))
+      const out = yield* observe(test, client.get(url))
+      assert.deepStrictEqual(out.at, [0, 3000])
+      assert.strictEqual(out.result._tag === "Right" && out.result.right.status, 200)
+    }))
+
+  it.effect("given up on as an HttpStatusError, and a status the policy does not retry is not", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make([...times(4, respond(502)), respond(404)])
+      const client = test.client.pipe(HttpClient.filterStatusOk, HttpRetry.withRetry(noJitter({ baseDelay: 0 })))
+      const exhausted = yield* observe(test, client.get(url))
+      assert.strictEqual(exhausted.attempts, 4)
+      const error = exhausted.result._tag === "Left" ? exhausted.result.left : undefined
+      assert.isTrue(HttpStatusError.isHttpStatusError(error))
+      assert.strictEqual((error as HttpStatusError.HttpStatusError).status, 502)
+      assert.strictEqual((error as HttpStatusError.HttpStatusError).reason, "AttemptsExhausted")
+      const notFound = yield* observe(test, client.get(url))
+      assert.strictEqual(notFound.attempts, 5)
+      const error404 = notFound.result._tag === "Left" ? notFound.result.left : undefined
+      assert.strictEqual((error404 as HttpStatusError.HttpStatusError).status, 404)
+      assert.strictEqual((error404 as HttpStatusError.HttpStatusError).reason, "NotRetryable")
+    }))
+})
