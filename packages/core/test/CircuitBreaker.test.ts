@@ -590,6 +590,36 @@ describe("CircuitBreaker", () => {
       }))
   })
 
+  describe("many origins", () => {
+    const FAILED: CircuitBreaker.Outcome = {
+      _tag: "Failure",
+      failure: { _tag: "Status", status: 503 },
+      retryAfterMillis: undefined
+    }
+    const fail = (breaker: CircuitBreaker.Service, origin: string, now: number) =>
+      breaker.record(origin, breaker.admit(origin, now), FAILED, now)
+
+    it.effect("quiet origins are let go when new ones come: closed ones, and open ones whose open time has ended", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          consecutiveFailures: 1,
+          openFor: "5 seconds",
+          window: "10 seconds"
+        })
+        assert.strictEqual(fail(breaker, "http://ended.test", 0)?.to, "Open")
+        // Still open at the sweep (opened later, open for 5 s from 59 s): kept.
+        assert.strictEqual(fail(breaker, "http://still-open.test", 59_000)?.to, "Open")
+        // Half-open, its probe out: kept.
+        assert.strictEqual(fail(breaker, "http://probing.test", 0)?.to, "Open")
+        assert.strictEqual(breaker.admit("http://probing.test", 6_000)._tag, "Probe")
+        for (let i = 0; i < 1100; i++) fail(breaker, `http://new-${i}.test`, 60_000)
+        // Forgotten: a call to it goes as to a new origin (closed), not as a half-open probe.
+        assert.strictEqual(breaker.status("http://ended.test", 60_000)._tag, "Closed")
+        assert.strictEqual(breaker.status("http://still-open.test", 60_000)._tag, "Open")
+        assert.strictEqual(breaker.status("http://probing.test", 60_000)._tag, "HalfOpen")
+      }))
+  })
+
   describe("layers", () => {
     const request = (origin: string) => HttpClientRequest.get(`${origin}/items`)
 

@@ -89,6 +89,18 @@ describe.concurrent("RetryBudget", () => {
         assert.strictEqual(budget.tokens("http://a.test"), 2)
       }))
 
+    it.effect("past 4,096 origins below maxTokens, the one that went below first is forgotten (full again)", () =>
+      Effect.gen(function*() {
+        const budget = yield* RetryBudget.make({ maxTokens: 10 })
+        for (let i = 0; i < 4096; i++) budget.record(`http://down-${i}.test`, "failure")
+        budget.record("http://down-0.test", "failure")
+        assert.strictEqual(budget.tokens("http://down-0.test"), 8)
+        budget.record("http://down-4096.test", "failure")
+        assert.strictEqual(budget.tokens("http://down-0.test"), 10)
+        assert.strictEqual(budget.tokens("http://down-1.test"), 9)
+        assert.strictEqual(budget.tokens("http://down-4096.test"), 9)
+      }))
+
     it.effect("options: odd maxTokens and a ratio to 3 places", () =>
       Effect.gen(function*() {
         const budget = yield* RetryBudget.make({ maxTokens: 3, tokenRatio: 0.001 })

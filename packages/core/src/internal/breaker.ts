@@ -134,7 +134,10 @@ class Probe {
   constructor(readonly transition: CircuitBreaker.Transition | undefined, readonly opening: number) {}
 }
 
-/** Above this many origins, those closed and quiet for a whole window are let go when a new one comes. */
+/**
+ * Above this many origins, a new one first lets go of the quiet ones; the next sweep waits until the origins kept
+ * have doubled, so that many busy origins cost each new one O(1), not a scan of all of them.
+ */
 const SWEEP_ABOVE = 1024
 
 class Entry {
@@ -195,6 +198,7 @@ const isProbeOf = (admission: CircuitBreaker.Admission, entry: Entry): boolean =
 
 class LocalBreaker implements CircuitBreaker.Service {
   private readonly entries = new Map<string, Entry>()
+  private sweepAt = SWEEP_ABOVE
   private readonly openForMillis: number
   private readonly bucketMillis: number
   constructor(readonly settings: CircuitBreaker.Settings) {
@@ -205,7 +209,7 @@ class LocalBreaker implements CircuitBreaker.Service {
   private entry(origin: string, now: number): Entry {
     let entry = this.entries.get(origin)
     if (entry === undefined) {
-      if (this.entries.size >= SWEEP_ABOVE) this.sweep(now)
+      if (this.entries.size >= this.sweepAt) this.sweep(now)
       entry = new Entry()
       this.entries.set(origin, entry)
     }
@@ -213,11 +217,19 @@ class LocalBreaker implements CircuitBreaker.Service {
     return entry
   }
 
+  /**
+   * Lets go of the origins with no call for a whole window (and open time): closed ones, and open ones whose open
+   * time has ended (the next call to one goes as to a new origin, not as a probe). Half-open ones are kept.
+   */
   private sweep(now: number): void {
-    const quiet = now - Duration.toMillis(this.settings.window)
+    const quiet = now - Math.max(Duration.toMillis(this.settings.window), this.openForMillis)
     for (const [origin, entry] of this.entries) {
-      if (entry.state === "Closed" && entry.lastSeen < quiet) this.entries.delete(origin)
+      if (
+        entry.lastSeen < quiet &&
+        (entry.state === "Closed" || (entry.state === "Open" && now >= entry.opening!.openUntil))
+      ) this.entries.delete(origin)
     }
+    this.sweepAt = Math.max(SWEEP_ABOVE, 2 * this.entries.size)
   }
 
   admit(origin: string, now: number): CircuitBreaker.Admission {

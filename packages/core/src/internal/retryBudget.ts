@@ -175,7 +175,8 @@ export const originOf = (url: string): string => {
 /**
  * The buckets of this process. Only origins below `maxTokens` have an entry:
  * one that refills is dropped, so a client that has talked to many healthy
- * origins keeps nothing for them.
+ * origins keeps nothing for them. Past `MAX_ORIGINS` entries, the one that
+ * first went below `maxTokens` is forgotten (full again) when another does.
  */
 class LocalBudget implements Api.Service {
   private readonly buckets = new Map<string, number>()
@@ -192,6 +193,9 @@ class LocalBudget implements Api.Service {
       if (left + this.refund >= this.max) this.buckets.delete(origin)
       else this.buckets.set(origin, left + this.refund)
     } else {
+      if (left === undefined && this.buckets.size >= MAX_ORIGINS) {
+        this.buckets.delete(this.buckets.keys().next().value!)
+      }
       this.buckets.set(origin, Math.max(0, (left ?? this.max) - SCALE))
     }
   }
