@@ -13,7 +13,7 @@ const bad: ReadonlyArray<{ readonly args: ReadonlyArray<string>; readonly says: 
   { args: ["--max-delay", "1 fortnight"], says: ["--max-delay", "\"1 fortnight\""] },
   { args: ["--attempt-timeout", "0ms"], says: ["--attempt-timeout", "\"0ms\""] },
   { args: ["--hedge", "soon"], says: ["--hedge", "\"soon\""] },
-  { args: ["--hedge", "0"], says: ["--hedge", "\"0\"", "must be > 0"] },
+  { args: ["--hedge", "0"], says: ["--hedge", "\"0\"", "must be greater than zero"] },
   { args: ["--retry-status", "200"], says: ["--retry-status", "\"200\""] },
   { args: ["--retry-status", "5xx,teapot"], says: ["--retry-status", "\"teapot\""] },
   { args: ["--retry-method", "GET,FETCH"], says: ["--retry-method", "\"FETCH\""] },

@@ -580,7 +580,23 @@ describe("HttpRetry.withHedging", () => {
   describe("options", () => {
     it("bad values throw a HedgingError naming the field and the value", () => {
       const bad: ReadonlyArray<[Hedging.Options, string]> = [
-        [{ delay: "soon" as Duration.DurationInput }, "Invalid hedging option: delay = \"soon\" (not a duration)"],
+        [
+          { delay: "soon" as Duration.DurationInput },
+          "Invalid hedging option: delay = \"soon\" (not a duration: use 250ms, 2s, \"1.5 minutes\" or milliseconds)"
+        ],
+        // A negative or NaN floor was read as 0: every request hedged at once.
+        [{ delay: { floor: Number.NaN } }, "delay.floor = NaN (not a number)"],
+        [{ delay: { floor: -5 } }, "delay.floor = -5 (must not be negative)"],
+        [{ delay: { floor: "-5 millis" } }, "delay.floor = \"-5 millis\" (must not be negative)"],
+        [{ delay: { floor: 5, initial: -1 } }, "delay.initial = -1 (must not be negative)"],
+        // A misspelt option left the default in place.
+        [
+          { dealy: "500 millis" } as Hedging.Options,
+          "dealy = \"500 millis\" (unknown option (delay, maxHedges, budget, onHedge))"
+        ],
+        [{ delay: { percentil: 90 } } as unknown as Hedging.Options, "delay.percentil = 90 (unknown option"],
+        [{ budget: { ratoi: 0.1 } } as Hedging.Options, "budget.ratoi = 0.1 (unknown option"],
+        [{ onHedge: "x" } as unknown as Hedging.Options, "onHedge = \"x\" (expected a function)"],
         [{ delay: { floor: "1 millis", percentile: 100 } }, "delay.percentile = 100 (must be > 0 and < 100)"],
         [{ budget: { ratio: 1.5 } }, "budget.ratio = 1.5 (must be from 0 to 1)"],
         [{ maxHedges: 0 }, "maxHedges = 0 (must be an integer >= 1)"]

@@ -20,6 +20,7 @@ import * as Decision from "./decision.js"
 import { drain } from "./drain.js"
 import { describe, formatWait, log } from "./logging.js"
 import { forOrigin, MAX_ORIGINS } from "./originMetrics.js"
+import * as policyInternal from "./retryPolicy.js"
 import { afterPendingIo, liveClock, setTimer, startBeside, startWith } from "./timeout.js"
 
 // Hedged requests: when an attempt has no answer after the hedge delay, send
@@ -48,19 +49,28 @@ const fail = (field: string, value: unknown, reason: string): never => {
   throw new HedgingError({ field, value, reason })
 }
 
+/** A duration read as the policy reads its own (a negative, NaN or unreadable one refused, not taken as 0). */
 const millisOf = (field: string, input: unknown, allowZero: boolean): number => {
-  let duration: Duration.Duration | undefined
   try {
-    duration = Duration.decode(input as Duration.DurationInput)
-  } catch {
-    duration = undefined
+    return Duration.toMillis(policyInternal.decodeDuration(field, input, allowZero))
+  } catch (error) {
+    if (error instanceof policyInternal.RetryPolicyError) return fail(field, input, error.reason)
+    throw error
   }
-  if (duration === undefined) return fail(field, input, "not a duration")
-  const millis = Duration.toMillis(duration)
-  if (!Number.isFinite(millis)) return fail(field, input, "must be finite")
-  if (millis < 0 || (!allowZero && millis === 0)) return fail(field, input, allowZero ? "must be >= 0" : "must be > 0")
-  return millis
 }
+
+/** A misspelt option is an error, not the default it leaves in place. */
+const checkKeys = (prefix: string, input: object, known: ReadonlyArray<string>): void => {
+  for (const key of Object.keys(input)) {
+    if (!known.includes(key)) {
+      fail(`${prefix}${key}`, (input as Record<string, unknown>)[key], `unknown option (${known.join(", ")})`)
+    }
+  }
+}
+
+const OPTION_KEYS = ["delay", "maxHedges", "budget", "onHedge"]
+const DELAY_KEYS = ["percentile", "floor", "initial", "window", "minSamples", "maxSamples"]
+const BUDGET_KEYS = ["ratio", "window", "minimum"]
 
 const numberIn = (field: string, value: unknown, check: (n: number) => boolean, reason: string): number =>
   typeof value === "number" && Number.isFinite(value) && check(value) ? value : fail(field, value, reason)
@@ -94,9 +104,15 @@ const isAdaptive = (delay: unknown): delay is Hedging.AdaptiveDelay =>
 
 /** @internal */
 export const settingsOf = (options: Hedging.Options<unknown> = {}): Settings => {
+  if (typeof options !== "object" || options === null) fail("options", options, "expected an object")
+  checkKeys("", options, OPTION_KEYS)
+  if (options.onHedge !== undefined && typeof options.onHedge !== "function") {
+    fail("onHedge", options.onHedge, "expected a function")
+  }
   const delay = options.delay ?? { floor: "10 millis" }
   let compiled: Settings["delay"]
   if (isAdaptive(delay)) {
+    checkKeys("delay.", delay, DELAY_KEYS)
     const floorMillis = millisOf("delay.floor", delay.floor, true)
     compiled = {
       _tag: "Adaptive",
@@ -131,6 +147,8 @@ export const settingsOf = (options: Hedging.Options<unknown> = {}): Settings => 
     compiled = { _tag: "Fixed", millis: millisOf("delay", delay, false) }
   }
   const budget = options.budget ?? {}
+  if (typeof budget !== "object" || budget === null) fail("budget", budget, "expected an object")
+  checkKeys("budget.", budget, BUDGET_KEYS)
   return {
     delay: compiled,
     maxHedges: numberIn(

@@ -377,6 +377,51 @@ export interface Retrying {
 /** @internal */
 export const isRetrying = (u: unknown): u is Retrying => Predicate.hasProperty(u, RetryingTypeId)
 
+/**
+ * Checks what `withRetry` and `layer` are given, where they are written: a
+ * policy that is not a `RetryPolicy` (its options object, say) and a
+ * misspelt or mistyped option throw a `RetryPolicyError` naming them, rather
+ * than a bare `Error` later or a silent default.
+ */
+const checkArguments = (policy: unknown, options: unknown, layer: boolean): void => {
+  const fail = (field: string, value: unknown, reason: string): never => {
+    throw new policyInternal.RetryPolicyError({ field, value, reason })
+  }
+  if (policy !== undefined && !policyInternal.isRetryPolicy(policy)) {
+    fail("policy", policy, "expected a RetryPolicy: RetryPolicy.make(options), or the options to HttpRetry.withPolicy")
+  }
+  if (options === undefined) return
+  if (!Predicate.isRecord(options)) return fail("options", options, "expected an object")
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.includes(key)) fail(`options.${key}`, options[key], `unknown option (${OPTION_KEYS.join(", ")})`)
+  }
+  for (const key of ["onRetry", "onGiveUp"] as const) {
+    if (options[key] !== undefined && typeof options[key] !== "function") {
+      fail(`options.${key}`, options[key], "expected a function")
+    }
+  }
+  if (options.tracing !== undefined && typeof options.tracing !== "boolean") {
+    fail("options.tracing", options.tracing, "expected true or false")
+  }
+  if (layer) return
+  // withRetry takes the services themselves; the layer takes true or their options (checked where it makes them).
+  const isService = (value: unknown, methods: ReadonlyArray<string>) =>
+    Predicate.isObject(value) &&
+    methods.every((method) => typeof (value as Record<string, unknown>)[method] === "function")
+  if (options.budget !== undefined && !isService(options.budget, ["record", "acquire"])) {
+    fail("options.budget", options.budget, "expected a RetryBudget service (RetryBudget.make); true is the layer's")
+  }
+  if (options.breaker !== undefined && !isService(options.breaker, ["admit", "record", "release", "status"])) {
+    fail(
+      "options.breaker",
+      options.breaker,
+      "expected a CircuitBreaker service (CircuitBreaker.make); true is the layer's"
+    )
+  }
+}
+
+const OPTION_KEYS = ["onRetry", "onGiveUp", "budget", "tracing", "breaker"]
+
 /** @internal */
 export const withRetry: {
   <R2 = never>(
@@ -394,9 +439,11 @@ export const withRetry: {
     self: HttpClient.HttpClient.With<E, R>,
     policy: RetryPolicy.RetryPolicy = policyInternal.defaults,
     options?: HttpRetry.RetryOptions<E, R2>
-  ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2> =>
+  ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2> => {
+    checkArguments(policy, options, false)
     // Re-wrapping keeps the client's hedging: it is not part of the policy.
-    retrying(self, policy, options, isRetrying(self) ? self[RetryingTypeId].hedging : undefined)
+    return retrying(self, policy, options, isRetrying(self) ? self[RetryingTypeId].hedging : undefined)
+  }
 )
 
 /**
@@ -485,6 +532,7 @@ export const layer = (
   options?: HttpRetry.LayerOptions
 ): Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> => {
   // Validated here, where the layer is written; a budget or breaker in the context wins over a local one.
+  checkArguments(policy, options, true)
   const budget = Budget.fromOption(options?.budget)
   const breakerOption = options?.breaker
   const local = breakerOption === undefined || breakerOption === false ?

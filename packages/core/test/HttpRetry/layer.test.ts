@@ -184,3 +184,45 @@ describe.concurrent("HttpRetry.layer, client and request", () => {
       ))
   })
 })
+
+describe("bad arguments to withRetry and HttpRetry.layer", () => {
+  const client = HttpClient.make(() => Effect.die("not sent"))
+  const cases: ReadonlyArray<[string, () => unknown, string]> = [
+    [
+      "a policy's options instead of a policy",
+      () => HttpRetry.withRetry(client, { maxAttempts: 2 } as unknown as RetryPolicy.RetryPolicy),
+      "Invalid retry policy: policy = {\"maxAttempts\":2} (expected a RetryPolicy"
+    ],
+    [
+      "the layer's budget: true given to withRetry",
+      () => HttpRetry.withRetry(client, undefined, { budget: true } as never),
+      "Invalid retry policy: options.budget = true (expected a RetryBudget service"
+    ],
+    [
+      "a misspelt option",
+      () => HttpRetry.layer(undefined, { tracng: false } as never),
+      "Invalid retry policy: options.tracng = false (unknown option"
+    ],
+    [
+      "tracing that is not a boolean",
+      () => HttpRetry.layer(undefined, { tracing: "no" } as never),
+      "Invalid retry policy: options.tracing = \"no\" (expected true or false)"
+    ],
+    [
+      "an onRetry that is not a function",
+      () => client.pipe(HttpRetry.withRetry(undefined, { onRetry: "log" } as never)),
+      "Invalid retry policy: options.onRetry = \"log\" (expected a function)"
+    ]
+  ]
+  for (const [name, call, message] of cases) {
+    it(`${name}: a RetryPolicyError naming it, thrown where it is written`, () => {
+      try {
+        call()
+        assert.fail("expected a throw")
+      } catch (error) {
+        assert.strictEqual((error as { _tag?: string })._tag, "RetryPolicyError")
+        assert.include((error as Error).message, message)
+      }
+    })
+  }
+})
