@@ -103,10 +103,12 @@ export interface RetryOptions<E, R> {
   /** Runs before each wait; it cannot fail the request. */
   readonly onRetry?: ((info: RetryInfo<E>) => Effect.Effect<void, never, R>) | undefined
   /**
-   * Runs once when a call ends with a failure, before it fails: the give-up
-   * reason of any failure, a transport failure or timeout included (for a
-   * status it is also the `HttpStatusError`'s `reason`). It cannot fail the
-   * request.
+   * Runs once when a call ends with the failure of an attempt, before it
+   * fails: the give-up reason of any failure, a transport failure or timeout
+   * included (for a status it is also the `HttpStatusError`'s `reason`). It
+   * cannot fail the request. A call the circuit breaker refuses before its
+   * first attempt made none, and fails with `CircuitOpenError` without it
+   * (the breaker's `rejected` metric counts those).
    */
   readonly onGiveUp?: ((info: GiveUpInfo<E>) => Effect.Effect<void, never, R>) | undefined
   /**
