@@ -175,7 +175,16 @@ sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--ignore-s
 })
 step("installed the tarballs and their dependencies with npm")
 
-for (const file of ["consumer.mjs", "consumer.ts", "tsconfig.json", "tsconfig.bundler.json"]) {
+for (
+  const file of [
+    "consumer.mjs",
+    "consumer.ts",
+    "library.ts",
+    "tsconfig.json",
+    "tsconfig.bundler.json",
+    "tsconfig.declaration.json"
+  ]
+) {
   fs.copyFileSync(path.join(here, file), path.join(scratch, file))
 }
 
@@ -194,4 +203,8 @@ for (const project of ["tsconfig.json", "tsconfig.bundler.json"]) {
   sh(process.execPath, [tsc, "-p", project], { cwd: scratch })
 }
 step("consumer.ts type-checks (strict, skipLibCheck off) under NodeNext and Bundler resolution")
+// Declarations emitted for a module that exports values of inferred types: each type is named through a public
+// entry point (TS2742 when one is declared only in dist/internal).
+sh(process.execPath, [tsc, "-p", "tsconfig.declaration.json"], { cwd: scratch })
+step("library.ts emits declarations naming every type through the packages' entry points")
 console.log("pack-test: ok")

@@ -392,13 +392,16 @@ export type CircuitOpenErrorTypeId = typeof CircuitOpenErrorTypeId
  * @since 0.2.0
  * @category errors
  */
-export const CircuitOpenError: typeof internal.CircuitOpenError = internal.CircuitOpenError
+export const CircuitOpenError: {
+  /** Makes the error as the library does (for tests and adapters of your own). */
+  new(...args: ConstructorParameters<typeof internal.CircuitOpenError>): CircuitOpenError
+} = internal.CircuitOpenError
 
 /**
  * @since 0.2.0
  * @category errors
  */
-export type CircuitOpenError = internal.CircuitOpenError
+export interface CircuitOpenError extends internal.CircuitOpenError {}
 
 /**
  * @since 0.2.0

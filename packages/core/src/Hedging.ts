@@ -99,13 +99,16 @@ export interface HedgeInfo {
  * @since 0.2.0
  * @category errors
  */
-export const HedgingError: typeof internal.HedgingError = internal.HedgingError
+export const HedgingError: {
+  /** Makes the error as the library does (for tests and adapters of your own). */
+  new(...args: ConstructorParameters<typeof internal.HedgingError>): HedgingError
+} = internal.HedgingError
 
 /**
  * @since 0.2.0
  * @category errors
  */
-export type HedgingError = internal.HedgingError
+export interface HedgingError extends internal.HedgingError {}
 
 /**
  * Hedges sent, tagged with `origin` (scheme, host and port).

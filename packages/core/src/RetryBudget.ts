@@ -19,6 +19,7 @@
  * @since 0.2.0
  */
 import type * as Config from "effect/Config"
+import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import type * as Layer from "effect/Layer"
@@ -75,13 +76,13 @@ export interface Options {
  * @since 0.2.0
  * @category tags
  */
-export const RetryBudget: typeof internal.RetryBudget = internal.RetryBudget
+export const RetryBudget: Context.Tag<RetryBudget, Service> = internal.RetryBudget
 
 /**
  * @since 0.2.0
  * @category tags
  */
-export type RetryBudget = internal.RetryBudget
+export interface RetryBudget extends internal.RetryBudget {}
 
 /**
  * The defaults, gRPC's example numbers: `{ maxTokens: 100, tokenRatio: 0.1 }`.

@@ -178,13 +178,16 @@ export type DurationInput = Duration.DurationInput | `${number}${"ms" | "s" | "m
  * @since 0.1.0
  * @category errors
  */
-export const RetryPolicyError: typeof internal.RetryPolicyError = internal.RetryPolicyError
+export const RetryPolicyError: {
+  /** Makes the error as the library does (for tests and adapters of your own). */
+  new(...args: ConstructorParameters<typeof internal.RetryPolicyError>): RetryPolicyError
+} = internal.RetryPolicyError
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export type RetryPolicyError = internal.RetryPolicyError
+export interface RetryPolicyError extends internal.RetryPolicyError {}
 
 /**
  * The defaults: `requests` + `backoff` (4 tries, 50 seconds, exponential

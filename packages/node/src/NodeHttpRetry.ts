@@ -109,13 +109,16 @@ export interface Options extends ClientOptions {
  * @since 0.1.0
  * @category errors
  */
-export const NodeHttpRetryOptionsError: typeof internal.NodeHttpRetryOptionsError = internal.NodeHttpRetryOptionsError
+export const NodeHttpRetryOptionsError: {
+  /** Makes the error as the library does (for tests and adapters of your own). */
+  new(...args: ConstructorParameters<typeof internal.NodeHttpRetryOptionsError>): NodeHttpRetryOptionsError
+} = internal.NodeHttpRetryOptionsError
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export type NodeHttpRetryOptionsError = internal.NodeHttpRetryOptionsError
+export interface NodeHttpRetryOptionsError extends internal.NodeHttpRetryOptionsError {}
 
 /**
  * `HttpClient.HttpClient` with retry: the core's `HttpRetry.withRetry` over

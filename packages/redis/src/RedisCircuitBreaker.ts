@@ -115,13 +115,16 @@ export const defaults: Defaults = internal.defaults
  * @since 0.2.0
  * @category errors
  */
-export const RedisCircuitBreakerError: typeof internal.RedisCircuitBreakerError = internal.RedisCircuitBreakerError
+export const RedisCircuitBreakerError: {
+  /** Makes the error as the library does (for tests and adapters of your own). */
+  new(...args: ConstructorParameters<typeof internal.RedisCircuitBreakerError>): RedisCircuitBreakerError
+} = internal.RedisCircuitBreakerError
 
 /**
  * @since 0.2.0
  * @category errors
  */
-export type RedisCircuitBreakerError = internal.RedisCircuitBreakerError
+export interface RedisCircuitBreakerError extends internal.RedisCircuitBreakerError {}
 
 /**
  * Checks `options` as `make` and `layer` do, without connecting: the error

@@ -105,13 +105,16 @@ export const defaults: Defaults = internal.defaults
  * @since 0.2.0
  * @category errors
  */
-export const RedisRetryBudgetError: typeof internal.RedisRetryBudgetError = internal.RedisRetryBudgetError
+export const RedisRetryBudgetError: {
+  /** Makes the error as the library does (for tests and adapters of your own). */
+  new(...args: ConstructorParameters<typeof internal.RedisRetryBudgetError>): RedisRetryBudgetError
+} = internal.RedisRetryBudgetError
 
 /**
  * @since 0.2.0
  * @category errors
  */
-export type RedisRetryBudgetError = internal.RedisRetryBudgetError
+export interface RedisRetryBudgetError extends internal.RedisRetryBudgetError {}
 
 /**
  * Checks `options` as `make` and `layer` do, without connecting: the error

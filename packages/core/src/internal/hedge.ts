@@ -30,10 +30,14 @@ import { afterPendingIo, liveClock, setTimer, startBeside, startWith } from "./t
 
 /** Public as `Hedging.HedgingError`: left unmarked so its declaration stays in the published types. */
 export class HedgingError extends Data.TaggedError("HedgingError")<{
+  /** The option, by its path (`delay.floor`, `budget.ratio`). */
   readonly field: string
+  /** The value given (a URL's password is never kept). */
   readonly value: unknown
+  /** What is wrong with it. */
   readonly reason: string
 }> {
+  /** The field, the value and what is wrong, in one line. */
   override get message(): string {
     let shown: string
     try {

@@ -33,10 +33,14 @@ export const show = (value: unknown): string => {
 
 /** Public as `RetryPolicy.RetryPolicyError`: left unmarked so its declaration stays in the published types. */
 export class RetryPolicyError extends Data.TaggedError("RetryPolicyError")<{
+  /** The option or field, by its path. */
   readonly field: string
+  /** The value given (a URL's password is never kept). */
   readonly value: unknown
+  /** What is wrong with it. */
   readonly reason: string
 }> {
+  /** The field, the value and what is wrong, in one line. */
   override get message(): string {
     return `Invalid retry policy: ${this.field} = ${show(this.value)} (${this.reason})`
   }

@@ -19,10 +19,14 @@ import * as UndiciClient from "./undiciClient.js"
 
 /** Public as `NodeHttpRetry.NodeHttpRetryOptionsError`: left unmarked so its declaration stays in the published types. */
 export class NodeHttpRetryOptionsError extends Data.TaggedError("NodeHttpRetryOptionsError")<{
+  /** The option or field, by its path. */
   readonly field: string
+  /** The value as the message shows it (a password, a key or a certificate is never shown). */
   readonly value: string
+  /** What is wrong with it. */
   readonly reason: string
 }> {
+  /** The field, the value and what is wrong, in one line. */
   override get message(): string {
     return `Invalid NodeHttpRetry option: ${this.field} = ${this.value} (${this.reason})`
   }

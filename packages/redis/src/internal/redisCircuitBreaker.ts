@@ -15,10 +15,14 @@ import { connect, connectionProblem, describeOption, MAX_TIMER_MILLIS, shapeProb
 
 /** Public as `RedisCircuitBreaker.RedisCircuitBreakerError`: left unmarked so its declaration stays in the published types. */
 export class RedisCircuitBreakerError extends Data.TaggedError("RedisCircuitBreakerError")<{
+  /** The option or field, by its path. */
   readonly field: string
+  /** The value given (a URL's password is never kept). */
   readonly value: unknown
+  /** What it must be. */
   readonly expected: string
 }> {
+  /** The field, the value and what is wrong, in one line. */
   override get message(): string {
     return `RedisCircuitBreaker: ${this.field} must be ${this.expected}, got ${describeOption(this.value)}`
   }

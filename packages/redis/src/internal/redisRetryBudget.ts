@@ -12,10 +12,14 @@ import { connect, connectionProblem, describeOption, MAX_TIMER_MILLIS, shapeProb
 
 /** Public as `RedisRetryBudget.RedisRetryBudgetError`: left unmarked so its declaration stays in the published types. */
 export class RedisRetryBudgetError extends Data.TaggedError("RedisRetryBudgetError")<{
+  /** The option or field, by its path. */
   readonly field: string
+  /** The value given (a URL's password is never kept). */
   readonly value: unknown
+  /** What it must be. */
   readonly expected: string
 }> {
+  /** The field, the value and what is wrong, in one line. */
   override get message(): string {
     return `RedisRetryBudget: ${this.field} must be ${this.expected}, got ${describeOption(this.value)}`
   }
