@@ -1,6 +1,6 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
-import { CircuitBreaker, HttpRetry, RetryPolicy, TestHttpClient } from "@http-retry/core"
+import { CircuitBreaker, HttpRetry, RetryBudget, RetryPolicy, TestHttpClient } from "@http-retry/core"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
@@ -127,5 +127,50 @@ describe("hedging under a circuit breaker", () => {
       const probe = yield* observe(test, client.get("http://guarded-4.test/items"), "5 seconds")
       assert.strictEqual(yield* success(probe.result).text, "probe")
       assert.strictEqual(probe.attempts, 3, "the probe's one request, and no hedge")
+    }))
+
+  it.effect("calls the breaker refuses do not count as requests in the hedge budget", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make([
+        respond(503),
+        ok("probe"),
+        delayed("500 millis", ok("X")),
+        ok("X's hedge"),
+        delayed("500 millis", ok("Y")),
+        ok("Y's hedge")
+      ])
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1, openFor: "1 second" })
+      const client = test.client.pipe(
+        HttpRetry.withRetry(RetryPolicy.make({ maxAttempts: 2, jitter: "none" }), { breaker }),
+        HttpRetry.withHedging({ delay: "100 millis", budget: { ratio: 0.2, minimum: 0, window: "1 minute" } })
+      )
+      const url = "http://guarded-5.test/items"
+      // One failure opens it; 20 calls are refused while it is open, sending nothing.
+      yield* observe(test, client.execute(HttpClientRequest.post(url)), "10 millis")
+      for (let i = 0; i < 20; i++) {
+        assert.isTrue(CircuitBreaker.isCircuitOpenError(failure(yield* Effect.either(client.get(url)))))
+      }
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* (yield* client.get(url)).text, "probe")
+      // Counted: the probe and X (a POST is never hedged, so not counted): X's hedge is within 20% of 2 calls, Y's
+      // would be a second for 3.
+      const x = yield* observe(test, client.get(url), "1 second")
+      assert.strictEqual(yield* success(x.result).text, "X's hedge")
+      const y = yield* observe(test, client.get(url), "1 second")
+      assert.strictEqual(yield* success(y.result).text, "Y")
+    }))
+
+  it.effect("a hedged round's failed attempts each cost the retry budget a token", () =>
+    Effect.gen(function*() {
+      // Attempt 1 answers 503 after 2 s, its hedge (at 1 s) 503 at once: two failed attempts, one round.
+      const test = yield* TestHttpClient.make([delayed("2 seconds", respond(503)), respond(503)])
+      const budget = yield* RetryBudget.make({ maxTokens: 10 })
+      const client = test.client.pipe(
+        HttpRetry.withRetry(RetryPolicy.make({ maxAttempts: 2, jitter: "none" }), { budget }),
+        HttpRetry.withHedging({ delay: "1 second" })
+      )
+      const out = yield* observe(test, client.get("http://guarded-6.test/items"), "3 seconds")
+      assert.strictEqual(statusError(out.result).attempts, 2)
+      assert.strictEqual(budget.tokens("http://guarded-6.test"), 8)
     }))
 })

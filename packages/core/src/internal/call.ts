@@ -77,5 +77,5 @@ export interface Call<E> extends Wrapped<E> {
   /** Under a breaker: whether the attempt running was let through as a half-open probe (no hedge goes beside it). */
   probing?: boolean | undefined
   /** This call's hedging, when its client hedges and its request may be sent more than once. */
-  readonly hedge?: Hedge.HedgeCall | undefined
+  hedge?: Hedge.HedgeCall | undefined
 }

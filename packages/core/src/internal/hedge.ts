@@ -906,13 +906,19 @@ const hedged = (
         const k = settle(started, outcome.startMillis, outcome.n)
         return Effect.zipRight(stopOthers, Exit.isSuccess(exit) ? k.onSuccess(exit.value) : k.onFailure(exit.cause))
       }
-      // A failed attempt while another still runs: dropped, its body drained beside the others.
-      let dropped: Effect.Effect<unknown, never, unknown> = Effect.void
+      // A failed attempt while another still runs: dropped, its body drained beside the others. As every failed
+      // attempt the policy retries, it costs the retry budget a token.
+      let dropped: Effect.Effect<unknown, never, unknown> = call.budget === undefined ?
+        Effect.void :
+        call.budget.dropped(call.origin)
       if (plan.logLevel !== undefined) {
         const others = Array.from(running.keys()).join(", ")
-        dropped = log(
-          call,
-          `${call.label}: attempt ${outcome.n}/${max} -> ${describe(failure.value)}; attempt ${others} still running`
+        dropped = Effect.zipRight(
+          dropped,
+          log(
+            call,
+            `${call.label}: attempt ${outcome.n}/${max} -> ${describe(failure.value)}; attempt ${others} still running`
+          )
         )
       }
       if (failure.value instanceof Decision.StatusFailure) {

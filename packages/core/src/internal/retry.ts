@@ -61,13 +61,15 @@ const attempt = <E>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   now: number
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
-  // Hedging (hedge.ts): attempts from `n` on run side by side, and the round settles as one attempt would.
-  const hedge = call.hedge
-  const hedged = hedge !== undefined && hedge.hedgesLeft > 0 && n < call.plan.policy.maxAttempts
   // `record` wraps the continuation the outcome settles on: the breaker records it there, and without one it is
   // the continuation itself.
-  const send = (record: (k: Continue) => Continue) =>
-    hedged ?
+  const send = (record: (k: Continue) => Continue) => {
+    // Hedging (hedge.ts): attempts from `n` on run side by side, and the round settles as one attempt would. A call
+    // counts in its origin's hedge budget once its first attempt goes (not when the breaker refuses it).
+    if (n === 1 && call.hedging !== undefined) call.hedge = Hedge.begin(call.hedging, call as Call<unknown>, now)
+    const hedge = call.hedge
+    const hedged = hedge !== undefined && hedge.hedgesLeft > 0 && n < call.plan.policy.maxAttempts
+    return hedged ?
       Hedge.round(
         call as Call<unknown>,
         hedge,
@@ -82,6 +84,7 @@ const attempt = <E>(
         Decision.attemptTimeoutMillis(call.plan, now - call.startMillis),
         record(settle(call, n, now))
       )
+  }
   if (call.breaker === undefined) return send(identity)
   // The breaker: a rejected first attempt fails with CircuitOpenError; a rejected retry ends with the last failure.
   return Breaker.guard(
@@ -355,7 +358,6 @@ const execute = <E>(
     const plan: Plan = planWith(wrapped.base, Context.get(fiber.currentContext, CurrentOverrides))
     const now = clockOf(fiber).unsafeCurrentTimeMillis()
     const call = new CallState(wrapped, plan, request, now)
-    if (wrapped.hedging !== undefined) call.hedge = Hedge.begin(wrapped.hedging, call as Call<unknown>, now)
     return attempt(call, 1, fiber, now)
   })
 

@@ -328,6 +328,12 @@ export class Hooks {
     return publish === undefined ? go : Effect.zipRight(publish, go)
   }
 
+  /** A failed attempt of a hedged round dropped while another runs: a failure the policy retries costs a token. */
+  dropped(origin: string): Effect.Effect<void> {
+    this.service.record(origin, "failure")
+    return this.publish(origin) ?? Effect.void
+  }
+
   private refused(origin: string, attempt: number): Effect.Effect<void> {
     return Effect.zipRight(
       Metric.increment(this.metrics.get(origin).retriesRefused),
