@@ -121,6 +121,23 @@ describe("HttpRetry.withHedging", () => {
         assert.strictEqual(yield* counter(Hedging.hedgesSent, origin(out.url)), 0)
       }))
 
+    it.effect("a Retry-After on an answer dropped while the hedge ran still sets the round's retry", () =>
+      Effect.gen(function*() {
+        // Attempt 1 answers 503 asking for 30 s at 1.5 s, while its hedge (sent at 1 s) runs; the hedge answers a
+        // plain 503 at 2.2 s. The retry waits for the 30 s from 1.5 s, not the backoff.
+        const out = yield* runHedged(
+          [
+            delayed("1500 millis", respond(503, { headers: { "retry-after": "30" } })),
+            delayed("1200 millis", respond(503)),
+            ok("third")
+          ],
+          { delay: "1 second" },
+          noJitter({ baseDelay: "100 millis", maxRetryAfter: "1 minute" })
+        )
+        assert.deepStrictEqual(out.at, [0, 1000, 31500])
+        assert.strictEqual(yield* success(out.result).text, "third")
+      }))
+
     it.effect("a round interrupted while onHedge runs counts no hedge sent, and sends none", () =>
       Effect.gen(function*() {
         const url = freshUrl()

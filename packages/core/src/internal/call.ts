@@ -71,6 +71,11 @@ export interface Call<E> extends Wrapped<E> {
    * current there while it waits for the answer), for a hedge to join that attempt's trace.
    */
   sendFiber?: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  /**
+   * The latest end (on the fiber's clock) of the waits that `Retry-After` headers asked for on answers dropped from a
+   * hedged round while another attempt ran: the round's own failure waits at least that long.
+   */
+  retryAfterUntil?: number | undefined
   /** Under a breaker: the failure a retry follows, and its `Retry-After`, for a retry the breaker refuses. */
   lastFailure?: unknown
   lastHint?: Option.Option<Duration.Duration> | undefined

@@ -154,6 +154,15 @@ const afterFailure = <E>(
         retryAfterMillis = Duration.toMillis(parsed.delay)
       }
     }
+    // A longer wait asked for by an answer dropped from this hedged round (hedge.ts) stands too.
+    const dropped = call.retryAfterUntil
+    if (dropped !== undefined) {
+      call.retryAfterUntil = undefined
+      if (dropped - now > (retryAfterMillis ?? 0)) {
+        retryAfterMillis = dropped - now
+        hint = Option.some(Duration.millis(retryAfterMillis))
+      }
+    }
     const decide = (random: number) => {
       const decision = Decision.decide({
         plan,
@@ -311,6 +320,7 @@ class CallState<E> implements Call<E> {
   traceParent: Call<E>["traceParent"] = undefined
   traceRoot: boolean | undefined = undefined
   probing: boolean | undefined = undefined
+  retryAfterUntil: number | undefined = undefined
   private cachedLabel: string | undefined = undefined
   private cachedOrigin: string | undefined = undefined
   constructor(
