@@ -37,6 +37,20 @@ describe("http-retry request and output", () => {
       assert.strictEqual(request.headers["x-trace"], "a, b")
     }))
 
+  it.scopedLive("short options as curl takes them: -sX POST, -XPUT, -so FILE", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = path.join(dir, "out.txt")
+      const server = yield* TestServer.make(() => TestServer.respond(200, { body: "fine" }))
+      const clustered = yield* run(["-sX", "POST", "-d", "x=1", server.url])
+      const glued = yield* run(["-XPUT", "-d", "x=2", server.url])
+      const output = yield* run(["-so", file, server.url])
+      assert.deepStrictEqual([clustered.code, glued.code, output.code], [0, 0, 0], clustered.stderr + glued.stderr)
+      assert.deepStrictEqual(server.requests.map((r) => r.method), ["POST", "PUT", "GET"])
+      assert.strictEqual(fs.readFileSync(file, "utf8"), "fine")
+      assert.strictEqual(output.stdout.length, 0)
+    }))
+
   it.scopedLive("--json sets Content-Type and Accept, and the body is sent as given", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make(() => TestServer.respond(200, { body: "{}" }))

@@ -32,7 +32,7 @@ const bad: ReadonlyArray<{ readonly args: ReadonlyArray<string>; readonly says: 
   { args: ["--retry-max-time", "10", "--max-time", "0"], says: ["--max-time", "\"0\"", "must be greater than zero"] },
   { args: ["--retry-delay", "1", "--base-delay", "1"], says: ["--retry-delay", "--base-delay"] },
   { args: ["-X", "GET", "-X", "PUT"], says: ["-X", "more than once"] },
-  { args: ["-so", "out.txt"], says: ["-o", "separate argument"] },
+  { args: ["-sZ"], says: ["-Z", "unknown option"] },
   { args: ["--wizard"], says: ["--wizard", "unknown option"] }
 ]
 

@@ -442,13 +442,60 @@ const otherBuiltIns: Record<string, string> = {
 }
 
 /**
+ * Short options written as curl takes them, for @effect/cli, which takes each
+ * on its own: a cluster (`-sv`, `-sX POST`: a valued one ends it, its value
+ * the next argument) and a value glued on (`-XPOST`, `-so out.txt`'s `-o`)
+ * become separate arguments. A token with a letter that is no short option is
+ * left as it is, for `stray` to name; a value (after a valued option, or
+ * after `--`) is never read as options.
+ */
+const expandShort = (args: ReadonlyArray<string>): Array<string> => {
+  const out: Array<string> = []
+  for (let i = 0; i < args.length; i++) {
+    const token = args[i]
+    if (token === "--") {
+      out.push(...args.slice(i))
+      break
+    }
+    const valued =
+      (token.startsWith("--") && !token.includes("=") && byLong.get(token.slice(2))?.value !== undefined) ||
+      (token.length === 2 && byShort.get(token[1])?.value !== undefined)
+    if (valued) {
+      out.push(token)
+      if (i + 1 < args.length) out.push(args[++i])
+      continue
+    }
+    if (!/^-[^-]./.test(token) || [...token.slice(1)].some((c, j) => j === 0 && !byShort.has(c))) {
+      out.push(token)
+      continue
+    }
+    const expanded: Array<string> = []
+    let j = 1
+    for (; j < token.length; j++) {
+      const spec = byShort.get(token[j])
+      if (spec === undefined) break
+      expanded.push(`-${token[j]}`)
+      if (spec.value !== undefined) {
+        if (j < token.length - 1) expanded.push(token.slice(j + 1))
+        else if (i + 1 < args.length) expanded.push(args[++i])
+        j = token.length
+        break
+      }
+    }
+    // A letter that is no option: the token as written, for `stray` to name.
+    out.push(...(j === token.length ? expanded : [token]))
+  }
+  return out
+}
+
+/**
  * argv (without node and the script) through @effect/cli: the options and the
  * URL, or `--help` / `--version`, or a usage error naming the option.
  *
  * @internal
  */
 export const parse = (args: ReadonlyArray<string>): Effect.Effect<Parsed | "help" | "version", UsageError> =>
-  Descriptor.parse(command, ["http-retry", ...args], cliConfig).pipe(
+  Descriptor.parse(command, ["http-retry", ...expandShort(args)], cliConfig).pipe(
     Effect.mapError((error) =>
       ValidationError.isMissingValue(error) ?
         usage(undefined, "missing the URL to request (see --help)") :
