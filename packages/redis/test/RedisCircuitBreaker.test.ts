@@ -364,6 +364,24 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
       }
     }))
 
+  it.scopedLive("a stray key at an origin's opening or slot (another type, not times) fails no other origin", () =>
+    Effect.gen(function*() {
+      const { stores: [a, b], server, keyPrefix } = yield* storesOn(2)
+      const stray = "http://stray.test", garbled = "http://garbled.test"
+      yield* Effect.promise(() => server.admin.set(`${keyPrefix}open:${stray}`, "x"))
+      yield* Effect.promise(() => server.admin.hset(`${keyPrefix}open:${garbled}`, "id", "1", "until", "soon"))
+      for (const store of [a, b]) {
+        for (const o of [stray, garbled, origin]) assert.strictEqual(store.service.admit(o, Date.now())._tag, "Pass")
+      }
+      failFive(a.service, Date.now())
+      yield* a.sync
+      yield* b.sync
+      assert.strictEqual(b.service.status(origin, Date.now())._tag, "Open")
+      assert.strictEqual(b.service.status(stray, Date.now())._tag, "Closed")
+      assert.strictEqual(b.service.status(garbled, Date.now())._tag, "Closed")
+      assert.strictEqual(yield* Effect.promise(() => server.admin.exists(`${keyPrefix}open:${stray}`)), 0)
+    }))
+
   it.scopedLive("Redis losing an opening still open (a flush, a restart) closes nothing: the next sync writes it back", () =>
     Effect.gen(function*() {
       const { stores: [a, b], server, keyPrefix } = yield* storesOn(2, { breaker: { openFor: "1 minute" } })

@@ -214,6 +214,24 @@ describe.skipIf(!available)("RedisRetryBudget on a real redis-server", () => {
       assert.strictEqual(error.field, "budget.tokenRatio")
     }))
 
+  it.scopedLive("a stray key under the prefix (another type, not a number) is replaced; other origins stay shared", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const keyPrefix = freshPrefix()
+      const wrongType = "http://wrong-type.test", garbage = "http://garbage.test", good = "http://good.test"
+      yield* Effect.promise(() => server.admin.lpush(keyPrefix + wrongType, "x"))
+      yield* Effect.promise(() => server.admin.set(keyPrefix + garbage, "lots"))
+      const budget = yield* RedisRetryBudget.make({ redis: server.url, keyPrefix, timeout: patient })
+      for (const origin of [wrongType, garbage, good]) {
+        budget.record(origin, "failure")
+        assert.isTrue(yield* budget.acquire(origin))
+      }
+      for (const origin of [wrongType, garbage, good]) {
+        assert.strictEqual(yield* Effect.promise(() => server.admin.get(keyPrefix + origin)), "99000", origin)
+        assert.strictEqual(budget.tokens(origin), 99)
+      }
+    }))
+
   it.scopedLive("two stores on one prefix share one bucket per origin", () =>
     Effect.gen(function*() {
       const server = yield* redisServer

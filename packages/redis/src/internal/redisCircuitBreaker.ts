@@ -172,6 +172,13 @@ for i = 0, #KEYS / per - 1 do
   local key = KEYS[i * per + 1]
   local a = 4 + i * 6
   local write = ARGV[a + 1]
+  -- A key that is not an opening this store wrote (another type, times that are not numbers) is no opening: deleted,
+  -- so that one stray key does not fail the whole call, and with it every origin's sharing.
+  local kind = redis.call("TYPE", key)["ok"]
+  if kind ~= "none" then
+    local times = kind == "hash" and redis.call("HMGET", key, "until", "at") or {}
+    if kind ~= "hash" or not tonumber(times[1]) or not tonumber(times[2]) then redis.call("DEL", key) end
+  end
   if write == "open" then
     local ends = now + tonumber(ARGV[a + 2])
     local current = redis.call("HGET", key, "until")
@@ -189,7 +196,7 @@ for i = 0, #KEYS / per - 1 do
   local held = 0
   for s = 1, slots do
     local slot = KEYS[i * per + 1 + s]
-    if redis.call("GET", slot) == token then
+    if redis.pcall("GET", slot) == token then
       if action == "release" then
         redis.call("DEL", slot)
       else

@@ -172,8 +172,11 @@ local out = {}
 for i = 1, #KEYS do
   local failures = tonumber(ARGV[2 + 2 * i])
   local successes = tonumber(ARGV[3 + 2 * i])
-  local tokens = tonumber(redis.call("GET", KEYS[i]) or max)
-  if tokens > max then tokens = max end
+  -- A key that is not this store's (another type, or not a number) reads as a full bucket, and is replaced by the
+  -- next write: one stray key must not fail the whole call, and with it every origin's sharing.
+  local raw = redis.pcall("GET", KEYS[i])
+  local tokens = type(raw) == "string" and tonumber(raw) or max
+  if tokens > max or tokens < 0 or tokens ~= tokens then tokens = max end
   if failures > 0 or successes > 0 then
     tokens = math.max(0, math.min(max, tokens + successes * ratio) - failures * 1000)
     redis.call("SET", KEYS[i], string.format("%d", tokens), "PX", ttl)
