@@ -144,11 +144,24 @@ const joinTrace = <E>(call: Call<E>, n: number, outcome: unknown): void => {
   if (Option.isSome(parent)) call.traceParent = parent.value
 }
 
-/** The answer a failure carries when it is the platform's `ResponseError` for a status (`filterStatusOk`). */
-const statusAnswer = (cause: Cause.Cause<unknown>): HttpClientResponse.HttpClientResponse | undefined => {
+/**
+ * The answer a failure carries when it is the platform's `ResponseError` for a non-2xx status (`filterStatusOk`)
+ * of this request (its method and URL: the request the error names may carry the attempt's trace headers). A 2xx
+ * the caller's own `filterStatus` refused stays that error, and so does another request's (a token fetch inside the
+ * wrapped client).
+ */
+const statusAnswer = (
+  cause: Cause.Cause<unknown>,
+  request: HttpClientRequest.HttpClientRequest
+): HttpClientResponse.HttpClientResponse | undefined => {
   if (cause._tag !== "Fail") return undefined
   const error = cause.error
-  return HttpClientError.isHttpClientError(error) && error._tag === "ResponseError" && error.reason === "StatusCode" ?
+  if (!HttpClientError.isHttpClientError(error) || error._tag !== "ResponseError" || error.reason !== "StatusCode") {
+    return undefined
+  }
+  const status = error.response.status
+  return (status < 200 || status >= 300) && error.request.url === request.url &&
+      error.request.method === request.method ?
     error.response :
     undefined
 }
@@ -210,7 +223,7 @@ export const sendAttempt = <E>(
     call.send
   // A retrying client hidden under platform combinators finds this attempt's cell when it runs (nesting.ts). A client
   // that reads `AttemptTimeout` is one of ours or a transport, with no retrying client under it.
-  const cell: Cell | undefined = call.readsTimeout ? undefined : { defer: call.defer, claimed: false }
+  const cell: Cell | undefined = call.readsTimeout ? undefined : { defer: call.defer, request, claimed: false }
   const bounded = (request: HttpClientRequest.HttpClientRequest) =>
     call.readsTimeout ?
       send(request) :
@@ -240,7 +253,7 @@ export const sendAttempt = <E>(
     next = {
       onSuccess: own.onSuccess,
       onFailure: (cause) => {
-        const answer = statusAnswer(cause)
+        const answer = statusAnswer(cause, request)
         return answer === undefined ? own.onFailure(cause) : own.onSuccess(answer)
       }
     }

@@ -22,6 +22,15 @@ import * as Context from "effect/Context"
  */
 export interface Cell {
   readonly defer: boolean
+  /**
+   * The request the attempt sends. Platform combinators hand the request a
+   * client's `postprocess` gets on to the client they wrap as it is (they
+   * change it in `preprocess`, which the retry runs first), so the retrying
+   * client this loop wraps gets this very object; a request made by other
+   * code inside the send (a token fetch in a `transformResponse`, an audit
+   * call in a `tap`) is another one, and its client is no concern of the cell.
+   */
+  readonly request: unknown
   claimed: boolean
 }
 
@@ -29,13 +38,13 @@ export interface Cell {
 export class Nesting extends Context.Tag("@http-retry/core/internal/Nesting")<Nesting, Cell>() {}
 
 /**
- * The cell of the attempt a retrying client runs inside, if any; a cell
- * claimed already (by a retrying client above this one) is not this client's
- * concern.
+ * The cell of the attempt a retrying client runs inside, if that attempt
+ * sends this client's own request; a cell claimed already (by a retrying
+ * client above this one) is not this client's concern.
  *
  * @internal
  */
-export const outerCell = (context: Context.Context<never>): Cell | undefined => {
+export const outerCell = (context: Context.Context<never>, request: unknown): Cell | undefined => {
   const cell = Context.getOrElse(context as Context.Context<Nesting>, Nesting, () => undefined)
-  return cell === undefined || cell.claimed ? undefined : cell
+  return cell === undefined || cell.claimed || cell.request !== request ? undefined : cell
 }

@@ -360,7 +360,7 @@ const execute = <E>(
   Effect.withFiberRuntime((fiber) => {
     // Inside an attempt of another retry loop, under platform combinators that hid this client from it: one of the
     // two loops retries, never both (nesting.ts).
-    const outer = outerCell(fiber.currentContext)
+    const outer = outerCell(fiber.currentContext, request)
     if (outer !== undefined) {
       if (!outer.defer) return wrapped.send(request)
       outer.claimed = true

@@ -8,7 +8,18 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as TestClock from "effect/TestClock"
-import { failure, noJitter, observe, requestError, statusError, success, times, url, waits } from "../utils.js"
+import {
+  failure,
+  noJitter,
+  observe,
+  requestError,
+  statusError,
+  success,
+  timeoutError,
+  times,
+  url,
+  waits
+} from "../utils.js"
 
 const { respond } = TestHttpClient
 
@@ -225,4 +236,99 @@ describe("bad arguments to withRetry and HttpRetry.layer", () => {
       }
     })
   }
+})
+
+// The cell an attempt puts in its send's context is for the retrying client it wraps: other requests made inside
+// the send (a token fetch, an audit call) go through their own clients as they would anywhere else.
+describe("requests made inside the send by other code", () => {
+  const byPath = (paths: Record<string, ReadonlyArray<TestHttpClient.Step>>): TestHttpClient.Script => {
+    const seen: Record<string, number> = {}
+    return (request) => {
+      const path = new URL(request.url).pathname
+      const i = seen[path] = (seen[path] ?? 0) + 1
+      const steps = paths[path]
+      return steps[Math.min(i, steps.length) - 1]
+    }
+  }
+  const paths = (requests: ReadonlyArray<TestHttpClient.Request>) =>
+    requests.map((r) => new URL(r.request.url).pathname)
+
+  it.effect("HttpRetry.client: a retrying client called in a tap takes nothing over, and the call is retried", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make(byPath({ "/main": [respond(503)], "/audit": [respond(200)] }))
+      const audit = HttpRetry.withRetry(test.client, noJitter({ maxAttempts: 2 }))
+      const decorated = test.client.pipe(HttpClient.tap(() => Effect.ignore(audit.get("http://api.test/audit"))))
+      const client = yield* HttpRetry.client.pipe(Effect.provideService(HttpClient.HttpClient, decorated))
+      const out = yield* observe(test, client.get("http://api.test/main"))
+      const error = statusError(out.result)
+      assert.strictEqual(error.status, 503)
+      assert.strictEqual(error.attempts, 4)
+      assert.deepStrictEqual(paths(out.requests).filter((p) => p === "/main").length, 4)
+    }))
+
+  it.effect("HttpRetry.request: a retrying client called before the send leaves the attempt timeout in force", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make(byPath({ "/main": [TestHttpClient.hang], "/discover": [respond(200)] }))
+      const discovery = HttpRetry.withRetry(test.client, noJitter())
+      const decorated = test.client.pipe(
+        HttpClient.transformResponse((send) =>
+          Effect.zipRight(Effect.ignore(discovery.get("http://api.test/discover")), send)
+        )
+      )
+      const out = yield* observe(
+        test,
+        HttpRetry.request(HttpClientRequest.get("http://api.test/main"), {
+          attemptTimeout: "300 millis",
+          maxAttempts: 2,
+          jitter: "none"
+        }).pipe(Effect.provideService(HttpClient.HttpClient, decorated))
+      )
+      assert.strictEqual(timeoutError(failure(out.result))._tag, "TimeoutException")
+      assert.strictEqual(out.end, 1600)
+    }))
+
+  it.effect("withRetry: a retrying client called in a tap retries its own request", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make(
+        byPath({ "/main": [respond(200)], "/audit": [respond(503), respond(200)] })
+      )
+      const audit = HttpRetry.withRetry(test.client, noJitter({ maxAttempts: 2 }))
+      const statuses: Array<number> = []
+      const client = test.client.pipe(
+        HttpClient.tap(() => Effect.map(audit.get("http://api.test/audit"), (r) => void statuses.push(r.status))),
+        HttpRetry.withRetry(noJitter())
+      )
+      const out = yield* observe(test, client.get("http://api.test/main"))
+      assert.strictEqual(success(out.result).status, 200)
+      assert.deepStrictEqual(statuses, [200])
+      assert.deepStrictEqual(paths(out.requests), ["/main", "/audit", "/audit"])
+    }))
+
+  it.effect("a 2xx the caller's own filterStatus refused stays its ResponseError", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make([respond(201)])
+      const client = test.client.pipe(HttpClient.filterStatus((s) => s === 200), HttpRetry.withRetry(noJitter()))
+      const out = yield* observe(test, client.get(url))
+      const error = failure(out.result) as { _tag: string; reason: string; response: { status: number } }
+      assert.deepStrictEqual([error._tag, error.reason, error.response.status], ["ResponseError", "StatusCode", 201])
+      assert.strictEqual(out.attempts, 1)
+    }))
+
+  it.effect("another request's status error inside the send is not this call's answer", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make(byPath({ "/ok": [respond(200)], "/token": [respond(503)] }))
+      const tokens = test.client.pipe(HttpClient.filterStatusOk)
+      const client = test.client.pipe(
+        HttpClient.transformResponse((send) => Effect.zipRight(tokens.get("http://api.test/token"), send)),
+        HttpRetry.withRetry(noJitter())
+      )
+      const out = yield* observe(test, client.get("http://api.test/ok"))
+      const error = failure(out.result) as { _tag: string; reason: string; request: { url: string } }
+      assert.deepStrictEqual([error._tag, error.reason, error.request.url], [
+        "ResponseError",
+        "StatusCode",
+        "http://api.test/token"
+      ])
+      assert.strictEqual(out.attempts, 1)
+    }))
 })
