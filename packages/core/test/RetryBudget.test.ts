@@ -89,15 +89,17 @@ describe.concurrent("RetryBudget", () => {
         assert.strictEqual(budget.tokens("http://a.test"), 2)
       }))
 
-    it.effect("past 4,096 origins below maxTokens, the one that went below first is forgotten (full again)", () =>
+    it.effect("past 4,096 origins below maxTokens, the one whose last failure is oldest is forgotten (full again)", () =>
       Effect.gen(function*() {
         const budget = yield* RetryBudget.make({ maxTokens: 10 })
         for (let i = 0; i < 4096; i++) budget.record(`http://down-${i}.test`, "failure")
+        // down-0 went below first but fails again: it keeps its count, and down-1 is the one forgotten.
         budget.record("http://down-0.test", "failure")
         assert.strictEqual(budget.tokens("http://down-0.test"), 8)
         budget.record("http://down-4096.test", "failure")
-        assert.strictEqual(budget.tokens("http://down-0.test"), 10)
-        assert.strictEqual(budget.tokens("http://down-1.test"), 9)
+        assert.strictEqual(budget.tokens("http://down-0.test"), 8)
+        assert.strictEqual(budget.tokens("http://down-1.test"), 10)
+        assert.strictEqual(budget.tokens("http://down-2.test"), 9)
         assert.strictEqual(budget.tokens("http://down-4096.test"), 9)
       }))
 

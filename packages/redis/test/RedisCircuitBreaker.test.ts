@@ -66,6 +66,20 @@ const eventually = <A>(check: Effect.Effect<A>, holds: (a: A) => boolean, within
   })
 
 describe("RedisCircuitBreaker options", () => {
+  it("takes the connection strings ioredis reads: a URL, host:port, a port, a socket path", () => {
+    for (
+      const redis of [
+        "redis://cache.internal:6379/2",
+        "rediss://u:p@cache.internal",
+        "localhost:6379",
+        "6379",
+        "/run/redis.sock"
+      ]
+    ) {
+      assert.isTrue(Either.isRight(RedisCircuitBreaker.validate({ redis })), redis)
+    }
+  })
+
   it("names the field and the value of a bad option", () => {
     const cases: Array<[RedisCircuitBreaker.Options, string]> = [
       [
@@ -81,15 +95,15 @@ describe("RedisCircuitBreaker options", () => {
       // ioredis' TypeError; a number or an object that is not a client connected to localhost or threw later).
       [
         { redis: 16393 as unknown as string },
-        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, a Unix socket path, or ioredis options, got 16393"
+        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got 16393"
       ],
       [
         { redis: "http://127.0.0.1:6379" },
-        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, a Unix socket path, or ioredis options, got \"http://127.0.0.1:6379\""
+        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"http://127.0.0.1:6379\""
       ],
       [
         { redis: "redis://app:S3CRET@host:63 79/0" },
-        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, a Unix socket path, or ioredis options, got \"…@host:63 79/0\""
+        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"…@host:63 79/0\""
       ],
       [
         { client: {} as unknown as Redis },
@@ -384,7 +398,10 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
 
   it.scopedLive("Redis losing an opening still open (a flush, a restart) closes nothing: the next sync writes it back", () =>
     Effect.gen(function*() {
-      const { stores: [a, b], server, keyPrefix } = yield* storesOn(2, { breaker: { openFor: "1 minute" } })
+      const { stores: [a, b], server, keyPrefix } = yield* storesOn(2, {
+        breaker: { openFor: "1 minute" },
+        syncInterval: "1 second"
+      })
       assert.strictEqual(b.service.admit(origin, Date.now())._tag, "Pass")
       failFive(a.service, Date.now())
       yield* a.sync

@@ -47,6 +47,20 @@ const scriptCalls = (admin: Redis) =>
   })
 
 describe("RedisRetryBudget options", () => {
+  it("takes the connection strings ioredis reads: a URL, host:port, a port, a socket path", () => {
+    for (
+      const redis of [
+        "redis://cache.internal:6379/2",
+        "rediss://u:p@cache.internal",
+        "localhost:6379",
+        "6379",
+        "/run/redis.sock"
+      ]
+    ) {
+      assert.isTrue(Either.isRight(RedisRetryBudget.validate({ redis })), redis)
+    }
+  })
+
   it("names the field and the value of a bad option", () => {
     const cases: Array<[RedisRetryBudget.Options, string]> = [
       [{ budget: { maxTokens: 0 } }, "RedisRetryBudget: budget.maxTokens must be more than 0, at most 1000, got 0"],
@@ -64,15 +78,15 @@ describe("RedisRetryBudget options", () => {
       // ioredis' TypeError; a number or an object that is not a client connected to localhost or threw later).
       [
         { redis: 16393 as unknown as string },
-        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, a Unix socket path, or ioredis options, got 16393"
+        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got 16393"
       ],
       [
         { redis: "http://127.0.0.1:6379" },
-        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, a Unix socket path, or ioredis options, got \"http://127.0.0.1:6379\""
+        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"http://127.0.0.1:6379\""
       ],
       [
         { redis: "redis://app:S3CRET@host:63 79/0" },
-        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, a Unix socket path, or ioredis options, got \"…@host:63 79/0\""
+        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"…@host:63 79/0\""
       ],
       [
         { client: {} as unknown as Redis },

@@ -9,7 +9,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import { dual, identity } from "effect/Function"
+import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
@@ -445,18 +445,23 @@ export const withRetry: {
     policy?: RetryPolicy.RetryPolicy,
     options?: HttpRetry.RetryOptions<E, R2>
   ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2>
-} = dual(
-  (args) => Predicate.hasProperty(args[0], HttpClient.TypeId),
-  <E, R, R2>(
-    self: HttpClient.HttpClient.With<E, R>,
-    policy: RetryPolicy.RetryPolicy = policyInternal.defaults,
-    options?: HttpRetry.RetryOptions<E, R2>
-  ): HttpClient.HttpClient.With<HttpRetry.RetryError<E>, R | R2> => {
-    checkArguments(policy, options, false)
+} = function(...args: ReadonlyArray<unknown>) {
+  // Not `dual`: bad arguments throw where they are written, data-last too (as `withHedging`'s).
+  const wrap = (self: HttpClient.HttpClient.With<unknown, unknown>, policy: unknown, options: unknown) =>
     // Re-wrapping keeps the client's hedging: it is not part of the policy.
-    return retrying(self, policy, options, isRetrying(self) ? self[RetryingTypeId].hedging : undefined)
+    retrying(
+      self,
+      (policy ?? policyInternal.defaults) as RetryPolicy.RetryPolicy,
+      options as HttpRetry.RetryOptions<unknown, unknown> | undefined,
+      isRetrying(self) ? self[RetryingTypeId].hedging : undefined
+    )
+  if (Predicate.hasProperty(args[0], HttpClient.TypeId)) {
+    checkArguments(args[1], args[2], false)
+    return wrap(args[0] as HttpClient.HttpClient.With<unknown, unknown>, args[1], args[2])
   }
-)
+  checkArguments(args[0], args[1], false)
+  return (self: HttpClient.HttpClient.With<unknown, unknown>) => wrap(self, args[0], args[1])
+} as never
 
 /**
  * A retrying client over `self` (over its inner client if it already retries), hedged when `hedging` is given.

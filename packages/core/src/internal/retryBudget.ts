@@ -175,8 +175,8 @@ export const originOf = (url: string): string => {
 /**
  * The buckets of this process. Only origins below `maxTokens` have an entry:
  * one that refills is dropped, so a client that has talked to many healthy
- * origins keeps nothing for them. Past `MAX_ORIGINS` entries, the one that
- * first went below `maxTokens` is forgotten (full again) when another does.
+ * origins keeps nothing for them. Past `MAX_ORIGINS` entries, the one whose
+ * last failure is the oldest is forgotten (full again) when another goes below.
  */
 class LocalBudget implements Api.Service {
   private readonly buckets = new Map<string, number>()
@@ -193,8 +193,11 @@ class LocalBudget implements Api.Service {
       if (left + this.refund >= this.max) this.buckets.delete(origin)
       else this.buckets.set(origin, left + this.refund)
     } else {
-      if (left === undefined && this.buckets.size >= MAX_ORIGINS) {
-        this.buckets.delete(this.buckets.keys().next().value!)
+      // Kept in the order of their last failure: the one forgotten past MAX_ORIGINS is the one that failed longest ago.
+      if (left === undefined) {
+        if (this.buckets.size >= MAX_ORIGINS) this.buckets.delete(this.buckets.keys().next().value!)
+      } else {
+        this.buckets.delete(origin)
       }
       this.buckets.set(origin, Math.max(0, (left ?? this.max) - SCALE))
     }

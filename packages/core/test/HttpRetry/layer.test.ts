@@ -220,8 +220,8 @@ describe("bad arguments to withRetry and HttpRetry.layer", () => {
       "Invalid retry policy: options.tracing = \"no\" (expected true or false)"
     ],
     [
-      "an onRetry that is not a function",
-      () => client.pipe(HttpRetry.withRetry(undefined, { onRetry: "log" } as never)),
+      "an onRetry that is not a function, written data-last (checked before a client is given)",
+      () => HttpRetry.withRetry(undefined, { onRetry: "log" } as never),
       "Invalid retry policy: options.onRetry = \"log\" (expected a function)"
     ]
   ]
@@ -250,7 +250,7 @@ describe("requests made inside the send by other code", () => {
       return steps[Math.min(i, steps.length) - 1]
     }
   }
-  const paths = (requests: ReadonlyArray<TestHttpClient.Request>) =>
+  const paths = (requests: ReadonlyArray<TestHttpClient.Recorded>) =>
     requests.map((r) => new URL(r.request.url).pathname)
 
   it.effect("HttpRetry.client: a retrying client called in a tap takes nothing over, and the call is retried", () =>

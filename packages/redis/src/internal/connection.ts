@@ -110,10 +110,11 @@ const shownRedis = (redis: string): string => {
 }
 
 /**
- * What is wrong with the `redis` and `client` options, if anything: `redis` is a `redis://` or `rediss://` URL that
- * parses, a Unix socket path, or ioredis' options object; `client` is an ioredis client. Checked where the options
- * are, so that a bad one is the store's typed error rather than ioredis' throw (whose `input` holds the password)
- * or a silent connection to localhost.
+ * What is wrong with the `redis` and `client` options, if anything: `redis` is a string ioredis reads (a
+ * `redis://` or `rediss://` URL that parses, or `host:port`, a port, a socket path) or ioredis' options object;
+ * `client` is an ioredis client (or one like it: `on` and `ping`). Checked where the options are, so that a bad one
+ * is the store's typed error rather than ioredis' throw (whose `input` holds the password) or a silent connection
+ * to localhost.
  *
  * @internal
  */
@@ -121,13 +122,19 @@ export const connectionProblem = (
   options: { readonly client?: unknown; readonly redis?: unknown }
 ): { readonly field: string; readonly value: unknown; readonly expected: string } | undefined => {
   const { client, redis } = options
-  if (client !== undefined && !(client instanceof Redis)) {
+  if (
+    client !== undefined &&
+    !(typeof client === "object" && client !== null &&
+      typeof (client as Record<string, unknown>).on === "function" &&
+      typeof (client as Record<string, unknown>).ping === "function")
+  ) {
     return { field: "client", value: client, expected: "an ioredis client (new Redis(...))" }
   }
   if (redis === undefined || (typeof redis === "object" && redis !== null && !Array.isArray(redis))) return undefined
-  const expected = "a redis:// or rediss:// URL, a Unix socket path, or ioredis options"
-  if (typeof redis !== "string") return { field: "redis", value: redis, expected }
-  if (redis.startsWith("/")) return undefined
+  const expected = "a redis:// or rediss:// URL, host:port, a socket path, or ioredis options"
+  if (typeof redis !== "string" || redis.trim() === "") return { field: "redis", value: redis, expected }
+  // Without a scheme ioredis reads host:port, a port or a path itself.
+  if (!redis.includes("://")) return undefined
   let url: URL
   try {
     url = new URL(redis)

@@ -589,9 +589,10 @@ export const makeStore = (
           "HalfOpen"
         if (id === "") {
           if (e.opening === undefined || !e.shared) return Effect.void
-          if (now < e.opening.openUntil) {
-            // Gone while still open: no probe can have closed it (probes go once it ends), so Redis lost it (a
-            // restart, a flush). It stays open here, and is written again at the next sync for the others.
+          if (now < e.opening.openUntil - intervalMillis) {
+            // Gone while still open (by more than a sync, which this process' view of its end may lag): no probe can
+            // have closed it (probes go once it ends), so Redis lost it (a restart, a flush). It stays open here, and
+            // is written again at the next sync for the others.
             e.shared = false
             e.sharedUntil = ""
             if (e.write === undefined) e.write = "open"
