@@ -102,6 +102,20 @@ describe("proxy: a URL", () => {
       assert.deepStrictEqual(seen(proxy), [`CONNECT ${authority(server)}`])
     }))
 
+  it.scopedLive("a proxy that drops the tunnel: one CONNECT per attempt, retried on the backoff, not a reconnect loop", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => ok)
+      const proxy = yield* serveProxy({ dropTunnels: true })
+      const error = yield* Effect.flip(send(
+        NodeHttpRetry.layer({ policy: fast({ maxAttempts: 3, attemptTimeout: "2 seconds" }), proxy: proxy.url }),
+        HttpClientRequest.get(server.url)
+      ))
+      assert.isTrue(HttpClientError.isHttpClientError(error) && error._tag === "RequestError", String(error))
+      assert.strictEqual(TransportFailure.classify(error as HttpClientError.RequestError)?.kind, "ConnectionReset")
+      assert.deepStrictEqual(seen(proxy), Array.from({ length: 3 }, () => `CONNECT ${authority(server)}`))
+      assert.strictEqual(server.requests.length, 0)
+    }))
+
   it.scopedLive("tls applies to the upstream: an https server behind the proxy is verified with tls.ca", () =>
     Effect.gen(function*() {
       const trusted = yield* serveHttps(() => ok)

@@ -245,12 +245,31 @@ const pools = new WeakMap<Undici.Dispatcher, Set<Undici.Pool | Undici.Client>>()
 /** undici's own factory for an agent's pools, recording each in `made`; pools that have ended are let go. */
 const recordingFactory = (made: Set<Undici.Pool | Undici.Client>) => (origin: URL | string, options: object) => {
   for (const pool of made) if (pool.destroyed) made.delete(pool)
+  const tunnel = (options as Undici.Pool.Options).connect
+  // A proxy agent's connect is its tunnel (CONNECT through the proxy). A proxy that closes the tunnel without an
+  // answer fails it with UND_ERR_SOCKET, which undici's client takes as a socket error to reconnect after, at once:
+  // a thousand CONNECTs a second until the attempt timed out. Told as a reset, it fails the request, and the retry
+  // decides when to try again.
+  if (typeof tunnel === "function") {
+    options = {
+      ...options,
+      connect: ((opts, callback) =>
+        tunnel(opts, (error, socket) =>
+          (error as { code?: unknown } | null)?.code === "UND_ERR_SOCKET" ?
+            callback(tunnelDropped(error!), null) :
+            callback(error as never, socket as never))) satisfies Undici.buildConnector.connector
+    }
+  }
   const pool = (options as Undici.Pool.Options).connections === 1 ?
     new Undici.Client(origin, options) :
     new Undici.Pool(origin, options)
   made.add(pool)
   return pool
 }
+
+/** A tunnel the proxy closed without an answer, as the reset it is (`ECONNRESET`), with undici's error as its cause. */
+const tunnelDropped = (error: Error): Error =>
+  Object.assign(new Error(`the proxy closed the tunnel: ${error.message}`, { cause: error }), { code: "ECONNRESET" })
 
 /** Destroys the dispatcher, and every pool it made that it no longer knows. */
 const destroyDispatcher = (dispatcher: Undici.Dispatcher): Promise<unknown> =>

@@ -30,6 +30,8 @@ export interface ProxiedRequest {
 export interface Options {
   /** Require these in `Proxy-Authorization: Basic ...`. */
   readonly credentials?: { readonly username: string; readonly password: string }
+  /** Close every CONNECT's connection without an answer, as a proxy that drops tunnels does. */
+  readonly dropTunnels?: boolean
 }
 
 export interface TestProxy {
@@ -103,6 +105,7 @@ export const start = (options: Options = {}): Promise<TestProxy> => {
     const target = authorityForm(req.url!)
     const refusal = admit(req, target)
     socket.on("error", () => {})
+    if (options?.dropTunnels === true) return socket.destroy()
     if (refusal !== undefined) {
       return socket.end(`HTTP/1.1 ${refusal} ${http.STATUS_CODES[refusal]}\r\n${challenge(refusal)}\r\n`)
     }
