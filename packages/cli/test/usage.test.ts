@@ -33,6 +33,8 @@ const bad: ReadonlyArray<{ readonly args: ReadonlyArray<string>; readonly says: 
   { args: ["--retry-delay", "1", "--base-delay", "1"], says: ["--retry-delay", "--base-delay"] },
   { args: ["-X", "GET", "-X", "PUT"], says: ["-X", "more than once"] },
   { args: ["-sZ"], says: ["-Z", "unknown option"] },
+  { args: ["-sX"], says: ["-X", "missing value"] },
+  { args: ["-so"], says: ["-o", "missing value"] },
   { args: ["--wizard"], says: ["--wizard", "unknown option"] }
 ]
 

@@ -138,6 +138,22 @@ describe("HttpRetry.withHedging", () => {
         assert.strictEqual(yield* success(out.result).text, "third")
       }))
 
+    it.effect("... whatever the round's last failure is (a 500, a reset)", () =>
+      Effect.gen(function*() {
+        for (const last of [respond(500), fail("ECONNRESET")]) {
+          const out = yield* runHedged(
+            [
+              delayed("1500 millis", respond(503, { headers: { "retry-after": "30" } })),
+              delayed("1200 millis", last),
+              ok("third")
+            ],
+            { delay: "1 second" },
+            noJitter({ baseDelay: "100 millis", maxRetryAfter: "1 minute" })
+          )
+          assert.deepStrictEqual(out.at, [0, 1000, 31500])
+        }
+      }))
+
     it.effect("a round interrupted while onHedge runs counts no hedge sent, and sends none", () =>
       Effect.gen(function*() {
         const url = freshUrl()

@@ -106,6 +106,18 @@ describe("RedisCircuitBreaker options", () => {
         "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"…@host:63 79/0\""
       ],
       [
+        { redis: "app:S3CRET@cache.internal:63 79" },
+        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"…@cache.internal:63 79\""
+      ],
+      [
+        { redis: "redis:/cache.internal:6379" },
+        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"redis:/cache.internal:6379\""
+      ],
+      [
+        { client: { on: () => {}, ping: () => {} } as unknown as Redis },
+        "RedisCircuitBreaker: client must be an ioredis client (new Redis(...)), got object"
+      ],
+      [
         { client: {} as unknown as Redis },
         "RedisCircuitBreaker: client must be an ioredis client (new Redis(...)), got object"
       ],
@@ -383,7 +395,9 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
       const { stores: [a, b], server, keyPrefix } = yield* storesOn(2)
       const stray = "http://stray.test", garbled = "http://garbled.test"
       yield* Effect.promise(() => server.admin.set(`${keyPrefix}open:${stray}`, "x"))
-      yield* Effect.promise(() => server.admin.hset(`${keyPrefix}open:${garbled}`, "id", "1", "until", "soon"))
+      yield* Effect.promise(() =>
+        server.admin.hset(`${keyPrefix}open:${garbled}`, "id", "1", "until", "nan", "at", "inf")
+      )
       for (const store of [a, b]) {
         for (const o of [stray, garbled, origin]) assert.strictEqual(store.service.admit(o, Date.now())._tag, "Pass")
       }
@@ -394,6 +408,7 @@ describe.skipIf(!available)("RedisCircuitBreaker on a real redis-server", () => 
       assert.strictEqual(b.service.status(stray, Date.now())._tag, "Closed")
       assert.strictEqual(b.service.status(garbled, Date.now())._tag, "Closed")
       assert.strictEqual(yield* Effect.promise(() => server.admin.exists(`${keyPrefix}open:${stray}`)), 0)
+      assert.strictEqual(yield* Effect.promise(() => server.admin.exists(`${keyPrefix}open:${garbled}`)), 0)
     }))
 
   it.scopedLive("Redis losing an opening still open (a flush, a restart) closes nothing: the next sync writes it back", () =>

@@ -89,6 +89,18 @@ describe("RedisRetryBudget options", () => {
         "RedisRetryBudget: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"…@host:63 79/0\""
       ],
       [
+        { redis: "app:S3CRET@cache.internal:63 79" },
+        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"…@cache.internal:63 79\""
+      ],
+      [
+        { redis: "redis:/cache.internal:6379" },
+        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"redis:/cache.internal:6379\""
+      ],
+      [
+        { client: { on: () => {}, ping: () => {} } as unknown as Redis },
+        "RedisRetryBudget: client must be an ioredis client (new Redis(...)), got object"
+      ],
+      [
         { client: {} as unknown as Redis },
         "RedisRetryBudget: client must be an ioredis client (new Redis(...)), got object"
       ],

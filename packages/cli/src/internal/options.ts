@@ -449,6 +449,11 @@ const otherBuiltIns: Record<string, string> = {
  * left as it is, for `stray` to name; a value (after a valued option, or
  * after `--`) is never read as options.
  */
+/** Whether `token` is an option written alone that takes the next argument as its value (`-X`, `--max-time`). */
+const takesValue = (token: string): boolean =>
+  (token.startsWith("--") && !token.includes("=") && byLong.get(token.slice(2))?.value !== undefined) ||
+  (token.length === 2 && token.startsWith("-") && byShort.get(token[1])?.value !== undefined)
+
 const expandShort = (args: ReadonlyArray<string>): Array<string> => {
   const out: Array<string> = []
   for (let i = 0; i < args.length; i++) {
@@ -457,10 +462,7 @@ const expandShort = (args: ReadonlyArray<string>): Array<string> => {
       out.push(...args.slice(i))
       break
     }
-    const valued =
-      (token.startsWith("--") && !token.includes("=") && byLong.get(token.slice(2))?.value !== undefined) ||
-      (token.length === 2 && byShort.get(token[1])?.value !== undefined)
-    if (valued) {
+    if (takesValue(token)) {
       out.push(token)
       if (i + 1 < args.length) out.push(args[++i])
       continue
@@ -494,8 +496,9 @@ const expandShort = (args: ReadonlyArray<string>): Array<string> => {
  *
  * @internal
  */
-export const parse = (args: ReadonlyArray<string>): Effect.Effect<Parsed | "help" | "version", UsageError> =>
-  Descriptor.parse(command, ["http-retry", ...expandShort(args)], cliConfig).pipe(
+export const parse = (written: ReadonlyArray<string>): Effect.Effect<Parsed | "help" | "version", UsageError> => {
+  const args = expandShort(written)
+  return Descriptor.parse(command, ["http-retry", ...args], cliConfig).pipe(
     Effect.mapError((error) =>
       ValidationError.isMissingValue(error) ?
         usage(undefined, "missing the URL to request (see --help)") :
@@ -514,12 +517,16 @@ export const parse = (args: ReadonlyArray<string>): Effect.Effect<Parsed | "help
       // @effect/cli finds its built-ins only in a command line it can otherwise place; help still wins, as with curl.
       if (unplaced.some((token) => token === "-h" || token === "--help")) return Effect.succeed("help")
       if (unplaced.includes("--version")) return Effect.succeed("version")
-      const token = unplaced[0]
-      if (token !== undefined) return Effect.fail(stray(token, token === args[args.length - 1]))
+      // A valued option last, with no value after it, is what went wrong: the tokens before it were left unplaced
+      // only because of it.
+      const last = args[args.length - 1]
+      const token = last !== undefined && unplaced.includes(last) && takesValue(last) ? last : unplaced[0]
+      if (token !== undefined) return Effect.fail(stray(token, token === last))
       return Effect.succeed({ options, url })
     }),
     Effect.provide(parseServices)
   )
+}
 
 // --- Checked settings ---------------------------------------------------------
 

@@ -17,6 +17,7 @@ import type { Cell } from "./nesting.js"
 import * as Redact from "./redact.js"
 import { isRequestError, redactRequestError } from "./redactedErrors.js"
 import * as RedactingTracer from "./redactingTracer.js"
+import { originOf } from "./retryBudget.js"
 import { withinTimeout } from "./timeout.js"
 
 // Sending one attempt through the wrapped client: its span and trace, and
@@ -146,9 +147,9 @@ const joinTrace = <E>(call: Call<E>, n: number, outcome: unknown): void => {
 
 /**
  * The answer a failure carries when it is the platform's `ResponseError` for a non-2xx status (`filterStatusOk`)
- * of this request (its method and URL: the request the error names may carry the attempt's trace headers). A 2xx
- * the caller's own `filterStatus` refused stays that error, and so does another request's (a token fetch inside the
- * wrapped client).
+ * of a request to this request's origin: this one, or a redirect hop from it (another path, a 303's GET). A 2xx the
+ * caller's own `filterStatus` refused stays that error, and so does one from another origin (a token fetch to an
+ * auth server inside the wrapped client).
  */
 const statusAnswer = (
   cause: Cause.Cause<unknown>,
@@ -160,8 +161,7 @@ const statusAnswer = (
     return undefined
   }
   const status = error.response.status
-  return (status < 200 || status >= 300) && error.request.url === request.url &&
-      error.request.method === request.method ?
+  return (status < 200 || status >= 300) && originOf(error.request.url) === originOf(request.url) ?
     error.response :
     undefined
 }
@@ -221,13 +221,20 @@ export const sendAttempt = <E>(
         return call.send(request)
       }) :
     call.send
-  // A retrying client hidden under platform combinators finds this attempt's cell when it runs (nesting.ts). A client
-  // that reads `AttemptTimeout` is one of ours or a transport, with no retrying client under it.
-  const cell: Cell | undefined = call.readsTimeout ? undefined : { defer: call.defer, request, claimed: false }
+  // A retrying client hidden under platform combinators finds this attempt's cell when it runs (nesting.ts): made with
+  // the request as sent (with trace headers, when this attempt records the span). A client that reads
+  // `AttemptTimeout` is one of ours or a transport, with no retrying client under it.
+  let cell: Cell | undefined
   const bounded = (request: HttpClientRequest.HttpClientRequest) =>
     call.readsTimeout ?
       send(request) :
-      withinTimeout(send(request), fiber, timeoutMillis, onTimeout, cell)
+      withinTimeout(
+        send(request),
+        fiber,
+        timeoutMillis,
+        onTimeout,
+        cell = { defer: call.defer, request, claimed: false }
+      )
   const sent = !traceable ?
     bounded(request) :
     call.innerSpans ?
@@ -258,12 +265,12 @@ export const sendAttempt = <E>(
       }
     }
   }
-  if (cell !== undefined && call.defer) {
+  if (!call.readsTimeout && call.defer) {
     // A retrying client under this one took the call over: its outcome is the call's, as it is.
     const own = next
     next = {
-      onSuccess: (response) => cell.claimed ? Effect.succeed(response) : own.onSuccess(response),
-      onFailure: (cause) => cell.claimed ? Effect.failCause(cause) : own.onFailure(cause)
+      onSuccess: (response) => cell?.claimed === true ? Effect.succeed(response) : own.onSuccess(response),
+      onFailure: (cause) => cell?.claimed === true ? Effect.failCause(cause) : own.onFailure(cause)
     }
   }
   const silence = !call.tracing && call.innerSpans

@@ -78,6 +78,11 @@ export interface Input {
   readonly backoffMillis: number
   /** The wait a valid `Retry-After` header asks for, if the answer has one. */
   readonly retryAfterMillis: number | undefined
+  /**
+   * What is left of the wait a `Retry-After` on a 429 or 503 asked for on an answer dropped from this hedged round
+   * (hedge.ts), whatever the round's own failure: the server asked for it, and it still holds.
+   */
+  readonly retryAfterHeldMillis?: number | undefined
 }
 
 const isReplayable = (request: HttpClientRequest.HttpClientRequest): boolean => {
@@ -140,6 +145,12 @@ export const decide = (input: Input): Decision => {
       delayMillis = retryAfter
       source = "Retry-After"
     }
+  }
+  const held = input.retryAfterHeldMillis
+  if (held !== undefined && policy.retryAfter && held > delayMillis) {
+    if (held > plan.maxRetryAfterMillis) return giveUp("RetryAfterTooLong")
+    delayMillis = held
+    source = "Retry-After"
   }
   const left = plan.maxElapsedMillis - input.elapsedMillis - delayMillis
   if (left <= 0) return giveUp(source === "Retry-After" ? "RetryAfterTooLong" : "DeadlineExceeded")

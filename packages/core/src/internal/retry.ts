@@ -154,15 +154,10 @@ const afterFailure = <E>(
         retryAfterMillis = Duration.toMillis(parsed.delay)
       }
     }
-    // A longer wait asked for by an answer dropped from this hedged round (hedge.ts) stands too.
+    // The wait asked for by an answer dropped from this hedged round (hedge.ts) holds whatever this failure is.
     const dropped = call.retryAfterUntil
-    if (dropped !== undefined) {
-      call.retryAfterUntil = undefined
-      if (dropped - now > (retryAfterMillis ?? 0)) {
-        retryAfterMillis = dropped - now
-        hint = Option.some(Duration.millis(retryAfterMillis))
-      }
-    }
+    call.retryAfterUntil = undefined
+    const retryAfterHeldMillis = dropped !== undefined && dropped > now ? dropped - now : undefined
     const decide = (random: number) => {
       const decision = Decision.decide({
         plan,
@@ -172,7 +167,8 @@ const afterFailure = <E>(
         lastAttemptMillis: now - startMillis,
         failure: Decision.classify(failure),
         backoffMillis: backoffMillis(plan, n, random),
-        retryAfterMillis
+        retryAfterMillis,
+        retryAfterHeldMillis
       })
       // A breaker open past the wait: give up now rather than wait for an attempt it would not send. Asked before
       // the budget, which then records the failure without granting (and counting) a retry that will not go.

@@ -314,12 +314,40 @@ describe("requests made inside the send by other code", () => {
       assert.strictEqual(out.attempts, 1)
     }))
 
-  it.effect("another request's status error inside the send is not this call's answer", () =>
+  it.effect("a filterStatusOk over redirects: the 503 at the chain's end is the answer, and retried", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make(
+        byPath({ "/a": [respond(302, { headers: { location: "/b" } })], "/b": [respond(503)] })
+      )
+      const client = test.client.pipe(
+        HttpRetry.followRedirects(),
+        HttpClient.filterStatusOk,
+        HttpRetry.withRetry(noJitter({ maxAttempts: 3 }))
+      )
+      const out = yield* observe(test, client.get("http://api.test/a"))
+      const error = statusError(out.result)
+      assert.deepStrictEqual([error.status, error.attempts, error.reason], [503, 3, "AttemptsExhausted"])
+      assert.deepStrictEqual(paths(out.requests), ["/a", "/b", "/a", "/b", "/a", "/b"])
+    }))
+
+  it.effect("a nested client under a client that records no span is found with the request as sent", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make(times(10, TestHttpClient.fail("ECONNRESET")))
+      const client = HttpRetry.withRetry(test.client, noJitter({ maxAttempts: 2 })).pipe(
+        HttpClient.tap(() => Effect.void),
+        HttpRetry.withNoSpans,
+        HttpRetry.withRetry(noJitter({ maxAttempts: 3, baseDelay: "100 millis" }))
+      )
+      const out = yield* observe(test, client.get(url))
+      assert.deepStrictEqual(out.at, [0, 100, 300])
+    }))
+
+  it.effect("another origin's status error inside the send is not this call's answer", () =>
     Effect.gen(function*() {
       const test = yield* TestHttpClient.make(byPath({ "/ok": [respond(200)], "/token": [respond(503)] }))
       const tokens = test.client.pipe(HttpClient.filterStatusOk)
       const client = test.client.pipe(
-        HttpClient.transformResponse((send) => Effect.zipRight(tokens.get("http://api.test/token"), send)),
+        HttpClient.transformResponse((send) => Effect.zipRight(tokens.get("http://auth.test/token"), send)),
         HttpRetry.withRetry(noJitter())
       )
       const out = yield* observe(test, client.get("http://api.test/ok"))
@@ -327,7 +355,7 @@ describe("requests made inside the send by other code", () => {
       assert.deepStrictEqual([error._tag, error.reason, error.request.url], [
         "ResponseError",
         "StatusCode",
-        "http://api.test/token"
+        "http://auth.test/token"
       ])
       assert.strictEqual(out.attempts, 1)
     }))

@@ -94,25 +94,18 @@ export const shapeProblem = (
 }
 
 /**
- * A `redis` URL as an error may show it: its password (when it parses) replaced, or, when it does not parse, only
- * the host-like text after its last `@`.
+ * A `redis` string as an error may show it: without what comes before its last `@` (a user and a password, or a
+ * token), which only a URL that parses could tell apart.
  */
 const shownRedis = (redis: string): string => {
-  try {
-    const url = new URL(redis)
-    if (url.password === "") return redis
-    url.password = "<redacted>"
-    return url.href
-  } catch {
-    const at = redis.lastIndexOf("@")
-    return at < 0 ? redis : `…@${redis.slice(at + 1)}`
-  }
+  const at = redis.lastIndexOf("@")
+  return at < 0 ? redis : `…@${redis.slice(at + 1)}`
 }
 
 /**
  * What is wrong with the `redis` and `client` options, if anything: `redis` is a string ioredis reads (a
  * `redis://` or `rediss://` URL that parses, or `host:port`, a port, a socket path) or ioredis' options object;
- * `client` is an ioredis client (or one like it: `on` and `ping`). Checked where the options are, so that a bad one
+ * `client` is an ioredis client (from this package's copy of ioredis or another). Checked where the options are, so that a bad one
  * is the store's typed error rather than ioredis' throw (whose `input` holds the password) or a silent connection
  * to localhost.
  *
@@ -122,22 +115,22 @@ export const connectionProblem = (
   options: { readonly client?: unknown; readonly redis?: unknown }
 ): { readonly field: string; readonly value: unknown; readonly expected: string } | undefined => {
   const { client, redis } = options
-  if (
-    client !== undefined &&
-    !(typeof client === "object" && client !== null &&
-      typeof (client as Record<string, unknown>).on === "function" &&
-      typeof (client as Record<string, unknown>).ping === "function")
-  ) {
+  if (client !== undefined && !isIoredis(client)) {
     return { field: "client", value: client, expected: "an ioredis client (new Redis(...))" }
   }
   if (redis === undefined || (typeof redis === "object" && redis !== null && !Array.isArray(redis))) return undefined
   const expected = "a redis:// or rediss:// URL, host:port, a socket path, or ioredis options"
   if (typeof redis !== "string" || redis.trim() === "") return { field: "redis", value: redis, expected }
-  // Without a scheme ioredis reads host:port, a port or a path itself.
-  if (!redis.includes("://")) return undefined
+  // A socket path, or a port alone, as ioredis reads them.
+  if (redis.startsWith("/") || /^\d+$/.test(redis)) return undefined
+  // A scheme with one slash (`redis:/host`) would be read by ioredis as a host named after the scheme.
+  if (!redis.includes("://") && /^[a-z][a-z\d+.-]*:\//i.test(redis)) {
+    return { field: "redis", value: shownRedis(redis), expected }
+  }
+  // host:port and the rest: ioredis reads them as the URL they are after `redis://`, and throws when that does not parse.
   let url: URL
   try {
-    url = new URL(redis)
+    url = new URL(redis.includes("://") ? redis : `redis://${redis}`)
   } catch {
     return { field: "redis", value: shownRedis(redis), expected }
   }
@@ -145,6 +138,17 @@ export const connectionProblem = (
     return { field: "redis", value: shownRedis(redis), expected }
   }
   return undefined
+}
+
+/** An ioredis client, from this package's copy of ioredis or another: the methods and state the stores use. */
+const isIoredis = (client: unknown): boolean => {
+  if (client instanceof Redis) return true
+  if (typeof client !== "object" || client === null) return false
+  const c = client as Record<string, unknown>
+  return typeof c.status === "string" &&
+    ["on", "once", "off", "evalsha", "eval", "ping", "quit", "disconnect"].every((method) =>
+      typeof c[method] === "function"
+    )
 }
 
 /**

@@ -160,7 +160,11 @@ export const validate = (options: Api.Options = {}): Either.Either<Resolved, Red
  *
  * @internal
  */
-export const script = `local slots = tonumber(ARGV[1])
+export const script = `local function finite(text)
+  local n = tonumber(text)
+  return n ~= nil and n == n and n ~= math.huge and n ~= -math.huge
+end
+local slots = tonumber(ARGV[1])
 local margin = tonumber(ARGV[2])
 local lease = tonumber(ARGV[3])
 local token = ARGV[4]
@@ -177,7 +181,7 @@ for i = 0, #KEYS / per - 1 do
   local kind = redis.call("TYPE", key)["ok"]
   if kind ~= "none" then
     local times = kind == "hash" and redis.call("HMGET", key, "until", "at") or {}
-    if kind ~= "hash" or not tonumber(times[1]) or not tonumber(times[2]) then redis.call("DEL", key) end
+    if kind ~= "hash" or not finite(times[1]) or not finite(times[2]) then redis.call("DEL", key) end
   end
   if write == "open" then
     local ends = now + tonumber(ARGV[a + 2])
