@@ -8,6 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as Tracer from "effect/Tracer"
 import * as Hedge from "../src/internal/hedge.js"
@@ -136,6 +137,22 @@ describe("HttpRetry.withHedging", () => {
         )
         assert.deepStrictEqual(out.at, [0, 1000, 31500])
         assert.strictEqual(yield* success(out.result).text, "third")
+      }))
+
+    it.effect("a held Retry-After longer than maxRetryAfter gives up with it as the error's hint", () =>
+      Effect.gen(function*() {
+        const out = yield* runHedged(
+          [
+            delayed("1500 millis", respond(503, { headers: { "retry-after": "120" } })),
+            delayed("1200 millis", respond(503))
+          ],
+          { delay: "1 second" },
+          noJitter({ baseDelay: "100 millis", maxRetryAfter: "1 minute" })
+        )
+        const error = statusError(out.result)
+        assert.strictEqual(error.reason, "RetryAfterTooLong")
+        // Asked at 1.5 s for 120 s; given up at 2.2 s: 119.3 s left.
+        assert.deepStrictEqual(Option.map(error.retryAfter, Duration.toMillis), Option.some(119_300))
       }))
 
     it.effect("... whatever the round's last failure is (a 500, a reset)", () =>

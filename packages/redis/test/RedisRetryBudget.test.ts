@@ -51,8 +51,11 @@ describe("RedisRetryBudget options", () => {
     for (
       const redis of [
         "redis://cache.internal:6379/2",
-        "rediss://u:p@cache.internal",
+        "rediss://u:p@cache.internal?tls=true",
         "localhost:6379",
+        "cache.internal:6379?db=2",
+        "app:pw@cache.internal:6379",
+        "[::1]:6379",
         "6379",
         "/run/redis.sock"
       ]
@@ -91,6 +94,14 @@ describe("RedisRetryBudget options", () => {
       [
         { redis: "app:S3CRET@cache.internal:63 79" },
         "RedisRetryBudget: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"…@cache.internal:63 79\""
+      ],
+      [
+        { redis: " redis://:S3CRET@127.0.0.1:1" },
+        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"…@127.0.0.1:1\""
+      ],
+      [
+        { redis: "redis://:S3%zzCRET@cache.internal" },
+        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"…@cache.internal\""
       ],
       [
         { redis: "redis:/cache.internal:6379" },

@@ -441,6 +441,11 @@ const otherBuiltIns: Record<string, string> = {
   SetLogLevel: "--log-level"
 }
 
+/** Whether `token` is an option written alone that takes the next argument as its value (`-X`, `--max-time`). */
+const takesValue = (token: string): boolean =>
+  (token.startsWith("--") && !token.includes("=") && byLong.get(token.slice(2))?.value !== undefined) ||
+  (token.length === 2 && token.startsWith("-") && byShort.get(token[1])?.value !== undefined)
+
 /**
  * Short options written as curl takes them, for @effect/cli, which takes each
  * on its own: a cluster (`-sv`, `-sX POST`: a valued one ends it, its value
@@ -449,11 +454,6 @@ const otherBuiltIns: Record<string, string> = {
  * left as it is, for `stray` to name; a value (after a valued option, or
  * after `--`) is never read as options.
  */
-/** Whether `token` is an option written alone that takes the next argument as its value (`-X`, `--max-time`). */
-const takesValue = (token: string): boolean =>
-  (token.startsWith("--") && !token.includes("=") && byLong.get(token.slice(2))?.value !== undefined) ||
-  (token.length === 2 && token.startsWith("-") && byShort.get(token[1])?.value !== undefined)
-
 const expandShort = (args: ReadonlyArray<string>): Array<string> => {
   const out: Array<string> = []
   for (let i = 0; i < args.length; i++) {
@@ -520,7 +520,10 @@ export const parse = (written: ReadonlyArray<string>): Effect.Effect<Parsed | "h
       // A valued option last, with no value after it, is what went wrong: the tokens before it were left unplaced
       // only because of it.
       const last = args[args.length - 1]
-      const token = last !== undefined && unplaced.includes(last) && takesValue(last) ? last : unplaced[0]
+      // (Unless it is itself the value of the option before it: `-o -X` writes to a file named -X.)
+      const missing = last !== undefined && unplaced.includes(last) && takesValue(last) &&
+        !(args.length > 1 && takesValue(args[args.length - 2]))
+      const token = missing ? last : unplaced[0]
       if (token !== undefined) return Effect.fail(stray(token, token === last))
       return Effect.succeed({ options, url })
     }),

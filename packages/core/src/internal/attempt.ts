@@ -17,7 +17,6 @@ import type { Cell } from "./nesting.js"
 import * as Redact from "./redact.js"
 import { isRequestError, redactRequestError } from "./redactedErrors.js"
 import * as RedactingTracer from "./redactingTracer.js"
-import { originOf } from "./retryBudget.js"
 import { withinTimeout } from "./timeout.js"
 
 // Sending one attempt through the wrapped client: its span and trace, and
@@ -147,9 +146,9 @@ const joinTrace = <E>(call: Call<E>, n: number, outcome: unknown): void => {
 
 /**
  * The answer a failure carries when it is the platform's `ResponseError` for a non-2xx status (`filterStatusOk`)
- * of a request to this request's origin: this one, or a redirect hop from it (another path, a 303's GET). A 2xx the
- * caller's own `filterStatus` refused stays that error, and so does one from another origin (a token fetch to an
- * auth server inside the wrapped client).
+ * of this request (its method and URL: the request the error names may carry the attempt's trace headers). A 2xx
+ * the caller's own `filterStatus` refused stays that error, and so does another request's: a side call inside the
+ * send (an audit, a token fetch), or a redirect hop's, which cannot be told from one.
  */
 const statusAnswer = (
   cause: Cause.Cause<unknown>,
@@ -161,7 +160,8 @@ const statusAnswer = (
     return undefined
   }
   const status = error.response.status
-  return (status < 200 || status >= 300) && originOf(error.request.url) === originOf(request.url) ?
+  return (status < 200 || status >= 300) && error.request.url === request.url &&
+      error.request.method === request.method ?
     error.response :
     undefined
 }

@@ -158,6 +158,10 @@ const afterFailure = <E>(
     const dropped = call.retryAfterUntil
     call.retryAfterUntil = undefined
     const retryAfterHeldMillis = dropped !== undefined && dropped > now ? dropped - now : undefined
+    // When it is the longer wait, it is the hint the call gives up with (RetryAfterTooLong) or waits on.
+    if (retryAfterHeldMillis !== undefined && retryAfterHeldMillis > (retryAfterMillis ?? 0)) {
+      hint = Option.some(Duration.millis(retryAfterHeldMillis))
+    }
     const decide = (random: number) => {
       const decision = Decision.decide({
         plan,

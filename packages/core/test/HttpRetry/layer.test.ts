@@ -314,7 +314,7 @@ describe("requests made inside the send by other code", () => {
       assert.strictEqual(out.attempts, 1)
     }))
 
-  it.effect("a filterStatusOk over redirects: the 503 at the chain's end is the answer, and retried", () =>
+  it.effect("a filterStatusOk over redirects: the hop's status error is not the request's, and stays as it is", () =>
     Effect.gen(function*() {
       const test = yield* TestHttpClient.make(
         byPath({ "/a": [respond(302, { headers: { location: "/b" } })], "/b": [respond(503)] })
@@ -325,9 +325,27 @@ describe("requests made inside the send by other code", () => {
         HttpRetry.withRetry(noJitter({ maxAttempts: 3 }))
       )
       const out = yield* observe(test, client.get("http://api.test/a"))
-      const error = statusError(out.result)
-      assert.deepStrictEqual([error.status, error.attempts, error.reason], [503, 3, "AttemptsExhausted"])
-      assert.deepStrictEqual(paths(out.requests), ["/a", "/b", "/a", "/b", "/a", "/b"])
+      const error = failure(out.result) as { _tag: string; reason: string; request: { url: string } }
+      assert.deepStrictEqual([error._tag, error.reason, error.request.url], [
+        "ResponseError",
+        "StatusCode",
+        "http://api.test/b"
+      ])
+      assert.deepStrictEqual(paths(out.requests), ["/a", "/b"])
+    }))
+
+  it.effect("a same-origin side call's status error inside the send is not this call's answer either", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make(byPath({ "/orders": [respond(200)], "/audit": [respond(503)] }))
+      const audit = test.client.pipe(HttpClient.filterStatusOk)
+      const client = test.client.pipe(
+        HttpClient.tap(() => audit.post("http://api.test/audit")),
+        HttpRetry.withRetry(noJitter())
+      )
+      const out = yield* observe(test, client.get("http://api.test/orders"))
+      const error = failure(out.result) as { _tag: string; request: { url: string } }
+      assert.deepStrictEqual([error._tag, error.request.url], ["ResponseError", "http://api.test/audit"])
+      assert.deepStrictEqual(paths(out.requests), ["/orders", "/audit"])
     }))
 
   it.effect("a nested client under a client that records no span is found with the request as sent", () =>

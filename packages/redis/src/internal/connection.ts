@@ -121,20 +121,21 @@ export const connectionProblem = (
   if (redis === undefined || (typeof redis === "object" && redis !== null && !Array.isArray(redis))) return undefined
   const expected = "a redis:// or rediss:// URL, host:port, a socket path, or ioredis options"
   if (typeof redis !== "string" || redis.trim() === "") return { field: "redis", value: redis, expected }
-  // A socket path, or a port alone, as ioredis reads them.
-  if (redis.startsWith("/") || /^\d+$/.test(redis)) return undefined
-  // A scheme with one slash (`redis:/host`) would be read by ioredis as a host named after the scheme.
-  if (!redis.includes("://") && /^[a-z][a-z\d+.-]*:\//i.test(redis)) {
+  // ioredis reads a port alone as such; a string that starts `redis://` or `rediss://` as that URL, and any other
+  // as the URL it is after `redis://` (throwing, password in hand, when it does not parse): the same rule here.
+  if (/^\d+$/.test(redis)) return undefined
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\x00-\x1f\x7f]/.test(redis)) return { field: "redis", value: shownRedis(redis), expected }
+  const full = /^rediss?:\/\//i.test(redis) ? redis : `redis://${redis}`
+  // Another scheme (`http://host`), or `redis:/host`: read after `redis://`, a host named after the scheme.
+  if (full !== redis && /^[a-z][a-z\d+.-]*:\//i.test(redis)) {
     return { field: "redis", value: shownRedis(redis), expected }
   }
-  // host:port and the rest: ioredis reads them as the URL they are after `redis://`, and throws when that does not parse.
-  let url: URL
   try {
-    url = new URL(redis.includes("://") ? redis : `redis://${redis}`)
+    const url = new URL(full)
+    decodeURIComponent(url.username)
+    decodeURIComponent(url.password)
   } catch {
-    return { field: "redis", value: shownRedis(redis), expected }
-  }
-  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
     return { field: "redis", value: shownRedis(redis), expected }
   }
   return undefined
