@@ -16,6 +16,7 @@ import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import { Redis } from "ioredis"
 import { makeStore } from "../src/internal/redisCircuitBreaker.js"
+import { connectionCases } from "./connectionCases.js"
 import { backendServer, spawnFixtures } from "./processes.js"
 import { available, redisServer } from "./redisServer.js"
 
@@ -94,48 +95,7 @@ describe("RedisCircuitBreaker options", () => {
         "RedisCircuitBreaker: breaker.halfOpenProbes must be a whole number of at least 1, got 0"
       ],
       [{ keyPrefix: 7 as unknown as string }, "RedisCircuitBreaker: keyPrefix must be a string, got 7"],
-      // The connection options: checked here, not by ioredis (a URL that does not parse showed its password in
-      // ioredis' TypeError; a number or an object that is not a client connected to localhost or threw later).
-      [
-        { redis: 16393 as unknown as string },
-        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got 16393"
-      ],
-      [
-        { redis: "http://127.0.0.1:6379" },
-        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"http://127.0.0.1:6379\""
-      ],
-      [
-        { redis: "redis://app:S3CRET@host:63 79/0" },
-        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"…@host:63 79/0\""
-      ],
-      [
-        { redis: "app:S3CRET@cache.internal:63 79" },
-        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"…@cache.internal:63 79\""
-      ],
-      [
-        { redis: " redis://:S3CRET@127.0.0.1:1" },
-        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"…@127.0.0.1:1\""
-      ],
-      [
-        { redis: "redis://:S3%zzCRET@cache.internal" },
-        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"…@cache.internal\""
-      ],
-      [
-        { redis: "redis:/cache.internal:6379" },
-        "RedisCircuitBreaker: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"redis:/cache.internal:6379\""
-      ],
-      [
-        { client: { on: () => {}, ping: () => {} } as unknown as Redis },
-        "RedisCircuitBreaker: client must be an ioredis client (new Redis(...)), got object"
-      ],
-      [
-        { client: {} as unknown as Redis },
-        "RedisCircuitBreaker: client must be an ioredis client (new Redis(...)), got object"
-      ],
-      [
-        { timeout: "100000 days" },
-        "RedisCircuitBreaker: timeout must be at most 24 days (Node's longest timer), got \"100000 days\""
-      ],
+      ...connectionCases<RedisCircuitBreaker.Options>("RedisCircuitBreaker"),
       [
         { breaker: { openFor: -1 } },
         "RedisCircuitBreaker: breaker.openFor must be not negative, got -1"

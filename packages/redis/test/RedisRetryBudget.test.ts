@@ -9,6 +9,7 @@ import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
 import { apply, script } from "../src/internal/redisRetryBudget.js"
+import { connectionCases } from "./connectionCases.js"
 import { backendServer, spawnFixtures } from "./processes.js"
 import { available, redisServer } from "./redisServer.js"
 
@@ -77,48 +78,7 @@ describe("RedisRetryBudget options", () => {
         "RedisRetryBudget: budget.tokenRatio must be more than 0, at most 1, got NaN"
       ],
       [{ keyPrefix: 7 as unknown as string }, "RedisRetryBudget: keyPrefix must be a string, got 7"],
-      // The connection options: checked here, not by ioredis (a URL that does not parse showed its password in
-      // ioredis' TypeError; a number or an object that is not a client connected to localhost or threw later).
-      [
-        { redis: 16393 as unknown as string },
-        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got 16393"
-      ],
-      [
-        { redis: "http://127.0.0.1:6379" },
-        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"http://127.0.0.1:6379\""
-      ],
-      [
-        { redis: "redis://app:S3CRET@host:63 79/0" },
-        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"…@host:63 79/0\""
-      ],
-      [
-        { redis: "app:S3CRET@cache.internal:63 79" },
-        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"…@cache.internal:63 79\""
-      ],
-      [
-        { redis: " redis://:S3CRET@127.0.0.1:1" },
-        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"…@127.0.0.1:1\""
-      ],
-      [
-        { redis: "redis://:S3%zzCRET@cache.internal" },
-        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"…@cache.internal\""
-      ],
-      [
-        { redis: "redis:/cache.internal:6379" },
-        "RedisRetryBudget: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got \"redis:/cache.internal:6379\""
-      ],
-      [
-        { client: { on: () => {}, ping: () => {} } as unknown as Redis },
-        "RedisRetryBudget: client must be an ioredis client (new Redis(...)), got object"
-      ],
-      [
-        { client: {} as unknown as Redis },
-        "RedisRetryBudget: client must be an ioredis client (new Redis(...)), got object"
-      ],
-      [
-        { timeout: "100000 days" },
-        "RedisRetryBudget: timeout must be at most 24 days (Node's longest timer), got \"100000 days\""
-      ],
+      ...connectionCases<RedisRetryBudget.Options>("RedisRetryBudget"),
       // A misspelt option, or a budget that is not an object, is an error rather than the defaults.
       [
         { flushIntervall: "1 second" } as RedisRetryBudget.Options,

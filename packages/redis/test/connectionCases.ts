@@ -1,0 +1,51 @@
+import type { Redis } from "ioredis"
+
+/**
+ * The connection options each store checks alike (the budget's and the breaker's), with the message each gives;
+ * `name` is the store's.
+ */
+export const connectionCases = <Options>(name: string): Array<[Options, string]> =>
+  [
+    // The connection options: checked here, not by ioredis (a URL that does not parse showed its password in
+    // ioredis' TypeError; a number or an object that is not a client connected to localhost or threw later).
+    [
+      { redis: 16393 as unknown as string },
+      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got 16393`
+    ],
+    [
+      { redis: "http://127.0.0.1:6379" },
+      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "http://127.0.0.1:6379"`
+    ],
+    [
+      { redis: "redis://app:S3CRET@host:63 79/0" },
+      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…@host:63 79/0"`
+    ],
+    [
+      { redis: "app:S3CRET@cache.internal:63 79" },
+      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…@cache.internal:63 79"`
+    ],
+    [
+      { redis: " redis://:S3CRET@127.0.0.1:1" },
+      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…@127.0.0.1:1"`
+    ],
+    [
+      { redis: "redis://:S3%zzCRET@cache.internal" },
+      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…@cache.internal"`
+    ],
+    [
+      { redis: "redis:/cache.internal:6379" },
+      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "redis:/cache.internal:6379"`
+    ],
+    [
+      { client: { on: () => {}, ping: () => {} } as unknown as Redis },
+      `${name}: client must be an ioredis client (new Redis(...)), got object`
+    ],
+    [
+      { client: {} as unknown as Redis },
+      `${name}: client must be an ioredis client (new Redis(...)), got object`
+    ],
+    [
+      { timeout: "100000 days" },
+      `${name}: timeout must be at most 24 days (Node's longest timer), got "100000 days"`
+    ]
+  ] as Array<[unknown, string]> as Array<[Options, string]>
