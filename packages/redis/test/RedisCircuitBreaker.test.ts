@@ -16,7 +16,7 @@ import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import { Redis } from "ioredis"
 import { makeStore } from "../src/internal/redisCircuitBreaker.js"
-import { connectionCases } from "./connectionCases.js"
+import { acceptedConnections, connectionCases } from "./connectionCases.js"
 import { backendServer, spawnFixtures } from "./processes.js"
 import { available, redisServer } from "./redisServer.js"
 
@@ -68,18 +68,7 @@ const eventually = <A>(check: Effect.Effect<A>, holds: (a: A) => boolean, within
 
 describe("RedisCircuitBreaker options", () => {
   it("takes the connection strings ioredis reads: a URL, host:port, a port, a socket path", () => {
-    for (
-      const redis of [
-        "redis://cache.internal:6379/2",
-        "rediss://u:p@cache.internal?tls=true",
-        "localhost:6379",
-        "cache.internal:6379?db=2",
-        "app:pw@cache.internal:6379",
-        "[::1]:6379",
-        "6379",
-        "/run/redis.sock"
-      ]
-    ) {
+    for (const redis of acceptedConnections) {
       assert.isTrue(Either.isRight(RedisCircuitBreaker.validate({ redis })), redis)
     }
   })

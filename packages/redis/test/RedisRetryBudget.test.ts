@@ -9,7 +9,7 @@ import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
 import { apply, script } from "../src/internal/redisRetryBudget.js"
-import { connectionCases } from "./connectionCases.js"
+import { acceptedConnections, connectionCases } from "./connectionCases.js"
 import { backendServer, spawnFixtures } from "./processes.js"
 import { available, redisServer } from "./redisServer.js"
 
@@ -49,18 +49,7 @@ const scriptCalls = (admin: Redis) =>
 
 describe("RedisRetryBudget options", () => {
   it("takes the connection strings ioredis reads: a URL, host:port, a port, a socket path", () => {
-    for (
-      const redis of [
-        "redis://cache.internal:6379/2",
-        "rediss://u:p@cache.internal?tls=true",
-        "localhost:6379",
-        "cache.internal:6379?db=2",
-        "app:pw@cache.internal:6379",
-        "[::1]:6379",
-        "6379",
-        "/run/redis.sock"
-      ]
-    ) {
+    for (const redis of acceptedConnections) {
       assert.isTrue(Either.isRight(RedisRetryBudget.validate({ redis })), redis)
     }
   })

@@ -1,5 +1,17 @@
 import type { Redis } from "ioredis"
 
+/** Connection strings ioredis reads, which each store takes: a URL, host:port, a port, a socket path. */
+export const acceptedConnections: ReadonlyArray<string> = [
+  "redis://cache.internal:6379/2",
+  "rediss://u:p@cache.internal?tls=true",
+  "localhost:6379",
+  "cache.internal:6379?db=2",
+  "app:pw@cache.internal:6379",
+  "[::1]:6379",
+  "6379",
+  "/run/redis.sock"
+]
+
 /**
  * The connection options each store checks alike (the budget's and the breaker's), with the message each gives;
  * `name` is the store's.
