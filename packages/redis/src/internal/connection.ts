@@ -105,9 +105,9 @@ const shownRedis = (redis: string): string => {
 /**
  * What is wrong with the `redis` and `client` options, if anything: `redis` is a string ioredis reads (a
  * `redis://` or `rediss://` URL that parses, or `host:port`, a port, a socket path) or ioredis' options object;
- * `client` is an ioredis client (from this package's copy of ioredis or another). Checked where the options are, so that a bad one
- * is the store's typed error rather than ioredis' throw (whose `input` holds the password) or a silent connection
- * to localhost.
+ * `client` is an ioredis client (from this package's copy of ioredis or another). Checked where the options are, so
+ * that a bad one is the store's typed error rather than ioredis' throw (whose `input` holds the password) or a
+ * silent connection to localhost.
  *
  * @internal
  */
@@ -146,7 +146,7 @@ const isIoredis = (client: unknown): boolean => {
   if (client instanceof Redis) return true
   if (typeof client !== "object" || client === null) return false
   const c = client as Record<string, unknown>
-  return typeof c.status === "string" &&
+  return typeof c.status === "string" && typeof c.options === "object" && c.options !== null &&
     ["on", "once", "off", "evalsha", "eval", "ping", "quit", "disconnect"].every((method) =>
       typeof c[method] === "function"
     )
