@@ -467,7 +467,7 @@ const expandShort = (args: ReadonlyArray<string>): Array<string> => {
       if (i + 1 < args.length) out.push(args[++i])
       continue
     }
-    if (!/^-[^-]./.test(token) || [...token.slice(1)].some((c, j) => j === 0 && !byShort.has(c))) {
+    if (!/^-[^-]./.test(token) || !byShort.has(token[1])) {
       out.push(token)
       continue
     }

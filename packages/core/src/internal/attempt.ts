@@ -240,37 +240,29 @@ export const sendAttempt = <E>(
     call.innerSpans ?
     annotated(call, n, fiber, hedge, bounded(request)) :
     traced(call, n, fiber, hedge, bounded)
-  let next: Continue = call.traceRoot === true && n === 1 ?
-    {
-      onSuccess: (response) => {
-        if (response.status < 200 || response.status >= 300) joinTrace(call, n, new StatusFailure(response))
-        return k.onSuccess(response)
-      },
-      onFailure: (cause) => {
+  // How the loop goes on, in one continuation: a first attempt with no parent span gives its trace to the later
+  // ones (joinTrace); a `ResponseError` with reason `StatusCode` (the wrapped client's own `filterStatusOk`) is read
+  // as the answer it carries, retried by its status as any answer is; and when a retrying client under this one took
+  // the call over (nesting.ts), its outcome is the call's, as it is.
+  const joining = call.traceRoot === true && n === 1
+  const takenOver = !call.readsTimeout && call.defer
+  const answered = joining ?
+    (response: HttpClientResponse.HttpClientResponse) => {
+      if (response.status < 200 || response.status >= 300) joinTrace(call, n, new StatusFailure(response))
+      return k.onSuccess(response)
+    } :
+    k.onSuccess
+  const next: Continue = {
+    onSuccess: (response) => takenOver && cell?.claimed === true ? Effect.succeed(response) : answered(response),
+    onFailure: (cause) => {
+      if (takenOver && cell?.claimed === true) return Effect.failCause(cause)
+      const answer = statusAnswer(cause, request)
+      if (answer !== undefined) return answered(answer)
+      if (joining) {
         const failure = Cause.failureOption(cause)
         if (Option.isSome(failure)) joinTrace(call, n, failure.value)
-        return k.onFailure(cause)
       }
-    } :
-    k
-  {
-    // A `ResponseError` with reason `StatusCode` (the wrapped client's own `filterStatusOk` or `filterStatus`) is read
-    // as the answer it carries: retried by its status as any answer is, given up on as an `HttpStatusError`.
-    const own = next
-    next = {
-      onSuccess: own.onSuccess,
-      onFailure: (cause) => {
-        const answer = statusAnswer(cause, request)
-        return answer === undefined ? own.onFailure(cause) : own.onSuccess(answer)
-      }
-    }
-  }
-  if (!call.readsTimeout && call.defer) {
-    // A retrying client under this one took the call over: its outcome is the call's, as it is.
-    const own = next
-    next = {
-      onSuccess: (response) => cell?.claimed === true ? Effect.succeed(response) : own.onSuccess(response),
-      onFailure: (cause) => cell?.claimed === true ? Effect.failCause(cause) : own.onFailure(cause)
+      return k.onFailure(cause)
     }
   }
   const silence = !call.tracing && call.innerSpans

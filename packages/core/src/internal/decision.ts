@@ -1,6 +1,8 @@
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as Duration from "effect/Duration"
 import type * as HttpStatusError from "../HttpStatusError.js"
+import * as RetryAfter from "../RetryAfter.js"
 import * as TransportFailure from "../TransportFailure.js"
 import type { Plan } from "./plan.js"
 import { isRequestError, isTimeout } from "./redactedErrors.js"
@@ -97,6 +99,30 @@ const isReplayable = (request: HttpClientRequest.HttpClientRequest): boolean => 
 const methodRetried = (plan: Plan, request: HttpClientRequest.HttpClientRequest): boolean =>
   plan.methods.has(request.method) || request.headers["idempotency-key"] !== undefined
 
+/**
+ * The wait an answer's `Retry-After` asks for, if it has a valid one (read on the clock at `now`).
+ *
+ * @internal
+ */
+export const retryAfterOf = (
+  response: HttpClientResponse.HttpClientResponse,
+  now: number
+): Duration.Duration | undefined => {
+  const header = response.headers["retry-after"]
+  if (header === undefined) return undefined
+  const parsed = RetryAfter.parse(header, now)
+  return parsed._tag === "Delay" ? parsed.delay : undefined
+}
+
+/**
+ * Whether the policy waits as an answer with this status asks (`Retry-After` on 429 and 503, unless the policy's
+ * `retryAfter` is off).
+ *
+ * @internal
+ */
+export const honoursRetryAfter = (plan: Plan, status: number): boolean =>
+  plan.policy.retryAfter && (status === 429 || status === 503)
+
 /** @internal */
 export const retryable = (plan: Plan, failure: Failure): boolean => {
   switch (failure._tag) {
@@ -136,10 +162,7 @@ export const decide = (input: Input): Decision => {
   let delayMillis = input.backoffMillis
   let source: Source = "backoff"
   const retryAfter = input.retryAfterMillis
-  if (
-    retryAfter !== undefined && policy.retryAfter && failure._tag === "Status" &&
-    (failure.status === 429 || failure.status === 503)
-  ) {
+  if (retryAfter !== undefined && failure._tag === "Status" && honoursRetryAfter(plan, failure.status)) {
     if (retryAfter > plan.maxRetryAfterMillis) return giveUp("RetryAfterTooLong")
     if (retryAfter > 0) {
       delayMillis = retryAfter

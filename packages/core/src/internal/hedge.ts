@@ -12,7 +12,6 @@ import * as Metric from "effect/Metric"
 import * as MetricKey from "effect/MetricKey"
 import * as Option from "effect/Option"
 import type * as Hedging from "../Hedging.js"
-import * as RetryAfter from "../RetryAfter.js"
 import { RetryBudget } from "../RetryBudget.js"
 import { type Continue, sendAttempt } from "./attempt.js"
 import * as Breaker from "./breaker.js"
@@ -925,12 +924,11 @@ const hedged = (
       if (failure.value instanceof Decision.StatusFailure) {
         const response = failure.value.response
         // Its Retry-After (on 429 and 503, as the policy reads it) still holds for the round's retry, if it fails.
-        const header = response.headers["retry-after"]
-        if (header !== undefined && plan.policy.retryAfter && (response.status === 429 || response.status === 503)) {
+        if (Decision.honoursRetryAfter(plan, response.status)) {
           const now = clock.unsafeCurrentTimeMillis()
-          const parsed = RetryAfter.parse(header, now)
-          if (parsed._tag === "Delay") {
-            const until = now + Duration.toMillis(parsed.delay)
+          const asked = Decision.retryAfterOf(response, now)
+          if (asked !== undefined) {
+            const until = now + Duration.toMillis(asked)
             if (call.retryAfterUntil === undefined || until > call.retryAfterUntil) call.retryAfterUntil = until
           }
         }

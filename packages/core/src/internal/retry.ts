@@ -18,7 +18,6 @@ import * as CircuitBreaker from "../CircuitBreaker.js"
 import type * as Hedging from "../Hedging.js"
 import type * as HttpRetry from "../HttpRetry.js"
 import * as HttpStatusError from "../HttpStatusError.js"
-import * as RetryAfter from "../RetryAfter.js"
 import type * as RetryPolicy from "../RetryPolicy.js"
 import { type Continue, sendAttempt } from "./attempt.js"
 import * as Breaker from "./breaker.js"
@@ -146,13 +145,10 @@ const afterFailure = <E>(
     const now = clock.unsafeCurrentTimeMillis()
     let hint = Option.none<Duration.Duration>()
     let retryAfterMillis: number | undefined
-    const header = failure instanceof Decision.StatusFailure ? failure.response.headers["retry-after"] : undefined
-    if (header !== undefined) {
-      const parsed = RetryAfter.parse(header, now)
-      if (parsed._tag === "Delay") {
-        hint = Option.some(parsed.delay)
-        retryAfterMillis = Duration.toMillis(parsed.delay)
-      }
+    const asked = failure instanceof Decision.StatusFailure ? Decision.retryAfterOf(failure.response, now) : undefined
+    if (asked !== undefined) {
+      hint = Option.some(asked)
+      retryAfterMillis = Duration.toMillis(asked)
     }
     // The wait asked for by an answer dropped from this hedged round (hedge.ts) holds whatever this failure is.
     const dropped = call.retryAfterUntil
