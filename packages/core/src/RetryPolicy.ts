@@ -316,9 +316,10 @@ export const parseDuration: (
  * capped at `maxDelay`, jittered, limited to `maxAttempts - 1` recurrences,
  * and ended before a wait that would end `maxElapsed` or more after its
  * first step (where `Schedule.upTo` would still start it). Its output is the
- * delay before the next attempt. `HttpRetry.withRetry` drives this schedule,
- * and on top of it honours `Retry-After`, counts the deadline from the
- * call's start and keeps `minTimeLeft` for the next attempt.
+ * delay before the next attempt. `HttpRetry.withRetry` waits the same
+ * delays (computed by its loop, not by running this schedule), and on top of
+ * them honours `Retry-After`, counts the deadline from the call's start and
+ * keeps `minTimeLeft` for the next attempt.
  *
  * @since 0.1.0
  * @category schedules

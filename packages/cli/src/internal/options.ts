@@ -153,14 +153,15 @@ export const table = {
     long: "max-time",
     value: "<seconds>",
     group: "Retry",
-    description: "deadline over all attempts and waits; when given, also caps the body download",
+    description: "deadline over all attempts and waits; when given, also a hard cap on the whole run, body included",
     default: fmt(d.maxElapsed)
   }),
   retryMaxTime: valued({
     long: "retry-max-time",
     value: "<seconds>",
     group: "Retry",
-    description: "the deadline over attempts and waits alone, without capping the body (wins over --max-time's)",
+    description:
+      "the deadline over attempts and waits alone, in place of --max-time's; a --max-time given still caps the whole run",
     default: "--max-time's"
   }),
   baseDelay: valued({
