@@ -51,7 +51,7 @@ export type RetryFailure<E> =
   | {
     /** A transport failure or the attempt timeout. */
     readonly _tag: "Error"
-    /** The client's error, or the `TimeoutException` of the attempt timeout. */
+    /** The client's error (a `RequestError` redacted as the caller's would be), or the attempt timeout's `TimeoutException`. */
     readonly error: E | Cause.TimeoutException
   }
 
@@ -346,10 +346,12 @@ export const withHedging: {
 /**
  * Follows redirects (301, 302, 303, 307, 308; at most `maxRedirects`, default
  * 10) without sending credentials to another origin: on a hop to a different
- * scheme, host or port, `Authorization`, `Cookie` and `Proxy-Authorization`
- * are dropped, and stay dropped for the rest of the chain. The platform's
- * `HttpClient.followRedirects` resends every header to wherever `Location`
- * points.
+ * scheme, host or port, every header the redaction counts as a secret is
+ * dropped (`Authorization`, `Cookie` and `Proxy-Authorization` as fetch does,
+ * and `X-Api-Key`, `Private-Token` and the other defaults; over a retrying
+ * client, its policy's `redact.headers` too), and stays dropped for the rest
+ * of the chain. The platform's `HttpClient.followRedirects` resends every
+ * header to wherever `Location` points.
  *
  * As fetch does, a 303 (and a 301 or 302 answering a POST) is followed with a
  * GET without body; 307 and 308 resend the request as it was. A `Location`

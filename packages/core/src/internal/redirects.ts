@@ -12,13 +12,16 @@ import type * as HttpRetry from "../HttpRetry.js"
 import { AttemptTimeout, isReadingAttemptTimeout, keepMarks } from "./clientMarks.js"
 import { split } from "./clientSplit.js"
 import { drain } from "./drain.js"
+import * as Redact from "./redact.js"
 import { isRetrying, retrying, RetryingTypeId } from "./retry.js"
 import * as policyInternal from "./retryPolicy.js"
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
-// Credentials for the origin they were written for; fetch and undici drop the same ones on a cross-origin hop.
-const CREDENTIALS = ["authorization", "cookie", "proxy-authorization"]
+// Credentials for the origin they were written for: the ones fetch and undici drop on a cross-origin hop
+// (`authorization`, `cookie`, `proxy-authorization`), and every other header the redaction counts as a secret
+// (`x-api-key`, `private-token`, ...: an API key is as much the origin's as a bearer token is).
+const credentialsOf = (redaction: Redact.Redaction): ReadonlyArray<string> => Array.from(redaction.headers)
 
 /**
  * The request for the next hop, or `undefined` when the answer is to be
@@ -27,7 +30,8 @@ const CREDENTIALS = ["authorization", "cookie", "proxy-authorization"]
  */
 const nextHop = (
   request: HttpClientRequest.HttpClientRequest,
-  response: HttpClientResponse.HttpClientResponse
+  response: HttpClientResponse.HttpClientResponse,
+  credentials: ReadonlyArray<string>
 ): HttpClientRequest.HttpClientRequest | undefined => {
   const location = response.headers.location
   if (location === undefined) return undefined
@@ -44,7 +48,7 @@ const nextHop = (
   const status = response.status
   const toGet = (status === 303 && request.method !== "GET" && request.method !== "HEAD") ||
     ((status === 301 || status === 302) && request.method === "POST")
-  const headers = from.origin === to.origin ? request.headers : Headers.remove(request.headers, CREDENTIALS)
+  const headers = from.origin === to.origin ? request.headers : Headers.remove(request.headers, credentials)
   const next = HttpClientRequest.make(toGet ? "GET" : request.method)(to, { headers })
   return HttpClientRequest.setBody(next, toGet ? HttpBody.empty : request.body)
 }
@@ -74,7 +78,8 @@ const withinAttempt = <E, R>(
 
 const follow = <E, R>(
   client: HttpClient.HttpClient.With<E, R>,
-  maxRedirects: number
+  maxRedirects: number,
+  credentials: ReadonlyArray<string>
 ): HttpClient.HttpClient.With<E, R> => {
   const { preprocess, send } = split(client)
   const readsTimeout = isReadingAttemptTimeout(client)
@@ -85,7 +90,7 @@ const follow = <E, R>(
   ): Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> =>
     Effect.flatMap(hops > 0 && readsTimeout ? withinAttempt(send(request), startMillis) : send(request), (response) => {
       if (!REDIRECTS.has(response.status) || hops >= maxRedirects) return Effect.succeed(response)
-      const next = nextHop(request, response)
+      const next = nextHop(request, response, credentials)
       return next === undefined ?
         Effect.succeed(response) :
         Effect.zipRight(drain(response, policyInternal.defaults.maxDrainBytes, 1000), loop(next, hops + 1, startMillis))
@@ -118,10 +123,21 @@ const following = <E, R>(
   self: HttpClient.HttpClient.With<E, R>,
   maxRedirects: number
 ): HttpClient.HttpClient.With<E, R> => {
-  if (!isRetrying(self)) return follow(self, maxRedirects)
-  // Follow inside each attempt, so that the retry sees (and gives up on) the final answer, not the 3xx.
+  if (!isRetrying(self)) return follow(self, maxRedirects, credentialsOf(Redact.defaults))
+  // Follow inside each attempt, so that the retry sees (and gives up on) the final answer, not the 3xx; the policy's
+  // own secret headers stay with the first origin too.
   const { defer, hedging, inner, options, policy } = self[RetryingTypeId]
-  return retrying(follow(inner, maxRedirects), policy, options, hedging, defer) as HttpClient.HttpClient.With<E, R>
+  const credentials = credentialsOf(Redact.make(policy.redact.headers, policy.redact.query))
+  return retrying(
+    follow(inner, maxRedirects, credentials),
+    policy,
+    options,
+    hedging,
+    defer
+  ) as HttpClient.HttpClient.With<
+    E,
+    R
+  >
 }
 
 /** @internal */

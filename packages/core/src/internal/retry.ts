@@ -198,10 +198,14 @@ const afterFailure = <E>(
 /** What the budget is told of a failure whose retry the breaker refuses: a failure, and no retry to grant. */
 const CIRCUIT_OPEN: Decision.Decision = { _tag: "GiveUp", reason: "CircuitOpen" }
 
-const retryFailure = <E>(failure: unknown): HttpRetry.RetryFailure<E> =>
+/** A failure as the hooks see it: a transport error redacted as the caller's would be. */
+const retryFailure = <E>(failure: unknown, redaction: Redact.Redaction): HttpRetry.RetryFailure<E> =>
   failure instanceof Decision.StatusFailure ?
     { _tag: "Status", response: failure.response } :
-    { _tag: "Error", error: failure as E | Cause.TimeoutException }
+    {
+      _tag: "Error",
+      error: (isRequestError(failure) ? redactRequestError(failure, redaction) : failure) as E | Cause.TimeoutException
+    }
 
 /** Ends the call after attempt `n` with its failure: typed, redacted, logged, and told to `onGiveUp`. */
 const giveUp = <E>(
@@ -222,7 +226,13 @@ const giveUp = <E>(
   const fail = call.onGiveUp === undefined ?
     Effect.fail(error) :
     Effect.zipRight(
-      call.onGiveUp({ attempt: n, maxAttempts: max, reason, request: call.request, failure: retryFailure(failure) }),
+      call.onGiveUp({
+        attempt: n,
+        maxAttempts: max,
+        reason,
+        request: call.request,
+        failure: retryFailure(failure, plan.redaction)
+      }),
       Effect.fail(error)
     )
   if (plan.logLevel === undefined) return fail
@@ -267,7 +277,7 @@ const carryOut = <E>(
         delay,
         source,
         request: call.request,
-        failure: retryFailure(failure)
+        failure: retryFailure(failure, plan.redaction)
       })
     )
   }

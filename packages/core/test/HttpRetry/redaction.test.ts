@@ -97,6 +97,27 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
         }
       }))
 
+    it.effect("onRetry and onGiveUp see the transport error redacted, as the caller does", () =>
+      Effect.gen(function*() {
+        const seen: Array<unknown> = []
+        const hooks: HttpRetry.RetryOptions<unknown, never> = {
+          onRetry: (info) =>
+            Effect.sync(() => seen.push(info.failure._tag === "Error" ? info.failure.error : undefined)),
+          onGiveUp: (info) =>
+            Effect.sync(() => seen.push(info.failure._tag === "Error" ? info.failure.error : undefined))
+        }
+        const out = yield* runScript(times(4, fail("ECONNRESET")), policy, secretRequest, hooks)
+        assert.strictEqual(out.attempts, 4)
+        assert.strictEqual(seen.length, 4)
+        for (const error of seen) {
+          assert.strictEqual(requestError(error).reason, "Transport")
+          for (const [where, text] of Object.entries(renderings(error))) {
+            assertNoSecret(text, `hook's ${where}`)
+            assert.include(text, "api.test/x", where)
+          }
+        }
+      }))
+
     it.effect("a 200 whose body is not JSON: the decode error quotes none of the body, as the platform's does not", () =>
       Effect.gen(function*() {
         const test = yield* TestHttpClient.make(() => TestHttpClient.ok("access_token=body-s3cr3t&x=1"))

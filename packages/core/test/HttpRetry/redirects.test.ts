@@ -54,6 +54,46 @@ describe("HttpRetry.followRedirects inside a retry", () => {
         ]
       )
     }))
+
+  it.effect("every secret header stays with the first origin: API keys, tokens, the policy's own names", () =>
+    Effect.gen(function*() {
+      const headers = {
+        "x-api-key": "k1",
+        "private-token": "k2",
+        "x-amz-security-token": "k3",
+        "x-tenant-secret": "k4",
+        accept: "application/json"
+      }
+      const hosts = (requests: ReadonlyArray<TestHttpClient.Recorded>) =>
+        requests.map((r) => {
+          const { b3: _b3, traceparent: _traceparent, ...sent } = r.request.headers
+          return [new URL(r.request.url).host, sent]
+        })
+      const script = (request: HttpClientRequest.HttpClientRequest) =>
+        request.url.startsWith("http://api.test/")
+          ? respond(307, { headers: { location: "http://files.test/b" } })
+          : ok()
+      // Over a retrying client, the policy's secret names are known.
+      const test = yield* TestHttpClient.make(script)
+      const policy = noJitter({ redact: { headers: ["X-Tenant-Secret"] } })
+      const client = HttpRetry.withRetry(test.client, policy).pipe(HttpRetry.followRedirects())
+      const out = yield* observe(test, client.execute(HttpClientRequest.get("http://api.test/a", { headers })))
+      assert.strictEqual(success(out.result).status, 200)
+      assert.deepStrictEqual(hosts(out.requests), [["api.test", headers], ["files.test", {
+        accept: "application/json"
+      }]])
+      // Over a plain client, the default secret names.
+      const plain = yield* TestHttpClient.make(script)
+      const followed = yield* observe(
+        plain,
+        HttpRetry.followRedirects(plain.client).execute(HttpClientRequest.get("http://api.test/a", { headers }))
+      )
+      assert.strictEqual(success(followed.result).status, 200)
+      assert.deepStrictEqual(hosts(followed.requests), [["api.test", headers], ["files.test", {
+        "x-tenant-secret": "k4",
+        accept: "application/json"
+      }]])
+    }))
 })
 
 describe("HttpRetry.followRedirects over a client that reads the attempt's timeout", () => {
