@@ -65,7 +65,7 @@ describe("HttpRetry.followRedirects inside a retry", () => {
         accept: "application/json"
       }
       const hosts = (requests: ReadonlyArray<TestHttpClient.Recorded>) =>
-        requests.map((r) => {
+        requests.map((r): [string, Record<string, string>] => {
           const { b3: _b3, traceparent: _traceparent, ...sent } = r.request.headers
           return [new URL(r.request.url).host, sent]
         })
