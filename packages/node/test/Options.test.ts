@@ -114,11 +114,13 @@ describe("a proxy password never appears in the error", () => {
     "http://svc:s3cret-pw@",
     "svc:s3cret-pw@proxy.internal:3128",
     "http://svc:s3cret/pw@proxy.internal:3128",
-    "http://svc:s3cret pw@proxy internal"
+    "http://svc:s3cret pw@proxy internal",
+    "http://proxy.internal:notaport/?token=s3cret-pw",
+    "socks5://proxy.internal:1080#s3cret-pw"
   ]
-  for (const proxy of secrets) {
+  for (const proxy of [...secrets, new URL("http://svc:s3cret-pw@proxy.internal:3128")]) {
     it(`proxy: ${JSON.stringify(proxy)}`, () => {
-      const error = rejected(() => NodeHttpRetry.layer({ proxy }))
+      const error = rejected(() => NodeHttpRetry.layer({ proxy: proxy as string }))
       assert.strictEqual(error.field, "proxy")
       for (const shown of [error.message, String(error), JSON.stringify(error), util.inspect(error), error.value]) {
         assert.notInclude(shown, "s3cret")

@@ -15,6 +15,7 @@ import * as Metric from "effect/Metric"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import { Redis } from "ioredis"
+import * as util from "node:util"
 import { makeStore } from "../src/internal/redisCircuitBreaker.js"
 import { acceptedConnections, connectionCases } from "./connectionCases.js"
 import { backendServer, spawnFixtures } from "./processes.js"
@@ -126,6 +127,8 @@ describe("RedisCircuitBreaker options", () => {
         assert.instanceOf(result.left, RedisCircuitBreaker.RedisCircuitBreakerError)
         assert.strictEqual(result.left._tag, "RedisCircuitBreakerError")
         assert.strictEqual(result.left.message, message)
+        const kept = JSON.stringify(result.left) + util.inspect(result.left, { depth: 5 })
+        for (const secret of ["S3CRET", "hunter2"]) assert.notInclude(kept, secret, message)
       }
     }
     assert.isTrue(Either.isRight(RedisCircuitBreaker.validate({ breaker: { openFor: "1 second" } })))

@@ -8,6 +8,7 @@ import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
+import * as util from "node:util"
 import { apply, script } from "../src/internal/redisRetryBudget.js"
 import { acceptedConnections, connectionCases } from "./connectionCases.js"
 import { backendServer, spawnFixtures } from "./processes.js"
@@ -107,6 +108,8 @@ describe("RedisRetryBudget options", () => {
         assert.instanceOf(result.left, RedisRetryBudget.RedisRetryBudgetError)
         assert.strictEqual(result.left._tag, "RedisRetryBudgetError")
         assert.strictEqual(result.left.message, message)
+        const kept = JSON.stringify(result.left) + util.inspect(result.left, { depth: 5 })
+        for (const secret of ["S3CRET", "hunter2"]) assert.notInclude(kept, secret, message)
       }
     }
     assert.isTrue(Either.isRight(RedisRetryBudget.validate({ budget: { maxTokens: 10, tokenRatio: 0.5 } })))

@@ -56,6 +56,23 @@ export const connectionCases = <Options>(name: string): Array<[Options, string]>
       { client: {} as unknown as Redis },
       `${name}: client must be an ioredis client (new Redis(...)), got object`
     ],
+    // What a rejected value may hold is not kept: neither in the message nor in the error's `value`.
+    [
+      { client: "redis://:S3CRET@cache.internal" as unknown as Redis },
+      `${name}: client must be an ioredis client (new Redis(...)), got "…@cache.internal"`
+    ],
+    [
+      { client: { host: "cache.internal", password: "S3CRET" } as unknown as Redis },
+      `${name}: client must be an ioredis client (new Redis(...)), got object`
+    ],
+    [
+      { redis: ["redis://:S3CRET@cache.internal"] as unknown as string },
+      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got object`
+    ],
+    [
+      { redis: "redis://cache.internal/?password=S3CRET x" },
+      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "redis://cache.internal/?…"`
+    ],
     [
       { timeout: "100000 days" },
       `${name}: timeout must be at most 24 days (Node's longest timer), got "100000 days"`

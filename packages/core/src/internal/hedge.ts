@@ -20,6 +20,7 @@ import * as Decision from "./decision.js"
 import { drain } from "./drain.js"
 import { describe, formatWait, log } from "./logging.js"
 import { forOrigin, MAX_ORIGINS } from "./originMetrics.js"
+import * as Redact from "./redact.js"
 import * as policyInternal from "./retryPolicy.js"
 import { afterPendingIo, liveClock, setTimer, startBeside, startWith } from "./timeout.js"
 
@@ -37,6 +38,10 @@ export class HedgingError extends Data.TaggedError("HedgingError")<{
   /** What is wrong with it. */
   readonly reason: string
 }> {
+  constructor(args: { readonly field: string; readonly value: unknown; readonly reason: string }) {
+    super({ ...args, value: Redact.optionValue(args.value) })
+  }
+
   /** The field, the value and what is wrong, in one line. */
   override get message(): string {
     let shown: string

@@ -363,3 +363,32 @@ export const bodyText = (text: string, contentType: string | undefined, redactio
   }
   return text
 }
+
+// Option names whose values are credentials wherever they appear (ioredis' `password`, a `token`, a `secret`).
+const SECRET_OPTION = /pass|secret|token|credential|auth|^key$|api.?key/i
+
+/**
+ * A value an option error may keep and show: a string that may be a URL
+ * (it has an "@", or a scheme and "//") as `urlText` shows it, query marked;
+ * a URL object the same way; a plain object or array copied with the values
+ * of credential-named keys (`password`, `token`, ...) hidden and the rest
+ * cleaned alike. Anything else is kept as it is. Option errors name the
+ * value they reject, and a rejected Redis or proxy URL carries its password.
+ *
+ * @internal
+ */
+export const optionValue = (value: unknown, depth = 0): unknown => {
+  if (typeof value === "string") {
+    return value.includes("@") || /^[a-z][a-z\d+.-]*:\/\//i.test(value) ? urlText(value, true) : value
+  }
+  if (value instanceof URL) return urlText(value.href, true)
+  if (typeof value !== "object" || value === null || depth > 3) return value
+  if (Array.isArray(value)) return value.map((item) => optionValue(item, depth + 1))
+  const prototype = Object.getPrototypeOf(value)
+  if (prototype !== Object.prototype && prototype !== null) return value
+  const copy: Record<string, unknown> = {}
+  for (const [key, item] of Object.entries(value)) {
+    copy[key] = SECRET_OPTION.test(key) && item !== undefined ? REDACTED : optionValue(item, depth + 1)
+  }
+  return copy
+}

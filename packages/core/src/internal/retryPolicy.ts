@@ -12,6 +12,7 @@ import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as RetryPolicy from "../RetryPolicy.js"
+import * as Redact from "./redact.js"
 
 /** @internal */
 export const TypeId: typeof RetryPolicy.TypeId = Symbol.for("@http-retry/core/RetryPolicy") as typeof RetryPolicy.TypeId
@@ -40,6 +41,10 @@ export class RetryPolicyError extends Data.TaggedError("RetryPolicyError")<{
   /** What is wrong with it. */
   readonly reason: string
 }> {
+  constructor(args: { readonly field: string; readonly value: unknown; readonly reason: string }) {
+    super({ ...args, value: Redact.optionValue(args.value) })
+  }
+
   /** The field, the value and what is wrong, in one line. */
   override get message(): string {
     return `Invalid retry policy: ${this.field} = ${show(this.value)} (${this.reason})`

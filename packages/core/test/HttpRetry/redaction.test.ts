@@ -1,6 +1,6 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
-import { HttpRetry, TestHttpClient, TransportFailure } from "@http-retry/core"
+import { Hedging, HttpRetry, RetryPolicy, TestHttpClient, TransportFailure } from "@http-retry/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as util from "node:util"
@@ -117,6 +117,32 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
           }
         }
       }))
+
+    it("an option error keeps no password or token of the value it rejects (a misplaced Redis or proxy URL)", () => {
+      const policy = noJitter()
+      const given: ReadonlyArray<() => unknown> = [
+        () => HttpRetry.layer(policy, { budget: { redis: "redis://:pw-hunter2@cache.test:6379" } } as never),
+        () => HttpRetry.withRetry(policy, { budget: "redis://u-alice:pw-hunter2@cache.test" } as never),
+        () =>
+          HttpRetry.layer(policy, { breaker: { redis: new URL("redis://u-alice:pw-hunter2@cache.test") } } as never),
+        () => HttpRetry.layer(policy, { budget: { store: { host: "cache.test", password: "pw-hunter2" } } } as never),
+        () => HttpRetry.withHedging({ budget: { redis: ["https://proxy.test/?token=tok-abc"] } } as never),
+        () => RetryPolicy.make({ baseDelay: "http://u-alice:pw-hunter2@cache.test" as never })
+      ]
+      for (const make of given) {
+        let error: unknown
+        try {
+          make()
+        } catch (thrown) {
+          error = thrown
+        }
+        assert.isTrue(error instanceof RetryPolicy.RetryPolicyError || error instanceof Hedging.HedgingError)
+        for (const [where, text] of Object.entries(renderings(error))) {
+          assertNoSecret(text, where)
+          assert.include(text, "test", where)
+        }
+      }
+    })
 
     it.effect("a 200 whose body is not JSON: the decode error quotes none of the body, as the platform's does not", () =>
       Effect.gen(function*() {

@@ -39,10 +39,13 @@ export class NodeHttpRetryOptionsError extends Data.TaggedError("NodeHttpRetryOp
  * `new URL` reads as scheme "user:"), must not show either.
  */
 const showProxy = (raw: string): string => {
-  const at = raw.lastIndexOf("@")
-  if (at === -1) return JSON.stringify(raw)
-  const scheme = /^[a-z][a-z\d+.-]*:\/\//i.exec(raw)?.[0] ?? ""
-  return JSON.stringify(`${scheme}<redacted>@${raw.slice(at + 1)}`)
+  // A query or fragment may hold a token (`host:3128?token=...`): dropped, and marked.
+  const query = raw.search(/[?#]/)
+  const text = query === -1 ? raw : `${raw.slice(0, query)}?<unparsed>`
+  const at = text.lastIndexOf("@")
+  if (at === -1) return JSON.stringify(text)
+  const scheme = /^[a-z][a-z\d+.-]*:\/\//i.exec(text)?.[0] ?? ""
+  return JSON.stringify(`${scheme}<redacted>@${text.slice(at + 1)}`)
 }
 
 const fail = (field: string, value: string, reason: string): never => {
@@ -164,9 +167,15 @@ const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved =>
     if (problem !== undefined) fail("tls.ca", showCa(tls.ca), problem)
   }
   let proxy: Resolved["proxy"] = "none"
-  const rawProxy = options.proxy ?? "none"
+  const rawProxy: unknown = options.proxy ?? "none"
   if (typeof rawProxy !== "string") {
-    fail("proxy", String(rawProxy), "expected \"none\", \"env\" or an http(s) proxy URL")
+    // A URL object is shown as its text would be, userinfo hidden.
+    const shown = rawProxy instanceof URL
+      ? showProxy(rawProxy.href)
+      : typeof rawProxy === "object" && rawProxy !== null
+      ? "…"
+      : String(rawProxy)
+    fail("proxy", shown, "expected \"none\", \"env\" or an http(s) proxy URL")
   } else if (rawProxy !== "none" && rawProxy !== "env") {
     let url: URL | undefined
     try {

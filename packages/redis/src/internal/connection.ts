@@ -98,9 +98,19 @@ export const shapeProblem = (
  * token), which only a URL that parses could tell apart.
  */
 const shownRedis = (redis: string): string => {
-  const at = redis.lastIndexOf("@")
-  return at < 0 ? redis : `…@${redis.slice(at + 1)}`
+  // A query or fragment may hold a password (`redis://host/?password=...`): dropped, and marked.
+  const query = redis.search(/[?#]/)
+  const text = query < 0 ? redis : `${redis.slice(0, query)}?…`
+  const at = text.lastIndexOf("@")
+  return at < 0 ? text : `…@${text.slice(at + 1)}`
 }
+
+/** An object given where a client or a connection string goes, as the error keeps it: empty (a password may be in it). */
+const HIDDEN_OBJECT: object = Object.freeze({})
+
+/** A rejected `redis` or `client` value as an error may keep it: a string as `shownRedis`, an object emptied. */
+const shownValue = (value: unknown): unknown =>
+  typeof value === "string" ? shownRedis(value) : typeof value === "object" && value !== null ? HIDDEN_OBJECT : value
 
 /**
  * What is wrong with the `redis` and `client` options, if anything: `redis` is a string ioredis reads (a
@@ -116,11 +126,11 @@ export const connectionProblem = (
 ): { readonly field: string; readonly value: unknown; readonly expected: string } | undefined => {
   const { client, redis } = options
   if (client !== undefined && !isIoredis(client)) {
-    return { field: "client", value: client, expected: "an ioredis client (new Redis(...))" }
+    return { field: "client", value: shownValue(client), expected: "an ioredis client (new Redis(...))" }
   }
   if (redis === undefined || (typeof redis === "object" && redis !== null && !Array.isArray(redis))) return undefined
   const expected = "a redis:// or rediss:// URL, host:port, a socket path, or ioredis options"
-  if (typeof redis !== "string" || redis.trim() === "") return { field: "redis", value: redis, expected }
+  if (typeof redis !== "string" || redis.trim() === "") return { field: "redis", value: shownValue(redis), expected }
   // ioredis reads a port alone as such; a string that starts `redis://` or `rediss://` as that URL, and any other
   // as the URL it is after `redis://` (throwing, password in hand, when it does not parse): the same rule here.
   if (/^\d+$/.test(redis)) return undefined
