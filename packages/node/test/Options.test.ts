@@ -23,6 +23,22 @@ describe("NodeHttpRetry options are validated when the layer is made", () => {
   const cases: ReadonlyArray<readonly [string, NodeHttpRetry.Options, string]> = [
     ["proxy", { proxy: "ftp://proxy.internal:21" }, "only http: and https: proxies are supported"],
     ["proxy", { proxy: "not a url" }, "expected \"none\", \"env\" or an http(s) proxy URL"],
+    // undici's proxy agents refuse them ("invalid url"), a defect when the layer is built.
+    [
+      "proxy",
+      { proxy: "http://proxy.internal:3128/squid" },
+      "a proxy URL is scheme, host and port (and user and password): no path, query or fragment"
+    ],
+    [
+      "proxy",
+      { proxy: "http://proxy.internal:3128?x=1" },
+      "a proxy URL is scheme, host and port (and user and password): no path, query or fragment"
+    ],
+    [
+      "proxy",
+      { proxy: "https://proxy.internal#x" },
+      "a proxy URL is scheme, host and port (and user and password): no path, query or fragment"
+    ],
     ["proxy", loose({ proxy: 3128 }), "expected \"none\", \"env\" or an http(s) proxy URL"],
     // Decoded for Proxy-Authorization when the layer is built: a defect then, a typed error now.
     [

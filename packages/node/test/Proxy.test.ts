@@ -238,7 +238,10 @@ describe("proxy: \"env\"", () => {
         const [name, value] of [
           ["HTTPS_PROXY", "proxy.corp:3128"],
           ["HTTP_PROXY", "proxy.corp"],
-          ["https_proxy", "ftp://svc:s3cr3t@proxy.corp:21"]
+          ["https_proxy", "ftp://svc:s3cr3t@proxy.corp:21"],
+          // undici's http(s) proxy agents refuse a path or a query ("invalid url", a defect when the layer is built).
+          ["HTTP_PROXY", "http://proxy.corp:3128/?token=s3cr3t"],
+          ["http_proxy", "http://svc:s3cr3t@proxy.corp:3128/squid"]
         ] as const
       ) {
         yield* withEnv({ ...noProxyEnv, [name]: value })

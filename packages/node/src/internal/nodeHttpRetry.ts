@@ -81,6 +81,11 @@ const showCa = (ca: unknown): string =>
     ca.length <= 80 ? JSON.stringify(ca) : `${ca.length} characters` :
     typeof ca
 
+/** undici's http(s) proxy agents refuse a URL with anything after the host and port ("invalid url"). */
+const isOriginOnly = (url: URL): boolean => url.pathname === "/" && url.search === "" && url.hash === ""
+
+const PROXY_PATH = "a proxy URL is scheme, host and port (and user and password): no path, query or fragment"
+
 /**
  * `proxy: "env"`: the variables undici's `EnvHttpProxyAgent` will read, checked as its proxy agents check them (a
  * URL, http:, https: or SOCKS), so that a bad one is this error naming it rather than a defect when the layer is
@@ -100,6 +105,9 @@ const checkEnvProxies = (): void => {
     // undici's proxy agents take http:, https: and SOCKS (socks:, socks5:) proxies.
     if (url === undefined || !["http:", "https:", "socks:", "socks5:"].includes(url.protocol)) {
       fail("proxy", `env (${name}=${showProxy(value)})`, "expected the variable to hold a proxy URL")
+    }
+    if (url!.protocol.startsWith("http") && !isOriginOnly(url!)) {
+      fail("proxy", `env (${name}=${showProxy(value)})`, PROXY_PATH)
     }
   }
 }
@@ -186,6 +194,7 @@ const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved =>
     if (url!.protocol !== "http:" && url!.protocol !== "https:") {
       fail("proxy", showProxy(rawProxy), "only http: and https: proxies are supported")
     }
+    if (!isOriginOnly(url!)) fail("proxy", showProxy(rawProxy), PROXY_PATH)
     try {
       decodeURIComponent(url!.username)
       decodeURIComponent(url!.password)
