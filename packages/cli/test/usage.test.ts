@@ -20,6 +20,8 @@ const bad: ReadonlyArray<{ readonly args: ReadonlyArray<string>; readonly says: 
   { args: ["-X", "YEET"], says: ["--method", "\"YEET\""] },
   { args: ["-H", "no colon here"], says: ["--header", "\"no colon here\""] },
   { args: ["--proxy", "socks5://proxy:1080"], says: ["--proxy", "\"socks5://proxy:1080\""] },
+  // undici's proxy agent refuses a path or query ("invalid url"): an internal error before, a usage error now.
+  { args: ["--proxy", "http://127.0.0.1:1/?token=x y"], says: ["--proxy", "no path, query or fragment"] },
   { args: ["--data", "@/nonexistent/body.bin"], says: ["--data", "\"/nonexistent/body.bin\""] },
   { args: ["--cacert", "/nonexistent/ca.pem"], says: ["--cacert", "\"/nonexistent/ca.pem\""] },
   { args: ["--data", "a", "--json", "{}"], says: ["--json", "--data"] },
@@ -95,6 +97,36 @@ describe("http-retry usage", () => {
       assert.strictEqual(result.code, 2)
       assert.notInclude(result.stderr, "sk-live-123")
       assert.include(result.stderr, "--header")
+    }))
+
+  it.scopedLive("what may be a credential in a stray argument, a header or a URL is not echoed", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+        // A second URL, with a password and a token.
+        [
+          ["http://127.0.0.1:9/a", "http://u:s3cr3t@127.0.0.1:9/b?token=s3cr3t"],
+          "unexpected argument \"http://<redacted>@127.0.0.1:9\""
+        ],
+        [
+          ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b?token=s3cr3t"],
+          "unexpected argument \"http://127.0.0.1:9/b?<unparsed>\""
+        ],
+        // A token left over from an unquoted `-H Authorization: Bearer ...`.
+        [["http://127.0.0.1:9/a", "s3cr3t-0123456789abcdef"], "unexpected argument \"s3cr…\""],
+        // A header written with "=": its value is not shown.
+        [["-H", "Authorization=s3cr3t", "http://127.0.0.1:9/"], "\"Authorization <redacted>\""],
+        // A URL that does not parse, with a token in its query and no "@".
+        [["http://127.0.0.1:99999/?token=s3cr3t"], "not a URL: \"http://127.0.0.1:99999/?<unparsed>\""]
+      ]
+      const results = yield* Effect.forEach(cases, ([args]) => run(args), { concurrency: 2 })
+      for (const [i, [args, says]] of cases.entries()) {
+        const result = results[i]
+        const label = args.join(" ")
+        assert.strictEqual(result.code, 2, label)
+        assert.include(result.stderr, says, label)
+        assert.notInclude(result.stderr, "s3cr3t", label)
+        assert.strictEqual(result.stderr.trimEnd().split("\n").length, 1, label)
+      }
     }))
 
   it.scopedLive("a URL that does not parse or decode: a usage error that shows no password, not a crash", () =>

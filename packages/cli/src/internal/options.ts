@@ -381,6 +381,18 @@ const byLong = new Map(specs.map((spec) => [spec.long, spec]))
 const byShort = new Map(specs.flatMap((spec) => spec.short === undefined ? [] : [[spec.short, spec] as const]))
 
 /**
+ * An argument that is not an option, for a message: a URL (a second one) as
+ * `showUnparsedUrl` shows it, a long word that may be a token (the value of an
+ * unquoted `-H Authorization: Bearer ...`) by its first characters only.
+ */
+const showStray = (token: string): string =>
+  /[@?#]|:\/\//.test(token) ?
+    showUnparsedUrl(token) :
+    token.length > 12 && /^[\w.~+/=-]+$/.test(token) ?
+    show(`${token.slice(0, 4)}…`) :
+    show(token)
+
+/**
  * @effect/cli leaves what it could not place as an option in the URL or the
  * leftover arguments: an unknown option, a second copy of one, one missing its
  * value, or a short option with its value glued on. Says which, for the one
@@ -388,7 +400,7 @@ const byShort = new Map(specs.flatMap((spec) => spec.short === undefined ? [] : 
  */
 const stray = (token: string, isLast: boolean): UsageError => {
   if (!token.startsWith("-") || token === "-") {
-    return usage(undefined, `unexpected argument ${show(token)}: one URL per run (see --help)`)
+    return usage(undefined, `unexpected argument ${showStray(token)}: one URL per run (see --help)`)
   }
   const known = (spec: Spec, written: string): UsageError =>
     spec.value !== undefined && isLast ?
@@ -616,9 +628,9 @@ const parseHeader = (raw: string): Either.Either<readonly [string, string], Usag
   const colon = raw.indexOf(":")
   const name = colon === -1 ? "" : raw.slice(0, colon).trim()
   if (colon === -1 || !TOKEN.test(name)) {
-    // Never echo what may be a credential: show the text only up to its first space.
-    const space = raw.search(/\s/)
-    const shown = space === -1 || !SECRET_HEADERS.test(raw) ? raw : `${raw.slice(0, space)} <redacted>`
+    // Never echo what may be a credential: show the text only up to its first space, "=" or ":".
+    const end = raw.search(/[\s=:]/)
+    const shown = !SECRET_HEADERS.test(raw) ? raw : `${end === -1 ? raw : raw.slice(0, end)} <redacted>`
     return Either.left(usage("--header", `expected "Name: value", got ${show(shown)}`))
   }
   const value = raw.slice(colon + 1).trim()
@@ -634,7 +646,8 @@ const parseHeader = (raw: string): Either.Either<readonly [string, string], Usag
  */
 const showUnparsedUrl = (raw: string): string => {
   const at = raw.lastIndexOf("@")
-  if (at === -1) return show(raw)
+  // A query or fragment may hold a token: dropped, and marked.
+  if (at === -1) return show(raw.replace(/[?#].*$/s, "?<unparsed>"))
   const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(raw)?.[0] ?? ""
   // Only the host-like text after it: the "@" may as well be in a query value, with a secret after it.
   return show(`${scheme}<redacted>@${/^[^\s/?#\\&;=,@]*/.exec(raw.slice(at + 1))![0]}`)
