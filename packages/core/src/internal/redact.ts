@@ -118,6 +118,17 @@ const VALUE = /[^&;#\s<>"']*/y
 const DECODED = new RegExp(secretsIn(""), "gi")
 const DECODED_VALUE = /[^&;#]*/y
 
+/**
+ * One header's value fit for a span, a log line or an error: hidden when
+ * its name is a secret, its URLs redacted otherwise (as `headers`).
+ *
+ * @internal
+ */
+export const header = (name: string, value: string, redaction: Redaction): string => {
+  const lower = name.toLowerCase()
+  return redaction.headers.has(lower) ? REDACTED : headerValue(lower, value, redaction)
+}
+
 const headerValue = (name: string, value: string, redaction: Redaction): string =>
   name === "location" || name === "content-location" ?
     target(value, redaction) :

@@ -14,6 +14,7 @@
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
 import * as Redact from "./redact.js"
 
@@ -35,20 +36,27 @@ export const secretsOf = (redaction: Redact.Redaction): Secrets => ({
 
 const queryHasSecret = (search: string, secrets: Secrets): boolean => {
   const names = secrets.redaction.query
-  // Names with nothing to decode (the usual "?id=42") are read off the string: a URLSearchParams per request was
-  // a tenth of the retry's cost on the happy path.
-  if (search.includes("%") || search.includes("+")) {
-    for (const [name] of new URLSearchParams(search)) {
-      if (names.has(name.toLowerCase())) return true
-    }
-    return false
-  }
+  // A URL nested in a value (`?next=https://user:pw@host/`, encoded or not) is read by `Redact.url`, not here.
+  if (search.includes("@") || /%40|%3a/i.test(search)) return true
+  // Names read off the string, decoded only when they may need it: a URLSearchParams per request was a tenth of the
+  // retry's cost on the happy path. "&" and ";" both end a parameter, as `Redact.url` reads them.
+  const decode = search.includes("%") || search.includes("+")
   let start = search.startsWith("?") ? 1 : 0
   while (start < search.length) {
     let end = search.indexOf("&", start)
+    const semicolon = search.indexOf(";", start)
+    if (end === -1 || (semicolon !== -1 && semicolon < end)) end = semicolon
     if (end === -1) end = search.length
     const eq = search.indexOf("=", start)
-    if (names.has(search.slice(start, eq === -1 || eq > end ? end : eq).toLowerCase())) return true
+    let name = search.slice(start, eq === -1 || eq > end ? end : eq)
+    if (decode) {
+      try {
+        name = decodeURIComponent(name.replaceAll("+", " "))
+      } catch {
+        return true
+      }
+    }
+    if (names.has(name.toLowerCase())) return true
     start = end + 1
   }
   return false
@@ -89,6 +97,8 @@ export const hasSecret = (request: HttpClientRequest.HttpClientRequest, secrets:
   const url = request.url
   const query = url.indexOf("?")
   if (hasUserinfo(url)) return true
+  // A fragment (`#access_token=...`) is secret as a whole, as `Redact.url` has it.
+  if (url.includes("#") || Option.isSome(request.hash)) return true
   if (query !== -1 && queryHasSecret(url.slice(query), secrets)) return true
   for (const [name] of request.urlParams) {
     if (secrets.redaction.query.has(name.toLowerCase())) return true
@@ -99,24 +109,23 @@ export const hasSecret = (request: HttpClientRequest.HttpClientRequest, secrets:
   return false
 }
 
+/** `url.query` read as `Redact.url` reads a query ("&" and ";" both separators, nested URLs redacted). */
 const redactQuery = (query: string, redaction: Redact.Redaction): string => {
-  const parts: Array<string> = []
-  for (const [name, value] of new URLSearchParams(query)) {
-    const shown = redaction.query.has(name.toLowerCase()) ? Redact.REDACTED : encodeURIComponent(value)
-    parts.push(`${encodeURIComponent(name)}=${shown}`)
-  }
-  return parts.join("&")
+  const shown = Redact.url(`http://query.invalid/?${query}`, [], redaction, true)
+  const start = shown.indexOf("?")
+  return start === -1 ? "" : shown.slice(start + 1)
 }
 
-const HEADER_PREFIX = "http.request.header."
+const REQUEST_HEADER = "http.request.header."
+const RESPONSE_HEADER = "http.response.header."
 
 const redactAttribute = (key: string, value: unknown, redaction: Redact.Redaction): unknown => {
   if (typeof value !== "string") return value
   if (key === "url.full") return Redact.url(value, [], redaction, true)
   if (key === "url.query") return redactQuery(value, redaction)
-  if (key.startsWith(HEADER_PREFIX) && redaction.headers.has(key.slice(HEADER_PREFIX.length).toLowerCase())) {
-    return Redact.REDACTED
-  }
+  // A secret header's value hidden; the URLs in any other (`Location`, `Link`, `Refresh`) redacted.
+  if (key.startsWith(REQUEST_HEADER)) return Redact.header(key.slice(REQUEST_HEADER.length), value, redaction)
+  if (key.startsWith(RESPONSE_HEADER)) return Redact.header(key.slice(RESPONSE_HEADER.length), value, redaction)
   return value
 }
 

@@ -9,10 +9,12 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
 import type * as HttpRetry from "../HttpRetry.js"
-import { AttemptTimeout, isReadingAttemptTimeout, keepMarks } from "./clientMarks.js"
+import { AttemptTimeout, isReadingAttemptTimeout, keepMarks, NoSpansTypeId } from "./clientMarks.js"
 import { split } from "./clientSplit.js"
 import { drain } from "./drain.js"
 import * as Redact from "./redact.js"
+import { isRequestError, redactRequestError } from "./redactedErrors.js"
+import * as RedactingTracer from "./redactingTracer.js"
 import { isRetrying, retrying, RetryingTypeId } from "./retry.js"
 import * as policyInternal from "./retryPolicy.js"
 
@@ -79,10 +81,27 @@ const withinAttempt = <E, R>(
 const follow = <E, R>(
   client: HttpClient.HttpClient.With<E, R>,
   maxRedirects: number,
-  credentials: ReadonlyArray<string>
+  redaction: Redact.Redaction
 ): HttpClient.HttpClient.With<E, R> => {
-  const { preprocess, send } = split(client)
+  const { preprocess, send: sendRaw } = split(client)
+  const credentials = credentialsOf(redaction)
   const readsTimeout = isReadingAttemptTimeout(client)
+  // A client that records its own span (any made with the platform's `HttpClient.make`) records each hop's URL and
+  // the answer's `Location` as they are: a hop to a signed URL, or a `Location` that carries a token, would show in
+  // it. Its spans are redacted here, hop by hop (the retry redacts an attempt's only for a request with a secret).
+  const send = Predicate.hasProperty(client, NoSpansTypeId) ?
+    sendRaw :
+    (request: HttpClientRequest.HttpClientRequest) =>
+      Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, E, R>((fiber) =>
+        Effect.withTracer(
+          sendRaw(request),
+          RedactingTracer.make(
+            fiber.currentTracer,
+            redaction,
+            (error) => isRequestError(error) ? redactRequestError(error, redaction) : error
+          )
+        )
+      )
   const loop = (
     request: HttpClientRequest.HttpClientRequest,
     hops: number,
@@ -123,13 +142,13 @@ const following = <E, R>(
   self: HttpClient.HttpClient.With<E, R>,
   maxRedirects: number
 ): HttpClient.HttpClient.With<E, R> => {
-  if (!isRetrying(self)) return follow(self, maxRedirects, credentialsOf(Redact.defaults))
+  if (!isRetrying(self)) return follow(self, maxRedirects, Redact.defaults)
   // Follow inside each attempt, so that the retry sees (and gives up on) the final answer, not the 3xx; the policy's
   // own secret headers stay with the first origin too.
   const { defer, hedging, inner, options, policy } = self[RetryingTypeId]
-  const credentials = credentialsOf(Redact.make(policy.redact.headers, policy.redact.query))
+  const redaction = Redact.make(policy.redact.headers, policy.redact.query)
   return retrying(
-    follow(inner, maxRedirects, credentials),
+    follow(inner, maxRedirects, redaction),
     policy,
     options,
     hedging,

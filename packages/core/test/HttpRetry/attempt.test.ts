@@ -245,6 +245,41 @@ describe.concurrent("HttpRetry.withRetry: one attempt", () => {
         for (const r of sent) assert.match(r.request.headers["traceparent"] ?? "", /^00-0{31}1-/)
       }))
 
+    it.effect("spans keep no secret of a fragment, a ';' parameter or a nested URL, nor of a redirect's hop", () =>
+      Effect.gen(function*() {
+        const spans: Array<Recorded> = []
+        const test = yield* TestHttpClient.make((request) =>
+          request.url.includes("/moved") ?
+            respond(302, {
+              headers: {
+                location: "https://files.test/f?X-Amz-Signature=sig-s3cret",
+                link: "<https://api.test/next?token=link-s3cret>; rel=next"
+              }
+            }) :
+            ok("done")
+        )
+        const client = HttpRetry.withRetry(test.client, noJitter()).pipe(HttpRetry.followRedirects())
+        const urls = [
+          "http://api.test/a#access_token=frag-s3cret",
+          "http://api.test/a?page=1;token=semi-s3cret",
+          "http://api.test/a?next=https%3A%2F%2Fu%3Anest-s3cret%40h.test%2F",
+          "http://api.test/moved"
+        ]
+        for (const url of urls) {
+          yield* client.get(url).pipe(Effect.withTracer(recordingTracer(spans)))
+        }
+        assert.strictEqual(spans.length, 5)
+        const hop = spans[4]
+        assert.strictEqual(hop.attributes.get("server.address"), "https://files.test")
+        assert.include(String(hop.attributes.get("url.full")), "X-Amz-Signature=<redacted>")
+        assert.include(String(spans[3].attributes.get("http.response.header.location")), "https://files.test/f?")
+        for (const span of spans) {
+          for (const [key, value] of span.attributes) {
+            assert.notMatch(String(value), /s3cret/, `${span.name} ${key}`)
+          }
+        }
+      }))
+
     it.effect("one trace per call: with no parent span, the later attempts are children of the first", () =>
       Effect.gen(function*() {
         const spans: Array<Tracer.Span> = []
