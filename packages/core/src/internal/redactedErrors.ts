@@ -63,8 +63,15 @@ const hasMessage = (u: unknown): u is { readonly message: string } =>
 // as `.pnpm/undici@7.30.2/` holds an "@"), which carry no credentials.
 const URL_TEXT = /\b(?!file:)[a-z][a-z\d+.-]*:\/\/[^\s)]*/gi
 
-/** Every URL in a message loses its userinfo, query and fragment (`Redact.urlText`). */
-const sanitize = (message: string): string => message.replace(URL_TEXT, (url) => Redact.urlText(url, false))
+// fetch's refusal of a header quotes the value (`Headers.append: "Bearer ..." is an invalid header value.`).
+const HEADER_VALUE_TEXT = /"(?:[^"\\]|\\.)*"(?= is an invalid header value)/g
+
+/**
+ * Every URL in a message loses its userinfo, query and fragment (`Redact.urlText`), and a header value quoted by
+ * fetch's refusal of it is hidden.
+ */
+const sanitize = (message: string): string =>
+  message.replace(URL_TEXT, (url) => Redact.urlText(url, false)).replace(HEADER_VALUE_TEXT, `"${Redact.REDACTED}"`)
 
 /**
  * The cause of a platform error with every URL in its messages and stacks
@@ -224,6 +231,23 @@ export class RedactedResponseError extends HttpClientError.ResponseError {
   }
 }
 
+/**
+ * The cause of a body that did not decode, with no word of the body: a
+ * `SyntaxError` from `JSON.parse` quotes up to 30 characters of the text
+ * (`Unexpected token 'b', ..."s_token": body"... is not valid JSON`), which
+ * `Cause.pretty` with `renderErrorCause` and loggers that print causes show.
+ * A cause with a `code` (a stream's error) names what happened and is kept,
+ * redacted as any cause.
+ */
+const quietDecodeCause = (cause: unknown): unknown => {
+  if (!(cause instanceof Error) || "code" in cause) return redactCause(cause)
+  const quiet = new Error(`${cause.name} while decoding the body (its text is not shown)`)
+  quiet.name = cause.name
+  const frames = cause.stack?.split("\n").filter((line) => line.trimStart().startsWith("at "))
+  quiet.stack = [`${quiet.name}: ${quiet.message}`, ...(frames ?? [])].join("\n")
+  return quiet
+}
+
 const redactResponseError = (
   error: HttpClientError.ResponseError,
   redaction: Redact.Redaction
@@ -237,7 +261,7 @@ const redactResponseError = (
       request: error.request,
       response: error.response,
       reason: error.reason,
-      cause: redactCause(error.cause),
+      cause: error.reason === "Decode" ? quietDecodeCause(error.cause) : redactCause(error.cause),
       ...(description === undefined ? {} : { description })
     }),
     redaction

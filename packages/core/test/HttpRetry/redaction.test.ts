@@ -157,6 +157,16 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
           assert.notInclude(text, "access_tok", where)
           assert.notInclude(text, "body-s3cr3t", where)
         }
+        // Nor does the cause it carries, as `Cause.pretty` with `renderErrorCause` (and loggers) print it.
+        const quoting = yield* TestHttpClient.make(() => TestHttpClient.ok("{\"access_token\": body-s3cr3t}"))
+        const decoded = yield* Effect.flip(
+          Effect.flatMap(HttpRetry.withRetry(quoting.client, policy).execute(secretRequest), (r) => r.json)
+        )
+        assert.strictEqual(decoded.reason, "Decode")
+        const pretty = Cause.pretty(Cause.fail(decoded), { renderErrorCause: true })
+        assert.include(pretty, "SyntaxError while decoding the body")
+        assert.notInclude(pretty, "body-s3cr3", "Cause.pretty")
+        assert.notInclude(util.inspect(decoded.cause), "body-s3cr3", "the cause")
         // The same read on the client without the retry: the platform's message.
         const plain = yield* Effect.flip(Effect.flatMap(test.client.get("http://api.test/x"), (r) => r.json)).pipe(
           Effect.catchAllDefect(Effect.fail)
@@ -197,6 +207,15 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
         assert.strictEqual((error.cause as { readonly code?: string }).code, "ECONNRESET")
         assert.deepStrictEqual(TransportFailure.classify(error), { kind: "ConnectionReset", code: "ECONNRESET" })
       }))
+
+    it("a header value quoted by fetch's refusal of it is hidden, in the description and the cause", () => {
+      const cause = new TypeError("Headers.append: \"Bearer auth-s3cr3t\r\nx\" is an invalid header value.")
+      const redacted = redactCause(cause) as TypeError
+      assert.instanceOf(redacted, TypeError)
+      assert.strictEqual(redacted.message, "Headers.append: \"<redacted>\" is an invalid header value.")
+      assertNoSecret(String(redacted.stack), "stack")
+      assert.strictEqual(describeCause(cause), "Headers.append: \"<redacted>\" is an invalid header value.")
+    })
 
     it.effect("a URL that does not parse: nothing between its scheme and its last \"@\" is shown, cause included", () =>
       Effect.gen(function*() {
