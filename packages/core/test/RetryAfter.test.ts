@@ -85,6 +85,9 @@ describe.concurrent("RetryAfter", () => {
     })
 
     it("reads a two-digit RFC 850 year as at most 50 years ahead", () => {
+      // 50 years ahead of 2026 is 2076: "76" is 2076, "77" is 1977.
+      assert.strictEqual(RetryAfter.parseHttpDate("Wednesday, 01-Jan-76 00:00:00 GMT", now), Date.UTC(2076, 0, 1))
+      assert.strictEqual(RetryAfter.parseHttpDate("Saturday, 01-Jan-77 00:00:00 GMT", now), Date.UTC(1977, 0, 1))
       assert.strictEqual(
         RetryAfter.parseHttpDate("Tuesday, 01-Jan-30 00:00:00 GMT", now),
         Date.UTC(2030, 0, 1)

@@ -402,7 +402,10 @@ describe.concurrent("RetryPolicy", () => {
 
     it.effect("the waits listed are the retry's own, up to the deadline", () =>
       Effect.gen(function*() {
-        for (const maxElapsed of ["1 milli", "2 seconds", "5 seconds", "50 seconds"] as const) {
+        // Waits end at 1000, 3000, 7000 ms...: a wait ending at the deadline is not made, one ending before it is.
+        for (
+          const maxElapsed of ["1 milli", "2 seconds", "3 seconds", "3001 millis", "5 seconds", "50 seconds"] as const
+        ) {
           const policy = RetryPolicy.make({ jitter: "none", maxAttempts: 10, maxElapsed })
           const test = yield* TestHttpClient.make(() => TestHttpClient.respond(503))
           const fiber = yield* Effect.fork(
@@ -431,6 +434,26 @@ describe.concurrent("RetryPolicy", () => {
         assert.deepStrictEqual(again, jittered)
         const other = (yield* RetryPolicy.delays(policy, 5).pipe(Effect.withRandom(Random.make(43)))).map(millis)
         assert.notDeepEqual(other, jittered)
+      }))
+
+    it.effect("jittered, the waits listed are the retry's own for the same seed", () =>
+      Effect.gen(function*() {
+        const policy = RetryPolicy.make({ maxAttempts: 6, maxDelay: "5 seconds", maxElapsed: "10 minutes" })
+        const test = yield* TestHttpClient.make(() => TestHttpClient.respond(503))
+        const fiber = yield* Effect.fork(
+          Effect.either(HttpRetry.withRetry(test.client, policy).get("http://api.test/")).pipe(
+            Effect.withRandom(Random.make(42))
+          )
+        )
+        yield* TestClock.adjust("10 minutes")
+        yield* Fiber.join(fiber)
+        const at = (yield* test.requests).map((request) => request.at)
+        const waits = at.slice(1).map((t, i) => t - at[i])
+        assert.strictEqual(waits.length, 5)
+        const listed = (yield* RetryPolicy.delays(policy, 5).pipe(Effect.withRandom(Random.make(42)))).map(millis)
+        assert.strictEqual(listed.length, 5)
+        // The clock's times are sums of the waits: equal to them up to rounding.
+        listed.forEach((d, i) => assert.closeTo(d, waits[i], 1e-6))
       }))
 
     it.effect("toSchedule outputs the delays", () =>

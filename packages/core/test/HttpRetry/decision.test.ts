@@ -1,3 +1,4 @@
+import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import { type HttpStatusError, RetryPolicy } from "@http-retry/core"
@@ -52,6 +53,27 @@ describe("decision", () => {
       input({ request: HttpClientRequest.put(url).pipe(HttpClientRequest.bodyStream(Stream.empty)) }),
       giveUp("BodyNotReplayable")
     ],
+    // A raw body that is bytes or text is sent again as it is; one that is anything else (a Node stream) cannot be.
+    [
+      "a raw ArrayBuffer body is sent again",
+      input({ request: HttpClientRequest.put(url).pipe(HttpClientRequest.setBody(HttpBody.raw(new ArrayBuffer(4)))) }),
+      retry(1000)
+    ],
+    [
+      "a raw Uint8Array or string body is sent again",
+      input({ request: HttpClientRequest.put(url).pipe(HttpClientRequest.setBody(HttpBody.raw(new Uint8Array(4)))) }),
+      retry(1000)
+    ],
+    [
+      "a raw string body is sent again",
+      input({ request: HttpClientRequest.put(url).pipe(HttpClientRequest.setBody(HttpBody.raw("x=1"))) }),
+      retry(1000)
+    ],
+    [
+      "a raw body of any other kind cannot be",
+      input({ request: HttpClientRequest.put(url).pipe(HttpClientRequest.setBody(HttpBody.raw({ pipe() {} }))) }),
+      giveUp("BodyNotReplayable")
+    ],
     [
       "a status not retried wins over the method",
       input({ failure: status(404), request: HttpClientRequest.post(url) }),
@@ -81,6 +103,25 @@ describe("decision", () => {
       "Retry-After ending past the deadline gives up for that reason",
       input({ retryAfterMillis: 10_000, elapsedMillis: 45_000 }),
       giveUp("RetryAfterTooLong")
+    ],
+    // A Retry-After held from a hedged round's dropped answer (hedge.ts) is capped as the failure's own would be.
+    [
+      "a held Retry-After over maxRetryAfter gives up, whatever the failure",
+      input({
+        failure: status(500),
+        retryAfterHeldMillis: 60_001,
+        plan: planOf(RetryPolicy.make({ jitter: "none", maxElapsed: "10 minutes" }))
+      }),
+      giveUp("RetryAfterTooLong")
+    ],
+    [
+      "a held Retry-After at maxRetryAfter replaces a shorter backoff",
+      input({
+        failure: status(500),
+        retryAfterHeldMillis: 60_000,
+        plan: planOf(RetryPolicy.make({ jitter: "none", maxElapsed: "10 minutes" }))
+      }),
+      retry(60_000, "Retry-After")
     ],
     [
       "retryAfter: false ignores the header",
