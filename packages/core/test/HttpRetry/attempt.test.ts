@@ -11,6 +11,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as Tracer from "effect/Tracer"
+import * as util from "node:util"
 import { failure, noJitter, requestWith, runScript, success, timeoutError, times, url } from "../utils.js"
 
 const { delayed, hang, ok, respond } = TestHttpClient
@@ -278,6 +279,35 @@ describe.concurrent("HttpRetry.withRetry: one attempt", () => {
             assert.notMatch(String(value), /s3cret/, `${span.name} ${key}`)
           }
         }
+      }))
+
+    it.effect("the span the retry records for a client without its own ends with the redacted error", () =>
+      Effect.gen(function*() {
+        const exits: Array<string> = []
+        const native = yield* Effect.tracerWith(Effect.succeed)
+        const ending = Tracer.make({
+          span(...args) {
+            const span = native.span(...args)
+            const end = span.end.bind(span)
+            span.end = (endTime, exit) => {
+              exits.push(`${util.inspect(exit, { depth: 8 })} ${String(exit)}`)
+              end(endTime, exit)
+            }
+            return span
+          },
+          context: (f, fiber) => native.context(f, fiber)
+        })
+        const test = yield* TestHttpClient.make([TestHttpClient.fail("ECONNREFUSED")])
+        const quiet = HttpRetry.withNoSpans(test.client.pipe(HttpClient.withTracerDisabledWhen(() => true)))
+        yield* Effect.either(
+          HttpRetry.withRetry(quiet, noJitter({ maxAttempts: 1 })).get("http://u:pw-s3cret@api.test/x?token=tok-s3cret")
+            .pipe(
+              Effect.withTracer(ending)
+            )
+        )
+        assert.strictEqual(exits.length, 1)
+        assert.include(exits[0], "api.test")
+        assert.notMatch(exits[0], /s3cret/)
       }))
 
     it.effect("one trace per call: with no parent span, the later attempts are children of the first", () =>

@@ -1,4 +1,5 @@
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
 import { assert, describe, it } from "@effect/vitest"
 import { HttpRetry, HttpStatusError, TestHttpClient } from "@http-retry/core"
 import * as Effect from "effect/Effect"
@@ -59,6 +60,22 @@ describe("HttpClient.filterStatusOk under the retry", () => {
       const out = yield* observe(test, client.get(url))
       assert.deepStrictEqual(out.at, [0, 3000])
       assert.strictEqual(out.result._tag === "Right" && out.result.right.status, 200)
+    }))
+
+  it.effect("a side call's ResponseError for the same URL by another method stays as it is, not retried", () =>
+    Effect.gen(function*() {
+      const test = yield* TestHttpClient.make((request) => request.method === "POST" ? respond(503) : respond(200))
+      // An audit POST to the same URL after every answer, through filterStatusOk: its 503 is not this attempt's answer.
+      const audited = HttpClient.transformResponse(
+        test.client,
+        (effect) => Effect.tap(effect, () => HttpClient.filterStatusOk(test.client).post(url))
+      )
+      const out = yield* observe(test, HttpRetry.withRetry(audited, noJitter()).get(url))
+      assert.deepStrictEqual(out.requests.map((r) => r.request.method), ["GET", "POST"])
+      const error = out.result._tag === "Left" ? out.result.left : undefined
+      assert.isTrue(HttpClientError.isHttpClientError(error) && error._tag === "ResponseError")
+      assert.strictEqual((error as HttpClientError.ResponseError).request.method, "POST")
+      assert.strictEqual((error as HttpClientError.ResponseError).response.status, 503)
     }))
 
   it.effect("given up on as an HttpStatusError, and a status the policy does not retry is not", () =>

@@ -6,6 +6,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { noJitter, url } from "../utils.js"
 
@@ -87,6 +88,45 @@ describe.concurrent("HttpRetry.withRetry: failed attempt's body", () => {
         (at) => assert.deepStrictEqual(at, [0, 1299])
       ))
 
+    // When each attempt starts, for a 503 whose endless body sends 16 KiB every 100 ms of Clock time, then a 200;
+    // and how many chunks were read.
+    const startsAfterEndlessBody = (headers: Record<string, string>) =>
+      Effect.gen(function*() {
+        const at: Array<number> = []
+        let chunks = 0
+        const chunk = new Uint8Array(16 * 1024)
+        const client = HttpClient.make((request) =>
+          Effect.map(Clock.currentTimeMillis, (now) => {
+            at.push(now)
+            if (at.length > 1) return HttpClientResponse.fromWeb(request, new Response("ok", { status: 200 }))
+            const response = HttpClientResponse.fromWeb(request, new Response(null, { status: 503, headers }))
+            return Object.defineProperty(Object.create(response), "stream", {
+              get: () =>
+                Stream.repeatEffect(Effect.as(Effect.sleep("100 millis"), chunk)).pipe(
+                  Stream.tap(() => Effect.sync(() => chunks++))
+                )
+            })
+          })
+        )
+        const fiber = yield* Effect.fork(HttpRetry.withRetry(client, noJitter()).get(url))
+        yield* TestClock.adjust("10 minutes")
+        assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+        return { at, chunks }
+      })
+
+    it.effect("a body cut off at maxDrainBytes is followed by the full wait, not the wait left", () =>
+      // 128 KiB is 8 chunks: the 9th, at 900 ms, crosses it; then the whole 1 s backoff.
+      Effect.map(startsAfterEndlessBody({}), ({ at, chunks }) => {
+        assert.deepStrictEqual(at, [0, 1900])
+        assert.strictEqual(chunks, 9)
+      }))
+
+    it.effect("a body whose Content-Length is over maxDrainBytes is not read: cut at its first chunk", () =>
+      Effect.map(startsAfterEndlessBody({ "content-length": "10000000" }), ({ at, chunks }) => {
+        assert.deepStrictEqual(at, [0, 1100])
+        assert.strictEqual(chunks, 1)
+      }))
+
     it.effect("a huge body is cut off, not read to the end, and the retry still happens", () =>
       Effect.gen(function*() {
         const chunk = new Uint8Array(16 * 1024)
@@ -94,6 +134,8 @@ describe.concurrent("HttpRetry.withRetry: failed attempt's body", () => {
         let cancelled = false
         const body = new ReadableStream<Uint8Array>({
           pull(controller) {
+            // Endless as far as the drain goes; ended at 4 MiB so that a drain reading it all fails, not hangs.
+            if (bytes >= 4 * 1024 * 1024) return controller.close()
             bytes += chunk.length
             controller.enqueue(chunk)
           },
