@@ -1,7 +1,9 @@
+import type * as Undici from "@effect/platform-node/Undici"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
-import { TransportFailure } from "@http-retry/core"
+import { HttpRetry, RetryPolicy, TransportFailure } from "@http-retry/core"
 import { NodeHttpRetry } from "@http-retry/node"
 import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
@@ -92,5 +94,32 @@ describe("transport failures reach the core classified", () => {
         logs.lines[0].message,
         /attempt 1\/4 -> ConnectionReset: .*\b(ECONNRESET|UND_ERR_SOCKET)\b.*; giving up: MethodNotRetried$/
       )
+    }))
+})
+
+// The direct transport's own module: its declarations are internal (stripped from the types the tests compile against).
+const internalTransport = "../src/internal/undiciClient.js"
+const UndiciClient: { readonly make: (dispatcher: Undici.Dispatcher) => HttpClient.HttpClient } = await import(
+  internalTransport
+)
+
+describe("an answer that comes after the send ended", () => {
+  // A dispatcher that ignores the abort and answers late: the request it answers was given up by the attempt timeout.
+  it.live("its body is destroyed at once (nobody will read it), so its connection is not held", () =>
+    Effect.gen(function*() {
+      let destroyed = false
+      const body = { destroy: () => (destroyed = true) }
+      const dispatcher = {
+        request: () => new Promise((resolve) => setTimeout(() => resolve({ statusCode: 200, headers: {}, body }), 100))
+      } as unknown as Undici.Dispatcher
+      const client = HttpRetry.withRetry(
+        UndiciClient.make(dispatcher),
+        RetryPolicy.make({ maxAttempts: 1, attemptTimeout: "20 millis" })
+      )
+      const error = yield* Effect.flip(Effect.scoped(client.get("http://127.0.0.1:9/late")))
+      assert.strictEqual((error as { readonly _tag: string })._tag, "TimeoutException")
+      assert.isFalse(destroyed)
+      yield* Effect.sleep("200 millis")
+      assert.isTrue(destroyed)
     }))
 })

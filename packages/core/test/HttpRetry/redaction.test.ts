@@ -327,6 +327,11 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
           HttpRetry.redactedUrl(secretRequest),
           "http://<redacted>@api.test/x?token=<redacted>&page=2&session=session-s3cr3t"
         )
+        // A user name alone is marked as hidden too: the reader sees that the URL had userinfo.
+        assert.strictEqual(
+          HttpRetry.redactedUrl(HttpClientRequest.get("https://u-alice@api.test/x")),
+          "https://<redacted>@api.test/x"
+        )
       }))
   })
 })
