@@ -113,6 +113,9 @@ describe("http-retry usage", () => {
         ],
         // A token left over from an unquoted `-H Authorization: Bearer ...`.
         [["http://127.0.0.1:9/a", "s3cr3t-0123456789abcdef"], "unexpected argument \"s3cr…\""],
+        [["http://127.0.0.1:9/a", "s3cr3tpw1"], "unexpected argument \"s3cr…\""],
+        // A header with no name: its value is not shown either.
+        [["-H", "Bearer k-s3cr3t", "http://127.0.0.1:9/"], "\"Bearer <redacted>\""],
         // A header written with "=": its value is not shown.
         [["-H", "Authorization=s3cr3t", "http://127.0.0.1:9/"], "\"Authorization <redacted>\""],
         // A URL that does not parse, with a token in its query and no "@".

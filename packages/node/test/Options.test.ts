@@ -131,6 +131,9 @@ describe("a proxy password never appears in the error", () => {
     "svc:s3cret-pw@proxy.internal:3128",
     "http://svc:s3cret/pw@proxy.internal:3128",
     "http://svc:s3cret pw@proxy internal",
+    // An unencoded "?" or "#" in the password: the userinfo is found before the query is.
+    "http://svc:s3cret?pw@proxy.internal:3128",
+    "http://svc:s3cret#pw@proxy.internal:3128/x",
     "http://proxy.internal:notaport/?token=s3cret-pw",
     "socks5://proxy.internal:1080#s3cret-pw"
   ]

@@ -118,8 +118,8 @@ describe("an answer that comes after the send ended", () => {
       )
       const error = yield* Effect.flip(Effect.scoped(client.get("http://127.0.0.1:9/late")))
       assert.strictEqual((error as { readonly _tag: string })._tag, "TimeoutException")
-      assert.isFalse(destroyed)
-      yield* Effect.sleep("200 millis")
+      // The answer comes 100 ms after the request; by then nothing waits for it.
+      yield* Effect.sleep("1 second")
       assert.isTrue(destroyed)
     }))
 })

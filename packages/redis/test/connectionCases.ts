@@ -70,6 +70,14 @@ export const connectionCases = <Options>(name: string): Array<[Options, string]>
       `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got object`
     ],
     [
+      { redis: "redis://u:pw#S3CRET@cache.internal:63 79" },
+      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…@cache.internal:63 79"`
+    ],
+    [
+      { redis: "redis://u:pw?S3CRET@cache.internal/?db=1 x" },
+      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…@cache.internal/?…"`
+    ],
+    [
       { redis: "redis://cache.internal/?password=S3CRET x" },
       `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "redis://cache.internal/?…"`
     ],

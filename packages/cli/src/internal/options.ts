@@ -388,7 +388,7 @@ const byShort = new Map(specs.flatMap((spec) => spec.short === undefined ? [] : 
 const showStray = (token: string): string =>
   /[@?#]|:\/\//.test(token) ?
     showUnparsedUrl(token) :
-    token.length > 12 && /^[\w.~+/=-]+$/.test(token) ?
+    token.length > 8 ?
     show(`${token.slice(0, 4)}…`) :
     show(token)
 
@@ -576,7 +576,7 @@ export interface Settings {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const SECRET_HEADERS = /authorization|cookie|api-?key|token|secret/i
+const SECRET_HEADERS = /authorization|cookie|api-?key|token|secret|bearer|basic/i
 
 /**
  * All of stdin, read without blocking the event loop: a synchronous read would hold Ctrl-C and SIGTERM until stdin

@@ -1,5 +1,6 @@
 import type * as Headers from "@effect/platform/Headers"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Duration from "effect/Duration"
 
 /** @internal */
 export const REDACTED = "<redacted>"
@@ -168,7 +169,13 @@ const redactText = (
   return out + text.slice(last)
 }
 
-const secretParameter = (parameter: string, redaction: Redaction): boolean => {
+/**
+ * Whether a query parameter's name, as written (percent-encoded or not), is
+ * one the redaction hides.
+ *
+ * @internal
+ */
+export const secretParameter = (parameter: string, redaction: Redaction): boolean => {
   let decoded = parameter
   try {
     decoded = decodeURIComponent(parameter.replace(/\+/g, " "))
@@ -375,31 +382,73 @@ export const bodyText = (text: string, contentType: string | undefined, redactio
   return text
 }
 
-// Option names whose values are credentials wherever they appear (ioredis' `password`, a `token`, a `secret`).
-const SECRET_OPTION = /pass|secret|token|credential|auth|^key$|api.?key/i
+// Words of an option's name that make its text value a credential (ioredis' `password`, a `token`, a `secret`).
+const SECRET_WORDS = new Set([
+  "password",
+  "passwd",
+  "pass",
+  "pwd",
+  "secret",
+  "token",
+  "credential",
+  "credentials",
+  "auth",
+  "authorization",
+  "apikey",
+  "key"
+])
+
+const isSecretName = (name: string): boolean =>
+  name.replace(/([a-z\d])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z\d]+/).some((word) => SECRET_WORDS.has(word))
+  || /api.?key/i.test(name)
+
+/** Shown in place of what an option error does not keep: an object too deep, or one that could not be read. */
+const NOT_KEPT = "…"
 
 /**
  * A value an option error may keep and show: a string that may be a URL
  * (it has an "@", or a scheme and "//") as `urlText` shows it, query marked;
- * a URL object the same way; a plain object or array copied with the values
- * of credential-named keys (`password`, `token`, ...) hidden and the rest
- * cleaned alike. Anything else is kept as it is. Option errors name the
- * value they reject, and a rejected Redis or proxy URL carries its password.
+ * a URL object the same way; a plain object or array with the text of its
+ * credential-named keys (`password`, `redisToken`, ...) hidden and the rest
+ * cleaned alike, the same object when nothing in it changed; any other
+ * object (a Redis client given where options go) by its class name alone,
+ * since its fields may hold a password. Numbers, booleans, functions and
+ * durations are kept as they are. Option errors name the value they reject,
+ * and a rejected Redis or proxy URL carries its password.
  *
  * @internal
  */
-export const optionValue = (value: unknown, depth = 0): unknown => {
+export const optionValue = (value: unknown): unknown => {
+  try {
+    return keptValue(value, 0)
+  } catch {
+    // A getter or a proxy that throws: nothing of it is kept.
+    return NOT_KEPT
+  }
+}
+
+const keptValue = (value: unknown, depth: number): unknown => {
   if (typeof value === "string") {
     return value.includes("@") || /^[a-z][a-z\d+.-]*:\/\//i.test(value) ? urlText(value, true) : value
   }
   if (value instanceof URL) return urlText(value.href, true)
-  if (typeof value !== "object" || value === null || depth > 3) return value
-  if (Array.isArray(value)) return value.map((item) => optionValue(item, depth + 1))
-  const prototype = Object.getPrototypeOf(value)
-  if (prototype !== Object.prototype && prototype !== null) return value
-  const copy: Record<string, unknown> = {}
-  for (const [key, item] of Object.entries(value)) {
-    copy[key] = SECRET_OPTION.test(key) && item !== undefined ? REDACTED : optionValue(item, depth + 1)
+  if (typeof value !== "object" || value === null || Duration.isDuration(value)) return value
+  if (depth > 3) return NOT_KEPT
+  if (Array.isArray(value)) {
+    const items = value.map((item) => keptValue(item, depth + 1))
+    return items.every((item, i) => item === value[i]) ? value : items
   }
-  return copy
+  const prototype = Object.getPrototypeOf(value)
+  if (prototype !== Object.prototype && prototype !== null) {
+    const name = (prototype as { readonly constructor?: { readonly name?: unknown } }).constructor?.name
+    return `[${typeof name === "string" && name !== "" ? name : "object"}]`
+  }
+  const copy: Record<string, unknown> = {}
+  let changed = false
+  for (const [key, item] of Object.entries(value)) {
+    const kept = typeof item === "string" && isSecretName(key) ? REDACTED : keptValue(item, depth + 1)
+    if (kept !== item) changed = true
+    copy[key] = kept
+  }
+  return changed ? copy : value
 }

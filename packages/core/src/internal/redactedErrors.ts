@@ -64,7 +64,7 @@ const hasMessage = (u: unknown): u is { readonly message: string } =>
 const URL_TEXT = /\b(?!file:)[a-z][a-z\d+.-]*:\/\/[^\s)]*/gi
 
 // fetch's refusal of a header quotes the value (`Headers.append: "Bearer ..." is an invalid header value.`).
-const HEADER_VALUE_TEXT = /"(?:[^"\\]|\\.)*"(?= is an invalid header value)/g
+const HEADER_VALUE_TEXT = /"[^]*"(?= is an invalid header value)/g
 
 /**
  * Every URL in a message loses its userinfo, query and fragment (`Redact.urlText`), and a header value quoted by
@@ -240,7 +240,9 @@ export class RedactedResponseError extends HttpClientError.ResponseError {
  * redacted as any cause.
  */
 const quietDecodeCause = (cause: unknown): unknown => {
-  if (!(cause instanceof Error) || "code" in cause) return redactCause(cause)
+  // Only `JSON.parse`'s: a body that broke off while read (fetch's `TypeError: terminated`, its socket error as its
+  // cause) names what happened, and keeps its chain.
+  if (!(cause instanceof SyntaxError)) return redactCause(cause)
   const quiet = new Error(`${cause.name} while decoding the body (its text is not shown)`)
   quiet.name = cause.name
   const frames = cause.stack?.split("\n").filter((line) => line.trimStart().startsWith("at "))

@@ -35,28 +35,21 @@ export const secretsOf = (redaction: Redact.Redaction): Secrets => ({
 })
 
 const queryHasSecret = (search: string, secrets: Secrets): boolean => {
-  const names = secrets.redaction.query
-  // A URL nested in a value (`?next=https://user:pw@host/`, encoded or not) is read by `Redact.url`, not here.
-  if (search.includes("@") || /%40|%3a/i.test(search)) return true
-  // Names read off the string, decoded only when they may need it: a URLSearchParams per request was a tenth of the
-  // retry's cost on the happy path. "&" and ";" both end a parameter, as `Redact.url` reads them.
-  const decode = search.includes("%") || search.includes("+")
+  // A URL nested in a value (`?next=https://user:pw@host/?token=...`, encoded or not) is read by `Redact.url`, not
+  // here: userinfo ("@"), a nested query or fragment ("?", "#" after the first character, "\\"), or their escapes.
+  if (/[@#\\]/.test(search) || search.indexOf("?", 1) !== -1 || /%(?:40|3f|23|5c)/i.test(search)) return true
+  // Names read off the string: a URLSearchParams per request was a tenth of the retry's cost on the happy path. "&"
+  // and ";" both end one here (`Redact.url` finds a `;token=` in a value too). The next ";" is looked for again only
+  // once passed, so a long query is read once.
   let start = search.startsWith("?") ? 1 : 0
+  let semicolon = search.indexOf(";", start)
   while (start < search.length) {
+    if (semicolon !== -1 && semicolon < start) semicolon = search.indexOf(";", start)
     let end = search.indexOf("&", start)
-    const semicolon = search.indexOf(";", start)
-    if (end === -1 || (semicolon !== -1 && semicolon < end)) end = semicolon
     if (end === -1) end = search.length
+    if (semicolon !== -1 && semicolon < end) end = semicolon
     const eq = search.indexOf("=", start)
-    let name = search.slice(start, eq === -1 || eq > end ? end : eq)
-    if (decode) {
-      try {
-        name = decodeURIComponent(name.replaceAll("+", " "))
-      } catch {
-        return true
-      }
-    }
-    if (names.has(name.toLowerCase())) return true
+    if (Redact.secretParameter(search.slice(start, eq === -1 || eq > end ? end : eq), secrets.redaction)) return true
     start = end + 1
   }
   return false
@@ -119,13 +112,24 @@ const redactQuery = (query: string, redaction: Redact.Redaction): string => {
 const REQUEST_HEADER = "http.request.header."
 const RESPONSE_HEADER = "http.response.header."
 
+/** Where a header's text may hold a URL's secret: a query or fragment, userinfo, or a scheme. */
+const MAY_HOLD_SECRET = /[?#@;]|:[/\\]/
+
+/** A header's value, with its secret or its URLs' secrets hidden; a value with none is kept as written. */
+const redactHeader = (name: string, value: string, redaction: Redact.Redaction): string => {
+  if (redaction.headers.has(name.toLowerCase())) return Redact.REDACTED
+  if (!MAY_HOLD_SECRET.test(value)) return value
+  const shown = Redact.header(name, value, redaction)
+  return shown.includes(Redact.REDACTED) ? shown : value
+}
+
 const redactAttribute = (key: string, value: unknown, redaction: Redact.Redaction): unknown => {
   if (typeof value !== "string") return value
   if (key === "url.full") return Redact.url(value, [], redaction, true)
   if (key === "url.query") return redactQuery(value, redaction)
   // A secret header's value hidden; the URLs in any other (`Location`, `Link`, `Refresh`) redacted.
-  if (key.startsWith(REQUEST_HEADER)) return Redact.header(key.slice(REQUEST_HEADER.length), value, redaction)
-  if (key.startsWith(RESPONSE_HEADER)) return Redact.header(key.slice(RESPONSE_HEADER.length), value, redaction)
+  if (key.startsWith(REQUEST_HEADER)) return redactHeader(key.slice(REQUEST_HEADER.length), value, redaction)
+  if (key.startsWith(RESPONSE_HEADER)) return redactHeader(key.slice(RESPONSE_HEADER.length), value, redaction)
   return value
 }
 
@@ -182,14 +186,30 @@ class RedactingSpan implements Tracer.Span {
 /** @internal */
 export type RedactError = (error: unknown) => unknown
 
+/** The redaction each tracer made here redacts with. */
+const redactingWith = new WeakMap<Tracer.Tracer, Redact.Redaction>()
+
+const sameSet = (a: ReadonlySet<string>, b: ReadonlySet<string>): boolean => {
+  if (a.size !== b.size) return false
+  for (const name of a) if (!b.has(name)) return false
+  return true
+}
+
+const sameNames = (a: Redact.Redaction, b: Redact.Redaction): boolean =>
+  a === b || (sameSet(a.headers, b.headers) && sameSet(a.query, b.query))
+
 /**
  * `tracer`, whose spans redact the URL attributes, secret request headers and
  * the `HttpClientError` they end with.
  *
  * @internal
  */
-export const make = (tracer: Tracer.Tracer, redaction: Redact.Redaction, redactError: RedactError): Tracer.Tracer =>
-  Tracer.make({
+export const make = (tracer: Tracer.Tracer, redaction: Redact.Redaction, redactError: RedactError): Tracer.Tracer => {
+  // Already redacting with the same names (a redirect's hop under an attempt that redacts): once is enough, and a
+  // second pass would read the first one's "<redacted>" as text.
+  const current = redactingWith.get(tracer)
+  if (current !== undefined && sameNames(current, redaction)) return tracer
+  const redacting = Tracer.make({
     span(name, parent, context, links, startTime, kind, options) {
       const span = tracer.span(name, parent, context, links, startTime, kind, options)
       const redacting = new RedactingSpan(span, redaction, redactError)
@@ -202,3 +222,6 @@ export const make = (tracer: Tracer.Tracer, redaction: Redact.Redaction, redactE
     },
     context: (f, fiber) => tracer.context(f, fiber)
   })
+  redactingWith.set(redacting, redaction)
+  return redacting
+}

@@ -231,7 +231,10 @@ const giveUp = <E>(
         maxAttempts: max,
         reason,
         request: call.request,
-        failure: retryFailure(failure, plan.redaction)
+        // The very error the caller gets.
+        failure: failure instanceof Decision.StatusFailure ?
+          retryFailure(failure, plan.redaction) :
+          { _tag: "Error", error: error as E | Cause.TimeoutException }
       }),
       Effect.fail(error)
     )

@@ -254,7 +254,8 @@ describe.concurrent("HttpRetry.withRetry: one attempt", () => {
             respond(302, {
               headers: {
                 location: "https://files.test/f?X-Amz-Signature=sig-s3cret",
-                link: "<https://api.test/next?token=link-s3cret>; rel=next"
+                link: "<https://api.test/next?token=link-s3cret>; rel=next",
+                "x-next": "/next?a&b=1"
               }
             }) :
             ok("done")
@@ -264,12 +265,20 @@ describe.concurrent("HttpRetry.withRetry: one attempt", () => {
           "http://api.test/a#access_token=frag-s3cret",
           "http://api.test/a?page=1;token=semi-s3cret",
           "http://api.test/a?next=https%3A%2F%2Fu%3Anest-s3cret%40h.test%2F",
-          "http://api.test/moved"
+          "http://api.test/moved",
+          // A secret in the request too: the attempt's redaction and the hop's, applied once.
+          "http://api.test/moved?token=req-s3cret"
         ]
         for (const url of urls) {
           yield* client.get(url).pipe(Effect.withTracer(recordingTracer(spans)))
         }
-        assert.strictEqual(spans.length, 5)
+        assert.strictEqual(spans.length, 7)
+        // A header with no secret is recorded as it was written.
+        assert.strictEqual(spans[3].attributes.get("http.response.header.x-next"), "/next?a&b=1")
+        assert.strictEqual(
+          spans[5].attributes.get("http.response.header.link"),
+          "<https://api.test/next?token=<redacted>>; rel=next"
+        )
         const hop = spans[4]
         assert.strictEqual(hop.attributes.get("server.address"), "https://files.test")
         assert.include(String(hop.attributes.get("url.full")), "X-Amz-Signature=<redacted>")

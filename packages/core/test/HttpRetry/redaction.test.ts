@@ -1,4 +1,6 @@
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
 import { Hedging, HttpRetry, RetryPolicy, TestHttpClient, TransportFailure } from "@http-retry/core"
 import * as Cause from "effect/Cause"
@@ -109,6 +111,8 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
         const out = yield* runScript(times(4, fail("ECONNRESET")), policy, secretRequest, hooks)
         assert.strictEqual(out.attempts, 4)
         assert.strictEqual(seen.length, 4)
+        // onGiveUp gets the very error the caller does.
+        assert.strictEqual(seen[3], failure(out.result))
         for (const error of seen) {
           assert.strictEqual(requestError(error).reason, "Transport")
           for (const [where, text] of Object.entries(renderings(error))) {
@@ -120,16 +124,45 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
 
     it("an option error keeps no password or token of the value it rejects (a misplaced Redis or proxy URL)", () => {
       const policy = noJitter()
-      const given: ReadonlyArray<() => unknown> = [
-        () => HttpRetry.layer(policy, { budget: { redis: "redis://:pw-hunter2@cache.test:6379" } } as never),
-        () => HttpRetry.withRetry(policy, { budget: "redis://u-alice:pw-hunter2@cache.test" } as never),
-        () =>
-          HttpRetry.layer(policy, { breaker: { redis: new URL("redis://u-alice:pw-hunter2@cache.test") } } as never),
-        () => HttpRetry.layer(policy, { budget: { store: { host: "cache.test", password: "pw-hunter2" } } } as never),
-        () => HttpRetry.withHedging({ budget: { redis: ["https://proxy.test/?token=tok-abc"] } } as never),
-        () => RetryPolicy.make({ baseDelay: "http://u-alice:pw-hunter2@cache.test" as never })
+      // Each wrong option, and what its error still shows of it.
+      const given: ReadonlyArray<readonly [() => unknown, string]> = [
+        [
+          () => HttpRetry.layer(policy, { budget: { redis: "redis://:pw-hunter2@cache.test:6379" } } as never),
+          "cache.test"
+        ],
+        [() => HttpRetry.withRetry(policy, { budget: "redis://u-alice:pw-hunter2@cache.test" } as never), "cache.test"],
+        [
+          () =>
+            HttpRetry.layer(policy, { breaker: { redis: new URL("redis://u-alice:pw-hunter2@cache.test") } } as never),
+          "cache.test"
+        ],
+        [
+          () => HttpRetry.layer(policy, { budget: { store: { host: "cache.test", password: "pw-hunter2" } } } as never),
+          "cache.test"
+        ],
+        [
+          () => HttpRetry.withHedging({ budget: { redis: ["https://proxy.test/?token=tok-abc"] } } as never),
+          "proxy.test"
+        ],
+        [() => RetryPolicy.make({ baseDelay: "http://u-alice:pw-hunter2@cache.test" as never }), "cache.test"],
+        // A client given where options go: its fields hold the password, so it is named, not shown.
+        [
+          () =>
+            HttpRetry.withRetry(policy, {
+              budget: new (class Redis {
+                readonly options = { host: "cache.test", password: "pw-hunter2" }
+              })()
+            } as never),
+          "[Redis]"
+        ],
+        // Too deep to look into: not shown.
+        [
+          () =>
+            HttpRetry.withRetry(policy, { budget: { a: { b: { c: { d: { password: "pw-hunter2" } } } } } } as never),
+          "…"
+        ]
       ]
-      for (const make of given) {
+      for (const [make, shown] of given) {
         let error: unknown
         try {
           make()
@@ -139,9 +172,29 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
         assert.isTrue(error instanceof RetryPolicy.RetryPolicyError || error instanceof Hedging.HedgingError)
         for (const [where, text] of Object.entries(renderings(error))) {
           assertNoSecret(text, where)
-          assert.include(text, "test", where)
+          assert.include(text, shown, where)
         }
       }
+    })
+
+    it("an option error keeps what holds no secret as it was given, and never throws anything but itself", () => {
+      const given = [{ maxTokens: 10, tokenRatio: 0.1 }]
+      let error: unknown
+      try {
+        HttpRetry.withRetry(noJitter(), { budget: given } as never)
+      } catch (thrown) {
+        error = thrown
+      }
+      assert.instanceOf(error, RetryPolicy.RetryPolicyError)
+      assert.strictEqual((error as RetryPolicy.RetryPolicyError).value, given)
+      assert.include((error as Error).message, "\"tokenRatio\":0.1")
+      // A getter that throws: the typed error, its value not kept.
+      const hostile = {
+        get x(): never {
+          throw new Error("boom")
+        }
+      }
+      assert.throws(() => HttpRetry.withHedging({ bogus: hostile } as never), Hedging.HedgingError)
     })
 
     it.effect("a 200 whose body is not JSON: the decode error quotes none of the body, as the platform's does not", () =>
@@ -208,7 +261,32 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
         assert.deepStrictEqual(TransportFailure.classify(error), { kind: "ConnectionReset", code: "ECONNRESET" })
       }))
 
+    it("a body that breaks off while read keeps its cause and the cause's chain", () =>
+      Effect.gen(function*() {
+        const socket = Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" })
+        const body = new ReadableStream<Uint8Array>({
+          pull(controller) {
+            controller.error(new TypeError("terminated", { cause: socket }))
+          }
+        })
+        const client = HttpClient.make((request) =>
+          Effect.succeed(HttpClientResponse.fromWeb(request, new Response(body, { status: 200 })))
+        )
+        const response = yield* HttpRetry.withRetry(client, policy).get("http://api.test/x")
+        const error = yield* Effect.flip(response.text)
+        assert.strictEqual(error._tag === "ResponseError" && error.reason, "Decode")
+        const cause = (error as { readonly cause?: unknown }).cause
+        assert.instanceOf(cause, TypeError)
+        assert.strictEqual((cause as TypeError).message, "terminated")
+        assert.strictEqual(((cause as TypeError).cause as { readonly code?: string }).code, "UND_ERR_SOCKET")
+      }))
+
     it("a header value quoted by fetch's refusal of it is hidden, in the description and the cause", () => {
+      for (const quoted of ["\"Bearer auth-s3cr3t\\\nx\"", "\"Bearer \"auth-s3cr3t\"\""]) {
+        const message = (redactCause(new TypeError(`Headers.append: ${quoted} is an invalid header value.`)) as Error)
+          .message
+        assert.strictEqual(message, "Headers.append: \"<redacted>\" is an invalid header value.", quoted)
+      }
       const cause = new TypeError("Headers.append: \"Bearer auth-s3cr3t\r\nx\" is an invalid header value.")
       const redacted = redactCause(cause) as TypeError
       assert.instanceOf(redacted, TypeError)
@@ -299,7 +377,12 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
         // "&" and ";" both end a parameter.
         ["http://api.test/x?page=1;token=t", true],
         ["http://api.test/x?a=1&amp;token=t", true],
-        ["http://api.test/x?page=1;sort=asc", false]
+        ["http://api.test/x?page=1;sort=asc", false],
+        // A nested URL written out, and an escaped name, as Redact.url reads them.
+        ["https://api.test/p?next=http://h2.test/?token=x", true],
+        ["https://api.test/p?%20token=x", true],
+        ["https://api.test/p?a%3Btoken=x", true],
+        ["https://api.test/p?q=a+b&page=2", false]
       ]
       for (const [url, secret] of cases) {
         assert.strictEqual(RedactingTracer.hasSecret(HttpClientRequest.get(url), secrets), secret, url)

@@ -39,13 +39,14 @@ export class NodeHttpRetryOptionsError extends Data.TaggedError("NodeHttpRetryOp
  * `new URL` reads as scheme "user:"), must not show either.
  */
 const showProxy = (raw: string): string => {
-  // A query or fragment may hold a token (`host:3128?token=...`): dropped, and marked.
-  const query = raw.search(/[?#]/)
-  const text = query === -1 ? raw : `${raw.slice(0, query)}?<unparsed>`
-  const at = text.lastIndexOf("@")
-  if (at === -1) return JSON.stringify(text)
-  const scheme = /^[a-z][a-z\d+.-]*:\/\//i.exec(text)?.[0] ?? ""
-  return JSON.stringify(`${scheme}<redacted>@${text.slice(at + 1)}`)
+  // Userinfo first: a password may hold an unencoded "?" or "#", so what comes before the last "@" is hidden before
+  // anything else is read. Then a query or fragment, which may hold a token (`host:3128?token=...`): dropped, marked.
+  const at = raw.lastIndexOf("@")
+  const scheme = /^[a-z][a-z\d+.-]*:\/\//i.exec(raw)?.[0] ?? ""
+  const rest = at === -1 ? raw : raw.slice(at + 1)
+  const query = rest.search(/[?#]/)
+  const shown = query === -1 ? rest : `${rest.slice(0, query)}?<unparsed>`
+  return JSON.stringify(at === -1 ? shown : `${scheme}<redacted>@${shown}`)
 }
 
 const fail = (field: string, value: string, reason: string): never => {

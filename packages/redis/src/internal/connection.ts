@@ -98,11 +98,13 @@ export const shapeProblem = (
  * token), which only a URL that parses could tell apart.
  */
 const shownRedis = (redis: string): string => {
-  // A query or fragment may hold a password (`redis://host/?password=...`): dropped, and marked.
-  const query = redis.search(/[?#]/)
-  const text = query < 0 ? redis : `${redis.slice(0, query)}?…`
-  const at = text.lastIndexOf("@")
-  return at < 0 ? text : `…@${text.slice(at + 1)}`
+  // Userinfo first (a password may hold an unencoded "?" or "#"), then a query or fragment, which may hold a
+  // password too (`redis://host/?password=...`): dropped, and marked.
+  const at = redis.lastIndexOf("@")
+  const rest = at < 0 ? redis : redis.slice(at + 1)
+  const query = rest.search(/[?#]/)
+  const shown = query < 0 ? rest : `${rest.slice(0, query)}?…`
+  return at < 0 ? shown : `…@${shown}`
 }
 
 /** An object given where a client or a connection string goes, as the error keeps it: empty (a password may be in it). */
