@@ -114,6 +114,12 @@ describe("http-retry usage", () => {
         // A token left over from an unquoted `-H Authorization: Bearer ...`.
         [["http://127.0.0.1:9/a", "s3cr3t-0123456789abcdef"], "unexpected argument \"s3cr…\""],
         [["http://127.0.0.1:9/a", "s3cr3tpw1"], "unexpected argument \"s3cr…\""],
+        // What reads as a host shows in full, to find the mistake by.
+        [["http://127.0.0.1:9/a", "localhost:8080"], "unexpected argument \"localhost:8080\""],
+        [
+          ["http://127.0.0.1:9/a", "example.com/path?token=s3cr3t"],
+          "unexpected argument \"example.com/path?<unparsed>\""
+        ],
         // A header with no name: its value is not shown either.
         [["-H", "Bearer k-s3cr3t", "http://127.0.0.1:9/"], "\"Bearer <redacted>\""],
         // A header written with "=": its value is not shown.

@@ -71,10 +71,15 @@ export const connectionCases = <Options>(name: string): Array<[Options, string]>
     ],
     [
       { redis: "redis://u:pw#S3CRET@cache.internal:63 79" },
-      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…@cache.internal:63 79"`
+      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…"`
     ],
     [
       { redis: "redis://u:pw?S3CRET@cache.internal/?db=1 x" },
+      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…"`
+    ],
+    // An "@" in the query is not userinfo: the host still shows, the query not at all.
+    [
+      { redis: "redis://:pw@cache.internal/?sentinelPassword=S3@CRET x" },
       `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…@cache.internal/?…"`
     ],
     [

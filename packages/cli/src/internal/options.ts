@@ -386,7 +386,8 @@ const byShort = new Map(specs.flatMap((spec) => spec.short === undefined ? [] : 
  * unquoted `-H Authorization: Bearer ...`) by its first characters only.
  */
 const showStray = (token: string): string =>
-  /[@?#]|:\/\//.test(token) ?
+  // A URL, or what reads as a host (`example.com/path`, `localhost:8080`): shown as a URL is, secrets hidden.
+  /[@?#]|:\/\/|^[\w-]+(?:\.[\w-]+)+(?:[:/]|$)|^[\w.-]+:\d+(?:\/|$)/.test(token) ?
     showUnparsedUrl(token) :
     token.length > 8 ?
     show(`${token.slice(0, 4)}…`) :

@@ -39,7 +39,7 @@ export class HedgingError extends Data.TaggedError("HedgingError")<{
   readonly reason: string
 }> {
   constructor(args: { readonly field: string; readonly value: unknown; readonly reason: string }) {
-    super({ ...args, value: Redact.optionValue(args.value) })
+    super({ ...args, value: Redact.optionValue(args.value, args.field) })
   }
 
   /** The field, the value and what is wrong, in one line. */

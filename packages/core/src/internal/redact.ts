@@ -382,25 +382,52 @@ export const bodyText = (text: string, contentType: string | undefined, redactio
   return text
 }
 
-// Words of an option's name that make its text value a credential (ioredis' `password`, a `token`, a `secret`).
+// Words of an option's name that make its value a credential (ioredis' `password`, a `token`, a `secret`, a cookie).
 const SECRET_WORDS = new Set([
-  "password",
-  "passwd",
-  "pass",
-  "pwd",
   "secret",
+  "secrets",
   "token",
+  "tokens",
   "credential",
   "credentials",
   "auth",
   "authorization",
   "apikey",
-  "key"
+  "cookie",
+  "cookies",
+  "bearer",
+  "session",
+  "signature",
+  "jwt",
+  "pwd"
 ])
 
-const isSecretName = (name: string): boolean =>
-  name.replace(/([a-z\d])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z\d]+/).some((word) => SECRET_WORDS.has(word))
-  || /api.?key/i.test(name)
+/** This library's own options whose names hold such a word, and whose values are no secret. */
+const OWN_OPTIONS: ReadonlySet<string> = new Set(["maxTokens", "tokenRatio", "keyPrefix"])
+
+/**
+ * Whether an option's name says its value is a credential: one of its words (split at "_", "-", "." and camel
+ * case, acronyms too: `HTTPAuth`) is a secret word or starts with "pass" (`password`, `passphrase`), or the name
+ * ends with the word "key" (`apiKey`, `tls.key`, `privateKey`; not `keyPrefix`).
+ *
+ * @internal
+ */
+export const isSecretName = (name: string): boolean => {
+  if (OWN_OPTIONS.has(name)) return false
+  const words = name.replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2").replace(/([a-z\d])([A-Z])/g, "$1 $2").toLowerCase()
+    .split(/[^a-z\d]+/).filter((word) => word !== "")
+  return words.some((word) => SECRET_WORDS.has(word) || word.startsWith("pass")) || words.at(-1) === "key" ||
+    /api.?key/i.test(name)
+}
+
+/**
+ * Whether an option error hides `value`, given under `name`: any value but a switch or nothing under a
+ * credential's name; a number only under a password's or secret's (a YAML `password: 123456`), not under a
+ * token's (`maxToken: 5`, a misspelt budget option, is a count).
+ */
+const hides = (name: string, value: unknown): boolean =>
+  value !== undefined && value !== null && typeof value !== "boolean" && isSecretName(name) &&
+  (typeof value !== "number" || /pass|pwd|secret|pin/i.test(name))
 
 /** Shown in place of what an option error does not keep: an object too deep, or one that could not be read. */
 const NOT_KEPT = "…"
@@ -418,8 +445,11 @@ const NOT_KEPT = "…"
  *
  * @internal
  */
-export const optionValue = (value: unknown): unknown => {
+export const optionValue = (value: unknown, field = ""): unknown => {
   try {
+    // An option whose own name says it is a credential (`password`, misplaced at the top) is not kept either.
+    const name = field.slice(field.lastIndexOf(".") + 1)
+    if (name !== "" && hides(name, value)) return REDACTED
     return keptValue(value, 0)
   } catch {
     // A getter or a proxy that throws: nothing of it is kept.
@@ -446,7 +476,7 @@ const keptValue = (value: unknown, depth: number): unknown => {
   const copy: Record<string, unknown> = {}
   let changed = false
   for (const [key, item] of Object.entries(value)) {
-    const kept = typeof item === "string" && isSecretName(key) ? REDACTED : keptValue(item, depth + 1)
+    const kept = hides(key, item) ? REDACTED : keptValue(item, depth + 1)
     if (kept !== item) changed = true
     copy[key] = kept
   }

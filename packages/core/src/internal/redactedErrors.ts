@@ -63,15 +63,29 @@ const hasMessage = (u: unknown): u is { readonly message: string } =>
 // as `.pnpm/undici@7.30.2/` holds an "@"), which carry no credentials.
 const URL_TEXT = /\b(?!file:)[a-z][a-z\d+.-]*:\/\/[^\s)]*/gi
 
-// fetch's refusal of a header quotes the value (`Headers.append: "Bearer ..." is an invalid header value.`).
-const HEADER_VALUE_TEXT = /"[^]*"(?= is an invalid header value)/g
+// fetch's refusal of a header quotes the value: `Headers.append: "Bearer ..." is an invalid header value.` (or
+// `Headers.set:`, `Headers constructor:`). Found by its two ends, in linear time whatever the message holds.
+const HEADER_VALUE_END = "\" is an invalid header value"
+const HEADER_VALUE_START = /Headers(?:\.append|\.set| constructor): "/g
+
+const hideHeaderValue = (message: string): string => {
+  const end = message.indexOf(HEADER_VALUE_END)
+  if (end === -1) return message
+  let start = -1
+  HEADER_VALUE_START.lastIndex = 0
+  for (let found = HEADER_VALUE_START.exec(message); found !== null && found.index < end;) {
+    start = HEADER_VALUE_START.lastIndex
+    found = HEADER_VALUE_START.exec(message)
+  }
+  return start === -1 ? message : `${message.slice(0, start)}${Redact.REDACTED}${message.slice(end)}`
+}
 
 /**
  * Every URL in a message loses its userinfo, query and fragment (`Redact.urlText`), and a header value quoted by
  * fetch's refusal of it is hidden.
  */
 const sanitize = (message: string): string =>
-  message.replace(URL_TEXT, (url) => Redact.urlText(url, false)).replace(HEADER_VALUE_TEXT, `"${Redact.REDACTED}"`)
+  hideHeaderValue(message.replace(URL_TEXT, (url) => Redact.urlText(url, false)))
 
 /**
  * The cause of a platform error with every URL in its messages and stacks

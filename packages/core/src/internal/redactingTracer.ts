@@ -34,23 +34,26 @@ export const secretsOf = (redaction: Redact.Redaction): Secrets => ({
   extraHeaders: [...redaction.headers].filter((name) => !PLATFORM_REDACTED.has(name))
 })
 
+/** Where a query's text may hold a nested URL or a hidden separator, which only `Redact.url` reads right. */
+const NESTED = /[@#\\\t\n\r]|%(?:40|3f|23|5c|26|3b)/i
+
 const queryHasSecret = (search: string, secrets: Secrets): boolean => {
-  // A URL nested in a value (`?next=https://user:pw@host/?token=...`, encoded or not) is read by `Redact.url`, not
-  // here: userinfo ("@"), a nested query or fragment ("?", "#" after the first character, "\\"), or their escapes.
-  if (/[@#\\]/.test(search) || search.indexOf("?", 1) !== -1 || /%(?:40|3f|23|5c)/i.test(search)) return true
-  // Names read off the string: a URLSearchParams per request was a tenth of the retry's cost on the happy path. "&"
-  // and ";" both end one here (`Redact.url` finds a `;token=` in a value too). The next ";" is looked for again only
-  // once passed, so a long query is read once.
+  // A URL nested in a value (`?next=https://user:pw@host/?token=...`, encoded or not), an escaped "&" or ";" that
+  // `Redact.url` decodes and reads as one, a tab or newline the URL parser drops: redacted, as a secret would be.
+  if (NESTED.test(search) || search.indexOf("?", 1) !== -1) return true
+  // Names read off the string in one pass, "&" and ";" both ending one (`Redact.url` finds a `;token=` in a value
+  // too): a URLSearchParams per request was a tenth of the retry's cost on the happy path.
   let start = search.startsWith("?") ? 1 : 0
-  let semicolon = search.indexOf(";", start)
-  while (start < search.length) {
-    if (semicolon !== -1 && semicolon < start) semicolon = search.indexOf(";", start)
-    let end = search.indexOf("&", start)
-    if (end === -1) end = search.length
-    if (semicolon !== -1 && semicolon < end) end = semicolon
-    const eq = search.indexOf("=", start)
-    if (Redact.secretParameter(search.slice(start, eq === -1 || eq > end ? end : eq), secrets.redaction)) return true
-    start = end + 1
+  let eq = -1
+  for (let i = start; i <= search.length; i++) {
+    const c = i < search.length ? search.charCodeAt(i) : 38
+    if (c === 61 /* = */) {
+      if (eq === -1) eq = i
+    } else if (c === 38 /* & */ || c === 59 /* ; */) {
+      if (i > start && Redact.secretParameter(search.slice(start, eq === -1 ? i : eq), secrets.redaction)) return true
+      start = i + 1
+      eq = -1
+    }
   }
   return false
 }
@@ -93,8 +96,10 @@ export const hasSecret = (request: HttpClientRequest.HttpClientRequest, secrets:
   // A fragment (`#access_token=...`) is secret as a whole, as `Redact.url` has it.
   if (url.includes("#") || Option.isSome(request.hash)) return true
   if (query !== -1 && queryHasSecret(url.slice(query), secrets)) return true
-  for (const [name] of request.urlParams) {
+  for (const [name, value] of request.urlParams) {
     if (secrets.redaction.query.has(name.toLowerCase())) return true
+    // A URL or a query in a parameter's value (`next=https://user:pw@host/`, `q=a&token=...`), written into `url.full`.
+    if (/[@#\\?&;]/.test(value)) return true
   }
   for (const name of secrets.extraHeaders) {
     if (request.headers[name] !== undefined) return true
@@ -112,15 +117,19 @@ const redactQuery = (query: string, redaction: Redact.Redaction): string => {
 const REQUEST_HEADER = "http.request.header."
 const RESPONSE_HEADER = "http.response.header."
 
-/** Where a header's text may hold a URL's secret: a query or fragment, userinfo, or a scheme. */
-const MAY_HOLD_SECRET = /[?#@;]|:[/\\]/
+/** Where a header's text may hold a URL's secret: a query or fragment, a parameter, userinfo, or a scheme. */
+const MAY_HOLD_SECRET = /[?#@;&=]|:[/\\]/
 
-/** A header's value, with its secret or its URLs' secrets hidden; a value with none is kept as written. */
+/**
+ * A header's value, with its secret or its URLs' secrets hidden. A value in
+ * which nothing was hidden (no marker, no fragment dropped, no query that did
+ * not parse) is kept as written, not as `Redact.header` re-encodes it.
+ */
 const redactHeader = (name: string, value: string, redaction: Redact.Redaction): string => {
   if (redaction.headers.has(name.toLowerCase())) return Redact.REDACTED
   if (!MAY_HOLD_SECRET.test(value)) return value
   const shown = Redact.header(name, value, redaction)
-  return shown.includes(Redact.REDACTED) ? shown : value
+  return shown.includes(Redact.REDACTED) || shown.includes("<unparsed>") || value.includes("#") ? shown : value
 }
 
 const redactAttribute = (key: string, value: unknown, redaction: Redact.Redaction): unknown => {

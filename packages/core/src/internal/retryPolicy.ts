@@ -42,7 +42,7 @@ export class RetryPolicyError extends Data.TaggedError("RetryPolicyError")<{
   readonly reason: string
 }> {
   constructor(args: { readonly field: string; readonly value: unknown; readonly reason: string }) {
-    super({ ...args, value: Redact.optionValue(args.value) })
+    super({ ...args, value: Redact.optionValue(args.value, args.field) })
   }
 
   /** The field, the value and what is wrong, in one line. */

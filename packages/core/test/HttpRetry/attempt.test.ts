@@ -255,7 +255,10 @@ describe.concurrent("HttpRetry.withRetry: one attempt", () => {
               headers: {
                 location: "https://files.test/f?X-Amz-Signature=sig-s3cret",
                 link: "<https://api.test/next?token=link-s3cret>; rel=next",
-                "x-next": "/next?a&b=1"
+                "x-next": "/next?a&b=1",
+                // What is hidden without a marker (a fragment), or in a header's text (a parameter after "&").
+                "content-location": "/cb#access_token=frag2-s3cret",
+                "x-params": "a=1&token=amp-s3cret"
               }
             }) :
             ok("done")

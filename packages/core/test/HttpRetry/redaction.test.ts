@@ -188,6 +188,27 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
       assert.instanceOf(error, RetryPolicy.RetryPolicyError)
       assert.strictEqual((error as RetryPolicy.RetryPolicyError).value, given)
       assert.include((error as Error).message, "\"tokenRatio\":0.1")
+      // A credential's name hides its value, as the option itself or in an object: text, a number, a list.
+      for (
+        const make of [
+          () => RetryPolicy.make({ password: "pw-hunter2" } as never),
+          () => HttpRetry.withRetry(noJitter(), { budget: { redis: { password: 4242 } } } as never),
+          () =>
+            HttpRetry.withRetry(noJitter(), { budget: { store: { tokens: ["tok-abc"], keyPrefix: "app:" } } } as never)
+        ]
+      ) {
+        let rejected: unknown
+        try {
+          make()
+        } catch (thrown) {
+          rejected = thrown
+        }
+        assert.instanceOf(rejected, RetryPolicy.RetryPolicyError)
+        const text = `${(rejected as Error).message} ${JSON.stringify(rejected)}`
+        for (const secret of ["pw-hunter2", "4242", "tok-abc"]) assert.notInclude(text, secret)
+        // This library's own option names are no credential's.
+        if (text.includes("keyPrefix")) assert.include(text, "\"keyPrefix\":\"app:\"")
+      }
       // A getter that throws: the typed error, its value not kept.
       const hostile = {
         get x(): never {
@@ -282,6 +303,12 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
       }))
 
     it("a header value quoted by fetch's refusal of it is hidden, in the description and the cause", () => {
+      // Only the quoted value of fetch's own message; a quote elsewhere in the text stays.
+      assert.strictEqual(
+        (redactCause(new TypeError("foo \"a\" and Headers.set: \"b-s3cr3t\" is an invalid header value.")) as Error)
+          .message,
+        "foo \"a\" and Headers.set: \"<redacted>\" is an invalid header value."
+      )
       for (const quoted of ["\"Bearer auth-s3cr3t\\\nx\"", "\"Bearer \"auth-s3cr3t\"\""]) {
         const message = (redactCause(new TypeError(`Headers.append: ${quoted} is an invalid header value.`)) as Error)
           .message
@@ -382,11 +409,26 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
         ["https://api.test/p?next=http://h2.test/?token=x", true],
         ["https://api.test/p?%20token=x", true],
         ["https://api.test/p?a%3Btoken=x", true],
-        ["https://api.test/p?q=a+b&page=2", false]
+        ["https://api.test/p?q=a+b&page=2", false],
+        // An escaped "&" or ";" that Redact.url reads as one, a tab the URL parser drops.
+        ["https://api.test/p?a=x%26token%3Dsecret", true],
+        ["https://api.test/p?a=x%3Btoken=secret", true],
+        ["https://api.test/p?to\tken=secret", true]
       ]
       for (const [url, secret] of cases) {
         assert.strictEqual(RedactingTracer.hasSecret(HttpClientRequest.get(url), secrets), secret, url)
       }
+      // A URL or a query in a URL parameter's value, written into the platform's `url.full`.
+      for (const value of ["https://u:p@h.test/", "a&token=secret", "x;token=secret"]) {
+        const request = HttpClientRequest.get("http://api.test/x").pipe(HttpClientRequest.appendUrlParam("next", value))
+        assert.isTrue(RedactingTracer.hasSecret(request, secrets), value)
+      }
+      assert.isFalse(
+        RedactingTracer.hasSecret(
+          HttpClientRequest.get("http://api.test/x").pipe(HttpClientRequest.appendUrlParam("page", "2")),
+          secrets
+        )
+      )
       // A secret query name is still found after an "@" in the path.
       assert.isTrue(RedactingTracer.hasSecret(HttpClientRequest.get("http://api.test/users/@me?token=t"), secrets))
     })
