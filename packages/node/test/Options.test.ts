@@ -133,6 +133,10 @@ describe("a proxy password never appears in the error", () => {
     "http://svc:s3cret pw@proxy internal",
     // An unencoded "?" or "#" in the password: the userinfo is found before the query is.
     "http://svc:s3cret?pw@proxy.internal:3128",
+    // Userinfo that still reads as a host (an empty port, a user alone) before a "/", "?" or "#".
+    "http://user:/s3cret@proxy.internal:3128",
+    "http://ghp_s3cret/tail@proxy.internal:3128",
+    "http://user:123#s3cret@proxy.internal:3128",
     "http://svc:s3cret#pw@proxy.internal:3128/x",
     "http://proxy.internal:notaport/?token=s3cret-pw",
     "socks5://proxy.internal:1080#s3cret-pw"

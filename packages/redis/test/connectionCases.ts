@@ -74,6 +74,14 @@ export const connectionCases = <Options>(name: string): Array<[Options, string]>
       `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…"`
     ],
     [
+      { redis: "redis://default:/S3CRET@cache.internal:6379 x" },
+      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…"`
+    ],
+    [
+      { redis: "redis://default:1234#S3CRET@cache.internal:6379 x" },
+      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…"`
+    ],
+    [
       { redis: "redis://u:pw?S3CRET@cache.internal/?db=1 x" },
       `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…"`
     ],

@@ -386,8 +386,9 @@ const byShort = new Map(specs.flatMap((spec) => spec.short === undefined ? [] : 
  * unquoted `-H Authorization: Bearer ...`) by its first characters only.
  */
 const showStray = (token: string): string =>
-  // A URL, or what reads as a host (`example.com/path`, `localhost:8080`): shown as a URL is, secrets hidden.
-  /[@?#]|:\/\/|^[\w-]+(?:\.[\w-]+)+(?:[:/]|$)|^[\w.-]+:\d+(?:\/|$)/.test(token) ?
+  // A URL: shown as a URL is, secrets hidden. Not what merely reads as a host: a JWT (`a.b.c`) or `user:123456`
+  // reads as one too.
+  /[@?#]|:\/\//.test(token) ?
     showUnparsedUrl(token) :
     token.length > 8 ?
     show(`${token.slice(0, 4)}…`) :

@@ -399,7 +399,9 @@ const SECRET_WORDS = new Set([
   "session",
   "signature",
   "jwt",
-  "pwd"
+  "pwd",
+  "pin",
+  "key"
 ])
 
 /** This library's own options whose names hold such a word, and whose values are no secret. */
@@ -407,17 +409,17 @@ const OWN_OPTIONS: ReadonlySet<string> = new Set(["maxTokens", "tokenRatio", "ke
 
 /**
  * Whether an option's name says its value is a credential: one of its words (split at "_", "-", "." and camel
- * case, acronyms too: `HTTPAuth`) is a secret word or starts with "pass" (`password`, `passphrase`), or the name
- * ends with the word "key" (`apiKey`, `tls.key`, `privateKey`; not `keyPrefix`).
+ * case, acronyms too: `HTTPAuth`; trailing digits dropped: `secret2`) is a secret word (`key` among them:
+ * `apiKey`, `privateKeyPem`) or starts with "pass" (`password`, `passphrase`). This library's own `keyPrefix`,
+ * `maxTokens` and `tokenRatio` are not.
  *
  * @internal
  */
 export const isSecretName = (name: string): boolean => {
   if (OWN_OPTIONS.has(name)) return false
   const words = name.replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2").replace(/([a-z\d])([A-Z])/g, "$1 $2").toLowerCase()
-    .split(/[^a-z\d]+/).filter((word) => word !== "")
-  return words.some((word) => SECRET_WORDS.has(word) || word.startsWith("pass")) || words.at(-1) === "key" ||
-    /api.?key/i.test(name)
+    .split(/[^a-z\d]+/).map((word) => word.replace(/\d+$/, "")).filter((word) => word !== "")
+  return words.some((word) => SECRET_WORDS.has(word) || word.startsWith("pass")) || /api.?key/i.test(name)
 }
 
 /**

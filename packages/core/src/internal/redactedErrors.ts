@@ -69,15 +69,13 @@ const HEADER_VALUE_END = "\" is an invalid header value"
 const HEADER_VALUE_START = /Headers(?:\.append|\.set| constructor): "/g
 
 const hideHeaderValue = (message: string): string => {
-  const end = message.indexOf(HEADER_VALUE_END)
-  if (end === -1) return message
-  let start = -1
+  // From the first start marker to the last end marker: a value may itself hold either text.
   HEADER_VALUE_START.lastIndex = 0
-  for (let found = HEADER_VALUE_START.exec(message); found !== null && found.index < end;) {
-    start = HEADER_VALUE_START.lastIndex
-    found = HEADER_VALUE_START.exec(message)
-  }
-  return start === -1 ? message : `${message.slice(0, start)}${Redact.REDACTED}${message.slice(end)}`
+  const found = HEADER_VALUE_START.exec(message)
+  if (found === null) return message
+  const start = HEADER_VALUE_START.lastIndex
+  const end = message.lastIndexOf(HEADER_VALUE_END)
+  return end < start ? message : `${message.slice(0, start)}${Redact.REDACTED}${message.slice(end)}`
 }
 
 /**
@@ -85,7 +83,7 @@ const hideHeaderValue = (message: string): string => {
  * fetch's refusal of it is hidden.
  */
 const sanitize = (message: string): string =>
-  hideHeaderValue(message.replace(URL_TEXT, (url) => Redact.urlText(url, false)))
+  hideHeaderValue(message).replace(URL_TEXT, (url) => Redact.urlText(url, false))
 
 /**
  * The cause of a platform error with every URL in its messages and stacks

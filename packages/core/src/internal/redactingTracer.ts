@@ -97,7 +97,7 @@ export const hasSecret = (request: HttpClientRequest.HttpClientRequest, secrets:
   if (url.includes("#") || Option.isSome(request.hash)) return true
   if (query !== -1 && queryHasSecret(url.slice(query), secrets)) return true
   for (const [name, value] of request.urlParams) {
-    if (secrets.redaction.query.has(name.toLowerCase())) return true
+    if (Redact.secretParameter(name, secrets.redaction)) return true
     // A URL or a query in a parameter's value (`next=https://user:pw@host/`, `q=a&token=...`), written into `url.full`.
     if (/[@#\\?&;]/.test(value)) return true
   }

@@ -194,6 +194,11 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
           () => RetryPolicy.make({ password: "pw-hunter2" } as never),
           () => HttpRetry.withRetry(noJitter(), { budget: { redis: { password: 4242 } } } as never),
           () =>
+            HttpRetry.withRetry(
+              noJitter(),
+              { budget: { tls: { privateKeyPem: "pw-hunter2", secret2: "tok-abc" } } } as never
+            ),
+          () =>
             HttpRetry.withRetry(noJitter(), { budget: { store: { tokens: ["tok-abc"], keyPrefix: "app:" } } } as never)
         ]
       ) {
@@ -309,6 +314,14 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
           .message,
         "foo \"a\" and Headers.set: \"<redacted>\" is an invalid header value."
       )
+      // A URL in the value: hidden with the rest of it, not cut at the URL.
+      assert.strictEqual(
+        (redactCause(
+          new TypeError("Headers.append: \"Bearer s3cr3t\nhttps://h.test/?a\" is an invalid header value.")
+        ) as Error)
+          .message,
+        "Headers.append: \"<redacted>\" is an invalid header value."
+      )
       for (const quoted of ["\"Bearer auth-s3cr3t\\\nx\"", "\"Bearer \"auth-s3cr3t\"\""]) {
         const message = (redactCause(new TypeError(`Headers.append: ${quoted} is an invalid header value.`)) as Error)
           .message
@@ -419,6 +432,11 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
         assert.strictEqual(RedactingTracer.hasSecret(HttpClientRequest.get(url), secrets), secret, url)
       }
       // A URL or a query in a URL parameter's value, written into the platform's `url.full`.
+      // A parameter's name read as Redact.url reads it.
+      for (const name of ["token ", "a;token", "TOKEN"]) {
+        const request = HttpClientRequest.get("http://api.test/x").pipe(HttpClientRequest.appendUrlParam(name, "s"))
+        assert.isTrue(RedactingTracer.hasSecret(request, secrets), name)
+      }
       for (const value of ["https://u:p@h.test/", "a&token=secret", "x;token=secret"]) {
         const request = HttpClientRequest.get("http://api.test/x").pipe(HttpClientRequest.appendUrlParam("next", value))
         assert.isTrue(RedactingTracer.hasSecret(request, secrets), value)

@@ -39,35 +39,23 @@ export class NodeHttpRetryOptionsError extends Data.TaggedError("NodeHttpRetryOp
  * `new URL` reads as scheme "user:"), must not show either.
  */
 const showProxy = (raw: string): string => {
-  const scheme = /^[a-z][a-z\d+.-]*:\/\//i.exec(raw)?.[0] ?? ""
+  const scheme = /^\s*[a-z][a-z\d+.-]*:\/\//i.exec(raw)?.[0] ?? ""
   // A query or fragment may hold a token (`host:3128?token=...`): dropped, and marked.
   const cut = (text: string) => {
     const query = text.search(/[?#]/)
     return query === -1 ? text : `${text.slice(0, query)}?<unparsed>`
   }
-  if (scheme !== "") {
-    try {
-      // A URL that parses says where its userinfo ends, whatever "@", "?" or "#" its password or query holds.
-      const url = new URL(raw)
-      // The host and port as written (the parsed host drops a default port): after the authority's last "@".
-      const slash = raw.slice(scheme.length).search(/[/?#]/)
-      const authority = slash === -1 ? raw.slice(scheme.length) : raw.slice(scheme.length, scheme.length + slash)
-      const host = authority.slice(authority.lastIndexOf("@") + 1)
-      const path = slash !== -1 && raw[scheme.length + slash] === "/" ? url.pathname : ""
-      const userinfo = url.username !== "" || url.password !== "" ? "<redacted>@" : ""
-      return JSON.stringify(
-        `${scheme}${userinfo}${host}${path}${url.search !== "" || url.hash !== "" ? "?<unparsed>" : ""}`
-      )
-    } catch {
-      // Read as text, below.
-    }
-  }
   const at = raw.lastIndexOf("@")
   if (at === -1) return JSON.stringify(cut(raw))
-  // A "?" or "#" before the last "@": where the userinfo ends is unknown (a password's "?", or an "@" in a query
-  // value), so nothing after the scheme is shown.
-  if (/[?#]/.test(raw.slice(scheme.length, at))) return JSON.stringify(`${scheme}<redacted>`)
-  return JSON.stringify(`${scheme}<redacted>@${cut(raw.slice(at + 1))}`)
+  // The authority ends at the first "/", "\\", "?" or "#": the userinfo is what comes before its last "@". An "@"
+  // only after it leaves the userinfo's end unknown (a password with a "/" or "?" in it): nothing is shown then.
+  const rest = raw.slice(scheme.length)
+  const end = rest.search(/[/\\?#]/)
+  const authority = end === -1 ? rest : rest.slice(0, end)
+  const userinfoEnd = authority.lastIndexOf("@")
+  if (userinfoEnd === -1) return JSON.stringify(`${scheme}<redacted>`)
+  const after = cut(end === -1 ? "" : rest.slice(end))
+  return JSON.stringify(`${scheme}<redacted>@${authority.slice(userinfoEnd + 1)}${after.includes("@") ? "/…" : after}`)
 }
 
 const fail = (field: string, value: string, reason: string): never => {

@@ -98,31 +98,22 @@ export const shapeProblem = (
  * token), which only a URL that parses could tell apart.
  */
 const shownRedis = (redis: string): string => {
-  const scheme = /^[a-z][a-z\d+.-]*:\/\//i.exec(redis)?.[0] ?? ""
+  const scheme = /^\s*[a-z][a-z\d+.-]*:\/\//i.exec(redis)?.[0] ?? ""
   // A query or fragment may hold a password too (`redis://host/?password=...`): dropped, and marked.
   const cut = (text: string) => {
     const query = text.search(/[?#]/)
     return query < 0 ? text : `${text.slice(0, query)}?…`
   }
-  if (scheme !== "") {
-    try {
-      // A URL that parses says where its userinfo ends, whatever "@", "?" or "#" its password or query holds.
-      const url = new URL(redis)
-      // The host and port as written (the parsed host drops a default port): after the authority's last "@".
-      const slash = redis.slice(scheme.length).search(/[/?#]/)
-      const authority = slash < 0 ? redis.slice(scheme.length) : redis.slice(scheme.length, scheme.length + slash)
-      const host = authority.slice(authority.lastIndexOf("@") + 1)
-      const path = slash >= 0 && redis[scheme.length + slash] === "/" ? url.pathname : ""
-      const rest = `${host}${path}${url.search !== "" || url.hash !== "" ? "?…" : ""}`
-      return url.username !== "" || url.password !== "" ? `…@${rest}` : `${scheme}${rest}`
-    } catch {
-      // Read as text, below.
-    }
-  }
-  const at = redis.lastIndexOf("@")
-  if (at < 0) return cut(redis)
-  // A "?" or "#" before the last "@": where the userinfo ends is unknown, so nothing of it or after it is shown.
-  return /[?#]/.test(redis.slice(0, at)) ? "…" : `…@${cut(redis.slice(at + 1))}`
+  if (!redis.includes("@")) return cut(redis)
+  // The authority ends at the first "/", "\\", "?" or "#": the userinfo is what comes before its last "@". An "@"
+  // only after it leaves the userinfo's end unknown (a password with a "/" or "?" in it): nothing is shown then.
+  const rest = redis.slice(scheme.length)
+  const end = rest.search(/[/\\?#]/)
+  const authority = end < 0 ? rest : rest.slice(0, end)
+  const userinfoEnd = authority.lastIndexOf("@")
+  if (userinfoEnd < 0) return "…"
+  const after = cut(end < 0 ? "" : rest.slice(end))
+  return `…@${authority.slice(userinfoEnd + 1)}${after.includes("@") ? "/…" : after}`
 }
 
 /** An object given where a client or a connection string goes, as the error keeps it: empty (a password may be in it). */
