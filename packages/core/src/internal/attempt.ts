@@ -110,14 +110,7 @@ const annotated = <E>(
   if (call.traceParent !== undefined) sending = Effect.withParentSpan(sending, call.traceParent)
   const redaction = call.plan.redaction
   if (RedactingTracer.hasSecret(call.request, secretsOf(redaction))) {
-    sending = Effect.withTracer(
-      sending,
-      RedactingTracer.make(
-        fiber.currentTracer,
-        redaction,
-        (error) => isRequestError(error) ? redactRequestError(error, redaction) : error
-      )
-    )
+    sending = Effect.withTracer(sending, RedactingTracer.forRequests(fiber.currentTracer, redaction))
   }
   return sending
 }

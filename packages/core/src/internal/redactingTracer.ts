@@ -17,6 +17,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
 import * as Redact from "./redact.js"
+import { isRequestError, redactRequestError } from "./redactedErrors.js"
 
 /** The names `Headers.currentRedactedNames` hides by default: the platform's span already redacts these. */
 const PLATFORM_REDACTED = new Set(["authorization", "cookie", "set-cookie", "x-api-key"])
@@ -233,4 +234,27 @@ export const make = (tracer: Tracer.Tracer, redaction: Redact.Redaction, redactE
   })
   redactingWith.set(redacting, redaction)
   return redacting
+}
+
+const madeFor = new WeakMap<Tracer.Tracer, WeakMap<Redact.Redaction, Tracer.Tracer>>()
+
+/**
+ * `make` over `tracer` for `redaction`, its spans ending with the platform's
+ * errors redacted; one per tracer and redaction, so that a send under it
+ * builds no tracer of its own.
+ *
+ * @internal
+ */
+export const forRequests = (tracer: Tracer.Tracer, redaction: Redact.Redaction): Tracer.Tracer => {
+  let byRedaction = madeFor.get(tracer)
+  if (byRedaction === undefined) {
+    byRedaction = new WeakMap()
+    madeFor.set(tracer, byRedaction)
+  }
+  let made = byRedaction.get(redaction)
+  if (made === undefined) {
+    made = make(tracer, redaction, (error) => isRequestError(error) ? redactRequestError(error, redaction) : error)
+    byRedaction.set(redaction, made)
+  }
+  return made
 }

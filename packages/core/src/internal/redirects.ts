@@ -12,8 +12,8 @@ import type * as HttpRetry from "../HttpRetry.js"
 import { AttemptTimeout, isReadingAttemptTimeout, keepMarks, NoSpansTypeId } from "./clientMarks.js"
 import { split } from "./clientSplit.js"
 import { drain } from "./drain.js"
+import { planOf } from "./plan.js"
 import * as Redact from "./redact.js"
-import { isRequestError, redactRequestError } from "./redactedErrors.js"
 import * as RedactingTracer from "./redactingTracer.js"
 import { isRetrying, retrying, RetryingTypeId } from "./retry.js"
 import * as policyInternal from "./retryPolicy.js"
@@ -93,14 +93,7 @@ const follow = <E, R>(
     sendRaw :
     (request: HttpClientRequest.HttpClientRequest) =>
       Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, E, R>((fiber) =>
-        Effect.withTracer(
-          sendRaw(request),
-          RedactingTracer.make(
-            fiber.currentTracer,
-            redaction,
-            (error) => isRequestError(error) ? redactRequestError(error, redaction) : error
-          )
-        )
+        Effect.withTracer(sendRaw(request), RedactingTracer.forRequests(fiber.currentTracer, redaction))
       )
   const loop = (
     request: HttpClientRequest.HttpClientRequest,
@@ -146,17 +139,8 @@ const following = <E, R>(
   // Follow inside each attempt, so that the retry sees (and gives up on) the final answer, not the 3xx; the policy's
   // own secret headers stay with the first origin too.
   const { defer, hedging, inner, options, policy } = self[RetryingTypeId]
-  const redaction = Redact.make(policy.redact.headers, policy.redact.query)
-  return retrying(
-    follow(inner, maxRedirects, redaction),
-    policy,
-    options,
-    hedging,
-    defer
-  ) as HttpClient.HttpClient.With<
-    E,
-    R
-  >
+  const followed = follow(inner, maxRedirects, planOf(policy).redaction)
+  return retrying(followed, policy, options, hedging, defer) as HttpClient.HttpClient.With<E, R>
 }
 
 /** @internal */
