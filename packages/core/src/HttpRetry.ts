@@ -36,20 +36,21 @@ import type * as RetryPolicy from "./RetryPolicy.js"
 export type RetryError<E> = E | HttpStatusError | Cause.TimeoutException | CircuitBreaker.CircuitOpenError
 
 /**
- * What failed on the attempt that is about to be retried.
+ * What failed on an attempt: the one about to be retried (`onRetry`), or the
+ * last one (`onGiveUp`).
  *
  * @since 0.1.0
  * @category models
  */
 export type RetryFailure<E> =
   | {
-    /** A non-2xx answer the policy retries. */
+    /** A non-2xx answer (for `onGiveUp`, also one the policy does not retry). */
     readonly _tag: "Status"
     /** The answer; its body is already drained when `onRetry` runs. */
     readonly response: HttpClientResponse.HttpClientResponse
   }
   | {
-    /** A transport failure or the attempt timeout. */
+    /** The client's error (a transport failure or any other) or the attempt timeout. */
     readonly _tag: "Error"
     /** The client's error (a `RequestError` redacted as the caller's would be), or the attempt timeout's `TimeoutException`. */
     readonly error: E | Cause.TimeoutException
@@ -113,8 +114,8 @@ export interface RetryOptions<E, R> {
   readonly onGiveUp?: ((info: GiveUpInfo<E>) => Effect.Effect<void, never, R>) | undefined
   /**
    * A retry budget (`RetryBudget.make`), shared by every client given the
-   * same one: each attempt is recorded in it per origin, and a retry it
-   * refuses is not made (the call ends with its last failure, give-up reason
+   * same one: each attempt's outcome is recorded in it per origin (an answer
+   * the policy would not retry is not), and a retry it refuses is not made (the call ends with its last failure, give-up reason
    * `BudgetExhausted`). Default: none.
    */
   readonly budget?: RetryBudget.Service | undefined
@@ -137,8 +138,8 @@ export interface RetryOptions<E, R> {
  * itself.
  *
  * By default `withRetry` runs each attempt's send on a fiber of its own that a
- * native timer interrupts (with any client; `Effect.timeoutFail` under
- * `TestClock`, so the timeout is exact there). A client marked with `readsAttemptTimeout` gets
+ * native timer interrupts (with any client; under `TestClock`, a race with
+ * `Effect.sleep` on the fiber's clock, so the timeout is exact there). A client marked with `readsAttemptTimeout` gets
  * this service in its context while the attempt is sent instead, read as the
  * platform's undici client reads `NodeHttpClient.UndiciRequestOptions`
  * (`fiber.currentContext`), and must fail with `onTimeout()` when no
@@ -383,8 +384,8 @@ export const followRedirects: {
 } = redirects.followRedirects
 
 /**
- * The options of `layer`: those of `withRetry`, with the budget asked for
- * rather than given.
+ * The options of `layer`: those of `withRetry`, with the budget and the
+ * breaker asked for rather than given.
  *
  * @since 0.2.0
  * @category models

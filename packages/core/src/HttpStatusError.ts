@@ -34,7 +34,8 @@ export type TypeId = typeof TypeId
  *   request has no `Idempotency-Key`;
  * - `BodyNotReplayable`: the request body is a one-shot stream;
  * - `AttemptsExhausted`: `maxAttempts` were made;
- * - `DeadlineExceeded`: the next wait would end past `maxElapsed`;
+ * - `DeadlineExceeded`: `maxElapsed` has passed, or the next wait would end
+ *   past it or leave no more than `minTimeLeft` before it;
  * - `RetryAfterTooLong`: the server asked for a wait longer than `maxRetryAfter`,
  *   or one that would end past the deadline;
  * - `BudgetExhausted`: the policy would have retried, but the retry budget
@@ -91,7 +92,11 @@ export class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
   readonly url: string
   /** How many attempts were made, the final one included. */
   readonly attempts: number
-  /** The final response's parsed `Retry-After`, when it had a valid one. */
+  /**
+   * The `Retry-After` the retry gave up on, when there was a valid one: the
+   * final response's, or a longer one still held from an answer a hedged
+   * round dropped.
+   */
   readonly retryAfter: Option.Option<Duration.Duration>
   /** Why no further attempt was made. */
   readonly reason: GiveUpReason

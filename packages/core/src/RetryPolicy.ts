@@ -160,7 +160,7 @@ export interface Options {
   readonly maxDrainBytes?: number | undefined
   /** The least time left to start another attempt, or `"lastAttempt"` (default). */
   readonly minTimeLeft?: DurationInput | "lastAttempt" | undefined
-  /** `true` logs at `Info`; a level logs at that level. */
+  /** `true` turns logging on (at `Info` unless the policy already logs); a level logs at that level. */
   readonly log?: boolean | LogLevel.Literal | Partial<Logging> | undefined
   /** Extra secret names, merged field by field over the current ones. */
   readonly redact?: Partial<Redaction> | undefined
@@ -283,7 +283,8 @@ export const merge: {
  * `HTTP_RETRY_FACTOR`, `HTTP_RETRY_MAX_DELAY`, `HTTP_RETRY_JITTER`,
  * `HTTP_RETRY_ATTEMPT_TIMEOUT`, `HTTP_RETRY_STATUSES` (comma-separated, `5xx`
  * allowed), `HTTP_RETRY_METHODS`, `HTTP_RETRY_RETRY_AFTER`,
- * `HTTP_RETRY_MAX_RETRY_AFTER`. Unset variables keep the defaults; a bad value
+ * `HTTP_RETRY_MAX_RETRY_AFTER`, `HTTP_RETRY_MAX_DRAIN_BYTES`,
+ * `HTTP_RETRY_MIN_TIME_LEFT`. Unset variables keep the defaults; a bad value
  * fails with a `ConfigError` naming the variable.
  *
  * @since 0.1.0

@@ -4,8 +4,8 @@ import * as Predicate from "effect/Predicate"
 import type * as HttpRetry from "../HttpRetry.js"
 
 // What a client tells the retry about itself, as non-enumerable marks on a
-// client derived from it: that it reads the attempt's timeout, and that it
-// records no span.
+// client derived from it: that it reads the attempt's timeout, that it can
+// abort its own attempt (for a hedge), and that it records no span.
 
 /** Public as `HttpRetry.AttemptTimeout`: left unmarked so its declaration stays in the published types. */
 export class AttemptTimeout extends Context.Tag("@http-retry/core/HttpRetry/AttemptTimeout")<

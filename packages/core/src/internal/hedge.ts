@@ -623,11 +623,18 @@ const onCaller = (
  * loop does without hedging (a failure goes to the decision with `n`, the
  * number of attempts made).
  *
- * Each attempt runs on a child fiber whose end is observed, not joined; the
- * hedge timer is one native timer on the live clock (fired after the I/O
- * ready at that moment, as the attempt timeout is, so an answer already
- * there wins), a sleep on any other clock (`TestClock`). A call answered
- * before the delay costs one fiber and one timer more than without hedging.
+ * Three ways to start, by clock and client:
+ * - on any clock but the live one (`TestClock`), the first attempt is a
+ *   child fiber and the hedge timer a sleep on that clock (`hedged`);
+ * - on the live clock, for a client that aborts its own attempt
+ *   (`readsAttemptTimeout(client, { abortable: true })`), the first attempt
+ *   runs on the caller's fiber with one native timer (`onCaller`);
+ * - on the live clock otherwise, the first attempt runs on a fiber started
+ *   beside the caller's (not its child), with one native timer.
+ * The native timer fires after the I/O ready at that moment, as the attempt
+ * timeout does, so an answer already there wins; only when it fires does the
+ * round take on the machinery of several attempts (`hedged`), each attempt's
+ * end observed, not joined.
  *
  * @internal
  */

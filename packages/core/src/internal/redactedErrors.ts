@@ -107,7 +107,11 @@ export const redactCause = (cause: unknown, depth = 0): unknown => {
   }
 }
 
-/** Fields that name what happened rather than quote it: `TransportFailure` classifies by them, never redacted. */
+/**
+ * Fields the loop over text fields below leaves alone: names and codes that
+ * `TransportFailure` classifies by, kept as they are, and `message` and
+ * `stack`, which are sanitized on their own.
+ */
 const NAMING_FIELDS = new Set(["name", "code", "syscall", "errno", "message", "stack"])
 
 const redactObject = (cause: object, depth: number): unknown => {

@@ -107,7 +107,9 @@ export const startWith = <A, E>(
  * timer (`setImmediate`), as the direct transport's abort does: after a stall
  * of the event loop Node runs expired timers before it reads the I/O that
  * arrived meanwhile, and an answer already there must win. On any other clock
- * (`TestClock`) it stays `Effect.timeoutFail`, exact on that clock.
+ * (`TestClock`) it is exact on that clock: `Effect.timeoutFail` for a drain
+ * (no `nesting` cell), and for an attempt's send a race with `Effect.sleep`
+ * that a retrying client inside which takes the call over calls off.
  */
 /** @internal */
 export const withinTimeout = <A, E, R>(
