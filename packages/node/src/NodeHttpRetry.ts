@@ -173,7 +173,7 @@ export const layerClient: (options?: ClientOptions) => Layer.Layer<HttpClient.Ht
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig: Layer.Layer<HttpClient.HttpClient, ConfigError.ConfigError> = internal.layerConfig()
+export const layerConfig: Layer.Layer<HttpClient.HttpClient, ConfigError.ConfigError> = internal.layerConfig
 
 /**
  * `Options` read from `Config` under `prefix` (default `HTTP_RETRY`).

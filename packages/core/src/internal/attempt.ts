@@ -15,7 +15,7 @@ import { AttemptTimeout } from "./clientMarks.js"
 import { StatusFailure } from "./decision.js"
 import type { Cell } from "./nesting.js"
 import * as Redact from "./redact.js"
-import { isRequestError, redactRequestError } from "./redactedErrors.js"
+import { redactError } from "./redactedErrors.js"
 import * as RedactingTracer from "./redactingTracer.js"
 import { withinTimeout } from "./timeout.js"
 
@@ -80,7 +80,7 @@ const traced = <E>(
           return Effect.succeed(response)
         },
         // The span records the error it ends with: it must be the redacted one.
-        onFailure: (error) => Effect.fail(isRequestError(error) ? redactRequestError(error, redaction) : error)
+        onFailure: (error) => Effect.fail(redactError(error, redaction))
       })
     )
     // Spans made while sending are children of the attempt's.

@@ -1,10 +1,8 @@
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
-import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -17,7 +15,6 @@ import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as CircuitBreaker from "../CircuitBreaker.js"
-import * as RetryAfter from "../RetryAfter.js"
 import * as TransportFailure from "../TransportFailure.js"
 import type { Continue } from "./attempt.js"
 import type { Call } from "./call.js"
@@ -31,12 +28,14 @@ import {
   booleanText,
   checkKeys,
   decodeDuration,
+  durationText,
+  integerText,
   numberText,
-  parseDuration,
   RetryPolicyError,
   show,
   variable
 } from "./retryPolicy.js"
+import { clockOf } from "./timeout.js"
 
 // The circuit breaker: the settings and their validation, the in-process
 // store, and the guard the retry loop puts around an attempt when a breaker
@@ -437,9 +436,6 @@ const byOrigin = new PerOrigin((origin) => ({
 const labelsOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): ReadonlyArray<MetricLabel.MetricLabel> =>
   fiber.getFiberRef(FiberRef.currentMetricLabels)
 
-const clockOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Clock.Clock =>
-  Context.get(fiber.currentDefaultServices, Clock.Clock)
-
 const spanEvent = <E>(
   call: Call<E>,
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
@@ -522,17 +518,9 @@ const outcomeOf = <E>(call: Call<E>, failure: unknown, now: number): CircuitBrea
   const described = failureOf(classified, failure)
   if (described === undefined) return IGNORED
   let retryAfterMillis: number | undefined
-  if (
-    failure instanceof Decision.StatusFailure && plan.policy.retryAfter &&
-    (failure.response.status === 429 || failure.response.status === 503)
-  ) {
-    const header = failure.response.headers["retry-after"]
-    if (header !== undefined) {
-      const parsed = RetryAfter.parse(header, now)
-      if (parsed._tag === "Delay") {
-        retryAfterMillis = Math.min(Duration.toMillis(parsed.delay), plan.maxRetryAfterMillis)
-      }
-    }
+  if (failure instanceof Decision.StatusFailure && Decision.honoursRetryAfter(plan, failure.response.status)) {
+    const asked = Decision.retryAfterOf(failure.response, now)
+    if (asked !== undefined) retryAfterMillis = Math.min(Duration.toMillis(asked), plan.maxRetryAfterMillis)
   }
   return { _tag: "Failure", failure: described, retryAfterMillis }
 }
@@ -684,12 +672,6 @@ const orOff =
     text.toLowerCase() === "off" || text.toLowerCase() === "false" ?
       Either.right(false as const) :
       Either.mapLeft(read(text), (e) => `${e}, or off`)
-
-const integerText = (text: string): Either.Either<number, string> =>
-  /^\d+$/.test(text) ? Either.right(Number(text)) : Either.left(`expected a whole number, got ${show(text)}`)
-
-const durationText = (text: string): Either.Either<Duration.Duration, string> =>
-  parseDuration(text, { unit: "required" })
 
 /** @internal */
 export const config = (prefix = "HTTP_RETRY"): Config.Config<false | CircuitBreaker.Options> => {

@@ -51,7 +51,7 @@ export interface Wrapped<E> {
  *
  * @internal
  */
-export interface Call<E> extends Wrapped<E> {
+export interface Call<E> extends Omit<Wrapped<E>, "base"> {
   readonly plan: Plan
   readonly request: HttpClientRequest.HttpClientRequest
   readonly startMillis: number

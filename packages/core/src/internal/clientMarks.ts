@@ -16,8 +16,7 @@ export class AttemptTimeout extends Context.Tag("@http-retry/core/HttpRetry/Atte
 /** Public through `HttpRetry.ReadsAttemptTimeout`: left unmarked so its declaration stays in the published types. */
 export const ReadsAttemptTimeoutTypeId: unique symbol = Symbol.for("@http-retry/core/HttpRetry/ReadsAttemptTimeout")
 
-/** @internal */
-export const AbortsAttemptTypeId: unique symbol = Symbol.for("@http-retry/core/HttpRetry/AbortsAttempt")
+const AbortsAttemptTypeId: unique symbol = Symbol.for("@http-retry/core/HttpRetry/AbortsAttempt")
 
 /** @internal */
 export const readsAttemptTimeout = <E, R>(

@@ -123,7 +123,11 @@ export const retryAfterOf = (
 export const honoursRetryAfter = (plan: Plan, status: number): boolean =>
   plan.policy.retryAfter && (status === 429 || status === 503)
 
-/** @internal */
+/**
+ * Whether the policy retries this kind of failure (whatever the limits say).
+ *
+ * @internal
+ */
 export const retryable = (plan: Plan, failure: Failure): boolean => {
   switch (failure._tag) {
     case "Status":
@@ -213,10 +217,3 @@ export const attemptTimeoutMillis = (plan: Plan, elapsedMillis: number): number 
  */
 export const mayResend = (plan: Plan, request: HttpClientRequest.HttpClientRequest): boolean =>
   methodRetried(plan, request) && isReplayable(request)
-
-/**
- * Whether the policy retries this kind of failure (whatever the limits say).
- *
- * @internal
- */
-export const retries = (plan: Plan, failure: Failure): boolean => retryable(plan, failure)

@@ -1,7 +1,6 @@
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
+import type * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -22,7 +21,7 @@ import { describe, formatWait, log } from "./logging.js"
 import { forOrigin, MAX_ORIGINS } from "./originMetrics.js"
 import * as Redact from "./redact.js"
 import * as policyInternal from "./retryPolicy.js"
-import { afterPendingIo, liveClock, setTimer, startBeside, startWith } from "./timeout.js"
+import { afterPendingIo, clockOf, liveClock, setTimer, startBeside, startWith } from "./timeout.js"
 
 // Hedged requests: when an attempt has no answer after the hedge delay, send
 // another one alongside it; the first answer the policy accepts wins and the
@@ -646,7 +645,7 @@ export const round = (
   settle: Settle
 ): Effect.Effect<Response, unknown, unknown> =>
   Effect.withFiberRuntime((parent) => {
-    const clock = Context.get(parent.currentDefaultServices, Clock.Clock)
+    const clock = clockOf(parent)
     const delayMillis = hc.origin.delayMillis(now)
     if (clock !== liveClock) {
       return Effect.flatMap(
@@ -911,7 +910,7 @@ const hedged = (
         Cause.isDie(exit.cause) ?
         Option.none() :
         Cause.failureOption(exit.cause)
-      const retried = Option.isSome(failure) && Decision.retries(plan, Decision.classify(failure.value))
+      const retried = Option.isSome(failure) && Decision.retryable(plan, Decision.classify(failure.value))
       if (!retried || running.size === 0) {
         // The last attempt running failed, or an outcome the policy does not retry: on as without hedging.
         // Counted as the attempts started so far; the log names the attempt that answered.

@@ -412,10 +412,8 @@ const OWN_OPTIONS: ReadonlySet<string> = new Set(["maxTokens", "tokenRatio", "ke
  * case, acronyms too: `HTTPAuth`; trailing digits dropped: `secret2`) is a secret word (`key` among them:
  * `apiKey`, `privateKeyPem`) or starts with "pass" (`password`, `passphrase`). This library's own `keyPrefix`,
  * `maxTokens` and `tokenRatio` are not.
- *
- * @internal
  */
-export const isSecretName = (name: string): boolean => {
+const isSecretName = (name: string): boolean => {
   if (OWN_OPTIONS.has(name)) return false
   const words = name.replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2").replace(/([a-z\d])([A-Z])/g, "$1 $2").toLowerCase()
     .split(/[^a-z\d]+/).map((word) => word.replace(/\d+$/, "")).filter((word) => word !== "")

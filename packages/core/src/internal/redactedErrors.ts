@@ -295,7 +295,7 @@ const redactResponseError = (
  *
  * @internal
  */
-export class RedactedResponse implements HttpClientResponse.HttpClientResponse {
+class RedactedResponse implements HttpClientResponse.HttpClientResponse {
   // On the prototype (below): one per response, these were two symbol-keyed defines on the happy path.
   declare readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId
   declare readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId
@@ -369,3 +369,12 @@ export const isTimeout = (u: unknown): u is Cause.TimeoutException => Cause.isTi
 /** @internal */
 export const isRequestError = (u: unknown): u is HttpClientError.RequestError =>
   HttpClientError.isHttpClientError(u) && u._tag === "RequestError"
+
+/**
+ * A client's error as the caller sees it: a `RequestError` redacted, any
+ * other error as it is.
+ *
+ * @internal
+ */
+export const redactError = (u: unknown, redaction: Redact.Redaction): unknown =>
+  isRequestError(u) ? redactRequestError(u, redaction) : u

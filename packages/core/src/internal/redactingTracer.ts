@@ -17,7 +17,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
 import * as Redact from "./redact.js"
-import { isRequestError, redactRequestError } from "./redactedErrors.js"
+import { redactError } from "./redactedErrors.js"
 
 /** The names `Headers.currentRedactedNames` hides by default: the platform's span already redacts these. */
 const PLATFORM_REDACTED = new Set(["authorization", "cookie", "set-cookie", "x-api-key"])
@@ -145,7 +145,7 @@ const redactAttribute = (key: string, value: unknown, redaction: Redact.Redactio
 
 class RedactingSpan implements Tracer.Span {
   readonly _tag = "Span"
-  constructor(readonly span: Tracer.Span, readonly redaction: Redact.Redaction, readonly redactError: RedactError) {}
+  constructor(readonly span: Tracer.Span, readonly redaction: Redact.Redaction) {}
   get name() {
     return this.span.name
   }
@@ -179,7 +179,7 @@ class RedactingSpan implements Tracer.Span {
   end(endTime: bigint, exit: Exit.Exit<unknown, unknown>): void {
     this.span.end(
       endTime,
-      Exit.isFailure(exit) ? Exit.failCause(Cause.map(exit.cause, (error) => this.redactError(error))) : exit
+      Exit.isFailure(exit) ? Exit.failCause(Cause.map(exit.cause, (error) => redactError(error, this.redaction))) : exit
     )
   }
   attribute(key: string, value: unknown): void {
@@ -192,9 +192,6 @@ class RedactingSpan implements Tracer.Span {
     this.span.addLinks(links)
   }
 }
-
-/** @internal */
-export type RedactError = (error: unknown) => unknown
 
 /** The redaction each tracer made here redacts with. */
 const redactingWith = new WeakMap<Tracer.Tracer, Redact.Redaction>()
@@ -210,11 +207,9 @@ const sameNames = (a: Redact.Redaction, b: Redact.Redaction): boolean =>
 
 /**
  * `tracer`, whose spans redact the URL attributes, secret request headers and
- * the `HttpClientError` they end with.
- *
- * @internal
+ * the platform's `RequestError` they end with.
  */
-export const make = (tracer: Tracer.Tracer, redaction: Redact.Redaction, redactError: RedactError): Tracer.Tracer => {
+const make = (tracer: Tracer.Tracer, redaction: Redact.Redaction): Tracer.Tracer => {
   // Already redacting with the same names (a redirect's hop under an attempt that redacts): once is enough, and a
   // second pass would read the first one's "<redacted>" as text.
   const current = redactingWith.get(tracer)
@@ -222,7 +217,7 @@ export const make = (tracer: Tracer.Tracer, redaction: Redact.Redaction, redactE
   const redacting = Tracer.make({
     span(name, parent, context, links, startTime, kind, options) {
       const span = tracer.span(name, parent, context, links, startTime, kind, options)
-      const redacting = new RedactingSpan(span, redaction, redactError)
+      const redacting = new RedactingSpan(span, redaction)
       // Attributes given at creation reached the span before this wrapper: redact them in place.
       for (const [key, value] of span.attributes) {
         const shown = redactAttribute(key, value, redaction)
@@ -239,9 +234,8 @@ export const make = (tracer: Tracer.Tracer, redaction: Redact.Redaction, redactE
 const madeFor = new WeakMap<Tracer.Tracer, WeakMap<Redact.Redaction, Tracer.Tracer>>()
 
 /**
- * `make` over `tracer` for `redaction`, its spans ending with the platform's
- * errors redacted; one per tracer and redaction, so that a send under it
- * builds no tracer of its own.
+ * `make` over `tracer` for `redaction`: one per tracer and redaction, so that
+ * a send under it builds no tracer of its own.
  *
  * @internal
  */
@@ -253,7 +247,7 @@ export const forRequests = (tracer: Tracer.Tracer, redaction: Redact.Redaction):
   }
   let made = byRedaction.get(redaction)
   if (made === undefined) {
-    made = make(tracer, redaction, (error) => isRequestError(error) ? redactRequestError(error, redaction) : error)
+    made = make(tracer, redaction)
     byRedaction.set(redaction, made)
   }
   return made

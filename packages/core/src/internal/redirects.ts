@@ -4,8 +4,6 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
 import type * as HttpRetry from "../HttpRetry.js"
@@ -17,6 +15,7 @@ import * as Redact from "./redact.js"
 import * as RedactingTracer from "./redactingTracer.js"
 import { isRetrying, retrying, RetryingTypeId } from "./retry.js"
 import * as policyInternal from "./retryPolicy.js"
+import { clockOf } from "./timeout.js"
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
@@ -71,8 +70,7 @@ const withinAttempt = <E, R>(
       AttemptTimeout.key
     )
     if (timeout === undefined) return send
-    const left = timeout.millis - (Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() -
-      startMillis)
+    const left = timeout.millis - (clockOf(fiber).unsafeCurrentTimeMillis() - startMillis)
     // The retry that provided the timeout declares the TimeoutException it adds to the client's errors.
     if (left <= 0) return Effect.fail(timeout.onTimeout() as E)
     return Effect.provideService(send, AttemptTimeout, { ...timeout, millis: left })

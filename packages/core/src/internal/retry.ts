@@ -4,7 +4,6 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -32,15 +31,13 @@ import { outerCell } from "./nesting.js"
 import { CurrentOverrides, withValidOverrides } from "./overrides.js"
 import { backoffMillis, type Plan, planOf, planWith } from "./plan.js"
 import * as Redact from "./redact.js"
-import { isRequestError, redactRequestError, redactResponse } from "./redactedErrors.js"
+import { redactError, redactResponse } from "./redactedErrors.js"
 import * as Budget from "./retryBudget.js"
 import * as policyInternal from "./retryPolicy.js"
+import { clockOf } from "./timeout.js"
 
 // The retry loop: send an attempt, route its outcome, ask the decision, and
 // carry the decision out (log, drain, onRetry, wait), then the next attempt.
-
-const clockOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Clock.Clock =>
-  Context.get(fiber.currentDefaultServices, Clock.Clock)
 
 /**
  * Sleeps until `deadline` on the fiber's clock (at once if it has passed).
@@ -204,7 +201,7 @@ const retryFailure = <E>(failure: unknown, redaction: Redact.Redaction): HttpRet
     { _tag: "Status", response: failure.response } :
     {
       _tag: "Error",
-      error: (isRequestError(failure) ? redactRequestError(failure, redaction) : failure) as E | Cause.TimeoutException
+      error: redactError(failure, redaction) as E | Cause.TimeoutException
     }
 
 /** Ends the call after attempt `n` with its failure: typed, redacted, logged, and told to `onGiveUp`. */
@@ -220,9 +217,7 @@ const giveUp = <E>(
   const max = plan.policy.maxAttempts
   const error = failure instanceof Decision.StatusFailure ?
     HttpStatusError.makeWith(failure.response, n, hint, reason, plan.redaction) :
-    isRequestError(failure) ?
-    redactRequestError(failure, plan.redaction) :
-    failure
+    redactError(failure, plan.redaction)
   const fail = call.onGiveUp === undefined ?
     Effect.fail(error) :
     Effect.zipRight(
@@ -313,7 +308,6 @@ const drainMillis = (plan: Plan, spareMillis: number): number =>
  * of `traceRoot` and `traceParent` later).
  */
 class CallState<E> implements Call<E> {
-  readonly base: Plan
   readonly send: Wrapped<E>["send"]
   readonly onRetry: Wrapped<E>["onRetry"]
   readonly onGiveUp: Wrapped<E>["onGiveUp"]
@@ -338,7 +332,6 @@ class CallState<E> implements Call<E> {
     readonly request: HttpClientRequest.HttpClientRequest,
     readonly startMillis: number
   ) {
-    this.base = wrapped.base
     this.send = wrapped.send
     this.onRetry = wrapped.onRetry
     this.onGiveUp = wrapped.onGiveUp

@@ -54,8 +54,7 @@ const decodeNumber = (field: string, value: unknown, fallback: number, max: numb
   return value
 }
 
-/** @internal */
-export const optionsUnsafe = (options: Api.Options = {}): Resolved => {
+const optionsUnsafe = (options: Api.Options = {}): Resolved => {
   if (!Predicate.isRecord(options)) return fail("budget", options, "expected { maxTokens, tokenRatio }")
   for (const key of Object.keys(options)) {
     if (!KEYS.includes(key)) fail(`budget.${key}`, (options as Record<string, unknown>)[key], "unknown option")

@@ -461,13 +461,15 @@ const list = (text: string): Array<string> => text.split(",").map((s) => s.trim(
 const noneOrList = (text: string): Array<string> | undefined =>
   text === "" || text.toLowerCase() === "none" ? undefined : list(text)
 
-const durationText = (text: string): Either.Either<Duration.Duration, string> =>
+/** @internal */
+export const durationText = (text: string): Either.Either<Duration.Duration, string> =>
   parseDuration(text, { unit: "required" })
 
 const minTimeLeftText = (text: string): Either.Either<Duration.Duration | "lastAttempt", string> =>
   text === "lastAttempt" ? Either.right(text) : Either.mapLeft(durationText(text), (e) => `${e}, or lastAttempt`)
 
-const integerText = (text: string): Either.Either<number, string> =>
+/** @internal */
+export const integerText = (text: string): Either.Either<number, string> =>
   /^\d+$/.test(text) ? Either.right(Number(text)) : Either.left(`expected a whole number, got ${show(text)}`)
 
 /**

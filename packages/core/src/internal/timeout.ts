@@ -52,6 +52,11 @@ export const MAX_TIMER_MILLIS = 2 ** 31 - 1
 export const setTimer = (f: () => void, millis: number): ReturnType<typeof setTimeout> | undefined =>
   millis > MAX_TIMER_MILLIS ? undefined : setTimeout(f, millis)
 
+/** The clock `fiber` runs on: the live one, or a `TestClock`. */
+/** @internal */
+export const clockOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Clock.Clock =>
+  Context.get(fiber.currentDefaultServices, Clock.Clock)
+
 /** The live `Clock`, as every fiber without a `TestClock` (or another clock of its own) has it. */
 /** @internal */
 export const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
@@ -119,7 +124,7 @@ export const withinTimeout = <A, E, R>(
   onTimeout: () => Cause.TimeoutException,
   nesting?: Cell
 ): Effect.Effect<A, E | Cause.TimeoutException, R> => {
-  if (Context.get(fiber.currentDefaultServices, Clock.Clock) !== liveClock) {
+  if (clockOf(fiber) !== liveClock) {
     if (nesting === undefined) return Effect.timeoutFail(effect, { duration: Duration.millis(millis), onTimeout })
     // A retrying client inside that takes the call over (nesting.ts) runs under its own limits, not this timeout.
     return Effect.raceFirst(

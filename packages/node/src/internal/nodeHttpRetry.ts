@@ -529,6 +529,6 @@ export const config = (prefix = "HTTP_RETRY"): Config.Config<NodeHttpRetry.Optio
 }
 
 /** @internal */
-export const layerConfig = (
-  prefix?: string
-): Layer.Layer<HttpClient.HttpClient, ConfigError.ConfigError> => Layer.unwrapEffect(Effect.map(config(prefix), layer))
+export const layerConfig: Layer.Layer<HttpClient.HttpClient, ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.map(config(), layer)
+)
