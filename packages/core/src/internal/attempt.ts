@@ -10,6 +10,8 @@ import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
+import type * as Predicate from "effect/Predicate"
+import type * as HttpRetry from "../HttpRetry.js"
 import type { Call } from "./call.js"
 import { AttemptTimeout } from "./clientMarks.js"
 import { StatusFailure } from "./decision.js"
@@ -218,37 +220,61 @@ export const sendAttempt = <E>(
   // the request as sent (with trace headers, when this attempt records the span). A client that reads
   // `AttemptTimeout` is one of ours or a transport, with no retrying client under it.
   let cell: Cell | undefined
-  const bounded = (request: HttpClientRequest.HttpClientRequest) =>
-    call.readsTimeout ?
-      send(request) :
-      withinTimeout(
-        send(request),
-        fiber,
-        timeoutMillis,
-        onTimeout,
-        cell = { defer: call.defer, request, claimed: false }
-      )
+  const bounded = (request: HttpClientRequest.HttpClientRequest) => {
+    if (call.readsTimeout) return send(request)
+    cell = { defer: call.defer, request, claimed: false }
+    return withinTimeout(send(request), fiber, timeoutMillis, onTimeout, cell)
+  }
   const sent = !traceable ?
     bounded(request) :
     call.innerSpans ?
     annotated(call, n, fiber, hedge, bounded(request)) :
     traced(call, n, fiber, hedge, bounded)
-  // How the loop goes on, in one continuation: a first attempt with no parent span gives its trace to the later
-  // ones (joinTrace); a `ResponseError` with reason `StatusCode` (the wrapped client's own `filterStatusOk`) is read
-  // as the answer it carries, retried by its status as any answer is; and when a retrying client under this one took
-  // the call over (nesting.ts), its outcome is the call's, as it is.
+  const next = continuation(
+    call,
+    n,
+    request,
+    k,
+    !call.readsTimeout && call.defer ? () => cell?.claimed === true : undefined
+  )
+  const silence = !call.tracing && call.innerSpans
+  if (!call.readsTimeout && !silence) return Effect.matchCauseEffect(sent, next)
+  return withAttemptRefs(
+    fiber,
+    sent,
+    next,
+    call.readsTimeout ? { millis: Math.max(1, Math.ceil(timeoutMillis)), onTimeout, abortWith } : undefined,
+    silence ? disabledWhen : undefined
+  )
+}
+
+/**
+ * How the loop goes on from attempt `n`'s outcome, in one continuation: a
+ * first attempt with no parent span gives its trace to the later ones
+ * (`joinTrace`); a `ResponseError` with reason `StatusCode` (the wrapped
+ * client's own `filterStatusOk`) is read as the answer it carries, retried
+ * by its status as any answer is; and when a retrying client under this one
+ * took the call over (`takenOver`, nesting.ts), its outcome is the call's, as
+ * it is.
+ */
+const continuation = <E>(
+  call: Call<E>,
+  n: number,
+  request: HttpClientRequest.HttpClientRequest,
+  k: Continue,
+  takenOver: (() => boolean) | undefined
+): Continue => {
   const joining = call.traceRoot === true && n === 1
-  const takenOver = !call.readsTimeout && call.defer
   const answered = joining ?
     (response: HttpClientResponse.HttpClientResponse) => {
       if (response.status < 200 || response.status >= 300) joinTrace(call, n, new StatusFailure(response))
       return k.onSuccess(response)
     } :
     k.onSuccess
-  const next: Continue = {
-    onSuccess: (response) => takenOver && cell?.claimed === true ? Effect.succeed(response) : answered(response),
+  return {
+    onSuccess: (response) => takenOver?.() === true ? Effect.succeed(response) : answered(response),
     onFailure: (cause) => {
-      if (takenOver && cell?.claimed === true) return Effect.failCause(cause)
+      if (takenOver?.() === true) return Effect.failCause(cause)
       const answer = statusAnswer(cause, request)
       if (answer !== undefined) return answered(answer)
       if (joining) {
@@ -258,24 +284,35 @@ export const sendAttempt = <E>(
       return k.onFailure(cause)
     }
   }
-  const silence = !call.tracing && call.innerSpans
-  if (!call.readsTimeout && !silence) return Effect.matchCauseEffect(sent, next)
+}
+
+/**
+ * Runs `sent` with the attempt's fiber refs set on `fiber`, then `next`: the
+ * attempt's `timeout` in the context (for a client that reads it), and the
+ * platform's tracer switched off (`disabledWhen`, the caller's setting, for
+ * `tracing: false` over a client that records spans). Put back on every exit,
+ * interruption included: the caller's own finalizers (`onInterrupt`,
+ * `ensuring`) run on this fiber after it, and must not see this attempt's
+ * timeout or tracer switch.
+ */
+const withAttemptRefs = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  sent: Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown>,
+  next: Continue,
+  timeout: HttpRetry.AttemptTimeout.Service | undefined,
+  disabledWhen: Predicate.Predicate<HttpClientRequest.HttpClientRequest> | undefined
+): Effect.Effect<HttpClientResponse.HttpClientResponse, unknown, unknown> => {
   const context = fiber.currentContext
   let set: Effect.Effect<void> = Effect.void
   let restore: Effect.Effect<void> = Effect.void
-  if (call.readsTimeout) {
-    set = FiberRef.set(
-      FiberRef.currentContext,
-      Context.add(context, AttemptTimeout, { millis: Math.max(1, Math.ceil(timeoutMillis)), onTimeout, abortWith })
-    )
+  if (timeout !== undefined) {
+    set = FiberRef.set(FiberRef.currentContext, Context.add(context, AttemptTimeout, timeout))
     restore = FiberRef.set(FiberRef.currentContext, context)
   }
-  if (silence) {
+  if (disabledWhen !== undefined) {
     set = Effect.zipRight(set, FiberRef.set(HttpClient.currentTracerDisabledWhen, constTrue))
     restore = Effect.zipRight(restore, FiberRef.set(HttpClient.currentTracerDisabledWhen, disabledWhen))
   }
-  // Put back on every exit, interruption included: the caller's own finalizers (`onInterrupt`, `ensuring`) run on
-  // this fiber after it, and must not see this attempt's timeout or tracer switch.
   return Effect.uninterruptibleMask((interruptible) =>
     Effect.matchCauseEffect(Effect.zipRight(set, interruptible(sent)), {
       onSuccess: (response) => Effect.zipRight(restore, interruptible(next.onSuccess(response))),

@@ -129,6 +129,30 @@ const settle = <E>(call: Call<E>, n: number, startMillis: number, answered = n):
   }
 }
 
+/**
+ * The waits servers asked for, as the decision reads them after a failure at
+ * `now`: the failure's own `Retry-After`, the wait still held from an answer
+ * a hedged round dropped (until `heldUntil`), and the longer of the two as
+ * the hint the call gives up with (`RetryAfterTooLong`) or waits on.
+ */
+const retryAfterHints = (
+  failure: unknown,
+  heldUntil: number | undefined,
+  now: number
+): {
+  readonly hint: Option.Option<Duration.Duration>
+  readonly retryAfterMillis: number | undefined
+  readonly retryAfterHeldMillis: number | undefined
+} => {
+  const asked = failure instanceof Decision.StatusFailure ? Decision.retryAfterOf(failure.response, now) : undefined
+  const retryAfterMillis = asked === undefined ? undefined : Duration.toMillis(asked)
+  const retryAfterHeldMillis = heldUntil !== undefined && heldUntil > now ? heldUntil - now : undefined
+  const hint = retryAfterHeldMillis !== undefined && retryAfterHeldMillis > (retryAfterMillis ?? 0) ?
+    Option.some(Duration.millis(retryAfterHeldMillis)) :
+    Option.fromNullable(asked)
+  return { hint, retryAfterMillis, retryAfterHeldMillis }
+}
+
 /** After failed attempt `n`: ask the decision, then retry or give up as it says. */
 const afterFailure = <E>(
   call: Call<E>,
@@ -140,21 +164,9 @@ const afterFailure = <E>(
   Effect.clockWith((clock) => {
     const plan = call.plan
     const now = clock.unsafeCurrentTimeMillis()
-    let hint = Option.none<Duration.Duration>()
-    let retryAfterMillis: number | undefined
-    const asked = failure instanceof Decision.StatusFailure ? Decision.retryAfterOf(failure.response, now) : undefined
-    if (asked !== undefined) {
-      hint = Option.some(asked)
-      retryAfterMillis = Duration.toMillis(asked)
-    }
     // The wait asked for by an answer dropped from this hedged round (hedge.ts) holds whatever this failure is.
-    const dropped = call.retryAfterUntil
+    const { hint, retryAfterHeldMillis, retryAfterMillis } = retryAfterHints(failure, call.retryAfterUntil, now)
     call.retryAfterUntil = undefined
-    const retryAfterHeldMillis = dropped !== undefined && dropped > now ? dropped - now : undefined
-    // When it is the longer wait, it is the hint the call gives up with (RetryAfterTooLong) or waits on.
-    if (retryAfterHeldMillis !== undefined && retryAfterHeldMillis > (retryAfterMillis ?? 0)) {
-      hint = Option.some(Duration.millis(retryAfterHeldMillis))
-    }
     const decide = (random: number) => {
       const decision = Decision.decide({
         plan,
@@ -173,11 +185,7 @@ const afterFailure = <E>(
         decision._tag === "Retry" && call.breaker !== undefined &&
         Breaker.refusesRetry(call, now + decision.delayMillis)
       ) {
-        const refused = Effect.zipRight(
-          Breaker.retryRefused(call, n + 1),
-          giveUp(call, n, failure, hint, "CircuitOpen", answered)
-        )
-        return call.budget === undefined ? refused : call.budget.failed(call.origin, n, CIRCUIT_OPEN, () => refused)
+        return giveUpOnOpenCircuit(call, n, failure, hint, answered)
       }
       // With a retry budget, it records the failure and may refuse the retry (retryBudget.ts).
       return call.budget === undefined ?
@@ -194,6 +202,21 @@ const afterFailure = <E>(
 
 /** What the budget is told of a failure whose retry the breaker refuses: a failure, and no retry to grant. */
 const CIRCUIT_OPEN: Decision.Decision = { _tag: "GiveUp", reason: "CircuitOpen" }
+
+/** Gives up after attempt `n` because the breaker would refuse the retry: recorded by the breaker and the budget. */
+const giveUpOnOpenCircuit = <E>(
+  call: Call<E>,
+  n: number,
+  failure: unknown,
+  hint: Option.Option<Duration.Duration>,
+  answered: number
+): Effect.Effect<never, unknown, unknown> => {
+  const refused = Effect.zipRight(
+    Breaker.retryRefused(call, n + 1),
+    giveUp(call, n, failure, hint, "CircuitOpen", answered)
+  )
+  return call.budget === undefined ? refused : call.budget.failed(call.origin, n, CIRCUIT_OPEN, () => refused)
+}
 
 /** A failure as the hooks see it: a transport error redacted as the caller's would be. */
 const retryFailure = <E>(failure: unknown, redaction: Redact.Redaction): HttpRetry.RetryFailure<E> =>
@@ -238,6 +261,10 @@ const giveUp = <E>(
   return Effect.zipRight(log(call, line), fail)
 }
 
+/**
+ * Carries out the decision on failed attempt `n`: gives up, or drains the
+ * failed answer, logs, runs `onRetry`, waits and sends the next attempt.
+ */
 const carryOut = <E>(
   call: Call<E>,
   n: number,

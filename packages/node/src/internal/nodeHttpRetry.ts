@@ -159,17 +159,8 @@ const CLIENT_KEYS = ["tls", "proxy", "connections", "keepAliveTimeout", "connect
 const RETRY_KEYS = ["policy", "tracing", "budget", "breaker"]
 const KNOWN_KEYS = [...RETRY_KEYS, ...CLIENT_KEYS]
 
-const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved => {
-  if (typeof options !== "object" || options === null) return fail("options", String(options), "expected an object")
-  for (const key of Object.keys(options)) {
-    if (!retry && RETRY_KEYS.includes(key)) {
-      fail(key, "…", "a retry option: layerClient has no retry (use layer, or HttpRetry.withRetry over it)")
-    }
-    if (!KNOWN_KEYS.includes(key)) fail(key, "…", "unknown option")
-  }
-  const policy = options.policy ?? RetryPolicy.defaults
-  if (!RetryPolicy.isRetryPolicy(policy)) fail("policy", String(policy), "expected a RetryPolicy from RetryPolicy.make")
-  const tls = options.tls ?? {}
+/** `tls`, checked: only `rejectUnauthorized` (a boolean) and `ca` (PEM text, a Buffer or a list of them). */
+const checkTls = (tls: NonNullable<NodeHttpRetry.Options["tls"]>): void => {
   if (typeof tls !== "object" || tls === null) fail("tls", String(tls), "expected { rejectUnauthorized, ca }")
   for (const key of Object.keys(tls)) {
     // Dropped silently, `cert` and `key` (mutual TLS) would send no client certificate.
@@ -184,55 +175,76 @@ const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved =>
     const problem = caProblem(tls.ca)
     if (problem !== undefined) fail("tls.ca", showCa(tls.ca), problem)
   }
-  let proxy: Resolved["proxy"] = "none"
-  const rawProxy: unknown = options.proxy ?? "none"
-  if (typeof rawProxy !== "string") {
+}
+
+/** The `proxy` option, checked: `"none"`, `"env"` (its variables checked now) or an http(s) URL with no path. */
+const resolveProxy = (raw: unknown): Resolved["proxy"] => {
+  if (typeof raw !== "string") {
     // A URL object is shown as its text would be, userinfo hidden.
-    const shown = rawProxy instanceof URL
-      ? showProxy(rawProxy.href)
-      : typeof rawProxy === "object" && rawProxy !== null
+    const shown = raw instanceof URL
+      ? showProxy(raw.href)
+      : typeof raw === "object" && raw !== null
       ? "…"
-      : String(rawProxy)
-    fail("proxy", shown, "expected \"none\", \"env\" or an http(s) proxy URL")
-  } else if (rawProxy !== "none" && rawProxy !== "env") {
-    let url: URL | undefined
-    try {
-      url = new URL(rawProxy)
-    } catch {
-      fail("proxy", showProxy(rawProxy), "expected \"none\", \"env\" or an http(s) proxy URL")
-    }
-    if (url!.protocol !== "http:" && url!.protocol !== "https:") {
-      fail("proxy", showProxy(rawProxy), "only http: and https: proxies are supported")
-    }
-    if (!isOriginOnly(url!)) fail("proxy", showProxy(rawProxy), PROXY_PATH)
-    try {
-      decodeURIComponent(url!.username)
-      decodeURIComponent(url!.password)
-    } catch {
-      fail("proxy", showProxy(rawProxy), "the user or password has a \"%\" that is not a percent-escape")
-    }
-    proxy = url!
-  } else {
-    if (rawProxy === "env") checkEnvProxies()
-    proxy = rawProxy === "env" ? "env" : "none"
+      : String(raw)
+    return fail("proxy", shown, "expected \"none\", \"env\" or an http(s) proxy URL")
   }
+  if (raw === "none") return raw
+  if (raw === "env") {
+    checkEnvProxies()
+    return raw
+  }
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    return fail("proxy", showProxy(raw), "expected \"none\", \"env\" or an http(s) proxy URL")
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    fail("proxy", showProxy(raw), "only http: and https: proxies are supported")
+  }
+  if (!isOriginOnly(url)) fail("proxy", showProxy(raw), PROXY_PATH)
+  try {
+    decodeURIComponent(url.username)
+    decodeURIComponent(url.password)
+  } catch {
+    fail("proxy", showProxy(raw), "the user or password has a \"%\" that is not a percent-escape")
+  }
+  return url
+}
+
+/** The budget's numbers are the core's, checked as `HttpRetry.layer` checks them: a `RetryPolicyError` naming the field. */
+const checkBudget = (budget: NodeHttpRetry.Options["budget"]): void => {
+  if (budget === undefined || budget === true || budget === false) return
+  if (!Predicate.isRecord(budget)) {
+    throw new RetryPolicy.RetryPolicyError({
+      field: "budget",
+      value: budget,
+      reason: "expected true, false or { maxTokens, tokenRatio }"
+    })
+  }
+  const checked = RetryBudget.validate(budget)
+  if (Either.isLeft(checked)) throw checked.left
+}
+
+const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved => {
+  if (typeof options !== "object" || options === null) return fail("options", String(options), "expected an object")
+  for (const key of Object.keys(options)) {
+    if (!retry && RETRY_KEYS.includes(key)) {
+      fail(key, "…", "a retry option: layerClient has no retry (use layer, or HttpRetry.withRetry over it)")
+    }
+    if (!KNOWN_KEYS.includes(key)) fail(key, "…", "unknown option")
+  }
+  const policy = options.policy ?? RetryPolicy.defaults
+  if (!RetryPolicy.isRetryPolicy(policy)) fail("policy", String(policy), "expected a RetryPolicy from RetryPolicy.make")
+  const tls = options.tls ?? {}
+  checkTls(tls)
+  const proxy = resolveProxy(options.proxy ?? "none")
   const connections = options.connections
   if (connections !== undefined && !(Number.isInteger(connections) && connections >= 1)) {
     fail("connections", String(connections), "expected a whole number of at least 1")
   }
-  // The budget's numbers are the core's, checked as HttpRetry.layer checks them: a RetryPolicyError naming the field.
   const budget = options.budget
-  if (budget !== undefined && budget !== true && budget !== false) {
-    if (!Predicate.isRecord(budget)) {
-      throw new RetryPolicy.RetryPolicyError({
-        field: "budget",
-        value: budget,
-        reason: "expected true, false or { maxTokens, tokenRatio }"
-      })
-    }
-    const checked = RetryBudget.validate(budget)
-    if (Either.isLeft(checked)) throw checked.left
-  }
+  checkBudget(budget)
   return {
     policy,
     budget,
