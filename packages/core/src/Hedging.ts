@@ -111,7 +111,8 @@ export const HedgingError: {
 export interface HedgingError extends internal.HedgingError {}
 
 /**
- * Hedges sent, tagged with `origin` (scheme, host and port).
+ * Hedges sent (`http_retry_hedges_sent`), tagged with `origin` (scheme, host
+ * and port).
  *
  * @since 0.2.0
  * @category metrics
@@ -119,7 +120,8 @@ export interface HedgingError extends internal.HedgingError {}
 export const hedgesSent: Metric.Metric.Counter<number> = internal.hedgesSent
 
 /**
- * Hedges whose answer the call returned, tagged with `origin`.
+ * Hedges whose answer the call returned (`http_retry_hedges_won`), tagged
+ * with `origin`.
  *
  * @since 0.2.0
  * @category metrics
@@ -127,7 +129,8 @@ export const hedgesSent: Metric.Metric.Counter<number> = internal.hedgesSent
 export const hedgesWon: Metric.Metric.Counter<number> = internal.hedgesWon
 
 /**
- * Hedges not sent for lack of budget, tagged with `origin` and `budget`:
+ * Hedges not sent for lack of budget (`http_retry_hedges_refused`), tagged
+ * with `origin` and `budget`:
  * `"hedge"` for the hedge budget, `"retry"` for the `RetryBudget` in context.
  *
  * @since 0.2.0

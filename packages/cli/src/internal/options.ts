@@ -362,7 +362,7 @@ Exit codes (as curl's):
   0    success: a 2xx answer (or 1xx/3xx: redirects are not followed)
   22   the final answer was an HTTP status of 400 or more (its body still goes to stdout)
   7    could not connect after all attempts
-  28   timed out: --attempt-timeout on the last attempt, or --max-time
+  28   timed out: --attempt-timeout or --connect-timeout on the last attempt, or --max-time
   6    could not resolve the host name
   35   TLS handshake failed
   60   the server's TLS certificate did not verify

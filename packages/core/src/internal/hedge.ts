@@ -409,15 +409,15 @@ export const begin = (
   return { origin, hedgesLeft: state.settings.maxHedges }
 }
 
-const sentKey = MetricKey.counter("http_retry.hedges.sent", {
+const sentKey = MetricKey.counter("http_retry_hedges_sent", {
   description: "Hedges sent: attempts started while another attempt of the same call was still waiting for its answer",
   incremental: true
 })
-const wonKey = MetricKey.counter("http_retry.hedges.won", {
+const wonKey = MetricKey.counter("http_retry_hedges_won", {
   description: "Hedges whose answer was the one the call returned",
   incremental: true
 })
-const refusedKey = MetricKey.counter("http_retry.hedges.refused", {
+const refusedKey = MetricKey.counter("http_retry_hedges_refused", {
   description: "Hedges not sent because the hedge budget (budget=hedge) or the retry budget (budget=retry) was spent",
   incremental: true
 })
