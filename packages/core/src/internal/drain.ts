@@ -7,6 +7,14 @@ import * as Stream from "effect/Stream"
 import { withinTimeout } from "./timeout.js"
 
 /**
+ * The longest a failed answer's body may take to drain (the attempt's timeout
+ * too, when shorter): a body that stalls longer is cut off.
+ *
+ * @internal
+ */
+export const MAX_DRAIN_MILLIS = 1000
+
+/**
  * undici reuses a socket whose response has just ended only after a full turn
  * of the event loop (`setImmediate`, client-h1.js in undici 7): a request sent
  * sooner finds the connection busy and opens another. A timer set once the

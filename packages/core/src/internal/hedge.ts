@@ -16,7 +16,7 @@ import { type Continue, sendAttempt } from "./attempt.js"
 import * as Breaker from "./breaker.js"
 import type { Call } from "./call.js"
 import * as Decision from "./decision.js"
-import { drain } from "./drain.js"
+import { drain, MAX_DRAIN_MILLIS } from "./drain.js"
 import { describe, formatWait, log } from "./logging.js"
 import { forOrigin, MAX_ORIGINS } from "./originMetrics.js"
 import * as Redact from "./redact.js"
@@ -533,11 +533,58 @@ const settleAlone = (
  * own, so that its connection is not held until the response is collected.
  */
 const discard = (call: Call<unknown>, response: Response): Effect.Effect<void> =>
-  Effect.asVoid(
-    Effect.forkDaemon(
-      drain(response, call.plan.policy.maxDrainBytes, Math.min(call.plan.attemptTimeoutMillis, 1000), false)
-    )
+  Effect.asVoid(Effect.forkDaemon(drainDropped(call, response)))
+
+/** Drains an answer no attempt goes on from, bounded as a retried answer's drain is (at most a second). */
+const drainDropped = (call: Call<unknown>, response: Response): Effect.Effect<boolean> =>
+  drain(response, call.plan.policy.maxDrainBytes, Math.min(call.plan.attemptTimeoutMillis, MAX_DRAIN_MILLIS), false)
+
+/** Whether the call's retry budget, or one in the context (a client with no budget of its own), grants a retry. */
+const retryBudgetAllows = (call: Call<unknown>, origin: string): Effect.Effect<boolean> =>
+  Effect.flatMap(
+    call.budget === undefined ? Effect.serviceOption(RetryBudget) : Effect.succeed(Option.some(call.budget.service)),
+    (budget) => Option.isSome(budget) ? budget.value.acquire(origin) : Effect.succeed(true)
   )
+
+/**
+ * A failed attempt dropped while another of the round still runs (named in `others` for the log): it costs the
+ * retry budget a token, as every failed attempt the policy retries does; a status's `Retry-After` (on 429 and 503, as
+ * the policy reads it) still holds for the round's retry, if it fails; and its body is drained beside the others.
+ */
+const dropFailure = (
+  call: Call<unknown>,
+  n: number,
+  failure: unknown,
+  others: () => string,
+  clock: Clock.Clock
+): Effect.Effect<unknown, never, unknown> => {
+  const plan = call.plan
+  let dropped: Effect.Effect<unknown, never, unknown> = call.budget === undefined ?
+    Effect.void :
+    call.budget.dropped(call.origin)
+  if (plan.logLevel !== undefined) {
+    dropped = Effect.zipRight(
+      dropped,
+      log(
+        call,
+        `${call.label}: attempt ${n}/${plan.policy.maxAttempts} -> ${
+          describe(failure)
+        }; attempt ${others()} still running`
+      )
+    )
+  }
+  if (!(failure instanceof Decision.StatusFailure)) return dropped
+  const response = failure.response
+  if (Decision.honoursRetryAfter(plan, response.status)) {
+    const now = clock.unsafeCurrentTimeMillis()
+    const asked = Decision.retryAfterOf(response, now)
+    if (asked !== undefined) {
+      const until = now + Duration.toMillis(asked)
+      if (call.retryAfterUntil === undefined || until > call.retryAfterUntil) call.retryAfterUntil = until
+    }
+  }
+  return Effect.zipRight(dropped, Effect.fork(drainDropped(call, response)))
+}
 
 /**
  * The round for a client that aborts a send through `AttemptTimeout.abortWith` (the Node layer's transport): the
@@ -844,50 +891,36 @@ const hedged = (
           Effect.zipRight(counted, log(call, `${waited()}; ${budget} budget spent, not hedging`))
       }
       if (!hc.origin.budget.take(at)) return refused("hedge")
-      // The call's retry budget, or one in the context (a client with no budget of its own), is asked too.
-      return Effect.flatMap(
-        call.budget === undefined
-          ? Effect.serviceOption(RetryBudget)
-          : Effect.succeed(Option.some(call.budget.service)),
-        (budget) =>
-          Effect.flatMap(
-            Option.isSome(budget) ? budget.value.acquire(origin) : Effect.succeed(true),
-            (allowed): Effect.Effect<void, never, unknown> => {
-              if (!allowed) {
-                hc.origin.budget.giveBack(at)
-                return refused("retry")
-              }
-              hc.hedgesLeft--
-              const hedge = started + 1
-              let before: Effect.Effect<void, never, unknown> = Effect.void
-              if (plan.logLevel !== undefined) {
-                before = log(call, `${waited()}; hedging with attempt ${hedge}`)
-              }
-              const onHedge = hc.origin.settings.onHedge
-              if (onHedge !== undefined) {
-                before = Effect.zipRight(
-                  before,
-                  onHedge({
-                    attempt: hedge,
-                    maxAttempts: max,
-                    delay: Duration.millis(delayMillis),
-                    request: call.request
-                  })
-                )
-              }
-              return Effect.zipRight(
-                before,
-                Effect.suspend(() => {
-                  const at = clock.unsafeCurrentTimeMillis()
-                  if (hc.hedgesLeft > 0) hedgeAt = at + delayMillis
-                  joinFirstTrace(call)
-                  // Counted as it starts: a round interrupted in `onHedge` sent no hedge.
-                  return Effect.zipRight(Metric.increment(hc.origin.counters.sent), start(hedge, at, true))
-                })
-              )
-            }
+      // The call's retry budget, or one in the context, is asked too.
+      return Effect.flatMap(retryBudgetAllows(call, origin), (allowed): Effect.Effect<void, never, unknown> => {
+        if (!allowed) {
+          hc.origin.budget.giveBack(at)
+          return refused("retry")
+        }
+        hc.hedgesLeft--
+        const hedge = started + 1
+        let before: Effect.Effect<void, never, unknown> = Effect.void
+        if (plan.logLevel !== undefined) {
+          before = log(call, `${waited()}; hedging with attempt ${hedge}`)
+        }
+        const onHedge = hc.origin.settings.onHedge
+        if (onHedge !== undefined) {
+          before = Effect.zipRight(
+            before,
+            onHedge({ attempt: hedge, maxAttempts: max, delay: Duration.millis(delayMillis), request: call.request })
           )
-      )
+        }
+        return Effect.zipRight(
+          before,
+          Effect.suspend(() => {
+            const at = clock.unsafeCurrentTimeMillis()
+            if (hc.hedgesLeft > 0) hedgeAt = at + delayMillis
+            joinFirstTrace(call)
+            // Counted as it starts: a round interrupted in `onHedge` sent no hedge.
+            return Effect.zipRight(Metric.increment(hc.origin.counters.sent), start(hedge, at, true))
+          })
+        )
+      })
     }
 
     const onOutcome = (
@@ -917,38 +950,9 @@ const hedged = (
         const k = settle(started, outcome.startMillis, outcome.n)
         return Effect.zipRight(stopOthers, Exit.isSuccess(exit) ? k.onSuccess(exit.value) : k.onFailure(exit.cause))
       }
-      // A failed attempt while another still runs: dropped, its body drained beside the others. As every failed
-      // attempt the policy retries, it costs the retry budget a token.
-      let dropped: Effect.Effect<unknown, never, unknown> = call.budget === undefined ?
-        Effect.void :
-        call.budget.dropped(call.origin)
-      if (plan.logLevel !== undefined) {
-        const others = Array.from(running.keys()).join(", ")
-        dropped = Effect.zipRight(
-          dropped,
-          log(
-            call,
-            `${call.label}: attempt ${outcome.n}/${max} -> ${describe(failure.value)}; attempt ${others} still running`
-          )
-        )
-      }
-      if (failure.value instanceof Decision.StatusFailure) {
-        const response = failure.value.response
-        // Its Retry-After (on 429 and 503, as the policy reads it) still holds for the round's retry, if it fails.
-        if (Decision.honoursRetryAfter(plan, response.status)) {
-          const now = clock.unsafeCurrentTimeMillis()
-          const asked = Decision.retryAfterOf(response, now)
-          if (asked !== undefined) {
-            const until = now + Duration.toMillis(asked)
-            if (call.retryAfterUntil === undefined || until > call.retryAfterUntil) call.retryAfterUntil = until
-          }
-        }
-        dropped = Effect.zipRight(
-          dropped,
-          Effect.fork(drain(response, plan.policy.maxDrainBytes, Math.min(plan.attemptTimeoutMillis, 1000), false))
-        )
-      }
-      return Effect.as(dropped, undefined)
+      // A failed attempt while another still runs: dropped.
+      const others = () => Array.from(running.keys()).join(", ")
+      return Effect.as(dropFailure(call, outcome.n, failure.value, others, clock), undefined)
     }
 
     const loop: Effect.Effect<Response, unknown, unknown> = Effect.flatMap(

@@ -24,7 +24,7 @@ import type { Call, Wrapped } from "./call.js"
 import { isAbortingAttempt, isReadingAttemptTimeout, NoSpansTypeId } from "./clientMarks.js"
 import { split } from "./clientSplit.js"
 import * as Decision from "./decision.js"
-import { drain } from "./drain.js"
+import { drain, MAX_DRAIN_MILLIS } from "./drain.js"
 import * as Hedge from "./hedge.js"
 import { describe, formatWait, log } from "./logging.js"
 import { outerCell } from "./nesting.js"
@@ -326,7 +326,7 @@ const carryOut = <E>(
  * next attempt start with more than `minTimeLeft` left.
  */
 const drainMillis = (plan: Plan, spareMillis: number): number =>
-  Math.min(plan.attemptTimeoutMillis, 1000, Math.max(0, Math.ceil(spareMillis) - 1))
+  Math.min(plan.attemptTimeoutMillis, MAX_DRAIN_MILLIS, Math.max(0, Math.ceil(spareMillis) - 1))
 
 /**
  * One call's state. A class, not an object literal spread from `wrapped`
