@@ -18,7 +18,8 @@ const bad: ReadonlyArray<{ readonly args: ReadonlyArray<string>; readonly says: 
   { args: ["--retry-status", "5xx,teapot"], says: ["--retry-status", "\"teapot\""] },
   { args: ["--retry-method", "GET,FETCH"], says: ["--retry-method", "\"FETCH\""] },
   { args: ["-X", "YEET"], says: ["--method", "\"YEET\""] },
-  { args: ["-H", "no colon here"], says: ["--header", "\"no colon here\""] },
+  // Only up to the first space: the rest of a malformed header may be a credential.
+  { args: ["-H", "no colon here"], says: ["--header", "\"no <redacted>\""] },
   { args: ["--proxy", "socks5://proxy:1080"], says: ["--proxy", "\"socks5://proxy:1080\""] },
   // undici's proxy agent refuses a path or query ("invalid url"): an internal error before, a usage error now.
   { args: ["--proxy", "http://127.0.0.1:1/?token=x y"], says: ["--proxy", "no path, query or fragment"] },
@@ -128,6 +129,10 @@ describe("http-retry usage", () => {
         [["-H", "Bearer k-s3cr3t", "http://127.0.0.1:9/"], "\"Bearer <redacted>\""],
         // A header written with "=": its value is not shown.
         [["-H", "Authorization=s3cr3t", "http://127.0.0.1:9/"], "\"Authorization <redacted>\""],
+        // Whatever the name, only the text before the first "=" or space shows; one long word is cut.
+        [["-H", "X-Auth-Key=s3cr3t", "http://127.0.0.1:9/"], "\"X-Auth-Key <redacted>\""],
+        [["-H", "X-Tenant s3cr3t", "http://127.0.0.1:9/"], "\"X-Tenant <redacted>\""],
+        [["-H", "s3cr3tAbcdefghijklmnop", "http://127.0.0.1:9/"], "\"s3cr…\""],
         // A URL that does not parse, with a token in its query and no "@".
         [["http://127.0.0.1:99999/?token=s3cr3t"], "not a URL: \"http://127.0.0.1:99999/?<unparsed>\""]
       ]

@@ -152,8 +152,14 @@ export class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
   }
 }
 
-const redactions = new WeakMap<HttpStatusError, Redact.Redaction>()
-const redactionOf = (error: HttpStatusError): Redact.Redaction => redactions.get(error) ?? Redact.defaults
+/**
+ * The redaction an error was made with, on the error itself (not in a map
+ * keyed by it: an error failed under a span reaches the caller as Effect's
+ * proxy of it, which a map would not know).
+ */
+const RedactionKey: unique symbol = Symbol.for("@http-retry/core/HttpStatusError/redaction")
+const redactionOf = (error: HttpStatusError): Redact.Redaction =>
+  (error as unknown as { readonly [RedactionKey]?: Redact.Redaction })[RedactionKey] ?? Redact.defaults
 
 /**
  * Builds the error for a response, redacting its URL with the default secret
@@ -200,7 +206,9 @@ export const makeWith = (
     retryAfter,
     reason
   })
-  if (redaction !== Redact.defaults) redactions.set(error, redaction)
+  if (redaction !== Redact.defaults) {
+    Object.defineProperty(error, RedactionKey, { value: redaction, enumerable: false })
+  }
   return error
 }
 

@@ -151,6 +151,18 @@ describe("a proxy password never appears in the error", () => {
     })
   }
 
+  it("a proxy's URL given as the options themselves", () => {
+    for (const make of [NodeHttpRetry.layer, NodeHttpRetry.layerClient]) {
+      const error = rejected(() => make("http://svc:s3cret-pw@proxy.internal:3128" as unknown as NodeHttpRetry.Options))
+      assert.strictEqual(error.field, "options")
+      assert.include(error.message, "proxy.internal:3128")
+      assert.include(error.message, "expected an object")
+      for (const shown of [error.message, String(error), JSON.stringify(error), util.inspect(error), error.value]) {
+        assert.notInclude(shown, "s3cret")
+      }
+    }
+  })
+
   it("the rest of the URL still shows, to find the mistake", () => {
     const error = rejected(() => NodeHttpRetry.layer({ proxy: "ftp://svc:s3cret-pw@proxy.internal:21" }))
     assert.strictEqual(

@@ -57,6 +57,16 @@ export const connectionCases = <Options>(name: string): Array<[Options, string]>
       `${name}: client must be an ioredis client (new Redis(...)), got object`
     ],
     // What a rejected value may hold is not kept: neither in the message nor in the error's `value`.
+    // Any option may be given a connection string or an object with a password: neither is kept.
+    [
+      { keyPrefix: { password: "S3CRET" } as unknown as string },
+      `${name}: keyPrefix must be a string, got object`
+    ],
+    // A connection string given as the options themselves.
+    [
+      "redis://:S3CRET@cache.internal:6379/0" as unknown as Options,
+      `${name}: options must be an object, got "…@cache.internal:6379/0"`
+    ],
     [
       { client: "redis://:S3CRET@cache.internal" as unknown as Redis },
       `${name}: client must be an ioredis client (new Redis(...)), got "…@cache.internal"`

@@ -578,7 +578,8 @@ export interface Settings {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const SECRET_HEADERS = /authorization|cookie|api-?key|token|secret|bearer|basic/i
+const SECRET_HEADERS =
+  /authori[sz]ation|authentication|cookie|api-?key|token|secret|bearer|basic|passw|pwd|signature|credential|session|(?:auth|access|private|subscription|client)[-_]?key/i
 
 /**
  * All of stdin, read without blocking the event loop: a synchronous read would hold Ctrl-C and SIGTERM until stdin
@@ -630,9 +631,16 @@ const parseHeader = (raw: string): Either.Either<readonly [string, string], Usag
   const colon = raw.indexOf(":")
   const name = colon === -1 ? "" : raw.slice(0, colon).trim()
   if (colon === -1 || !TOKEN.test(name)) {
-    // Never echo what may be a credential: show the text only up to its first space, "=" or ":".
+    // Never echo what may be a credential: the text up to its first space, "=" or ":" (a header's name, if it is
+    // one), and of one word with none of them, a long one's first characters only.
     const end = raw.search(/[\s=:]/)
-    const shown = !SECRET_HEADERS.test(raw) ? raw : `${end === -1 ? raw : raw.slice(0, end)} <redacted>`
+    const shown = end !== -1 ?
+      `${raw.slice(0, end)} <redacted>` :
+      SECRET_HEADERS.test(raw) ?
+      "<redacted>" :
+      raw.length > 16 ?
+      `${raw.slice(0, 4)}…` :
+      raw
     return Either.left(usage("--header", `expected "Name: value", got ${show(shown)}`))
   }
   const value = raw.slice(colon + 1).trim()

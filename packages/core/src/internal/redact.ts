@@ -7,6 +7,7 @@ export const REDACTED = "<redacted>"
 
 const defaultSecretHeaders: ReadonlyArray<string> = [
   "authorization",
+  "authentication",
   "cookie",
   "set-cookie",
   "proxy-authorization",
@@ -28,6 +29,9 @@ const defaultSecretQuery: ReadonlyArray<string> = [
   "apikey",
   "key",
   "password",
+  "passwd",
+  "pass",
+  "pwd",
   "secret",
   "client_secret",
   "signature",
@@ -56,6 +60,58 @@ export const make = (headers: ReadonlyArray<string>, query: ReadonlyArray<string
 /** @internal */
 export const defaults: Redaction = make([], [])
 
+/** Last words that make a name a credential's: `x-vault-token`, `accessToken`, `X-Goog-Signature`, `newPassword`. */
+const SECRET_ENDINGS = ["token", "secret", "password", "passwd", "pwd", "signature", "credential", "credentials"]
+
+/** Words before a last `key` that make it a credential: `x-goog-api-key`, `Ocp-Apim-Subscription-Key`, `privateKey`. */
+const KEY_KINDS = ["api", "access", "auth", "private", "secret", "subscription", "session", "client", "signing"]
+
+/** Names that end as a credential's do and are none: pagination and sync cursors, read in logs to debug. */
+const CURSORS = new Set(["pagetoken", "nextpagetoken", "continuationtoken", "synctoken", "nexttoken", "cursortoken"])
+
+/**
+ * Whether a lower-cased name is a credential's by its shape, beyond the
+ * listed names: its last word is one of `SECRET_ENDINGS` (but for a cursor),
+ * or it is a `key` of one of `KEY_KINDS`. A bracketed form field is read by
+ * its last part (`user[password]`).
+ */
+const secretByShape = (lower: string): boolean => {
+  const name = lower.endsWith("]") ? lower.slice(lower.lastIndexOf("[") + 1, -1) : lower
+  for (const ending of SECRET_ENDINGS) {
+    if (name.endsWith(ending)) return !CURSORS.has(name.replace(/[-_.\s]/g, ""))
+  }
+  if (!name.endsWith("key")) return false
+  const kind = name.slice(0, -3).replace(/[-_.\s]$/, "")
+  return KEY_KINDS.some((k) => kind.endsWith(k))
+}
+
+/**
+ * Whether a header is one the redaction hides: a listed name (the defaults
+ * and the policy's `redact.headers`), or a credential's by its shape
+ * (`X-Vault-Token`, `X-Goog-Api-Key`, `Ocp-Apim-Subscription-Key`).
+ *
+ * @internal
+ */
+export const isSecretHeader = (name: string, redaction: Redaction): boolean => {
+  const lower = name.toLowerCase()
+  return redaction.headers.has(lower) || secretByShape(lower)
+}
+
+/**
+ * Whether a query parameter or a body field, by its decoded name, is one the
+ * redaction hides: a listed name (the defaults and the policy's
+ * `redact.query`, also as the last part of a bracketed form field), or a
+ * credential's by its shape (`private_token`, `X-Goog-Credential`,
+ * `refreshToken`).
+ *
+ * @internal
+ */
+export const isSecretName = (name: string, redaction: Redaction): boolean => {
+  const lower = name.toLowerCase()
+  if (redaction.query.has(lower) || secretByShape(lower)) return true
+  return lower.endsWith("]") && redaction.query.has(lower.slice(lower.lastIndexOf("[") + 1, -1))
+}
+
 /**
  * Headers fit for a log line or an error: a secret header's value replaced,
  * and the URLs in the others redacted as `url` does with their query
@@ -72,7 +128,9 @@ export const headers = (
   const out: Record<string, string> = {}
   for (const name in input) {
     const lower = name.toLowerCase()
-    out[name] = redaction.headers.has(lower) ? REDACTED : headerValue(lower, input[name], redaction)
+    out[name] = redaction.headers.has(lower) || secretByShape(lower) ?
+      REDACTED :
+      headerValue(lower, input[name], redaction)
   }
   return out
 }
@@ -127,7 +185,7 @@ const DECODED_VALUE = /[^&;#]*/y
  */
 export const header = (name: string, value: string, redaction: Redaction): string => {
   const lower = name.toLowerCase()
-  return redaction.headers.has(lower) ? REDACTED : headerValue(lower, value, redaction)
+  return redaction.headers.has(lower) || secretByShape(lower) ? REDACTED : headerValue(lower, value, redaction)
 }
 
 const headerValue = (name: string, value: string, redaction: Redaction): string =>
@@ -183,7 +241,7 @@ export const secretParameter = (parameter: string, redaction: Redaction): boolea
     // A "%" that is no escape: the name as it is written.
   }
   // `a=1&amp;token=...` splits on "&" into the name `amp;token`.
-  return redaction.query.has(decoded.slice(decoded.lastIndexOf(";") + 1).trim().toLowerCase())
+  return isSecretName(decoded.slice(decoded.lastIndexOf(";") + 1).trim(), redaction)
 }
 
 /**
@@ -343,7 +401,7 @@ const redactJson = (value: unknown, redaction: Redaction): unknown => {
   if (typeof value === "object" && value !== null) {
     const out: Record<string, unknown> = {}
     for (const [name, field] of Object.entries(value)) {
-      out[name] = redaction.query.has(name.toLowerCase()) ? REDACTED : redactJson(field, redaction)
+      out[name] = isSecretName(name, redaction) ? REDACTED : redactJson(field, redaction)
     }
     return out
   }
@@ -374,7 +432,7 @@ export const bodyText = (text: string, contentType: string | undefined, redactio
     const parts: Array<string> = []
     for (const [name, value] of params) {
       parts.push(
-        `${encodeURIComponent(name)}=${redaction.query.has(name.toLowerCase()) ? REDACTED : encodeURIComponent(value)}`
+        `${encodeURIComponent(name)}=${isSecretName(name, redaction) ? REDACTED : encodeURIComponent(value)}`
       )
     }
     return parts.join("&")
@@ -413,7 +471,7 @@ const OWN_OPTIONS: ReadonlySet<string> = new Set(["maxTokens", "tokenRatio", "ke
  * `apiKey`, `privateKeyPem`) or starts with "pass" (`password`, `passphrase`). This library's own `keyPrefix`,
  * `maxTokens` and `tokenRatio` are not.
  */
-const isSecretName = (name: string): boolean => {
+const isSecretOptionName = (name: string): boolean => {
   if (OWN_OPTIONS.has(name)) return false
   const words = name.replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2").replace(/([a-z\d])([A-Z])/g, "$1 $2").toLowerCase()
     .split(/[^a-z\d]+/).map((word) => word.replace(/\d+$/, "")).filter((word) => word !== "")
@@ -426,7 +484,7 @@ const isSecretName = (name: string): boolean => {
  * token's (`maxToken: 5`, a misspelt budget option, is a count).
  */
 const hides = (name: string, value: unknown): boolean =>
-  value !== undefined && value !== null && typeof value !== "boolean" && isSecretName(name) &&
+  value !== undefined && value !== null && typeof value !== "boolean" && isSecretOptionName(name) &&
   (typeof value !== "number" || /pass|pwd|secret|pin/i.test(name))
 
 /** Shown in place of what an option error does not keep: an object too deep, or one that could not be read. */

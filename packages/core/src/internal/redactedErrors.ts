@@ -371,10 +371,13 @@ export const isRequestError = (u: unknown): u is HttpClientError.RequestError =>
   HttpClientError.isHttpClientError(u) && u._tag === "RequestError"
 
 /**
- * A client's error as the caller sees it: a `RequestError` redacted, any
- * other error as it is.
+ * A client's error as the caller sees it: the platform's `RequestError` and
+ * `ResponseError` (a body that failed, or `filterStatusOk`'s status) redacted,
+ * any other error as it is.
  *
  * @internal
  */
-export const redactError = (u: unknown, redaction: Redact.Redaction): unknown =>
-  isRequestError(u) ? redactRequestError(u, redaction) : u
+export const redactError = (u: unknown, redaction: Redact.Redaction): unknown => {
+  if (!HttpClientError.isHttpClientError(u)) return u
+  return u._tag === "RequestError" ? redactRequestError(u, redaction) : redactResponseError(u, redaction)
+}

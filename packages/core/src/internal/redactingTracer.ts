@@ -25,15 +25,10 @@ const PLATFORM_REDACTED = new Set(["authorization", "cookie", "set-cookie", "x-a
 /** @internal */
 export interface Secrets {
   readonly redaction: Redact.Redaction
-  /** Secret header names the platform's span does not redact by default. */
-  readonly extraHeaders: ReadonlyArray<string>
 }
 
 /** @internal */
-export const secretsOf = (redaction: Redact.Redaction): Secrets => ({
-  redaction,
-  extraHeaders: [...redaction.headers].filter((name) => !PLATFORM_REDACTED.has(name))
-})
+export const secretsOf = (redaction: Redact.Redaction): Secrets => ({ redaction })
 
 /** Where a query's text may hold a nested URL or a hidden separator, which only `Redact.url` reads right. */
 const NESTED = /[@#\\\t\n\r]|%(?:40|3f|23|5c|26|3b)/i
@@ -102,8 +97,9 @@ export const hasSecret = (request: HttpClientRequest.HttpClientRequest, secrets:
     // A URL or a query in a parameter's value (`next=https://user:pw@host/`, `q=a&token=...`), written into `url.full`.
     if (/[@#\\?&;]/.test(value)) return true
   }
-  for (const name of secrets.extraHeaders) {
-    if (request.headers[name] !== undefined) return true
+  // A secret header the platform's span does not redact by default (listed, or a credential's by its shape).
+  for (const name in request.headers) {
+    if (!PLATFORM_REDACTED.has(name) && Redact.isSecretHeader(name, secrets.redaction)) return true
   }
   return false
 }
@@ -127,7 +123,7 @@ const MAY_HOLD_SECRET = /[?#@;&=]|:[/\\]/
  * not parse) is kept as written, not as `Redact.header` re-encodes it.
  */
 const redactHeader = (name: string, value: string, redaction: Redact.Redaction): string => {
-  if (redaction.headers.has(name.toLowerCase())) return Redact.REDACTED
+  if (Redact.isSecretHeader(name, redaction)) return Redact.REDACTED
   if (!MAY_HOLD_SECRET.test(value)) return value
   const shown = Redact.header(name, value, redaction)
   return shown.includes(Redact.REDACTED) || shown.includes("<unparsed>") || value.includes("#") ? shown : value

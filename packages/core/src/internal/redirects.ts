@@ -4,13 +4,16 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as Predicate from "effect/Predicate"
 import type * as HttpRetry from "../HttpRetry.js"
 import { AttemptTimeout, isReadingAttemptTimeout, keepMarks, NoSpansTypeId } from "./clientMarks.js"
 import { split } from "./clientSplit.js"
-import { drain } from "./drain.js"
-import { planOf } from "./plan.js"
+import { drain, MAX_DRAIN_MILLIS } from "./drain.js"
+import { CurrentOverrides } from "./overrides.js"
+import { type Plan, planOf, planWith } from "./plan.js"
 import * as Redact from "./redact.js"
 import * as RedactingTracer from "./redactingTracer.js"
 import { isRetrying, retrying, RetryingTypeId } from "./retry.js"
@@ -19,10 +22,18 @@ import { clockOf } from "./timeout.js"
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
-// Credentials for the origin they were written for: the ones fetch and undici drop on a cross-origin hop
-// (`authorization`, `cookie`, `proxy-authorization`), and every other header the redaction counts as a secret
-// (`x-api-key`, `private-token`, ...: an API key is as much the origin's as a bearer token is).
-const credentialsOf = (redaction: Redact.Redaction): ReadonlyArray<string> => Array.from(redaction.headers)
+/**
+ * The headers without the credentials of the origin they were written for:
+ * the ones fetch and undici drop on a cross-origin hop (`authorization`,
+ * `cookie`, `proxy-authorization`), and every other header the redaction
+ * counts as a secret (`x-api-key`, `private-token`, `x-vault-token`, the
+ * policy's `redact.headers`: an API key is as much the origin's as a bearer
+ * token is).
+ */
+const withoutCredentials = (headers: Headers.Headers, redaction: Redact.Redaction): Headers.Headers => {
+  const secret = Object.keys(headers).filter((name) => Redact.isSecretHeader(name, redaction))
+  return secret.length === 0 ? headers : Headers.remove(headers, secret)
+}
 
 /**
  * The request for the next hop, or `undefined` when the answer is to be
@@ -32,7 +43,7 @@ const credentialsOf = (redaction: Redact.Redaction): ReadonlyArray<string> => Ar
 const nextHop = (
   request: HttpClientRequest.HttpClientRequest,
   response: HttpClientResponse.HttpClientResponse,
-  credentials: ReadonlyArray<string>
+  redaction: Redact.Redaction
 ): HttpClientRequest.HttpClientRequest | undefined => {
   const location = response.headers.location
   if (location === undefined) return undefined
@@ -49,7 +60,7 @@ const nextHop = (
   const status = response.status
   const toGet = (status === 303 && request.method !== "GET" && request.method !== "HEAD") ||
     ((status === 301 || status === 302) && request.method === "POST")
-  const headers = from.origin === to.origin ? request.headers : Headers.remove(request.headers, credentials)
+  const headers = from.origin === to.origin ? request.headers : withoutCredentials(request.headers, redaction)
   const next = HttpClientRequest.make(toGet ? "GET" : request.method)(to, { headers })
   return HttpClientRequest.setBody(next, toGet ? HttpBody.empty : request.body)
 }
@@ -76,43 +87,61 @@ const withinAttempt = <E, R>(
     return Effect.provideService(send, AttemptTimeout, { ...timeout, millis: left })
   })
 
+/**
+ * Follows redirects on `client`, with the redaction of `base` (a retrying
+ * client's policy, with the `withPolicy` overrides around each call) or the
+ * defaults.
+ */
 const follow = <E, R>(
   client: HttpClient.HttpClient.With<E, R>,
   maxRedirects: number,
-  redaction: Redact.Redaction
+  base: Plan | undefined
 ): HttpClient.HttpClient.With<E, R> => {
   const { preprocess, send: sendRaw } = split(client)
-  const credentials = credentialsOf(redaction)
   const readsTimeout = isReadingAttemptTimeout(client)
+  const noSpans = Predicate.hasProperty(client, NoSpansTypeId)
   // A client that records its own span (any made with the platform's `HttpClient.make`) records each hop's URL and
   // the answer's `Location` as they are: a hop to a signed URL, or a `Location` that carries a token, would show in
   // it. Its spans are redacted here, hop by hop (the retry redacts an attempt's only for a request with a secret).
-  const send = Predicate.hasProperty(client, NoSpansTypeId) ?
-    sendRaw :
-    (request: HttpClientRequest.HttpClientRequest) =>
-      Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, E, R>((fiber) =>
-        Effect.withTracer(sendRaw(request), RedactingTracer.forRequests(fiber.currentTracer, redaction))
-      )
+  const send = (
+    request: HttpClientRequest.HttpClientRequest,
+    redaction: Redact.Redaction,
+    fiber: Fiber.RuntimeFiber<unknown, unknown>
+  ) =>
+    noSpans
+      ? sendRaw(request)
+      : Effect.withTracer(sendRaw(request), RedactingTracer.forRequests(fiber.currentTracer, redaction))
   const loop = (
     request: HttpClientRequest.HttpClientRequest,
     hops: number,
-    startMillis: number
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> =>
-    Effect.flatMap(hops > 0 && readsTimeout ? withinAttempt(send(request), startMillis) : send(request), (response) => {
+    startMillis: number,
+    redaction: Redact.Redaction,
+    fiber: Fiber.RuntimeFiber<unknown, unknown>
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E, R> => {
+    const sent = send(request, redaction, fiber)
+    return Effect.flatMap(hops > 0 && readsTimeout ? withinAttempt(sent, startMillis) : sent, (response) => {
       if (!REDIRECTS.has(response.status) || hops >= maxRedirects) return Effect.succeed(response)
-      const next = nextHop(request, response, credentials)
+      const next = nextHop(request, response, redaction)
       return next === undefined ?
         Effect.succeed(response) :
-        Effect.zipRight(drain(response, policyInternal.defaults.maxDrainBytes, 1000), loop(next, hops + 1, startMillis))
+        Effect.zipRight(
+          drain(response, policyInternal.defaults.maxDrainBytes, MAX_DRAIN_MILLIS),
+          loop(next, hops + 1, startMillis, redaction, fiber)
+        )
     })
+  }
   const followed = HttpClient.makeWith(
     (request) =>
       Effect.flatMap(
         request,
         (request) =>
-          readsTimeout
-            ? Effect.clockWith((clock) => loop(request, 0, clock.unsafeCurrentTimeMillis()))
-            : loop(request, 0, 0)
+          Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, E, R>((fiber) => {
+            // The policy's secret headers as this call has them: a `withPolicy` around it may name more.
+            const redaction = base === undefined ?
+              Redact.defaults :
+              planWith(base, Context.get(fiber.currentContext, CurrentOverrides)).redaction
+            return loop(request, 0, readsTimeout ? clockOf(fiber).unsafeCurrentTimeMillis() : 0, redaction, fiber)
+          })
       ),
     preprocess
   )
@@ -133,11 +162,11 @@ const following = <E, R>(
   self: HttpClient.HttpClient.With<E, R>,
   maxRedirects: number
 ): HttpClient.HttpClient.With<E, R> => {
-  if (!isRetrying(self)) return follow(self, maxRedirects, Redact.defaults)
+  if (!isRetrying(self)) return follow(self, maxRedirects, undefined)
   // Follow inside each attempt, so that the retry sees (and gives up on) the final answer, not the 3xx; the policy's
   // own secret headers stay with the first origin too.
   const { defer, hedging, inner, options, policy } = self[RetryingTypeId]
-  const followed = follow(inner, maxRedirects, planOf(policy).redaction)
+  const followed = follow(inner, maxRedirects, planOf(policy))
   return retrying(followed, policy, options, hedging, defer) as HttpClient.HttpClient.With<E, R>
 }
 

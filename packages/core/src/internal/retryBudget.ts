@@ -84,19 +84,31 @@ const SIMPLE_HOST = /^[a-z0-9-]+(?:\.[a-z0-9-]+)*$/
 const NUMERIC_LABEL = /(?:^|\.)(?:\d+|0x[0-9a-f]*)$/
 const CANONICAL_IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/
 
+/** The page's URL where there is one (a browser, Deno's `--location`), which a relative URL resolves against. */
+const baseUrl = (): string | undefined => {
+  const location = (globalThis as { readonly location?: { readonly origin?: string; readonly pathname?: string } })
+    .location
+  return location?.origin !== undefined && location.pathname !== undefined ?
+    location.origin + location.pathname :
+    undefined
+}
+
 const slowOrigin = (url: string): string => {
   try {
-    return new URL(url).origin
+    // Resolved as the platform's client resolves it before sending.
+    return new URL(url, baseUrl()).origin
   } catch {
-    return url
+    // Not sent at all (the client fails it as an invalid URL): one origin for all such, which shows none of its text.
+    return "invalid-url:"
   }
 }
 
 /**
  * `new URL(url).origin` without parsing the URL, for the http(s) URLs a client
  * sends: scheme and host lower-cased, the default port left out. Anything
- * unusual (IPv6, IDN, a host WHATWG rewrites, backslashes, spaces) goes to
- * `new URL`; a URL that does not parse is its own origin.
+ * unusual (IPv6, IDN, a host WHATWG rewrites, backslashes, spaces, a
+ * relative URL) goes to `new URL`; a URL that does not parse has the origin
+ * `invalid-url:`, which shows nothing of it.
  */
 const originOfPrefix = (url: string): string => {
   let scheme: "http" | "https"

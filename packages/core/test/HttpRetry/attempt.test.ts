@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { HttpRetry, TestHttpClient } from "@http-retry/core"
 import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
@@ -320,6 +321,24 @@ describe.concurrent("HttpRetry.withRetry: one attempt", () => {
         assert.strictEqual(exits.length, 1)
         assert.include(exits[0], "api.test")
         assert.notMatch(exits[0], /s3cret/)
+        // A client whose own filterStatusOk fails the answer: the platform's ResponseError quotes the raw URL.
+        exits.length = 0
+        const statusTest = yield* TestHttpClient.make([respond(400)])
+        const filtered = HttpRetry.withNoSpans(
+          statusTest.client.pipe(HttpClient.filterStatusOk, HttpClient.withTracerDisabledWhen(() => true))
+        )
+        const status = yield* Effect.either(
+          HttpRetry.withRetry(filtered, noJitter({ maxAttempts: 1 })).get(
+            "http://u:pw-s3cret@api.test/x?token=tok-s3cret"
+          )
+            .pipe(Effect.withTracer(ending))
+        )
+        assert.strictEqual(exits.length, 1)
+        assert.include(exits[0], "ResponseError")
+        assert.include(exits[0], "api.test")
+        assert.notMatch(exits[0], /s3cret/)
+        // The caller gets the answer it carries as the status error, as without the filter.
+        assert.isTrue(Either.isLeft(status) && status.left._tag === "HttpStatusError")
       }))
 
     it.effect("one trace per call: with no parent span, the later attempts are children of the first", () =>

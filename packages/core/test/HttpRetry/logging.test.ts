@@ -149,6 +149,37 @@ describe.concurrent("HttpRetry.withRetry: logging", () => {
         assert.notInclude(message, "1234")
       }))
 
+    it.effect("body: true redacts fields named as credentials, bracketed and camel-cased too; cursors stay", () =>
+      Effect.gen(function*() {
+        const form = yield* bodyLogged(
+          requestWith("PUT").pipe(
+            HttpClientRequest.bodyUrlParams({ "user[name]": "ada", "user[password]": "hunter2", pageToken: "p2" })
+          )
+        )
+        assert.include(form, "body=\"user%5Bname%5D=ada&user%5Bpassword%5D=<redacted>&pageToken=p2\"")
+        const json = yield* bodyLogged(
+          requestWith("PUT").pipe(
+            HttpClientRequest.bodyUnsafeJson({
+              newPassword: "n3w",
+              refreshToken: "r3f",
+              privateKey: "k3y",
+              sortKey: "a"
+            })
+          )
+        )
+        assert.include(
+          json,
+          `body=${
+            JSON.stringify(JSON.stringify({
+              newPassword: "<redacted>",
+              refreshToken: "<redacted>",
+              privateKey: "<redacted>",
+              sortKey: "a"
+            }))
+          }`
+        )
+      }))
+
     it.effect("body: true redacts secret-named fields of a JSON document at any depth", () =>
       Effect.gen(function*() {
         const request = requestWith("PUT").pipe(

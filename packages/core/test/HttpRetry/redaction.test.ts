@@ -32,12 +32,12 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
         Authorization: "Bearer auth-s3cr3t",
         Cookie: "sid=cookie-s3cr3t",
         "X-Api-Key": "apikey-s3cr3t",
-        "X-Tenant-Secret": "tenant-s3cr3t",
+        "X-Tenant": "tenant-s3cr3t",
         Accept: "application/json"
       })
     )
     const policy = noJitter({
-      redact: { headers: ["x-tenant-secret"], query: ["session"] },
+      redact: { headers: ["x-tenant"], query: ["session"] },
       log: { level: "Debug", query: true },
       attemptTimeout: "2 seconds"
     })
@@ -79,11 +79,42 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
           assertNoSecret(error.url, "url")
           const json = JSON.parse(JSON.stringify(error))
           assert.strictEqual(json.requestHeaders.authorization, "<redacted>")
-          assert.strictEqual(json.requestHeaders["x-tenant-secret"], "<redacted>")
+          assert.strictEqual(json.requestHeaders["x-tenant"], "<redacted>")
           assert.strictEqual(json.requestHeaders.accept, "application/json")
           // The raw request stays available to code that asks for it.
           assert.strictEqual(error.request.headers.authorization, "Bearer auth-s3cr3t")
         }
+      }))
+
+    it.effect("an HttpStatusError failed under a span hides the policy's own names in JSON and inspection too", () =>
+      Effect.gen(function*() {
+        // Failed under a span, the error reaches the caller as Effect's proxy of it.
+        const out = yield* Effect.withSpan(runScript(times(4, respond(503)), policy, secretRequest), "caller")
+        const error = statusError(out.result)
+        for (const [where, text] of Object.entries(renderings(error))) assertNoSecret(text, where)
+        assert.strictEqual(JSON.parse(JSON.stringify(error)).requestHeaders["x-tenant"], "<redacted>")
+      }))
+
+    it.effect("names shaped as credentials are hidden without a list: tokens, signatures, keys of a kind", () =>
+      Effect.gen(function*() {
+        const request = HttpClientRequest.get(
+          "http://api.test/x?private_token=pt-s3cr3t&X-Goog-Signature=gs-s3cr3t&accessToken=at-s3cr3t&pageToken=p7"
+        ).pipe(HttpClientRequest.setHeaders({
+          "X-Vault-Token": "vt-s3cr3t",
+          "Ocp-Apim-Subscription-Key": "sk-s3cr3t",
+          "X-Auth-Key": "ak-s3cr3t",
+          "Idempotency-Key": "idem-1"
+        }))
+        const out = yield* runScript(times(4, respond(503)), noJitter(), request)
+        const error = statusError(out.result)
+        for (const [where, text] of Object.entries(renderings(error))) {
+          assert.notMatch(text, /s3cr3t/, where)
+          // A cursor is no credential, nor is an idempotency key: both stay readable.
+          assert.include(text, "pageToken=p7", where)
+        }
+        const json = JSON.parse(JSON.stringify(error))
+        assert.strictEqual(json.requestHeaders["x-vault-token"], "<redacted>")
+        assert.strictEqual(json.requestHeaders["idempotency-key"], "idem-1")
       }))
 
     it.effect("keeps secrets out of a transport RequestError after withRetry", () =>
@@ -457,7 +488,7 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
           authorization: "<redacted>",
           cookie: "<redacted>",
           "x-api-key": "<redacted>",
-          "x-tenant-secret": "<redacted>",
+          "x-tenant": "<redacted>",
           accept: "application/json"
         })
         assert.strictEqual(
@@ -465,7 +496,7 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
           "http://<redacted>@api.test/x?token=<redacted>&page=2&session=<redacted>"
         )
         // Without the caller's names only the built-in ones are hidden.
-        assert.strictEqual(HttpRetry.redactedHeaders(secretRequest.headers)["x-tenant-secret"], "tenant-s3cr3t")
+        assert.strictEqual(HttpRetry.redactedHeaders(secretRequest.headers)["x-tenant"], "tenant-s3cr3t")
         assert.strictEqual(
           HttpRetry.redactedUrl(secretRequest),
           "http://<redacted>@api.test/x?token=<redacted>&page=2&session=session-s3cr3t"

@@ -61,8 +61,12 @@ describe("HttpRetry.followRedirects inside a retry", () => {
         "x-api-key": "k1",
         "private-token": "k2",
         "x-amz-security-token": "k3",
-        "x-tenant-secret": "k4",
-        accept: "application/json"
+        "x-tenant": "k4",
+        // Not listed, a credential's by its name: a token, a subscription key.
+        "x-vault-token": "k5",
+        "ocp-apim-subscription-key": "k6",
+        accept: "application/json",
+        "idempotency-key": "i1"
       }
       const hosts = (requests: ReadonlyArray<TestHttpClient.Recorded>) =>
         requests.map((r): [string, Record<string, string>] => {
@@ -75,12 +79,29 @@ describe("HttpRetry.followRedirects inside a retry", () => {
           : ok()
       // Over a retrying client, the policy's secret names are known.
       const test = yield* TestHttpClient.make(script)
-      const policy = noJitter({ redact: { headers: ["X-Tenant-Secret"] } })
+      const policy = noJitter({ redact: { headers: ["X-Tenant"] } })
       const client = HttpRetry.withRetry(test.client, policy).pipe(HttpRetry.followRedirects())
       const out = yield* observe(test, client.execute(HttpClientRequest.get("http://api.test/a", { headers })))
       assert.strictEqual(success(out.result).status, 200)
       assert.deepStrictEqual(hosts(out.requests), [["api.test", headers], ["files.test", {
-        accept: "application/json"
+        accept: "application/json",
+        "idempotency-key": "i1"
+      }]])
+      // A name added for one call (withPolicy around it) is the call's secret too.
+      const perCall = yield* TestHttpClient.make(script)
+      const overridden = yield* observe(
+        perCall,
+        HttpRetry.withPolicy(
+          HttpRetry.withRetry(perCall.client, noJitter()).pipe(HttpRetry.followRedirects()).execute(
+            HttpClientRequest.get("http://api.test/a", { headers })
+          ),
+          { redact: { headers: ["x-tenant"] } }
+        )
+      )
+      assert.strictEqual(success(overridden.result).status, 200)
+      assert.deepStrictEqual(hosts(overridden.requests), [["api.test", headers], ["files.test", {
+        accept: "application/json",
+        "idempotency-key": "i1"
       }]])
       // Over a plain client, the default secret names.
       const plain = yield* TestHttpClient.make(script)
@@ -90,8 +111,9 @@ describe("HttpRetry.followRedirects inside a retry", () => {
       )
       assert.strictEqual(success(followed.result).status, 200)
       assert.deepStrictEqual(hosts(followed.requests), [["api.test", headers], ["files.test", {
-        "x-tenant-secret": "k4",
-        accept: "application/json"
+        "x-tenant": "k4",
+        accept: "application/json",
+        "idempotency-key": "i1"
       }]])
     }))
 })

@@ -227,7 +227,10 @@ const checkBudget = (budget: NodeHttpRetry.Options["budget"]): void => {
 }
 
 const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved => {
-  if (typeof options !== "object" || options === null) return fail("options", String(options), "expected an object")
+  if (typeof options !== "object" || options === null) {
+    // A string here may be a proxy's or a service's URL, password and all: shown as a proxy URL is.
+    return fail("options", typeof options === "string" ? showProxy(options) : String(options), "expected an object")
+  }
   for (const key of Object.keys(options)) {
     if (!retry && RETRY_KEYS.includes(key)) {
       fail(key, "…", "a retry option: layerClient has no retry (use layer, or HttpRetry.withRetry over it)")

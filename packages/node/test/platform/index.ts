@@ -8,10 +8,16 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Real from "../../src/NodeHttpRetry.js"
 
+/** The options with the platform's transport by default; what is not an object is passed on, to be refused. */
+const onPlatform = <A>(options: A): A =>
+  options === undefined || (typeof options === "object" && options !== null) ?
+    { transport: "platform", ...options } as A :
+    options
+
 export const NodeHttpRetry: typeof Real = {
   ...Real,
-  layer: (options) => Real.layer({ transport: "platform", ...options }),
-  layerClient: (options) => Real.layerClient({ transport: "platform", ...options }),
+  layer: (options) => Real.layer(onPlatform(options)),
+  layerClient: (options) => Real.layerClient(onPlatform(options)),
   layerConfig: Layer.unwrapEffect(
     Effect.map(Real.config(), (options) => Real.layer({ transport: "platform", ...options }))
   )

@@ -119,8 +119,13 @@ const shownRedis = (redis: string): string => {
 /** An object given where a client or a connection string goes, as the error keeps it: empty (a password may be in it). */
 const HIDDEN_OBJECT: object = Object.freeze({})
 
-/** A rejected `redis` or `client` value as an error may keep it: a string as `shownRedis`, an object emptied. */
-const shownValue = (value: unknown): unknown =>
+/**
+ * A rejected value as a store's error keeps it: a string as `shownRedis` (a
+ * connection string may be given where any option goes), an object emptied.
+ *
+ * @internal
+ */
+export const shownValue = (value: unknown): unknown =>
   typeof value === "string" ? shownRedis(value) : typeof value === "object" && value !== null ? HIDDEN_OBJECT : value
 
 /**

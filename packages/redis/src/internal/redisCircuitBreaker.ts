@@ -11,7 +11,7 @@ import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import { createHash, randomUUID } from "node:crypto"
 import type * as Api from "../RedisCircuitBreaker.js"
-import { connect, connectionProblem, describeOption, MAX_TIMER_MILLIS, shapeProblem } from "./connection.js"
+import { connect, connectionProblem, describeOption, MAX_TIMER_MILLIS, shapeProblem, shownValue } from "./connection.js"
 
 /** Public as `RedisCircuitBreaker.RedisCircuitBreakerError`: left unmarked so its declaration stays in the published types. */
 export class RedisCircuitBreakerError extends Data.TaggedError("RedisCircuitBreakerError")<{
@@ -22,6 +22,10 @@ export class RedisCircuitBreakerError extends Data.TaggedError("RedisCircuitBrea
   /** What it must be. */
   readonly expected: string
 }> {
+  constructor(args: { readonly field: string; readonly value: unknown; readonly expected: string }) {
+    // Kept as shown: a connection string, password and all, may be given where any option goes.
+    super({ ...args, value: shownValue(args.value) })
+  }
   /** The field, the value and what is wrong, in one line. */
   override get message(): string {
     return `RedisCircuitBreaker: ${this.field} must be ${this.expected}, got ${describeOption(this.value)}`

@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import type * as Api from "../RedisRetryBudget.js"
-import { connect, connectionProblem, describeOption, MAX_TIMER_MILLIS, shapeProblem } from "./connection.js"
+import { connect, connectionProblem, describeOption, MAX_TIMER_MILLIS, shapeProblem, shownValue } from "./connection.js"
 
 /** Public as `RedisRetryBudget.RedisRetryBudgetError`: left unmarked so its declaration stays in the published types. */
 export class RedisRetryBudgetError extends Data.TaggedError("RedisRetryBudgetError")<{
@@ -19,6 +19,10 @@ export class RedisRetryBudgetError extends Data.TaggedError("RedisRetryBudgetErr
   /** What it must be. */
   readonly expected: string
 }> {
+  constructor(args: { readonly field: string; readonly value: unknown; readonly expected: string }) {
+    // Kept as shown: a connection string, password and all, may be given where any option goes.
+    super({ ...args, value: shownValue(args.value) })
+  }
   /** The field, the value and what is wrong, in one line. */
   override get message(): string {
     return `RedisRetryBudget: ${this.field} must be ${this.expected}, got ${describeOption(this.value)}`
