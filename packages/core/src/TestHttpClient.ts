@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Predicate from "effect/Predicate"
 import * as Ref from "effect/Ref"
+import * as Redact from "./internal/redact.js"
 import * as policyInternal from "./internal/retryPolicy.js"
 import type * as RetryPolicy from "./RetryPolicy.js"
 
@@ -149,6 +150,10 @@ export const fail = (code: string, message?: string): Step => ({
  */
 export const hang: Step = { _tag: "Hang" }
 
+/** A request as a defect's message names it: its method and its URL, secrets hidden. */
+const shown = (request: HttpClientRequest.HttpClientRequest): string =>
+  `${request.method} ${Redact.requestUrl(request, Redact.defaults, true)}`
+
 /**
  * Wait on the `Clock` before taking `step`. The delay is written as a retry
  * policy's durations are (`"250ms"`, `"2 seconds"`, a `Duration`, or
@@ -179,7 +184,7 @@ const answer = (
   // A script written in plain JavaScript, or a function that returned nothing.
   if (!isStep(step)) {
     return Effect.dieMessage(
-      `TestHttpClient: request ${index} (${request.method} ${request.url}): the script gave ${
+      `TestHttpClient: request ${index} (${shown(request)}): the script gave ${
         policyInternal.show(step)
       }, not a step (use respond, ok, fail, hang or delayed)`
     )
@@ -230,7 +235,7 @@ export const make = (script: Script): Effect.Effect<TestHttpClientService> =>
             const step = script[index - 1]
             return step === undefined ?
               Effect.dieMessage(
-                `TestHttpClient: request ${index} (${request.method} ${request.url}) but the script has ${script.length} steps`
+                `TestHttpClient: request ${index} (${shown(request)}) but the script has ${script.length} steps`
               ) :
               answer(request, index, step)
           })

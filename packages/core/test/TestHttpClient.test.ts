@@ -53,6 +53,11 @@ describe.concurrent("TestHttpClient", () => {
       assert.include(message, "request 3")
       assert.include(message, `GET ${url}/extra`)
       assert.strictEqual((yield* test.requests).length, 3, "the extra request is still recorded")
+      // A defect's message is printed by test runners and loggers: no secret of the request's URL in it.
+      const secret = yield* Effect.exit(test.client.get("http://u:pw-s3cret@api.test/x?token=tok-s3cret&page=2"))
+      const shown = defectMessage(secret)
+      assert.include(shown, "request 4 (GET http://<redacted>@api.test/x?token=<redacted>&page=2)")
+      assert.notInclude(shown, "s3cret")
     }))
 
   it.effect("respond sets status, headers and body", () =>
