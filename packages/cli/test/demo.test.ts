@@ -48,8 +48,15 @@ describe("demo", () => {
         const hedge = /✓ all 4 pages in (\d+) ms .* a second attempt \((\d+) ms after the first\).* 5 requests/
           .exec(outcomes[7]!)
         assert.isNotNull(hedge, outcomes[7])
-        // Measured: the hedge went after the 500 ms delay, and the pages came well before the slow answer's 3 s.
-        assert.isAtLeast(Number(hedge![2]), 490)
+        // The library hedged after the 500 ms delay (the exact delay is pinned under TestClock in core's tests), and
+        // the pages came well before the slow answer's 3 s. The gap the server sees is the delay less what the first
+        // attempt's new connection took to open (the hedge reuses an idle one): under load, 480 ms was seen; a hedge
+        // sent at once would show about 0.
+        assert.match(
+          scenarios[7],
+          /library +GET \/sometimes-slow: attempt 1\/4 no answer after 500ms; hedging with attempt 2/
+        )
+        assert.isAtLeast(Number(hedge![2]), 400)
         assert.isBelow(Number(hedge![1]), 3000)
         assert.include(scenarios[7], "GET /sometimes-slow #2: the client closed the connection, no answer sent")
         // Without and with the budget: attempts per call, and how fast calls failed.

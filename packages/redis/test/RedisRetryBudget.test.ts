@@ -392,7 +392,8 @@ describe.skipIf(!available)("RedisRetryBudget on a real redis-server", () => {
       const again = Date.now()
       for (let i = 0; i < 60; i++) budget.record(origin, "failure")
       assert.isFalse(yield* budget.acquire(origin))
-      assert.isTrue(Date.now() - again < 500, "decided without waiting for Redis")
+      // Below the 1 s a wait for Redis would take, with room for a loaded machine.
+      assert.isTrue(Date.now() - again < 900, "decided without waiting for Redis")
       assert.strictEqual(logs.lines.length, 1)
       assert.match(logs.lines[0], /^WARN .*no answer within 1s\)/)
       process.kill(pid, "SIGCONT")
