@@ -332,6 +332,16 @@ describe.concurrent("RetryPolicy", () => {
         }))
     }
 
+    it.effect("a URL in the wrong variable is shown with its password hidden, in the reason too", () =>
+      Effect.gen(function*() {
+        const error = yield* configError({ HTTP_RETRY_MAX_ATTEMPTS: "redis://:pw-s3cret@cache.internal:6379" })
+        assert.include(
+          String(error),
+          "HTTP_RETRY_MAX_ATTEMPTS=\"redis://<redacted>@cache.internal:6379\": expected a whole number, got \"redis://<redacted>@cache.internal:6379\""
+        )
+        assert.notInclude(String(error), "s3cret")
+      }))
+
     for (const value of ["none", "NONE", "", " "]) {
       it.effect(`HTTP_RETRY_STATUSES and HTTP_RETRY_METHODS ${JSON.stringify(value)} both mean none`, () =>
         Effect.gen(function*() {

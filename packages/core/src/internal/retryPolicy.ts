@@ -448,10 +448,18 @@ export const variable = <A>(
   Config.option(Config.string(name)).pipe(
     Config.mapOrFail((option) => {
       if (Option.isNone(option)) return Either.right(Option.none())
-      const decoded = decode(option.value.trim())
-      return Either.isRight(decoded) ?
-        Either.right(Option.some({ value: decoded.right, text: option.value })) :
-        Either.left(ConfigError.InvalidData([name], `${name}=${show(option.value)}: ${decoded.left}`))
+      const text = option.value.trim()
+      const decoded = decode(text)
+      if (Either.isRight(decoded)) return Either.right(Option.some({ value: decoded.right, text: option.value }))
+      // A URL in the wrong variable (a Redis or proxy URL, password and all) is shown with its secrets hidden, in
+      // the reason too.
+      if (!/[@?#]/.test(text)) {
+        return Either.left(ConfigError.InvalidData([name], `${name}=${show(option.value)}: ${decoded.left}`))
+      }
+      const shown = show(Redact.urlText(text, false))
+      return Either.left(
+        ConfigError.InvalidData([name], `${name}=${shown}: ${decoded.left.split(show(text)).join(shown)}`)
+      )
     })
   )
 
