@@ -26,6 +26,7 @@ import { isRequestError } from "./redactedErrors.js"
 import { originOf as budgetOriginOf } from "./retryBudget.js"
 import {
   booleanText,
+  catchPolicyError,
   checkKeys,
   decodeDuration,
   durationText,
@@ -111,14 +112,7 @@ export const settings = (options: CircuitBreaker.Options = {}): CircuitBreaker.S
 /** @internal */
 export const validate = (
   options?: CircuitBreaker.Options
-): Either.Either<CircuitBreaker.Settings, RetryPolicyError> => {
-  try {
-    return Either.right(settings(options))
-  } catch (error) {
-    if (error instanceof RetryPolicyError) return Either.left(error)
-    throw error
-  }
-}
+): Either.Either<CircuitBreaker.Settings, RetryPolicyError> => catchPolicyError(() => settings(options))
 
 // --- The store ------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import * as Predicate from "effect/Predicate"
 import type * as Api from "../RetryBudget.js"
 import type { Decision } from "./decision.js"
 import { forOrigin, MAX_ORIGINS, PerOrigin } from "./originMetrics.js"
-import { booleanText, numberText, RetryPolicyError, show, variable } from "./retryPolicy.js"
+import { booleanText, catchPolicyError, numberText, RetryPolicyError, show, variable } from "./retryPolicy.js"
 
 /** Public as `RetryBudget.RetryBudget`: left unmarked so its declaration stays in the published types. */
 export class RetryBudget extends Context.Tag("@http-retry/core/RetryBudget")<RetryBudget, Api.Service>() {}
@@ -68,14 +68,7 @@ const optionsUnsafe = (options: Api.Options = {}): Resolved => {
 /** @internal */
 export const validate = (
   options?: Api.Options
-): Either.Either<Resolved, RetryPolicyError> => {
-  try {
-    return Either.right(optionsUnsafe(options))
-  } catch (error) {
-    if (error instanceof RetryPolicyError) return Either.left(error)
-    throw error
-  }
-}
+): Either.Either<Resolved, RetryPolicyError> => catchPolicyError(() => optionsUnsafe(options))
 
 // --- Origins ------------------------------------------------------------------
 

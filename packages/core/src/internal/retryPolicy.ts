@@ -335,7 +335,13 @@ const mergeUnsafe = (self: RetryPolicy.RetryPolicy, options: RetryPolicy.Options
   })
 }
 
-const catchPolicyError = <A>(f: () => A): Either.Either<A, RetryPolicyError> => {
+/**
+ * `f()`, its `RetryPolicyError` (a bad option) as a `Left`; any other throw
+ * goes on.
+ *
+ * @internal
+ */
+export const catchPolicyError = <A>(f: () => A): Either.Either<A, RetryPolicyError> => {
   try {
     return Either.right(f())
   } catch (error) {
