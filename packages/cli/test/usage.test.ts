@@ -133,6 +133,9 @@ describe("http-retry usage", () => {
         [["-H", "X-Auth-Key=s3cr3t", "http://127.0.0.1:9/"], "\"X-Auth-Key <redacted>\""],
         [["-H", "X-Tenant s3cr3t", "http://127.0.0.1:9/"], "\"X-Tenant <redacted>\""],
         [["-H", "s3cr3tAbcdefghijklmnop", "http://127.0.0.1:9/"], "\"s3cr…\""],
+        // Base64 with its "=" padding: the text before the "=" is the credential, not a name.
+        [["-H", "dXNlcjpzM2NyM3QxMjM==", "http://127.0.0.1:9/"], "\"dXNl… <redacted>\""],
+        [["-H", "s3cr3t=", "http://127.0.0.1:9/"], "\"… <redacted>\""],
         // A URL that does not parse, with a token in its query and no "@".
         [["http://127.0.0.1:99999/?token=s3cr3t"], "not a URL: \"http://127.0.0.1:99999/?<unparsed>\""]
       ]

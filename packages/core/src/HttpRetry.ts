@@ -349,9 +349,10 @@ export const withHedging: {
  * 10) without sending credentials to another origin: on a hop to a different
  * scheme, host or port, every header the redaction counts as a secret is
  * dropped (`Authorization`, `Cookie` and `Proxy-Authorization` as fetch does,
- * and `X-Api-Key`, `Private-Token` and the other defaults; over a retrying
- * client, its policy's `redact.headers` too), and stays dropped for the rest
- * of the chain. The platform's `HttpClient.followRedirects` resends every
+ * and `X-Api-Key`, `Private-Token`, `X-Vault-Token` and the other defaults;
+ * over a retrying client, its policy's `redact.headers` too, and those a
+ * `withPolicy` around the call adds), and stays dropped for the rest of the
+ * chain. The platform's `HttpClient.followRedirects` resends every
  * header to wherever `Location` points.
  *
  * As fetch does, a 303 (and a 301 or 302 answering a POST) is followed with a

@@ -163,6 +163,22 @@ describe("a proxy password never appears in the error", () => {
     }
   })
 
+  it("a URL given to any other option by mistake", () => {
+    const url = "http://svc:s3cret-pw@proxy.internal:3128"
+    const fields = ["policy", "connections", "tracing", "transport", "keepAliveTimeout", "connectTimeout", "tls"]
+    for (const field of fields) {
+      const error = rejected(() => NodeHttpRetry.layer(loose({ [field]: url })))
+      assert.strictEqual(error.field, field)
+      for (const shown of [error.message, String(error), JSON.stringify(error), util.inspect(error), error.value]) {
+        assert.notInclude(shown, "s3cret", field)
+      }
+      assert.include(error.message, "proxy.internal:3128", field)
+    }
+    const tls = rejected(() => NodeHttpRetry.layer(loose({ tls: { rejectUnauthorized: url } })))
+    assert.strictEqual(tls.field, "tls.rejectUnauthorized")
+    assert.notInclude(tls.message, "s3cret")
+  })
+
   it("the rest of the URL still shows, to find the mistake", () => {
     const error = rejected(() => NodeHttpRetry.layer({ proxy: "ftp://svc:s3cret-pw@proxy.internal:21" }))
     assert.strictEqual(

@@ -631,16 +631,13 @@ const parseHeader = (raw: string): Either.Either<readonly [string, string], Usag
   const colon = raw.indexOf(":")
   const name = colon === -1 ? "" : raw.slice(0, colon).trim()
   if (colon === -1 || !TOKEN.test(name)) {
-    // Never echo what may be a credential: the text up to its first space, "=" or ":" (a header's name, if it is
-    // one), and of one word with none of them, a long one's first characters only.
+    // Never echo what may be a credential: only the text up to its first space, "=" or ":", and that whole only
+    // when it reads as a header's name or a scheme (letters and "-": a token, or base64 with its "=" padding, has
+    // digits); anything else by its first characters.
     const end = raw.search(/[\s=:]/)
-    const shown = end !== -1 ?
-      `${raw.slice(0, end)} <redacted>` :
-      SECRET_HEADERS.test(raw) ?
-      "<redacted>" :
-      raw.length > 16 ?
-      `${raw.slice(0, 4)}…` :
-      raw
+    const head = end === -1 ? raw : raw.slice(0, end)
+    const cut = /^[A-Za-z][A-Za-z-]{0,39}$/.test(head) ? head : head.length > 8 ? `${head.slice(0, 4)}…` : "…"
+    const shown = end === -1 ? cut : `${cut} <redacted>`
     return Either.left(usage("--header", `expected "Name: value", got ${show(shown)}`))
   }
   const value = raw.slice(colon + 1).trim()

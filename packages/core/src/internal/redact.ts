@@ -5,6 +5,11 @@ import * as Duration from "effect/Duration"
 /** @internal */
 export const REDACTED = "<redacted>"
 
+// The names hidden by default, compared as `keyOf` reads a name: `access_token` also stands for `accessToken`,
+// `Access-Token` and `access_token2`. A list, not a rule on the shape of a name: `pageToken`, `stop_token` and
+// `Access-Control-Allow-Credentials` hold nothing secret, and a header hidden here is also dropped on a
+// cross-origin redirect (redirects.ts). A policy adds its own (`redact.headers`, `redact.query`).
+
 const defaultSecretHeaders: ReadonlyArray<string> = [
   "authorization",
   "authentication",
@@ -13,10 +18,23 @@ const defaultSecretHeaders: ReadonlyArray<string> = [
   "proxy-authorization",
   "x-api-key",
   "api-key",
-  "apikey",
   "x-auth-token",
+  "x-auth-key",
+  "x-access-token",
+  "x-csrf-token",
+  "x-xsrf-token",
   "private-token",
-  "x-amz-security-token"
+  "x-amz-security-token",
+  "x-amz-server-side-encryption-customer-key",
+  "x-vault-token",
+  "x-goog-api-key",
+  "x-goog-encryption-key",
+  "ocp-apim-subscription-key",
+  "x-functions-key",
+  "dd-api-key",
+  "dd-application-key",
+  "x-parse-master-key",
+  "x-hub-signature"
 ]
 
 const defaultSecretQuery: ReadonlyArray<string> = [
@@ -24,93 +42,101 @@ const defaultSecretQuery: ReadonlyArray<string> = [
   "access_token",
   "refresh_token",
   "id_token",
+  "auth_token",
+  "private_token",
+  "session_token",
   "api_key",
-  "api-key",
-  "apikey",
   "key",
+  "private_key",
   "password",
   "passwd",
   "pass",
   "pwd",
+  "passphrase",
+  "password_confirmation",
+  "new_password",
+  "old_password",
+  "current_password",
   "secret",
   "client_secret",
   "signature",
   "sig",
+  "code_verifier",
+  "jsessionid",
   "x-amz-signature",
   "x-amz-credential",
-  "x-amz-security-token"
+  "x-amz-security-token",
+  "x-goog-signature",
+  "x-goog-credential"
 ]
 
 /**
- * The names to hide, lower-cased once so the check per name is a set lookup.
+ * A name as the lists compare it: lower-cased, without "-", "_", "." and
+ * spaces, and without trailing digits (`password2`, `X-Hub-Signature-256`);
+ * a form field by its last bracketed part (`user[password]`, `password[]`).
+ */
+const keyOf = (name: string): string => {
+  let lower = name.trim().toLowerCase()
+  if (lower.endsWith("[]")) lower = lower.slice(0, -2)
+  if (lower.endsWith("]")) lower = lower.slice(lower.lastIndexOf("[") + 1, -1)
+  return lower.replace(/[-_.\s]/g, "").replace(/\d+$/, "")
+}
+
+/**
+ * The names to hide, as `keyOf` reads them, and the names already looked up
+ * (a client sees a handful of distinct names; the cache is cleared past
+ * `SEEN_MAX`), so the check per header on the request path is a map lookup.
  *
  * @internal
  */
 export interface Redaction {
   readonly headers: ReadonlySet<string>
   readonly query: ReadonlySet<string>
+  readonly seenHeaders: Map<string, boolean>
+  readonly seenQuery: Map<string, boolean>
 }
+
+const SEEN_MAX = 1024
 
 /** @internal */
 export const make = (headers: ReadonlyArray<string>, query: ReadonlyArray<string>): Redaction => ({
-  headers: new Set([...defaultSecretHeaders, ...headers].map((name) => name.toLowerCase())),
-  query: new Set([...defaultSecretQuery, ...query].map((name) => name.toLowerCase()))
+  headers: new Set([...defaultSecretHeaders, ...headers].map(keyOf)),
+  query: new Set([...defaultSecretQuery, ...query].map(keyOf)),
+  seenHeaders: new Map(),
+  seenQuery: new Map()
 })
 
 /** @internal */
 export const defaults: Redaction = make([], [])
 
-/** Last words that make a name a credential's: `x-vault-token`, `accessToken`, `X-Goog-Signature`, `newPassword`. */
-const SECRET_ENDINGS = ["token", "secret", "password", "passwd", "pwd", "signature", "credential", "credentials"]
-
-/** Words before a last `key` that make it a credential: `x-goog-api-key`, `Ocp-Apim-Subscription-Key`, `privateKey`. */
-const KEY_KINDS = ["api", "access", "auth", "private", "secret", "subscription", "session", "client", "signing"]
-
-/** Names that end as a credential's do and are none: pagination and sync cursors, read in logs to debug. */
-const CURSORS = new Set(["pagetoken", "nextpagetoken", "continuationtoken", "synctoken", "nexttoken", "cursortoken"])
-
-/**
- * Whether a lower-cased name is a credential's by its shape, beyond the
- * listed names: its last word is one of `SECRET_ENDINGS` (but for a cursor),
- * or it is a `key` of one of `KEY_KINDS`. A bracketed form field is read by
- * its last part (`user[password]`).
- */
-const secretByShape = (lower: string): boolean => {
-  const name = lower.endsWith("]") ? lower.slice(lower.lastIndexOf("[") + 1, -1) : lower
-  for (const ending of SECRET_ENDINGS) {
-    if (name.endsWith(ending)) return !CURSORS.has(name.replace(/[-_.\s]/g, ""))
+const lookUp = (name: string, keys: ReadonlySet<string>, seen: Map<string, boolean>): boolean => {
+  let secret = seen.get(name)
+  if (secret === undefined) {
+    secret = keys.has(keyOf(name))
+    if (seen.size >= SEEN_MAX) seen.clear()
+    seen.set(name, secret)
   }
-  if (!name.endsWith("key")) return false
-  const kind = name.slice(0, -3).replace(/[-_.\s]$/, "")
-  return KEY_KINDS.some((k) => kind.endsWith(k))
+  return secret
 }
 
 /**
- * Whether a header is one the redaction hides: a listed name (the defaults
- * and the policy's `redact.headers`), or a credential's by its shape
- * (`X-Vault-Token`, `X-Goog-Api-Key`, `Ocp-Apim-Subscription-Key`).
+ * Whether a header is one the redaction hides: a default name or one of the
+ * policy's `redact.headers`, compared as `keyOf` reads them.
  *
  * @internal
  */
-export const isSecretHeader = (name: string, redaction: Redaction): boolean => {
-  const lower = name.toLowerCase()
-  return redaction.headers.has(lower) || secretByShape(lower)
-}
+export const isSecretHeader = (name: string, redaction: Redaction): boolean =>
+  lookUp(name, redaction.headers, redaction.seenHeaders)
 
 /**
  * Whether a query parameter or a body field, by its decoded name, is one the
- * redaction hides: a listed name (the defaults and the policy's
- * `redact.query`, also as the last part of a bracketed form field), or a
- * credential's by its shape (`private_token`, `X-Goog-Credential`,
- * `refreshToken`).
+ * redaction hides: a default name or one of the policy's `redact.query`,
+ * compared as `keyOf` reads them (`accessToken` as `access_token`).
  *
  * @internal
  */
-export const isSecretName = (name: string, redaction: Redaction): boolean => {
-  const lower = name.toLowerCase()
-  if (redaction.query.has(lower) || secretByShape(lower)) return true
-  return lower.endsWith("]") && redaction.query.has(lower.slice(lower.lastIndexOf("[") + 1, -1))
-}
+export const isSecretName = (name: string, redaction: Redaction): boolean =>
+  lookUp(name, redaction.query, redaction.seenQuery)
 
 /**
  * Headers fit for a log line or an error: a secret header's value replaced,
@@ -128,9 +154,7 @@ export const headers = (
   const out: Record<string, string> = {}
   for (const name in input) {
     const lower = name.toLowerCase()
-    out[name] = redaction.headers.has(lower) || secretByShape(lower) ?
-      REDACTED :
-      headerValue(lower, input[name], redaction)
+    out[name] = isSecretHeader(name, redaction) ? REDACTED : headerValue(lower, input[name], redaction)
   }
   return out
 }
@@ -185,7 +209,7 @@ const DECODED_VALUE = /[^&;#]*/y
  */
 export const header = (name: string, value: string, redaction: Redaction): string => {
   const lower = name.toLowerCase()
-  return redaction.headers.has(lower) || secretByShape(lower) ? REDACTED : headerValue(lower, value, redaction)
+  return isSecretHeader(name, redaction) ? REDACTED : headerValue(lower, value, redaction)
 }
 
 const headerValue = (name: string, value: string, redaction: Redaction): string =>

@@ -203,7 +203,7 @@ const sameNames = (a: Redact.Redaction, b: Redact.Redaction): boolean =>
 
 /**
  * `tracer`, whose spans redact the URL attributes, secret request headers and
- * the platform's `RequestError` they end with.
+ * the platform's `RequestError` or `ResponseError` they end with.
  */
 const make = (tracer: Tracer.Tracer, redaction: Redact.Redaction): Tracer.Tracer => {
   // Already redacting with the same names (a redirect's hop under an attempt that redacts): once is enough, and a

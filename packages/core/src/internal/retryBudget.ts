@@ -86,13 +86,16 @@ const baseUrl = (): string | undefined => {
     undefined
 }
 
+/** The origin of every URL that does not parse. */
+const INVALID_URL = "invalid-url:"
+
 const slowOrigin = (url: string): string => {
   try {
     // Resolved as the platform's client resolves it before sending.
     return new URL(url, baseUrl()).origin
   } catch {
     // Not sent at all (the client fails it as an invalid URL): one origin for all such, which shows none of its text.
-    return "invalid-url:"
+    return INVALID_URL
   }
 }
 
@@ -154,8 +157,11 @@ const origins = new Map<string, string>()
  * @internal
  */
 export const originOf = (url: string): string => {
+  const slashes = url.indexOf("//")
+  // A relative or opaque URL: its text is no origin's, so it is not cached (a query would fill the cache).
+  if (slashes === -1) return originOfPrefix(url)
   let end = url.length
-  for (let i = url.indexOf("//") + 2; i > 1 && i < url.length; i++) {
+  for (let i = slashes + 2; i < url.length; i++) {
     const c = url.charCodeAt(i)
     if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) {
       end = i
@@ -165,9 +171,9 @@ export const originOf = (url: string): string => {
   const prefix = end === url.length ? url : url.slice(0, end)
   let origin = origins.get(prefix)
   if (origin === undefined) {
-    // The origin depends on the part before the path only; a URL that does not parse stays its own, uncached.
+    // The origin depends on the part before the path only; a URL that does not parse is not cached.
     origin = originOfPrefix(url)
-    if (origin === url) return origin
+    if (origin === INVALID_URL) return origin
     if (origins.size >= 1024) origins.clear()
     origins.set(prefix, origin)
   }

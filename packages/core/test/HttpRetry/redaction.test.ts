@@ -95,26 +95,35 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
         assert.strictEqual(JSON.parse(JSON.stringify(error)).requestHeaders["x-tenant"], "<redacted>")
       }))
 
-    it.effect("names shaped as credentials are hidden without a list: tokens, signatures, keys of a kind", () =>
+    it.effect("well-known credential names are hidden in any spelling; cursors and look-alikes stay readable", () =>
       Effect.gen(function*() {
         const request = HttpClientRequest.get(
-          "http://api.test/x?private_token=pt-s3cr3t&X-Goog-Signature=gs-s3cr3t&accessToken=at-s3cr3t&pageToken=p7"
+          "http://api.test/x?private_token=pt-s3cr3t&X-Goog-Signature=gs-s3cr3t&accessToken=at-s3cr3t" +
+            "&password2=p2-s3cr3t&pageToken=p7&pagination_token=p8&%24skiptoken=p9&hasPassword=true"
         ).pipe(HttpClientRequest.setHeaders({
           "X-Vault-Token": "vt-s3cr3t",
           "Ocp-Apim-Subscription-Key": "sk-s3cr3t",
           "X-Auth-Key": "ak-s3cr3t",
-          "Idempotency-Key": "idem-1"
+          "X-Hub-Signature-256": "hs-s3cr3t",
+          "Idempotency-Key": "idem-1",
+          "X-Continuation-Token": "c1",
+          "Access-Control-Allow-Credentials": "true"
         }))
         const out = yield* runScript(times(4, respond(503)), noJitter(), request)
         const error = statusError(out.result)
         for (const [where, text] of Object.entries(renderings(error))) {
           assert.notMatch(text, /s3cr3t/, where)
-          // A cursor is no credential, nor is an idempotency key: both stay readable.
-          assert.include(text, "pageToken=p7", where)
+          // Cursors and flags are no credentials: they stay readable, to debug with.
+          for (const kept of ["pageToken=p7", "pagination_token=p8", "%24skiptoken=p9", "hasPassword=true"]) {
+            assert.include(text, kept, where)
+          }
         }
         const json = JSON.parse(JSON.stringify(error))
         assert.strictEqual(json.requestHeaders["x-vault-token"], "<redacted>")
+        assert.strictEqual(json.requestHeaders["x-hub-signature-256"], "<redacted>")
         assert.strictEqual(json.requestHeaders["idempotency-key"], "idem-1")
+        assert.strictEqual(json.requestHeaders["x-continuation-token"], "c1")
+        assert.strictEqual(json.requestHeaders["access-control-allow-credentials"], "true")
       }))
 
     it.effect("keeps secrets out of a transport RequestError after withRetry", () =>

@@ -58,6 +58,15 @@ const showProxy = (raw: string): string => {
   return JSON.stringify(`${scheme}<redacted>@${authority.slice(userinfoEnd + 1)}${after.includes("@") ? "/…" : after}`)
 }
 
+/**
+ * A rejected value for a message: a string that may hold a URL's secrets as
+ * `showProxy` shows it (any option may be given a proxy's or a service's URL
+ * by mistake), anything else as `String` (or `JSON.stringify` with `quote`)
+ * writes it.
+ */
+const shown = (value: unknown, quote = false): string =>
+  typeof value === "string" && /[@?#]/.test(value) ? showProxy(value) : quote ? JSON.stringify(value) : String(value)
+
 const fail = (field: string, value: string, reason: string): never => {
   throw new NodeHttpRetryOptionsError({ field, value, reason })
 }
@@ -140,17 +149,20 @@ const durationMillis = (field: string, input: Duration.DurationInput | undefined
   if (input === undefined) return fallback
   if (typeof input === "string") {
     const parsed = RetryPolicy.parseDuration(input)
-    if (Either.isLeft(parsed)) return fail(field, JSON.stringify(input), parsed.left)
+    // The parser's reason quotes the text: shown as the value is.
+    if (Either.isLeft(parsed)) {
+      return fail(field, shown(input, true), parsed.left.split(JSON.stringify(input)).join(shown(input, true)))
+    }
     const millis = Duration.toMillis(parsed.right)
-    if (!(millis > 0)) return fail(field, JSON.stringify(input), "expected a positive, finite duration")
+    if (!(millis > 0)) return fail(field, shown(input, true), "expected a positive, finite duration")
     return millis
   }
   if (typeof input === "number" && !(Number.isFinite(input) && input > 0)) {
-    return fail(field, String(input), "expected a positive, finite duration")
+    return fail(field, shown(input), "expected a positive, finite duration")
   }
   const decoded = Duration.decodeUnknown(input)
   if (Option.isNone(decoded) || !Duration.isFinite(decoded.value) || Duration.toMillis(decoded.value) <= 0) {
-    return fail(field, String(input), "expected a positive, finite duration")
+    return fail(field, shown(input), "expected a positive, finite duration")
   }
   return Duration.toMillis(decoded.value)
 }
@@ -161,7 +173,7 @@ const KNOWN_KEYS = [...RETRY_KEYS, ...CLIENT_KEYS]
 
 /** `tls`, checked: only `rejectUnauthorized` (a boolean) and `ca` (PEM text, a Buffer or a list of them). */
 const checkTls = (tls: NonNullable<NodeHttpRetry.Options["tls"]>): void => {
-  if (typeof tls !== "object" || tls === null) fail("tls", String(tls), "expected { rejectUnauthorized, ca }")
+  if (typeof tls !== "object" || tls === null) fail("tls", shown(tls), "expected { rejectUnauthorized, ca }")
   for (const key of Object.keys(tls)) {
     // Dropped silently, `cert` and `key` (mutual TLS) would send no client certificate.
     if (key !== "rejectUnauthorized" && key !== "ca") {
@@ -169,7 +181,7 @@ const checkTls = (tls: NonNullable<NodeHttpRetry.Options["tls"]>): void => {
     }
   }
   if (tls.rejectUnauthorized !== undefined && typeof tls.rejectUnauthorized !== "boolean") {
-    fail("tls.rejectUnauthorized", String(tls.rejectUnauthorized), "expected true or false")
+    fail("tls.rejectUnauthorized", shown(tls.rejectUnauthorized), "expected true or false")
   }
   if (tls.ca !== undefined) {
     const problem = caProblem(tls.ca)
@@ -228,8 +240,7 @@ const checkBudget = (budget: NodeHttpRetry.Options["budget"]): void => {
 
 const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved => {
   if (typeof options !== "object" || options === null) {
-    // A string here may be a proxy's or a service's URL, password and all: shown as a proxy URL is.
-    return fail("options", typeof options === "string" ? showProxy(options) : String(options), "expected an object")
+    return fail("options", shown(options), "expected an object")
   }
   for (const key of Object.keys(options)) {
     if (!retry && RETRY_KEYS.includes(key)) {
@@ -238,13 +249,13 @@ const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved =>
     if (!KNOWN_KEYS.includes(key)) fail(key, "…", "unknown option")
   }
   const policy = options.policy ?? RetryPolicy.defaults
-  if (!RetryPolicy.isRetryPolicy(policy)) fail("policy", String(policy), "expected a RetryPolicy from RetryPolicy.make")
+  if (!RetryPolicy.isRetryPolicy(policy)) fail("policy", shown(policy), "expected a RetryPolicy from RetryPolicy.make")
   const tls = options.tls ?? {}
   checkTls(tls)
   const proxy = resolveProxy(options.proxy ?? "none")
   const connections = options.connections
   if (connections !== undefined && !(Number.isInteger(connections) && connections >= 1)) {
-    fail("connections", String(connections), "expected a whole number of at least 1")
+    fail("connections", shown(connections), "expected a whole number of at least 1")
   }
   const budget = options.budget
   checkBudget(budget)
@@ -261,10 +272,10 @@ const resolve = (options: NodeHttpRetry.Options = {}, retry = true): Resolved =>
       true :
       typeof options.tracing === "boolean" ?
       options.tracing :
-      fail("tracing", String(options.tracing), "expected true or false"),
+      fail("tracing", shown(options.tracing), "expected true or false"),
     transport: options.transport === undefined || options.transport === "direct" || options.transport === "platform" ?
       options.transport ?? "direct" :
-      fail("transport", JSON.stringify(options.transport), "expected \"direct\" or \"platform\""),
+      fail("transport", shown(options.transport, true), "expected \"direct\" or \"platform\""),
     breaker: options.breaker ?? false
   }
 }
