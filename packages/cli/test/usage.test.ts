@@ -136,6 +136,10 @@ describe("http-retry usage", () => {
         // Base64 with its "=" padding: the text before the "=" is the credential, not a name.
         [["-H", "dXNlcjpzM2NyM3QxMjM==", "http://127.0.0.1:9/"], "\"dXNl… <redacted>\""],
         [["-H", "s3cr3t=", "http://127.0.0.1:9/"], "\"… <redacted>\""],
+        [["-H", "YWRtaW46czNjcjN0=", "http://127.0.0.1:9/"], "\"YWRt… <redacted>\""],
+        // One long word, letters only, is cut too (a passphrase); a header's name with digits shows.
+        [["-H", "correct-horse-s3cr3t-staple", "http://127.0.0.1:9/"], "\"corr…\""],
+        [["-H", "X-B3-Sampled s3cr3t", "http://127.0.0.1:9/"], "\"X-B3-Sampled <redacted>\""],
         // A URL that does not parse, with a token in its query and no "@".
         [["http://127.0.0.1:99999/?token=s3cr3t"], "not a URL: \"http://127.0.0.1:99999/?<unparsed>\""]
       ]

@@ -177,6 +177,13 @@ describe("a proxy password never appears in the error", () => {
     const tls = rejected(() => NodeHttpRetry.layer(loose({ tls: { rejectUnauthorized: url } })))
     assert.strictEqual(tls.field, "tls.rejectUnauthorized")
     assert.notInclude(tls.message, "s3cret")
+    // Not a string: a URL object, a list.
+    for (const [field, value] of [["policy", new URL(url)], ["tracing", [url]], ["transport", new URL(url)]] as const) {
+      const error = rejected(() => NodeHttpRetry.layer(loose({ [field]: value })))
+      assert.strictEqual(error.field, field)
+      assert.notInclude(error.message, "s3cret", field)
+      assert.notInclude(error.value, "s3cret", field)
+    }
   })
 
   it("the rest of the URL still shows, to find the mistake", () => {

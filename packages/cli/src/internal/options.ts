@@ -631,13 +631,17 @@ const parseHeader = (raw: string): Either.Either<readonly [string, string], Usag
   const colon = raw.indexOf(":")
   const name = colon === -1 ? "" : raw.slice(0, colon).trim()
   if (colon === -1 || !TOKEN.test(name)) {
-    // Never echo what may be a credential: only the text up to its first space, "=" or ":", and that whole only
-    // when it reads as a header's name or a scheme (letters and "-": a token, or base64 with its "=" padding, has
-    // digits); anything else by its first characters.
+    // Never echo what may be a credential. Of "name value" or "name=value", the name alone, and only when it reads
+    // as a header's name (base64 with its "=" padding does not); of one word, at most 16 characters, a longer one by
+    // its first 4.
     const end = raw.search(/[\s=:]/)
     const head = end === -1 ? raw : raw.slice(0, end)
-    const cut = /^[A-Za-z][A-Za-z-]{0,39}$/.test(head) ? head : head.length > 8 ? `${head.slice(0, 4)}…` : "…"
-    const shown = end === -1 ? cut : `${cut} <redacted>`
+    const padded = /^[A-Za-z0-9+/_-]+={1,2}$/.test(raw.trim())
+    const shown = end === -1 ?
+      (head.length > 16 ? `${head.slice(0, 4)}…` : head) :
+      `${
+        /^[A-Za-z][A-Za-z0-9-]{0,39}$/.test(head) && !padded ? head : head.length > 8 ? `${head.slice(0, 4)}…` : "…"
+      } <redacted>`
     return Either.left(usage("--header", `expected "Name: value", got ${show(shown)}`))
   }
   const value = raw.slice(colon + 1).trim()

@@ -18,9 +18,21 @@ const defaultSecretHeaders: ReadonlyArray<string> = [
   "proxy-authorization",
   "x-api-key",
   "api-key",
+  "x-api-token",
   "x-auth-token",
   "x-auth-key",
   "x-access-token",
+  "access-token",
+  "x-token",
+  "x-session-token",
+  "x-refresh-token",
+  "x-secret-key",
+  "x-access-key",
+  "x-client-secret",
+  "x-gitlab-token",
+  "x-shopify-access-token",
+  "x-rapidapi-key",
+  "x-algolia-api-key",
   "x-csrf-token",
   "x-xsrf-token",
   "private-token",
@@ -46,8 +58,14 @@ const defaultSecretQuery: ReadonlyArray<string> = [
   "private_token",
   "session_token",
   "api_key",
+  "x-api-key",
+  "api_token",
   "key",
   "private_key",
+  "access_key",
+  "secret_key",
+  "subscription_key",
+  "client_assertion",
   "password",
   "passwd",
   "pass",
@@ -73,11 +91,12 @@ const defaultSecretQuery: ReadonlyArray<string> = [
 /**
  * A name as the lists compare it: lower-cased, without "-", "_", "." and
  * spaces, and without trailing digits (`password2`, `X-Hub-Signature-256`);
- * a form field by its last bracketed part (`user[password]`, `password[]`).
+ * a form field by its last bracketed part (`user[password]`, `password[]`,
+ * `api_key[0]`).
  */
 const keyOf = (name: string): string => {
-  let lower = name.trim().toLowerCase()
-  if (lower.endsWith("[]")) lower = lower.slice(0, -2)
+  // An array's brackets (`password[]`, `api_key[0]`, as qs writes them) first, then the field's last part.
+  let lower = name.trim().toLowerCase().replace(/(?:\[\d*\])+$/, "")
   if (lower.endsWith("]")) lower = lower.slice(lower.lastIndexOf("[") + 1, -1)
   return lower.replace(/[-_.\s]/g, "").replace(/\d+$/, "")
 }
@@ -100,8 +119,9 @@ const SEEN_MAX = 1024
 
 /** @internal */
 export const make = (headers: ReadonlyArray<string>, query: ReadonlyArray<string>): Redaction => ({
-  headers: new Set([...defaultSecretHeaders, ...headers].map(keyOf)),
-  query: new Set([...defaultSecretQuery, ...query].map(keyOf)),
+  // A name that reads as nothing (`"-"`, `"123"`) would hide every name that does too.
+  headers: new Set([...defaultSecretHeaders, ...headers].map(keyOf).filter((key) => key !== "")),
+  query: new Set([...defaultSecretQuery, ...query].map(keyOf).filter((key) => key !== "")),
   seenHeaders: new Map(),
   seenQuery: new Map()
 })
@@ -113,6 +133,8 @@ const lookUp = (name: string, keys: ReadonlySet<string>, seen: Map<string, boole
   let secret = seen.get(name)
   if (secret === undefined) {
     secret = keys.has(keyOf(name))
+    // A long name is no header's or parameter's a client sends again: not kept.
+    if (name.length > 128) return secret
     if (seen.size >= SEEN_MAX) seen.clear()
     seen.set(name, secret)
   }

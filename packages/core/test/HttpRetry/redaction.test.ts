@@ -99,9 +99,12 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
       Effect.gen(function*() {
         const request = HttpClientRequest.get(
           "http://api.test/x?private_token=pt-s3cr3t&X-Goog-Signature=gs-s3cr3t&accessToken=at-s3cr3t" +
-            "&password2=p2-s3cr3t&pageToken=p7&pagination_token=p8&%24skiptoken=p9&hasPassword=true"
+            "&password2=p2-s3cr3t&api_token=apt-s3cr3t&access_key=ak2-s3cr3t&password%5B0%5D=pa-s3cr3t" +
+            "&pageToken=p7&pagination_token=p8&%24skiptoken=p9&hasPassword=true"
         ).pipe(HttpClientRequest.setHeaders({
           "X-Vault-Token": "vt-s3cr3t",
+          "X-Gitlab-Token": "gl-s3cr3t",
+          "Access-Token": "at2-s3cr3t",
           "Ocp-Apim-Subscription-Key": "sk-s3cr3t",
           "X-Auth-Key": "ak-s3cr3t",
           "X-Hub-Signature-256": "hs-s3cr3t",
@@ -124,6 +127,11 @@ describe.concurrent("HttpRetry.withRetry: redaction", () => {
         assert.strictEqual(json.requestHeaders["idempotency-key"], "idem-1")
         assert.strictEqual(json.requestHeaders["x-continuation-token"], "c1")
         assert.strictEqual(json.requestHeaders["access-control-allow-credentials"], "true")
+        // A policy's name that reads as nothing hides nothing more.
+        const odd = Redact.make([], ["123", "-"])
+        assert.isFalse(Redact.isSecretName("42", odd))
+        assert.isFalse(Redact.isSecretName("a[0]", odd))
+        assert.isTrue(Redact.isSecretName("password", odd))
       }))
 
     it.effect("keeps secrets out of a transport RequestError after withRetry", () =>

@@ -64,8 +64,21 @@ const showProxy = (raw: string): string => {
  * by mistake), anything else as `String` (or `JSON.stringify` with `quote`)
  * writes it.
  */
-const shown = (value: unknown, quote = false): string =>
-  typeof value === "string" && /[@?#]/.test(value) ? showProxy(value) : quote ? JSON.stringify(value) : String(value)
+const shown = (value: unknown, quote = false): string => {
+  let text: string
+  try {
+    text = typeof value === "string" ? value : value instanceof URL ? value.href : String(value)
+  } catch {
+    return "…"
+  }
+  if (/[@?#]/.test(text)) return showProxy(text)
+  if (!quote) return text
+  try {
+    return JSON.stringify(value) ?? text
+  } catch {
+    return text
+  }
+}
 
 const fail = (field: string, value: string, reason: string): never => {
   throw new NodeHttpRetryOptionsError({ field, value, reason })
