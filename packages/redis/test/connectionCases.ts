@@ -16,37 +16,40 @@ export const acceptedConnections: ReadonlyArray<string> = [
  * The connection options each store checks alike (the budget's and the breaker's), with the message each gives;
  * `name` is the store's.
  */
-export const connectionCases = <Options>(name: string): Array<[Options, string]> =>
-  [
+export const connectionCases = <Options>(name: string): Array<[Options, string]> => {
+  /** The message for a `redis` option the store refuses, showing `got` (what the error keeps of the value). */
+  const badRedis = (got: string) =>
+    `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got ${got}`
+  return [
     // The connection options: checked here, not by ioredis (a URL that does not parse showed its password in
     // ioredis' TypeError; a number or an object that is not a client connected to localhost or threw later).
     [
       { redis: 16393 as unknown as string },
-      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got 16393`
+      badRedis(`16393`)
     ],
     [
       { redis: "http://127.0.0.1:6379" },
-      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "http://127.0.0.1:6379"`
+      badRedis(`"http://127.0.0.1:6379"`)
     ],
     [
       { redis: "redis://app:S3CRET@host:63 79/0" },
-      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…@host:63 79/0"`
+      badRedis(`"…@host:63 79/0"`)
     ],
     [
       { redis: "app:S3CRET@cache.internal:63 79" },
-      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…@cache.internal:63 79"`
+      badRedis(`"…@cache.internal:63 79"`)
     ],
     [
       { redis: " redis://:S3CRET@127.0.0.1:1" },
-      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…@127.0.0.1:1"`
+      badRedis(`"…@127.0.0.1:1"`)
     ],
     [
       { redis: "redis://:S3%zzCRET@cache.internal" },
-      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…@cache.internal"`
+      badRedis(`"…@cache.internal"`)
     ],
     [
       { redis: "redis:/cache.internal:6379" },
-      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "redis:/cache.internal:6379"`
+      badRedis(`"redis:/cache.internal:6379"`)
     ],
     [
       { client: { on: () => {}, ping: () => {} } as unknown as Redis },
@@ -56,8 +59,8 @@ export const connectionCases = <Options>(name: string): Array<[Options, string]>
       { client: {} as unknown as Redis },
       `${name}: client must be an ioredis client (new Redis(...)), got object`
     ],
-    // What a rejected value may hold is not kept: neither in the message nor in the error's `value`.
-    // Any option may be given a connection string or an object with a password: neither is kept.
+    // What a rejected value may hold is not kept: neither in the message nor in the error's `value`. Any option
+    // may be given a connection string or an object with a password.
     [
       { keyPrefix: { password: "S3CRET" } as unknown as string },
       `${name}: keyPrefix must be a string, got object`
@@ -77,35 +80,36 @@ export const connectionCases = <Options>(name: string): Array<[Options, string]>
     ],
     [
       { redis: ["redis://:S3CRET@cache.internal"] as unknown as string },
-      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got object`
+      badRedis(`object`)
     ],
     [
       { redis: "redis://u:pw#S3CRET@cache.internal:63 79" },
-      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…"`
+      badRedis(`"…"`)
     ],
     [
       { redis: "redis://default:/S3CRET@cache.internal:6379 x" },
-      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…"`
+      badRedis(`"…"`)
     ],
     [
       { redis: "redis://default:1234#S3CRET@cache.internal:6379 x" },
-      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…"`
+      badRedis(`"…"`)
     ],
     [
       { redis: "redis://u:pw?S3CRET@cache.internal/?db=1 x" },
-      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…"`
+      badRedis(`"…"`)
     ],
     // An "@" in the query is not userinfo: the host still shows, the query not at all.
     [
       { redis: "redis://:pw@cache.internal/?sentinelPassword=S3@CRET x" },
-      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "…@cache.internal/?…"`
+      badRedis(`"…@cache.internal/?…"`)
     ],
     [
       { redis: "redis://cache.internal/?password=S3CRET x" },
-      `${name}: redis must be a redis:// or rediss:// URL, host:port, a socket path, or ioredis options, got "redis://cache.internal/?…"`
+      badRedis(`"redis://cache.internal/?…"`)
     ],
     [
       { timeout: "100000 days" },
       `${name}: timeout must be at most 24 days (Node's longest timer), got "100000 days"`
     ]
   ] as Array<[unknown, string]> as Array<[Options, string]>
+}

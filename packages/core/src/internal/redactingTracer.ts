@@ -97,7 +97,7 @@ export const hasSecret = (request: HttpClientRequest.HttpClientRequest, secrets:
     // A URL or a query in a parameter's value (`next=https://user:pw@host/`, `q=a&token=...`), written into `url.full`.
     if (/[@#\\?&;]/.test(value)) return true
   }
-  // A secret header the platform's span does not redact by default (listed, or a credential's by its shape).
+  // A secret header the platform's span does not redact by default (a default name or one of the policy's).
   for (const name in request.headers) {
     if (!PLATFORM_REDACTED.has(name) && Redact.isSecretHeader(name, secrets.redaction)) return true
   }
