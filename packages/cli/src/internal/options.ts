@@ -636,12 +636,11 @@ const parseHeader = (raw: string): Either.Either<readonly [string, string], Usag
     // its first 4.
     const end = raw.search(/[\s=:]/)
     const head = end === -1 ? raw : raw.slice(0, end)
-    const padded = /^[A-Za-z0-9+/_-]+={1,2}$/.test(raw.trim())
+    const start = `${head.slice(0, 4)}…`
+    const namelike = /^[A-Za-z][A-Za-z0-9-]{0,39}$/.test(head) && !/^[A-Za-z0-9+/_-]+={1,2}$/.test(raw.trim())
     const shown = end === -1 ?
-      (head.length > 16 ? `${head.slice(0, 4)}…` : head) :
-      `${
-        /^[A-Za-z][A-Za-z0-9-]{0,39}$/.test(head) && !padded ? head : head.length > 8 ? `${head.slice(0, 4)}…` : "…"
-      } <redacted>`
+      (head.length > 16 ? start : head) :
+      `${namelike ? head : head.length > 8 ? start : "…"} <redacted>`
     return Either.left(usage("--header", `expected "Name: value", got ${show(shown)}`))
   }
   const value = raw.slice(colon + 1).trim()
